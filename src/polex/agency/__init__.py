@@ -1,0 +1,1 @@
+"""Agencies registered on a node."""

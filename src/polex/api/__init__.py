@@ -1,0 +1,1 @@
+"""The HTTP adapter: FastAPI application, middleware, problem details, shared dependencies."""

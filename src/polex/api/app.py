@@ -1,0 +1,37 @@
+"""The FastAPI application of one node. ``bootstrap`` builds the node; this serves it."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from polex import __version__
+from polex.agency.endpoints import router as agency_router
+from polex.api.middleware import BodySizeLimit, RequestContext
+from polex.api.problems import install_problem_handlers
+from polex.api.system import router as system_router
+from polex.auth.endpoints import router as auth_router
+from polex.bootstrap import Node
+from polex.record.endpoints import build_router
+
+
+def create_app(node: Node) -> FastAPI:
+    settings = node.settings
+    app = FastAPI(
+        title=f"polex node {settings.node_name} ({settings.node_country}, {settings.node_role.value})",
+        version=__version__,
+        description="Police information exchange. Every endpoint but /healthz needs a bearer token or an API key.",
+        openapi_url="/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.node = node
+    install_problem_handlers(app)
+    app.include_router(system_router)
+    app.include_router(auth_router)
+    app.include_router(agency_router)
+    for feature in node.features:
+        app.include_router(build_router(feature))
+    # Outermost first: the request id and metrics see every answer, the 413s included.
+    app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)
+    app.add_middleware(RequestContext, registry=node.metrics)
+    return app

@@ -1,0 +1,44 @@
+"""Dependencies every router shares: the node's container and the authenticated caller."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
+
+from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
+
+from polex.auth.principal import Principal
+from polex.errors import Unauthenticated
+
+if TYPE_CHECKING:
+    from polex.bootstrap import Node
+
+TOKEN_URL = "/api/v1/auth/token"  # noqa: S105 - a URL, not a secret
+
+oauth2_scheme = OAuth2PasswordBearer(tokenUrl=TOKEN_URL, auto_error=False, description="User access tokens")
+api_key_scheme = APIKeyHeader(name="X-API-Key", auto_error=False, description="API keys for machine clients")
+
+
+def get_node(request: Request) -> Node:
+    node: Node = request.app.state.node
+    return node
+
+
+async def current_principal(
+    request: Request,
+    bearer: Annotated[str | None, Depends(oauth2_scheme)],
+    api_key: Annotated[str | None, Depends(api_key_scheme)],
+) -> Principal:
+    """Every endpoint but /healthz depends on this: no credential, no answer."""
+    credential = api_key or bearer
+    if not credential:
+        raise Unauthenticated("send a bearer token (POST /api/v1/auth/token) or an X-API-Key header")
+    node = get_node(request)
+    principal = await run_in_threadpool(node.auth.authenticate, credential)
+    request.state.principal = principal
+    return principal
+
+
+NodeDep = Annotated["Node", Depends(get_node)]
+PrincipalDep = Annotated[Principal, Depends(current_principal)]

@@ -1,0 +1,129 @@
+"""RFC 9457 problem details for every error, rendered in one place."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from polex.errors import PolexError
+
+PROBLEM_TYPE_BASE = "https://polex.dev/problems/"
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+log = logging.getLogger("polex.api")
+
+
+def problem_response(
+    status: int,
+    title: str,
+    detail: str,
+    *,
+    slug: str,
+    request: Request,
+    errors: list[dict[str, str]] | None = None,
+    extra: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    body: dict[str, Any] = {
+        "type": PROBLEM_TYPE_BASE + slug,
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": request.url.path,
+    }
+    request_id = getattr(request.state, "request_id", None)
+    if request_id:
+        body["request_id"] = request_id
+    if errors:
+        body["errors"] = errors
+    if extra:
+        body.update(extra)
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
+
+
+def _field_path(location: tuple[Any, ...] | list[Any]) -> str:
+    parts = [str(part) for part in location]
+    if parts and parts[0] in ("body", "query", "path", "header"):
+        if parts[0] == "body":
+            parts = parts[1:]
+        elif len(parts) > 1:
+            parts = [parts[1], *parts[2:]]
+    return ".".join(parts) or "body"
+
+
+def _validation_errors(error: RequestValidationError) -> tuple[int, str, list[dict[str, str]]]:
+    items: list[dict[str, str]] = []
+    malformed = False
+    for item in error.errors():
+        kind = item.get("type", "")
+        if kind == "json_invalid":
+            malformed = True
+            context = item.get("ctx", {}) or {}
+            items.append(
+                {
+                    "field": "body",
+                    "reason": f"malformed JSON: {context.get('error', 'cannot be parsed')}",
+                }
+            )
+            continue
+        reason = str(item.get("msg", "is invalid"))
+        if kind == "extra_forbidden":
+            reason = "is not a field of this schema"
+        elif kind == "missing":
+            reason = "is required"
+        reason = reason.removeprefix("Value error, ")
+        items.append({"field": _field_path(item.get("loc", ())), "reason": reason})
+    if malformed:
+        return 400, "the request body is not valid JSON", items
+    fields = ", ".join(sorted({entry["field"] for entry in items}))
+    return 422, f"invalid value for: {fields}", items
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    @app.exception_handler(PolexError)
+    async def polex_error(request: Request, error: PolexError) -> JSONResponse:
+        headers = {"WWW-Authenticate": 'Bearer realm="polex"'} if error.status == 401 else None
+        return problem_response(
+            error.status,
+            error.title,
+            error.detail,
+            slug=error.slug,
+            request=request,
+            errors=[item.as_dict() for item in error.errors],
+            extra=error.extra,
+            headers=headers,
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, error: RequestValidationError) -> JSONResponse:
+        status, detail, items = _validation_errors(error)
+        slug = "malformed-json" if status == 400 else "validation-failed"
+        title = "Malformed request" if status == 400 else "Validation failed"
+        return problem_response(status, title, detail, slug=slug, request=request, errors=items)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
+        titles = {404: "Not found", 405: "Method not allowed", 401: "Authentication required"}
+        return problem_response(
+            error.status_code,
+            titles.get(error.status_code, "HTTP error"),
+            str(error.detail),
+            slug=f"http-{error.status_code}",
+            request=request,
+            headers=getattr(error, "headers", None),
+        )
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, error: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return problem_response(
+            500,
+            "Internal error",
+            "an unexpected error occurred; its request id is in the node's log",
+            slug="internal-error",
+            request=request,
+        )

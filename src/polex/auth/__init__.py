@@ -1,0 +1,1 @@
+"""Authentication (passwords, TOTP, bearer tokens, API keys) and role-based authorisation."""

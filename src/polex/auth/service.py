@@ -1,0 +1,318 @@
+"""Logins, tokens, API keys and user administration for one node."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+
+from polex.agency.repository import AgencyRepository
+from polex.auth import api_keys, passwords, totp
+from polex.auth.principal import Principal, PrincipalKind
+from polex.auth.repository import ApiKeyRepository, UserRepository
+from polex.auth.schemas import (
+    ApiKeyCreate,
+    ApiKeyCreated,
+    ApiKeyRead,
+    TokenResponse,
+    TotpEnrolment,
+    UserCreate,
+    UserRead,
+    UserUpdate,
+)
+from polex.auth.tokens import TokenIssuer
+from polex.domain.base import new_id
+from polex.domain.roles import HUB_ONLY_ROLES, Permission, Role
+from polex.errors import (
+    AlreadyExists,
+    BadRequest,
+    FieldError,
+    Forbidden,
+    NotFound,
+    Unauthenticated,
+    ValidationFailed,
+)
+from polex.storage.tables import ApiKeyRow, UserRow
+from polex.storage.unit_of_work import UnitOfWork
+
+_LAST_USED_GRANULARITY = dt.timedelta(minutes=1)
+
+
+def user_read(row: UserRow) -> UserRead:
+    return UserRead(
+        id=row.id,
+        username=row.username,
+        display_name=row.display_name,
+        agency_id=row.agency_id,
+        roles=[Role(role) for role in row.roles],
+        active=row.active,
+        totp_enabled=row.totp_secret is not None,
+        created_at=row.created_at,
+        last_login_at=row.last_login_at,
+    )
+
+
+def api_key_read(row: ApiKeyRow) -> ApiKeyRead:
+    return ApiKeyRead(
+        id=row.id,
+        name=row.name,
+        prefix=row.prefix,
+        agency_id=row.agency_id,
+        roles=[Role(role) for role in row.roles],
+        created_at=row.created_at,
+        expires_at=row.expires_at,
+        revoked_at=row.revoked_at,
+        last_used_at=row.last_used_at,
+    )
+
+
+class AuthService:
+    def __init__(
+        self,
+        uow: Callable[[], UnitOfWork],
+        tokens: TokenIssuer,
+        *,
+        node_name: str,
+        is_hub: bool,
+        lockout_after: int,
+    ) -> None:
+        self._uow = uow
+        self._tokens = tokens
+        self._node_name = node_name
+        self._is_hub = is_hub
+        self._lockout_after = lockout_after
+
+    # -- logging in -------------------------------------------------------------------
+
+    def login(self, username: str, password: str, totp_code: str | None = None) -> TokenResponse:
+        """Check a password (and a TOTP code where the user enrolled) and issue a token."""
+        with self._uow() as uow:
+            users = UserRepository(uow.session)
+            user = users.by_username(username)
+            valid = passwords.verify_password(user.password_hash if user else None, password)
+            if user is None or not valid:
+                if user is not None:
+                    user.failed_logins += 1
+                    uow.commit()
+                raise Unauthenticated("invalid username or password")
+            if not user.active:
+                raise Unauthenticated("this account is disabled")
+            if user.failed_logins >= self._lockout_after:
+                raise Unauthenticated("this account is locked after too many failed logins; ask an administrator")
+            if user.totp_secret is not None and not totp.verify_totp(user.totp_secret, totp_code):
+                user.failed_logins += 1
+                uow.commit()
+                raise Unauthenticated("a valid one-time code (field 'totp') is required for this account")
+            user.failed_logins = 0
+            user.last_login_at = dt.datetime.now(dt.UTC)
+            if passwords.needs_rehash(user.password_hash):
+                user.password_hash = passwords.hash_password(password)
+            uow.commit()
+            issued = self._tokens.issue(user.id)
+        return TokenResponse(access_token=issued.token, expires_in=issued.expires_in)
+
+    def authenticate(self, credential: str) -> Principal:
+        """The principal behind a bearer token or an API key; 401 for anything else."""
+        if api_keys.looks_like_api_key(credential):
+            return self._authenticate_api_key(credential)
+        claims = self._tokens.verify(credential)
+        with self._uow() as uow:
+            user = UserRepository(uow.session).get(claims.subject)
+            if user is None or not user.active:
+                raise Unauthenticated("the account behind this token no longer exists or is disabled")
+            agency = AgencyRepository(uow.session).get(user.agency_id)
+            assert agency is not None  # a foreign key guarantees it
+            return Principal(
+                kind=PrincipalKind.USER,
+                id=user.id,
+                name=user.username,
+                agency_id=agency.id,
+                country=agency.country,
+                roles=frozenset(Role(role) for role in user.roles),
+            )
+
+    def _authenticate_api_key(self, plaintext: str) -> Principal:
+        parts = api_keys.split_api_key(plaintext)
+        if parts is None:
+            raise Unauthenticated("the API key is malformed")
+        prefix, secret = parts
+        now = dt.datetime.now(dt.UTC)
+        with self._uow() as uow:
+            key = ApiKeyRepository(uow.session).by_prefix(prefix)
+            if key is None or not api_keys.secret_matches(secret, key.secret_hash):
+                raise Unauthenticated("the API key is not valid")
+            if key.revoked_at is not None:
+                raise Unauthenticated("the API key was revoked")
+            if key.expires_at is not None and key.expires_at <= now:
+                raise Unauthenticated("the API key has expired")
+            agency = AgencyRepository(uow.session).get(key.agency_id)
+            assert agency is not None
+            principal = Principal(
+                kind=PrincipalKind.API_KEY,
+                id=key.id,
+                name=key.name,
+                agency_id=agency.id,
+                country=agency.country,
+                roles=frozenset(Role(role) for role in key.roles),
+            )
+            if key.last_used_at is None or now - key.last_used_at > _LAST_USED_GRANULARITY:
+                key.last_used_at = now  # not on every call: it would make every read a write
+                uow.commit()
+            return principal
+
+    # -- users ------------------------------------------------------------------------
+
+    def _check_roles(self, roles: list[Role]) -> None:
+        if not self._is_hub and HUB_ONLY_ROLES & set(roles):
+            raise ValidationFailed(
+                "a role is not available on a national node",
+                errors=[FieldError("roles", "'reviewer' exists only on the hub")],
+            )
+
+    def create_user(self, data: UserCreate, principal: Principal | None = None) -> UserRead:
+        """Add a user. ``principal`` is None only for node set-up from the CLI."""
+        if principal is not None:
+            principal.require(Permission.USER_ADMIN)
+        self._check_roles(data.roles)
+        password = data.password.get_secret_value()
+        passwords.check_password_strength(password)
+        with self._uow() as uow:
+            users = UserRepository(uow.session)
+            if users.by_username(data.username) is not None:
+                raise AlreadyExists(f"user '{data.username}' exists already")
+            if AgencyRepository(uow.session).get(data.agency_id) is None:
+                raise ValidationFailed(
+                    "unknown agency",
+                    errors=[FieldError("agency_id", f"no agency '{data.agency_id}' on this node")],
+                )
+            row = UserRow(
+                id=new_id(),
+                username=data.username,
+                display_name=data.display_name,
+                password_hash=passwords.hash_password(password),
+                agency_id=data.agency_id,
+                roles=sorted({role.value for role in data.roles}),
+                totp_secret=None,
+                active=True,
+                failed_logins=0,
+                created_at=dt.datetime.now(dt.UTC),
+                last_login_at=None,
+            )
+            users.add(row)
+            uow.commit()
+            return user_read(row)
+
+    def find_user(self, username: str) -> UserRead | None:
+        """For node set-up from the CLI, which has no principal."""
+        with self._uow() as uow:
+            row = UserRepository(uow.session).by_username(username)
+            return user_read(row) if row else None
+
+    def list_users(self, principal: Principal) -> list[UserRead]:
+        principal.require(Permission.USER_ADMIN)
+        with self._uow() as uow:
+            return [user_read(row) for row in UserRepository(uow.session).list()]
+
+    def get_user(self, user_id: str, principal: Principal) -> UserRead:
+        principal.require(Permission.USER_ADMIN)
+        with self._uow() as uow:
+            row = UserRepository(uow.session).get(user_id)
+            if row is None:
+                raise NotFound(f"no user '{user_id}'")
+            return user_read(row)
+
+    def update_user(self, user_id: str, data: UserUpdate, principal: Principal) -> UserRead:
+        principal.require(Permission.USER_ADMIN)
+        if data.roles is not None:
+            self._check_roles(data.roles)
+        with self._uow() as uow:
+            row = UserRepository(uow.session).get(user_id)
+            if row is None:
+                raise NotFound(f"no user '{user_id}'")
+            if row.id == principal.id and (data.active is False or (data.roles and Role.ADMIN not in data.roles)):
+                raise Forbidden("administrators may not disable themselves or drop their own admin role")
+            if data.roles is not None:
+                row.roles = sorted({role.value for role in data.roles})
+            if data.active is not None:
+                row.active = data.active
+                if data.active:
+                    row.failed_logins = 0  # re-enabling also unlocks
+            if data.display_name is not None:
+                row.display_name = data.display_name
+            if data.password is not None:
+                passwords.check_password_strength(data.password.get_secret_value())
+                row.password_hash = passwords.hash_password(data.password.get_secret_value())
+                row.failed_logins = 0
+            uow.commit()
+            return user_read(row)
+
+    def begin_totp(self, principal: Principal) -> TotpEnrolment:
+        """Give a user a new TOTP secret; it takes effect once confirmed with a code."""
+        self._require_user(principal)
+        secret = totp.new_totp_secret()
+        return TotpEnrolment(
+            secret=secret,
+            provisioning_uri=totp.provisioning_uri(secret, principal.name, self._node_name),
+        )
+
+    def confirm_totp(self, principal: Principal, secret: str, code: str) -> None:
+        self._require_user(principal)
+        if not totp.verify_totp(secret, code):
+            raise ValidationFailed("the code does not match", errors=[FieldError("code", "does not match the secret")])
+        with self._uow() as uow:
+            row = UserRepository(uow.session).get(principal.id)
+            assert row is not None
+            row.totp_secret = secret
+            uow.commit()
+
+    @staticmethod
+    def _require_user(principal: Principal) -> None:
+        if principal.kind is not PrincipalKind.USER:
+            raise BadRequest("only users enrol a second factor, not API keys")
+
+    # -- API keys ---------------------------------------------------------------------
+
+    def create_api_key(self, data: ApiKeyCreate, principal: Principal | None = None) -> ApiKeyCreated:
+        if principal is not None:
+            principal.require(Permission.API_KEY_ADMIN)
+        self._check_roles(data.roles)
+        agency_id = data.agency_id or (principal.agency_id if principal else None)
+        if agency_id is None:
+            raise ValidationFailed("agency needed", errors=[FieldError("agency_id", "is required")])
+        if data.expires_at is not None and data.expires_at <= dt.datetime.now(dt.UTC):
+            raise ValidationFailed("expiry in the past", errors=[FieldError("expires_at", "must be in the future")])
+        generated = api_keys.generate_api_key()
+        with self._uow() as uow:
+            if AgencyRepository(uow.session).get(agency_id) is None:
+                raise ValidationFailed("unknown agency", errors=[FieldError("agency_id", f"no agency '{agency_id}'")])
+            row = ApiKeyRow(
+                id=new_id(),
+                name=data.name,
+                prefix=generated.prefix,
+                secret_hash=generated.secret_hash,
+                agency_id=agency_id,
+                roles=sorted({role.value for role in data.roles}),
+                created_by=principal.id if principal and principal.kind is PrincipalKind.USER else None,
+                created_at=dt.datetime.now(dt.UTC),
+                expires_at=data.expires_at,
+                revoked_at=None,
+                last_used_at=None,
+            )
+            ApiKeyRepository(uow.session).add(row)
+            uow.commit()
+            return ApiKeyCreated(**api_key_read(row).model_dump(), key=generated.plaintext)
+
+    def list_api_keys(self, principal: Principal) -> list[ApiKeyRead]:
+        principal.require(Permission.API_KEY_ADMIN)
+        with self._uow() as uow:
+            return [api_key_read(row) for row in ApiKeyRepository(uow.session).list()]
+
+    def revoke_api_key(self, key_id: str, principal: Principal) -> ApiKeyRead:
+        principal.require(Permission.API_KEY_ADMIN)
+        with self._uow() as uow:
+            row = ApiKeyRepository(uow.session).get(key_id)
+            if row is None:
+                raise NotFound(f"no API key '{key_id}'")
+            if row.revoked_at is None:
+                row.revoked_at = dt.datetime.now(dt.UTC)
+            uow.commit()
+            return api_key_read(row)

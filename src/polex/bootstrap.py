@@ -1,0 +1,90 @@
+"""The composition root: builds a node's stores and services for the API, the CLI and tests.
+
+Nothing connects at import time; ``build_node`` does, once, for the settings it is given.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from prometheus_client import CollectorRegistry
+from sqlalchemy import Engine, text
+
+from polex.agency.service import AgencyService
+from polex.auth.keys import load_or_create_signing_key
+from polex.auth.service import AuthService
+from polex.auth.tokens import TokenIssuer
+from polex.case.feature import CASE_FEATURE
+from polex.document.feature import DOCUMENT_FEATURE
+from polex.person.feature import PERSON_FEATURE
+from polex.record.service import RecordService
+from polex.record.spec import RecordFeature
+from polex.settings import Settings
+from polex.storage.engine import make_engine
+from polex.storage.migrate import upgrade
+from polex.storage.unit_of_work import UnitOfWork, unit_of_work_factory
+from polex.vehicle.feature import VEHICLE_FEATURE
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+FEATURES: tuple[RecordFeature, ...] = (
+    PERSON_FEATURE,
+    DOCUMENT_FEATURE,
+    VEHICLE_FEATURE,
+    CASE_FEATURE,
+)
+
+
+@dataclass
+class Node:
+    settings: Settings
+    engine: Engine
+    uow: Callable[[], UnitOfWork]
+    auth: AuthService
+    agencies: AgencyService
+    records: dict[str, RecordService]
+    features: tuple[RecordFeature, ...]
+    metrics: CollectorRegistry = field(default_factory=CollectorRegistry)
+
+    def database_ok(self) -> bool:
+        try:
+            with self.engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+        except Exception:
+            return False
+        return True
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def build_node(settings: Settings, *, migrate: bool = True, engine: Engine | None = None) -> Node:
+    """Wire a node. ``migrate`` brings the database schema to the latest revision first."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = engine or make_engine(settings.sqlalchemy_url)
+    if migrate:
+        upgrade(engine)
+    uow = unit_of_work_factory(engine)
+    issuer = TokenIssuer(
+        load_or_create_signing_key(settings.keys_dir),
+        issuer=f"polex:{settings.node_name}",
+        lifetime=dt.timedelta(minutes=settings.access_token_minutes),
+    )
+    return Node(
+        settings=settings,
+        engine=engine,
+        uow=uow,
+        auth=AuthService(
+            uow,
+            issuer,
+            node_name=settings.node_name,
+            is_hub=settings.is_hub,
+            lockout_after=settings.login_attempts_before_lockout,
+        ),
+        agencies=AgencyService(uow, node_country=settings.node_country, is_hub=settings.is_hub),
+        records={feature.record_type.kind.value: RecordService(uow, feature) for feature in FEATURES},
+        features=FEATURES,
+    )

@@ -1,0 +1,223 @@
+"""The ``polex`` command: set up, serve and demonstrate nodes; administer them locally."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from polex.domain.roles import Role
+from polex.settings import DEFAULT_DATA_DIR, NodeRole, load_settings
+
+if TYPE_CHECKING:
+    from polex.bootstrap import Node
+
+app = typer.Typer(
+    name="polex",
+    help="Police information exchange: hub and national nodes.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+schema_app = typer.Typer(help="The common schema.", no_args_is_help=True)
+user_app = typer.Typer(help="Users of a node.", no_args_is_help=True)
+agency_app = typer.Typer(help="Agencies of a node.", no_args_is_help=True)
+api_key_app = typer.Typer(help="API keys for machine clients.", no_args_is_help=True)
+app.add_typer(schema_app, name="schema")
+app.add_typer(user_app, name="user")
+app.add_typer(agency_app, name="agency")
+app.add_typer(api_key_app, name="api-key")
+
+DataDir = Annotated[
+    Path,
+    typer.Option("--data-dir", envvar="POLEX_DATA_DIR", help="The node's folder: config, keys, database"),
+]
+
+
+def _secret(value: str | None, env: str, prompt: str) -> str:
+    """A secret from the option, the environment, or a prompt; never echoed or logged."""
+    if value:
+        return value
+    if os.environ.get(env):
+        return os.environ[env]
+    if not sys.stdin.isatty():
+        raise typer.BadParameter(f"give {prompt} with the option or the {env} environment variable")
+    first = getpass.getpass(f"{prompt}: ")
+    if first != getpass.getpass(f"{prompt} (again): "):
+        raise typer.BadParameter("the two entries differ")
+    return first
+
+
+def _fail(message: str) -> None:
+    typer.secho(f"error: {message}", err=True, fg=typer.colors.RED)
+    raise typer.Exit(2)
+
+
+@app.command()
+def init(
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+    name: Annotated[str, typer.Option(help="Node name, e.g. 'fra' or 'hub'")] = "hub",
+    country: Annotated[str, typer.Option(help="ISO 3166-1 alpha-3; the hub is XPO")] = "XPO",
+    hub: Annotated[bool, typer.Option("--hub", help="This node is the hub")] = False,
+    port: Annotated[int, typer.Option(help="Port 'polex serve' listens on")] = 8400,
+    admin_user: Annotated[str | None, typer.Option(help="Create this administrator")] = None,
+    admin_password: Annotated[str | None, typer.Option(help="Or POLEX_ADMIN_PASSWORD")] = None,
+) -> None:
+    """Create a node: config, signing keys, database (migrated), own agency, first admin."""
+    from polex.errors import PolexError
+    from polex.provision import NodeIdentity, initialise_node
+
+    password = _secret(admin_password, "POLEX_ADMIN_PASSWORD", "administrator password") if admin_user else None
+    role = NodeRole.HUB if hub else NodeRole.NATIONAL
+    try:
+        identity = NodeIdentity(name=name, country=country.upper(), role=role, port=port)
+        node = initialise_node(data_dir, identity, admin_username=admin_user, admin_password=password)
+    except (PolexError, ValueError) as error:
+        _fail(str(error))
+        return
+    node.close()
+    typer.echo(f"node '{name}' ({country.upper()}, {role.value}) ready in {data_dir}")
+
+
+@app.command()
+def serve(
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+    host: Annotated[str | None, typer.Option(help="Overrides node.toml")] = None,
+    port: Annotated[int | None, typer.Option(help="Overrides node.toml")] = None,
+) -> None:
+    """Serve a node's HTTP API until SIGINT or SIGTERM."""
+    import uvicorn
+
+    from polex.api.app import create_app
+    from polex.bootstrap import build_node
+
+    if not (data_dir / "node.toml").exists():
+        _fail(f"{data_dir} holds no node; run 'polex init --data-dir {data_dir}' first")
+    settings = load_settings(data_dir=data_dir, host=host, port=port)
+    node = build_node(settings)
+    try:
+        uvicorn.run(
+            create_app(node),
+            host=settings.host,
+            port=settings.port,
+            log_level=settings.log_level,
+            server_header=False,
+            timeout_graceful_shutdown=10,
+        )
+    finally:
+        node.close()
+
+
+@app.command()
+def demo(
+    directory: Annotated[Path, typer.Option("--dir", help="Where the demo nodes keep their data")] = Path("var/demo"),
+    reset: Annotated[bool, typer.Option("--reset", help="Start from fresh data")] = False,
+    base_port: Annotated[int, typer.Option(help="The hub's port; national nodes take the next ones")] = 8400,
+    size: Annotated[float, typer.Option(help="Scale of the synthetic data (1.0: thousands per node)")] = 1.0,
+) -> None:
+    """Start a hub and national nodes on 127.0.0.1 with synthetic data; Ctrl-C stops them."""
+    from polex.demo.runner import run_demo
+
+    raise typer.Exit(run_demo(directory, reset=reset, base_port=base_port, size=size))
+
+
+@schema_app.command("export")
+def schema_export(
+    out: Annotated[Path, typer.Option(help="Folder for the JSON Schema files")] = Path("docs/schema"),
+) -> None:
+    """Write the common schema v1 as JSON Schema, one file per record type."""
+    from polex.domain.schema import export_json_schema
+
+    for path in export_json_schema(out):
+        typer.echo(str(path))
+
+
+@user_app.command("add")
+def user_add(
+    username: str,
+    role: Annotated[list[Role], typer.Option("--role", help="Repeat for several roles")],
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+    agency_id: Annotated[str | None, typer.Option(help="Defaults to the node's own agency")] = None,
+    password: Annotated[str | None, typer.Option(help="Or POLEX_USER_PASSWORD, or a prompt")] = None,
+) -> None:
+    """Add a user to a node."""
+    from polex.auth.schemas import UserCreate
+    from polex.errors import PolexError
+
+    secret = _secret(password, "POLEX_USER_PASSWORD", f"password for {username}")
+    node = _node(data_dir)
+    try:
+        agency = agency_id or _own_agency_id(node)
+        user = node.auth.create_user(UserCreate(username=username, password=secret, agency_id=agency, roles=role))
+    except (PolexError, ValueError) as error:
+        _fail(str(error))
+        return
+    finally:
+        node.close()
+    typer.echo(json.dumps({"id": user.id, "username": user.username, "roles": user.roles}))
+
+
+@agency_app.command("add")
+def agency_add(
+    name: str,
+    kind: Annotated[str, typer.Option(help="police, border, customs, prosecutor, judicial, other")],
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+) -> None:
+    """Register an agency of the node's country."""
+    from polex.agency.schemas import AgencyCreate
+    from polex.errors import PolexError
+
+    node = _node(data_dir)
+    try:
+        agency = node.agencies.create(
+            AgencyCreate.model_validate({"name": name, "kind": kind, "country": node.settings.node_country})
+        )
+    except (PolexError, ValueError) as error:
+        _fail(str(error))
+        return
+    finally:
+        node.close()
+    typer.echo(json.dumps({"id": agency.id, "name": agency.name, "country": agency.country}))
+
+
+@api_key_app.command("add")
+def api_key_add(
+    name: str,
+    role: Annotated[list[Role], typer.Option("--role", help="Repeat for several roles")],
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+) -> None:
+    """Create an API key (printed once) for the node's own agency."""
+    from polex.auth.schemas import ApiKeyCreate
+    from polex.errors import PolexError
+
+    node = _node(data_dir)
+    try:
+        created = node.auth.create_api_key(ApiKeyCreate(name=name, roles=role, agency_id=_own_agency_id(node)))
+    except (PolexError, ValueError) as error:
+        _fail(str(error))
+        return
+    finally:
+        node.close()
+    typer.echo(json.dumps({"id": created.id, "key": created.key}))
+
+
+def _node(data_dir: Path) -> Node:
+    from polex.bootstrap import build_node
+
+    if not (data_dir / "node.toml").exists():
+        _fail(f"{data_dir} holds no node; run 'polex init --data-dir {data_dir}' first")
+    return build_node(load_settings(data_dir=data_dir))
+
+
+def _own_agency_id(node: Node) -> str:
+    from polex.provision import own_agency
+
+    return node.agencies.ensure(own_agency(node.settings)).id
+
+
+def main() -> None:
+    app()

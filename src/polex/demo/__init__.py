@@ -1,0 +1,1 @@
+"""polex demo: synthetic data and the multi-node runner."""

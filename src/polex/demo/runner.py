@@ -1,0 +1,220 @@
+"""``polex demo``: a hub and national nodes on 127.0.0.1, each its own process and database.
+
+The runner prepares each node once (config, keys, database, agencies, users, synthetic
+records), starts ``polex serve`` for each, waits until every one is healthy, writes
+``demo.json`` and waits for SIGINT or SIGTERM, then stops every node cleanly.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+
+import httpx
+
+from polex.settings import NodeRole
+
+DEMO_FILE = "demo.json"
+READY_MARK = ".demo-ready"
+START_TIMEOUT_SECONDS = 60.0
+STOP_TIMEOUT_SECONDS = 15.0
+
+
+@dataclass(frozen=True)
+class DemoNode:
+    name: str
+    country: str
+    role: NodeRole
+    seed: int
+
+
+DEMO_NODES = (
+    DemoNode("hub", "XPO", NodeRole.HUB, 1),
+    DemoNode("fra", "FRA", NodeRole.NATIONAL, 2),
+    DemoNode("ukr", "UKR", NodeRole.NATIONAL, 3),
+    DemoNode("grc", "GRC", NodeRole.NATIONAL, 4),
+    DemoNode("jpn", "JPN", NodeRole.NATIONAL, 5),
+)
+
+
+def _child_environment() -> dict[str, str]:
+    # The demo runs on embedded defaults: no outside database, whatever the shell says.
+    return {key: value for key, value in os.environ.items() if not key.startswith("POLEX_")}
+
+
+def prepare_node(data_dir: Path, demo_node: DemoNode, port: int, size: float) -> list[dict[str, str]]:
+    """Create and seed one node; returns its users with their passwords (run in a worker)."""
+    os.environ.pop("POLEX_DATABASE_URL", None)
+    from polex.demo.seed import seed_node
+    from polex.provision import NodeIdentity, initialise_node
+
+    identity = NodeIdentity(name=demo_node.name, country=demo_node.country, role=demo_node.role, port=port)
+    node = initialise_node(data_dir, identity)
+    try:
+        users = seed_node(node, seed=demo_node.seed, size=size)
+    finally:
+        node.close()
+    (data_dir / READY_MARK).write_text("seeded\n")
+    return [
+        {
+            "node": demo_node.name,
+            "username": user.username,
+            "password": user.password,
+            "role": user.role.value,
+        }
+        for user in users
+    ]
+
+
+class Stop(Exception):
+    pass
+
+
+def _raise_stop(signum: int, _frame: FrameType | None) -> None:
+    raise Stop(signal.Signals(signum).name)
+
+
+def run_demo(directory: Path, *, reset: bool, base_port: int, size: float) -> int:
+    directory = directory.resolve()
+    if reset and directory.exists():
+        shutil.rmtree(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    summary_path = directory / DEMO_FILE
+    previous = json.loads(summary_path.read_text()) if summary_path.exists() else {"users": []}
+    signal.signal(signal.SIGTERM, _raise_stop)
+    signal.signal(signal.SIGINT, _raise_stop)
+
+    started = time.monotonic()
+    nodes = [(demo_node, base_port + index, directory / demo_node.name) for index, demo_node in enumerate(DEMO_NODES)]
+    users: list[dict[str, str]] = []
+    to_prepare = []
+    for demo_node, port, data_dir in nodes:
+        known = [user for user in previous["users"] if user["node"] == demo_node.name]
+        if (data_dir / READY_MARK).exists() and known:
+            users.extend(known)  # reuse the data and the passwords of the last run
+            continue
+        if data_dir.exists():
+            shutil.rmtree(data_dir)  # half-prepared, or its passwords are lost: start it afresh
+        to_prepare.append((demo_node, port, data_dir))
+
+    processes: list[tuple[DemoNode, subprocess.Popen[bytes]]] = []
+    try:
+        if to_prepare:
+            print(f"preparing {len(to_prepare)} node(s) with synthetic data ...", flush=True)
+            with ProcessPoolExecutor(max_workers=min(len(to_prepare), os.cpu_count() or 2)) as pool:
+                futures = [
+                    pool.submit(prepare_node, data_dir, demo_node, port, size)
+                    for demo_node, port, data_dir in to_prepare
+                ]
+                for future in futures:
+                    users.extend(future.result())
+        for demo_node, port, data_dir in nodes:
+            log = (data_dir / "serve.log").open("ab")
+            command = [
+                sys.executable,
+                "-m",
+                "polex",
+                "serve",
+                "--data-dir",
+                str(data_dir),
+                "--port",
+                str(port),
+            ]
+            process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
+                command,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=_child_environment(),
+                start_new_session=True,
+            )
+            processes.append((demo_node, process))
+        _wait_healthy(nodes, processes)
+        summary = {
+            "nodes": [
+                {
+                    "name": demo_node.name,
+                    "country": demo_node.country,
+                    "role": demo_node.role.value,
+                    "url": f"http://127.0.0.1:{port}",
+                    "data_dir": str(data_dir),
+                }
+                for demo_node, port, data_dir in nodes
+            ],
+            "users": sorted(users, key=lambda user: (user["node"], user["role"])),
+        }
+        summary_path.write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
+        os.chmod(summary_path, 0o600)  # it holds passwords
+        _print_summary(summary, summary_path, time.monotonic() - started)
+        while True:
+            for demo_node, process in processes:
+                if process.poll() is not None:
+                    print(
+                        f"node {demo_node.name} exited with {process.returncode}; stopping the demo",
+                        file=sys.stderr,
+                    )
+                    return 1
+            time.sleep(0.5)
+    except Stop as stop:
+        print(f"\n{stop}: stopping {len(processes)} node(s) ...", flush=True)
+        return 0
+    finally:
+        _stop_all(processes)
+
+
+def _wait_healthy(
+    nodes: list[tuple[DemoNode, int, Path]],
+    processes: list[tuple[DemoNode, subprocess.Popen[bytes]]],
+) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_SECONDS
+    pending = {demo_node.name: f"http://127.0.0.1:{port}/healthz" for demo_node, port, _ in nodes}
+    with httpx.Client(timeout=2.0) as client:
+        while pending:
+            for demo_node, process in processes:
+                if process.poll() is not None:
+                    raise RuntimeError(f"node {demo_node.name} exited with {process.returncode}; see its serve.log")
+            for name, url in list(pending.items()):
+                try:
+                    if client.get(url).status_code == 200:
+                        del pending[name]
+                except httpx.HTTPError:
+                    pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"nodes not healthy after {START_TIMEOUT_SECONDS:.0f} s: {sorted(pending)}")
+            if pending:
+                time.sleep(0.2)
+
+
+def _stop_all(processes: list[tuple[DemoNode, subprocess.Popen[bytes]]]) -> None:
+    for _, process in processes:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + STOP_TIMEOUT_SECONDS
+    for demo_node, process in processes:
+        try:
+            process.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            print(f"node {demo_node.name} did not stop in time; killing it", file=sys.stderr)
+            process.kill()
+            process.wait()
+
+
+def _print_summary(summary: dict[str, list[dict[str, str]]], path: Path, elapsed: float) -> None:
+    print(f"\npolex demo is up in {elapsed:.1f} s. Nodes:")
+    for node in summary["nodes"]:
+        print(f"  {node['name']:<4} {node['country']} {node['role']:<8} {node['url']}  (API docs: {node['url']}/docs)")
+    print("\nLogins (one user per role on each node; username = role):")
+    for node in summary["nodes"]:
+        logins = [
+            f"{user['username']} / {user['password']}" for user in summary["users"] if user["node"] == node["name"]
+        ]
+        print(f"  {node['name']}: " + ", ".join(logins))
+    print(f"\nThe same as JSON: {path}\nPress Ctrl-C to stop every node.", flush=True)

@@ -1,0 +1,114 @@
+"""The record envelope every polex record carries, and the base of all schema models."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from uuid6 import uuid7
+
+from polex.domain.countries import CountryCode
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+LongText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20_000)]
+RecordId = Annotated[
+    str,
+    StringConstraints(pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"),
+]
+
+
+def new_id() -> str:
+    """A globally unique, time-ordered identifier (UUIDv7, RFC 9562)."""
+    return str(uuid7())
+
+
+class SchemaModel(BaseModel):
+    """Strict models: unknown fields are errors, never silently dropped."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=False)
+
+
+class RecordKind(StrEnum):
+    PERSON = "person"
+    TRAVEL_DOCUMENT = "travel_document"
+    VEHICLE = "vehicle"
+    CASE = "case"
+
+
+class Tlp(StrEnum):
+    """Traffic Light Protocol 2.0 handling codes (FIRST)."""
+
+    CLEAR = "TLP:CLEAR"
+    GREEN = "TLP:GREEN"
+    AMBER = "TLP:AMBER"
+    AMBER_STRICT = "TLP:AMBER+STRICT"
+    RED = "TLP:RED"
+
+
+class Restrictions(SchemaModel):
+    """The owner's conditions on a record. The policy engine gives them their full effect."""
+
+    handling: Tlp = Tlp.AMBER
+    allowed_countries: list[CountryCode] | None = Field(
+        default=None, description="Only these countries may see the record; null means no list"
+    )
+    excluded_countries: list[CountryCode] = Field(default_factory=list)
+    hit_only_countries: list[CountryCode] = Field(
+        default_factory=list, description="These countries learn only that a record exists"
+    )
+    consult_owner: bool = Field(default=False, description="Consult the owner before any action")
+    onward_transmission: bool = Field(default=False, description="Recipients may pass it on")
+
+
+class Provenance(SchemaModel):
+    """Where a record came from, and the original value of every field polex normalised."""
+
+    source_format: Annotated[str, StringConstraints(min_length=1, max_length=64)] = "api"
+    source_id: Text | None = None
+    original_values: dict[str, str] = Field(
+        default_factory=dict,
+        description="Field path (e.g. 'names/0/value') to the value as received, where normalised",
+    )
+
+
+class Owner(SchemaModel):
+    agency_id: RecordId
+    country: CountryCode
+
+
+class RecordEnvelope(SchemaModel):
+    """Fields every stored record carries, whatever its kind."""
+
+    id: RecordId
+    kind: RecordKind
+    schema_version: str = Field(default="polex.schema/v1", alias="schema", serialization_alias="schema")
+    owner: Owner
+    restrictions: Restrictions
+    provenance: Provenance
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    version: int = Field(ge=1)
+
+    model_config = ConfigDict(populate_by_name=True)
+
+
+def collect_original_values(raw: Any, normalised: Any, path: str = "") -> dict[str, str]:
+    """Paths of string values that normalisation changed, mapped to the value as received.
+
+    ``raw`` is the input as decoded JSON; ``normalised`` is the validated model dumped to JSON.
+    Only leaves that were strings and came out as different strings are recorded.
+    """
+    found: dict[str, str] = {}
+    if isinstance(raw, Mapping) and isinstance(normalised, Mapping):
+        for key, value in raw.items():
+            if key in normalised:
+                found.update(collect_original_values(value, normalised[key], f"{path}/{key}"))
+    elif isinstance(raw, list) and isinstance(normalised, list):
+        for index, (before, after) in enumerate(zip(raw, normalised, strict=False)):
+            found.update(collect_original_values(before, after, f"{path}/{index}"))
+    elif isinstance(raw, str) and isinstance(normalised, str) and raw.strip() != normalised:
+        found[path.lstrip("/")] = raw  # trimming alone is not worth remembering
+    return found

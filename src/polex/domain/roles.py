@@ -1,0 +1,65 @@
+"""Roles and what each may do. Authorisation denies whatever is not granted here."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    NCB_OPERATOR = "ncb_operator"
+    INVESTIGATOR = "investigator"
+    BORDER_OFFICER = "border_officer"
+    ANALYST = "analyst"
+    AUDITOR = "auditor"
+    REVIEWER = "reviewer"  # the hub's compliance reviewers only
+    MONITOR = "monitor"  # machine clients that scrape metrics
+
+
+HUB_ONLY_ROLES = frozenset({Role.REVIEWER})
+
+
+class Permission(StrEnum):
+    RECORD_READ = "record:read"
+    RECORD_WRITE = "record:write"
+    AGENCY_READ = "agency:read"
+    AGENCY_ADMIN = "agency:admin"
+    USER_ADMIN = "user:admin"
+    API_KEY_ADMIN = "api_key:admin"
+    METRICS_READ = "metrics:read"
+    NODE_READ = "node:read"
+
+
+_ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.ADMIN: frozenset(
+        {
+            Permission.AGENCY_READ,
+            Permission.AGENCY_ADMIN,
+            Permission.USER_ADMIN,
+            Permission.API_KEY_ADMIN,
+            Permission.METRICS_READ,
+            Permission.NODE_READ,
+        }
+    ),
+    Role.NCB_OPERATOR: frozenset(
+        {
+            Permission.RECORD_READ,
+            Permission.RECORD_WRITE,
+            Permission.AGENCY_READ,
+            Permission.NODE_READ,
+        }
+    ),
+    Role.INVESTIGATOR: frozenset({Permission.RECORD_READ, Permission.RECORD_WRITE, Permission.NODE_READ}),
+    Role.BORDER_OFFICER: frozenset({Permission.RECORD_READ, Permission.NODE_READ}),
+    Role.ANALYST: frozenset({Permission.RECORD_READ, Permission.NODE_READ}),
+    Role.AUDITOR: frozenset({Permission.AGENCY_READ, Permission.NODE_READ}),
+    Role.REVIEWER: frozenset({Permission.RECORD_READ, Permission.AGENCY_READ, Permission.NODE_READ}),
+    Role.MONITOR: frozenset({Permission.METRICS_READ}),
+}
+
+
+def permissions_of(roles: frozenset[Role] | set[Role]) -> frozenset[Permission]:
+    granted: set[Permission] = set()
+    for role in roles:
+        granted |= _ROLE_PERMISSIONS.get(role, frozenset())
+    return frozenset(granted)

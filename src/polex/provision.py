@@ -1,0 +1,78 @@
+"""Setting up a node: its config file, keys, database, own agency and first administrator."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import tomli_w
+
+from polex.agency.schemas import AgencyCreate
+from polex.auth.schemas import UserCreate
+from polex.bootstrap import Node, build_node
+from polex.domain.agency import AgencyKind
+from polex.domain.countries import country_name
+from polex.domain.roles import Role
+from polex.settings import NodeRole, Settings, load_settings
+
+
+@dataclass(frozen=True)
+class NodeIdentity:
+    name: str
+    country: str
+    role: NodeRole
+    port: int
+
+
+def write_node_config(data_dir: Path, identity: NodeIdentity, *, host: str = "127.0.0.1") -> Path:
+    """Write ``node.toml``; the database URL stays out of it (pass it by environment)."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path = data_dir / "node.toml"
+    config = {
+        "node_name": identity.name,
+        "node_country": identity.country,
+        "node_role": identity.role.value,
+        "host": host,
+        "port": identity.port,
+    }
+    path.write_text(tomli_w.dumps(config))
+    return path
+
+
+def own_agency(settings: Settings) -> AgencyCreate:
+    if settings.is_hub:
+        return AgencyCreate(
+            name="General Secretariat",
+            country=settings.node_country,
+            kind=AgencyKind.GENERAL_SECRETARIAT,
+        )
+    return AgencyCreate(
+        name=f"NCB {country_name(settings.node_country)}",
+        country=settings.node_country,
+        kind=AgencyKind.NCB,
+    )
+
+
+def initialise_node(
+    data_dir: Path,
+    identity: NodeIdentity,
+    *,
+    admin_username: str | None = None,
+    admin_password: str | None = None,
+    database_url: str | None = None,
+) -> Node:
+    """Create (or bring up to date) a node in ``data_dir``; idempotent."""
+    write_node_config(data_dir, identity)
+    settings = load_settings(data_dir=data_dir, database_url=database_url)
+    node = build_node(settings)
+    agency = node.agencies.ensure(own_agency(settings))
+    if admin_username and admin_password and node.auth.find_user(admin_username) is None:
+        node.auth.create_user(
+            UserCreate(
+                username=admin_username,
+                password=admin_password,
+                agency_id=agency.id,
+                roles=[Role.ADMIN],
+            )
+        )
+    return node

@@ -1,0 +1,70 @@
+"""Request and response bodies shared by every record kind."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from pydantic import BaseModel, Field, create_model
+
+from polex.domain.base import Provenance, Restrictions, SchemaModel
+from polex.domain.records import RecordType
+
+
+class ProvenanceIn(Provenance):
+    """Provenance as a client declares it; polex adds the values it normalises itself."""
+
+
+@cache
+def create_model_for(record_type: RecordType) -> type[BaseModel]:
+    name = "".join(part.title() for part in record_type.kind.value.split("_"))
+    return create_model(
+        f"{name}Create",
+        __base__=record_type.content,
+        restrictions=(
+            Restrictions | None,
+            Field(default=None, description="Defaults to TLP:AMBER"),
+        ),
+        provenance=(ProvenanceIn | None, None),
+    )
+
+
+@cache
+def update_model_for(record_type: RecordType) -> type[BaseModel]:
+    name = "".join(part.title() for part in record_type.kind.value.split("_"))
+    return create_model(
+        f"{name}Update",
+        __base__=record_type.content,
+        restrictions=(
+            Restrictions | None,
+            Field(default=None, description="Unchanged when omitted"),
+        ),
+        version=(
+            int | None,
+            Field(
+                default=None,
+                ge=1,
+                description="The version this update replaces (or send If-Match)",
+            ),
+        ),
+    )
+
+
+@cache
+def page_model_for(record_type: RecordType) -> type[BaseModel]:
+    name = "".join(part.title() for part in record_type.kind.value.split("_"))
+    return create_model(
+        f"{name}Page",
+        __base__=SchemaModel,
+        items=(list[record_type.record], ...),  # type: ignore[name-defined]
+        next_cursor=(
+            str | None,
+            Field(description="Pass as ?cursor= for the next page; null at the end"),
+        ),
+    )
+
+
+def content_fields(model: BaseModel, record_type: RecordType) -> dict[str, Any]:
+    """The content part of a create or update body, as the domain model validated it."""
+    names = set(record_type.content.model_fields)
+    return model.model_dump(mode="json", include=names)

@@ -1,0 +1,281 @@
+"""Create, read, update, delete and list records; ownership and optimistic concurrency."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from sqlalchemy.exc import IntegrityError
+
+from polex.auth.principal import Principal
+from polex.domain.base import (
+    Provenance,
+    RecordEnvelope,
+    Restrictions,
+    collect_original_values,
+    new_id,
+)
+from polex.domain.roles import Permission
+from polex.errors import (
+    AlreadyExists,
+    FieldError,
+    Forbidden,
+    NotFound,
+    PreconditionRequired,
+    StaleVersion,
+    ValidationFailed,
+)
+from polex.record.cursor import decode_cursor, encode_cursor
+from polex.record.repository import RecordQuery, RecordRepository
+from polex.record.schemas import content_fields
+from polex.record.spec import RecordFeature
+from polex.storage.tables import RecordRow
+from polex.storage.unit_of_work import UnitOfWork
+
+
+@dataclass(frozen=True)
+class ListFilters:
+    owner_country: str | None = None
+    owner_agency_id: str | None = None
+    status: str | None = None
+    updated_since: dt.datetime | None = None
+    terms: Mapping[str, str] | None = None  # filter name to value
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[RecordEnvelope]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True)
+class NewRecord:
+    """A validated record to store on behalf of an owner (imports and seeding)."""
+
+    content: BaseModel
+    owner_agency_id: str
+    owner_country: str
+    restrictions: Restrictions | None = None
+    provenance: Provenance | None = None
+    id: str | None = None  # assigned here when the caller needs to link records before storing
+
+
+class RecordService:
+    def __init__(self, uow: Callable[[], UnitOfWork], feature: RecordFeature) -> None:
+        self._uow = uow
+        self.feature = feature
+        self.kind = feature.record_type.kind.value
+
+    # -- reading ----------------------------------------------------------------------
+
+    def get(self, record_id: str, principal: Principal) -> RecordEnvelope:
+        principal.require(Permission.RECORD_READ)
+        with self._uow() as uow:
+            row = RecordRepository(uow.session).get(self.kind, record_id)
+            if row is None:
+                raise NotFound(f"no {self.kind.replace('_', ' ')} '{record_id}'")
+            return self.to_record(row)
+
+    def list(self, principal: Principal, filters: ListFilters, *, cursor: str | None, limit: int) -> Page:
+        principal.require(Permission.RECORD_READ)
+        terms: list[str] = []
+        known = {spec.name: spec for spec in self.feature.filters}
+        for name, value in (filters.terms or {}).items():
+            terms.append(known[name].term_for(value))
+        query = RecordQuery(
+            kind=self.kind,
+            after_id=decode_cursor(self.kind, cursor) if cursor else None,
+            limit=limit + 1,  # one more tells whether there is a next page
+            owner_country=filters.owner_country,
+            owner_agency_id=filters.owner_agency_id,
+            status=filters.status,
+            updated_since=filters.updated_since,
+            terms=tuple(terms),
+        )
+        with self._uow() as uow:
+            rows = RecordRepository(uow.session).list(query)
+            more = len(rows) > limit
+            rows = rows[:limit]
+            next_cursor = encode_cursor(self.kind, rows[-1].id) if more and rows else None
+            return Page(items=[self.to_record(row) for row in rows], next_cursor=next_cursor)
+
+    # -- writing ----------------------------------------------------------------------
+
+    def create(self, body: BaseModel, principal: Principal, *, raw: Mapping[str, Any] | None = None) -> RecordEnvelope:
+        """Store a new record owned by the caller's agency."""
+        principal.require(Permission.RECORD_WRITE)
+        content = self._content(body)
+        if self.feature.check_owner is not None:
+            self.feature.check_owner(content, principal)
+        declared = getattr(body, "provenance", None)
+        provenance = Provenance(
+            source_format=declared.source_format if declared else "api",
+            source_id=declared.source_id if declared else None,
+            original_values={
+                **(declared.original_values if declared else {}),
+                **self._originals(raw, content),
+            },
+        )
+        new = NewRecord(
+            content=content,
+            owner_agency_id=principal.agency_id,
+            owner_country=principal.country,
+            restrictions=getattr(body, "restrictions", None),
+            provenance=provenance,
+        )
+        with self._uow() as uow:
+            row = self._row(new, dt.datetime.now(dt.UTC))
+            RecordRepository(uow.session).add(row)
+            self._flush_or_conflict(uow)
+            uow.commit()
+            return self.to_record(row)
+
+    def create_many(self, records: Sequence[NewRecord]) -> int:
+        """Store many records in one transaction (seeding, trusted imports); all or nothing."""
+        now = dt.datetime.now(dt.UTC)
+        with self._uow() as uow:
+            RecordRepository(uow.session).add_all([self._row(new, now) for new in records])
+            self._flush_or_conflict(uow)
+            uow.commit()
+        return len(records)
+
+    def update(
+        self,
+        record_id: str,
+        body: BaseModel,
+        principal: Principal,
+        *,
+        if_match: int | None = None,
+        raw: Mapping[str, Any] | None = None,
+    ) -> RecordEnvelope:
+        """Replace a record's content; only its owner may, and only from the current version."""
+        principal.require(Permission.RECORD_WRITE)
+        expected = if_match if if_match is not None else getattr(body, "version", None)
+        if expected is None:
+            raise PreconditionRequired(
+                "say which version you are replacing: an If-Match header or a 'version' field",
+                errors=[FieldError("version", "is required (or send If-Match)")],
+            )
+        content = self._content(body)
+        with self._uow() as uow:
+            records = RecordRepository(uow.session)
+            row = self._owned(records, record_id, principal)
+            if self.feature.check_owner is not None:
+                self.feature.check_owner(content, principal)
+            projection = self.feature.project(content)
+            provenance = dict(row.provenance)
+            provenance["original_values"] = self._originals(raw, content)
+            restrictions = getattr(body, "restrictions", None)
+            values: dict[str, object] = {
+                "content": content.model_dump(mode="json"),
+                "label": projection.label[:500],
+                "key": projection.key,
+                "status": projection.status,
+                "terms": projection.terms_column(),
+                "provenance": provenance,
+                "updated_at": dt.datetime.now(dt.UTC),
+            }
+            if restrictions is not None:
+                values["restrictions"] = restrictions.model_dump(mode="json")
+            if not records.update_if_version(row.id, expected, values):
+                raise self._stale(row.version, expected)
+            self._flush_or_conflict(uow)
+            uow.commit()
+            updated = records.get(self.kind, record_id)
+            assert updated is not None
+            uow.session.refresh(updated)
+            return self.to_record(updated)
+
+    def delete(self, record_id: str, principal: Principal, *, if_match: int | None) -> None:
+        """Withdraw a record (kept as a tombstone so replicas learn of the deletion)."""
+        principal.require(Permission.RECORD_WRITE)
+        if if_match is None:
+            raise PreconditionRequired(
+                "say which version you are deleting with an If-Match header",
+                errors=[FieldError("If-Match", "is required")],
+            )
+        with self._uow() as uow:
+            records = RecordRepository(uow.session)
+            row = self._owned(records, record_id, principal)
+            now = dt.datetime.now(dt.UTC)
+            if not records.update_if_version(row.id, if_match, {"deleted_at": now, "updated_at": now}):
+                raise self._stale(row.version, if_match)
+            uow.commit()
+
+    # -- helpers ----------------------------------------------------------------------
+
+    def _content(self, body: BaseModel) -> BaseModel:
+        content_type = self.feature.record_type.content
+        try:
+            return content_type.model_validate(content_fields(body, self.feature.record_type))
+        except ValidationError as error:  # cannot happen for bodies FastAPI validated
+            raise ValidationFailed(
+                "the record is not valid",
+                errors=[FieldError(".".join(str(p) for p in e["loc"]), e["msg"]) for e in error.errors()],
+            ) from error
+
+    def _originals(self, raw: Mapping[str, Any] | None, content: BaseModel) -> dict[str, str]:
+        if raw is None:
+            return {}
+        return collect_original_values(raw, content.model_dump(mode="json"))
+
+    def _owned(self, records: RecordRepository, record_id: str, principal: Principal) -> RecordRow:
+        row = records.get(self.kind, record_id)
+        if row is None:
+            raise NotFound(f"no {self.kind.replace('_', ' ')} '{record_id}'")
+        if row.owner_agency_id != principal.agency_id:
+            raise Forbidden("only the agency that owns a record may change or delete it")
+        return row
+
+    @staticmethod
+    def _stale(current: int, expected: int) -> StaleVersion:
+        return StaleVersion(
+            f"the record is at version {current}, not {expected}: read it again and reapply your change",
+            current_version=current,
+        )
+
+    def _row(self, new: NewRecord, now: dt.datetime) -> RecordRow:
+        projection = self.feature.project(new.content)
+        return RecordRow(
+            id=new.id or new_id(),
+            kind=self.kind,
+            owner_agency_id=new.owner_agency_id,
+            owner_country=new.owner_country,
+            version=1,
+            created_at=now,
+            updated_at=now,
+            deleted_at=None,
+            key=projection.key,
+            label=projection.label[:500],
+            status=projection.status,
+            terms=projection.terms_column(),
+            restrictions=(new.restrictions or Restrictions()).model_dump(mode="json"),
+            provenance=(new.provenance or Provenance()).model_dump(mode="json"),
+            content=new.content.model_dump(mode="json"),
+        )
+
+    def _flush_or_conflict(self, uow: UnitOfWork) -> None:
+        try:
+            uow.flush()
+        except IntegrityError as error:
+            raise AlreadyExists(
+                f"a {self.kind.replace('_', ' ')} with the same identifying data is already recorded"
+            ) from error
+
+    def to_record(self, row: RecordRow) -> RecordEnvelope:
+        return self.feature.record_type.record.model_validate(
+            {
+                **row.content,
+                "id": row.id,
+                "kind": row.kind,
+                "owner": {"agency_id": row.owner_agency_id, "country": row.owner_country},
+                "restrictions": row.restrictions,
+                "provenance": row.provenance,
+                "created_at": row.created_at,
+                "updated_at": row.updated_at,
+                "version": row.version,
+            }
+        )

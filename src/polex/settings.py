@@ -1,0 +1,112 @@
+"""Node settings: one class, ``POLEX_`` environment variables, a ``node.toml`` in the data dir.
+
+Precedence, strongest first: arguments given in code (the CLI's options), ``POLEX_*``
+environment variables, the data directory's ``node.toml`` (written by ``polex init``),
+then the defaults below, which run a node locally with no external service.
+"""
+
+from __future__ import annotations
+
+import os
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from polex.domain.countries import CountryCode
+
+NODE_CONFIG_FILE = "node.toml"
+DEFAULT_DATA_DIR = Path("var/node")
+
+
+class NodeRole(StrEnum):
+    HUB = "hub"
+    NATIONAL = "national"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="POLEX_", extra="ignore")
+
+    data_dir: Path = DEFAULT_DATA_DIR
+    node_name: str = "node"
+    node_country: CountryCode = "XPO"
+    node_role: NodeRole = NodeRole.HUB
+    database_url: SecretStr | None = Field(
+        default=None, description="SQLAlchemy URL; a SQLite file in data_dir when unset"
+    )
+    host: str = "127.0.0.1"
+    port: int = Field(default=8400, ge=1, le=65535)
+    public_url: str | None = None
+    access_token_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    page_size_max: int = Field(default=500, ge=1)
+    login_attempts_before_lockout: int = Field(default=10, ge=1)
+    log_level: str = "info"
+
+    @field_validator("database_url", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: Any) -> Any:
+        return None if value == "" else value
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.data_dir / "keys"
+
+    @property
+    def config_file(self) -> Path:
+        return self.data_dir / NODE_CONFIG_FILE
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        if self.database_url is not None:
+            return normalise_database_url(self.database_url.get_secret_value())
+        return f"sqlite:///{(self.data_dir / 'polex.db').resolve()}"
+
+    @property
+    def base_url(self) -> str:
+        return self.public_url or f"http://{self.host}:{self.port}"
+
+    @property
+    def is_hub(self) -> bool:
+        return self.node_role is NodeRole.HUB
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        data_dir = _data_dir_from(init_settings)
+        toml = TomlConfigSettingsSource(settings_cls, toml_file=data_dir / NODE_CONFIG_FILE)
+        return (init_settings, env_settings, toml)
+
+
+def _data_dir_from(init_settings: PydanticBaseSettingsSource) -> Path:
+    given = init_settings().get("data_dir")
+    if given is not None:
+        return Path(given)
+    return Path(os.environ.get("POLEX_DATA_DIR", str(DEFAULT_DATA_DIR)))
+
+
+def normalise_database_url(url: str) -> str:
+    """Use psycopg 3 for PostgreSQL URLs written the usual way."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings for a node; ``overrides`` (from the CLI) beat everything else."""
+    given = {key: value for key, value in overrides.items() if value is not None}
+    return Settings(**given)

@@ -1,0 +1,1 @@
+"""Storage adapters: SQLAlchemy 2 tables, engines, the unit of work and Alembic migrations."""

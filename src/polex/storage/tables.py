@@ -1,0 +1,147 @@
+"""Every table, in one module, so features never import each other's tables in a circle.
+
+Records keep their whole content as JSON (the common schema is the contract, and it
+evolves by version) plus a few projected columns that lists filter and sort on.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+JsonDocument = JSON().with_variant(JSONB(), "postgresql")
+
+
+class UtcDateTime(TypeDecorator[dt.datetime]):
+    """Timestamps stored and returned in UTC, aware, on SQLite (naive) and PostgreSQL alike."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are not stored; give a timezone")
+        return value.astimezone(dt.UTC)
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+UUID_LENGTH = 36
+
+
+class AgencyRow(Base):
+    __tablename__ = "agencies"
+
+    id: Mapped[str] = mapped_column(String(UUID_LENGTH), primary_key=True)
+    name: Mapped[str] = mapped_column(String(500))
+    country: Mapped[str] = mapped_column(String(3), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+
+
+class UserRow(Base):
+    __tablename__ = "users"
+
+    id: Mapped[str] = mapped_column(String(UUID_LENGTH), primary_key=True)
+    username: Mapped[str] = mapped_column(String(150), unique=True)
+    display_name: Mapped[str | None] = mapped_column(String(300))
+    password_hash: Mapped[str] = mapped_column(String(300))
+    agency_id: Mapped[str] = mapped_column(ForeignKey("agencies.id"), index=True)
+    roles: Mapped[list[str]] = mapped_column(JsonDocument)
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    last_login_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+
+
+class ApiKeyRow(Base):
+    __tablename__ = "api_keys"
+
+    id: Mapped[str] = mapped_column(String(UUID_LENGTH), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    prefix: Mapped[str] = mapped_column(String(32), unique=True)
+    secret_hash: Mapped[str] = mapped_column(String(128))
+    agency_id: Mapped[str] = mapped_column(ForeignKey("agencies.id"), index=True)
+    roles: Mapped[list[str]] = mapped_column(JsonDocument)
+    created_by: Mapped[str | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    expires_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+
+
+class RecordRow(Base):
+    """One record of any kind: envelope columns, projections for filters, the JSON content.
+
+    ``key`` is a kind-specific natural key (issuing country and number for a document, VIN
+    for a vehicle, ...) used for duplicate detection; ``terms`` holds normalised values
+    wrapped in ``|`` so that a list filter is one indexed-column LIKE on any backend.
+    """
+
+    __tablename__ = "records"
+
+    id: Mapped[str] = mapped_column(String(UUID_LENGTH), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    owner_agency_id: Mapped[str] = mapped_column(ForeignKey("agencies.id"))
+    owner_country: Mapped[str] = mapped_column(String(3))
+    version: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    deleted_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+    key: Mapped[str | None] = mapped_column(String(200))
+    label: Mapped[str] = mapped_column(String(500))
+    status: Mapped[str | None] = mapped_column(String(32))
+    terms: Mapped[str] = mapped_column(Text, default="")
+    restrictions: Mapped[dict[str, Any]] = mapped_column(JsonDocument)
+    provenance: Mapped[dict[str, Any]] = mapped_column(JsonDocument)
+    content: Mapped[dict[str, Any]] = mapped_column(JsonDocument)
+
+    __table_args__ = (
+        Index("ix_records_kind_id", "kind", "id"),
+        Index("ix_records_kind_owner_agency", "kind", "owner_agency_id", "id"),
+        Index("ix_records_kind_owner_country", "kind", "owner_country", "id"),
+        Index("ix_records_kind_status", "kind", "status", "id"),
+        Index(
+            "uq_records_kind_key_live",
+            "kind",
+            "key",
+            unique=True,
+            sqlite_where=text("deleted_at IS NULL AND key IS NOT NULL"),
+            postgresql_where=text("deleted_at IS NULL AND key IS NOT NULL"),
+        ),
+    )

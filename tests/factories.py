@@ -1,0 +1,86 @@
+"""Valid request bodies and domain objects for tests; override any field by keyword."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from polex.domain.vin import vin_check_digit
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}{secrets.token_hex(4)}"
+
+
+def person_body(**overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "names": [
+            {"full": "Олександр Шевченко", "given": "Олександр", "family": "Шевченко"},
+            {"full": "Oleksandr Shevchenko", "kind": "transliteration"},
+        ],
+        "sex": "male",
+        "birth_dates": ["1984-07-12"],
+        "birth_place": {"place": "Київ", "country": "UKR"},
+        "nationalities": ["UKR"],
+        "identifiers": [{"kind": "passport", "value": "FE123456", "country": "UKR"}],
+    }
+    body.update(overrides)
+    return body
+
+
+def document_body(**overrides: Any) -> dict[str, Any]:
+    number = f"{secrets.randbelow(90) + 10}AB{secrets.randbelow(90000) + 10000}"
+    body: dict[str, Any] = {
+        "number": number,
+        "issuing_country": "FRA",
+        "document_type": "passport",
+        "status": "stolen",
+        "issued_on": "2019-03-01",
+        "expires_on": "2029-02-28",
+        "reported_on": "2024-05-17",
+        "place_of_loss": "Lyon",
+        "holder": {
+            "names": [{"full": "Camille Martin"}],
+            "birth_date": "1990-01-02",
+            "sex": "female",
+            "nationality": "FRA",
+        },
+    }
+    body.update(overrides)
+    return body
+
+
+def make_vin(wmi: str = "VF1", body: str = "RFB05", serial: str | None = None) -> str:
+    """A VIN with a correct ISO 3779 check digit."""
+    serial = serial or f"{secrets.randbelow(10**6):06d}"
+    draft = f"{wmi}{body}0MA{serial}"  # position 9 is a placeholder for the check digit
+    assert len(draft) == 17
+    return draft[:8] + vin_check_digit(draft) + draft[9:]
+
+
+def vehicle_body(**overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "vin": make_vin(),
+        "plate": f"AB-{secrets.randbelow(900) + 100}-CD",
+        "plate_country": "FRA",
+        "make": "Renault",
+        "model": "Clio",
+        "model_year": 2019,
+        "colour": "grey",
+        "status": "stolen",
+        "stolen_on": "2025-01-05",
+    }
+    body.update(overrides)
+    return body
+
+
+def case_body(**overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "reference": unique("FRA-2025-"),
+        "title": "Vols de véhicules en bande organisée",
+        "crime_types": ["0502", "0905"],
+        "status": "under_investigation",
+        "opened_on": "2025-02-01",
+    }
+    body.update(overrides)
+    return body
