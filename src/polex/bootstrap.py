@@ -24,11 +24,11 @@ from polex.record.spec import RecordFeature
 from polex.settings import Settings
 from polex.storage.engine import make_engine
 from polex.storage.migrate import upgrade
-from polex.storage.unit_of_work import UnitOfWork, unit_of_work_factory
+from polex.storage.unit_of_work import UnitOfWorkFactory, unit_of_work_factory
 from polex.vehicle.feature import VEHICLE_FEATURE
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    pass
 
 FEATURES: tuple[RecordFeature, ...] = (
     PERSON_FEATURE,
@@ -42,7 +42,7 @@ FEATURES: tuple[RecordFeature, ...] = (
 class Node:
     settings: Settings
     engine: Engine
-    uow: Callable[[], UnitOfWork]
+    uow: UnitOfWorkFactory
     auth: AuthService
     agencies: AgencyService
     records: dict[str, RecordService]

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import getpass
 import json
+import logging
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -98,7 +100,12 @@ def serve(
     if not (data_dir / "node.toml").exists():
         _fail(f"{data_dir} holds no node; run 'polex init --data-dir {data_dir}' first")
     settings = load_settings(data_dir=data_dir, host=host, port=port)
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
     node = build_node(settings)
+    # uvicorn shuts down gracefully on SIGINT/SIGTERM, then re-raises the signal into the
+    # handlers it found: these make that a normal exit (status 0), as a requested stop is.
+    for stop_signal in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(stop_signal, lambda _signum, _frame: None)
     try:
         uvicorn.run(
             create_app(node),
@@ -106,6 +113,7 @@ def serve(
             port=settings.port,
             log_level=settings.log_level,
             server_header=False,
+            access_log=False,  # uvicorn would log query strings (names, document numbers)
             timeout_graceful_shutdown=10,
         )
     finally:

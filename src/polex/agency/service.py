@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 
 from polex.agency.repository import AgencyRepository
 from polex.agency.schemas import AgencyCreate, AgencyRead
@@ -12,7 +11,7 @@ from polex.domain.base import new_id
 from polex.domain.roles import Permission
 from polex.errors import AlreadyExists, Forbidden, NotFound
 from polex.storage.tables import AgencyRow
-from polex.storage.unit_of_work import UnitOfWork
+from polex.storage.unit_of_work import UnitOfWorkFactory
 
 
 def agency_read(row: AgencyRow) -> AgencyRead:
@@ -20,7 +19,7 @@ def agency_read(row: AgencyRow) -> AgencyRead:
 
 
 class AgencyService:
-    def __init__(self, uow: Callable[[], UnitOfWork], *, node_country: str, is_hub: bool) -> None:
+    def __init__(self, uow: UnitOfWorkFactory, *, node_country: str, is_hub: bool) -> None:
         self._uow = uow
         self._node_country = node_country
         self._is_hub = is_hub
@@ -50,7 +49,7 @@ class AgencyService:
 
     def ensure(self, data: AgencyCreate) -> AgencyRead:
         """The agency with this name and country, created if it does not exist yet."""
-        with self._uow() as uow:
+        with self._uow(read_only=True) as uow:
             existing = AgencyRepository(uow.session).find(data.name, data.country)
             if existing is not None:
                 return agency_read(existing)
@@ -58,7 +57,7 @@ class AgencyService:
 
     def get(self, agency_id: str, principal: Principal) -> AgencyRead:
         principal.require(Permission.AGENCY_READ)
-        with self._uow() as uow:
+        with self._uow(read_only=True) as uow:
             row = AgencyRepository(uow.session).get(agency_id)
             if row is None:
                 raise NotFound(f"no agency '{agency_id}'")
@@ -66,5 +65,5 @@ class AgencyService:
 
     def list(self, principal: Principal, country: str | None = None) -> list[AgencyRead]:
         principal.require(Permission.AGENCY_READ)
-        with self._uow() as uow:
+        with self._uow(read_only=True) as uow:
             return [agency_read(row) for row in AgencyRepository(uow.session).list(country)]

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 import time
 import uuid
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+access_log = logging.getLogger("polex.access")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 
 
@@ -26,8 +29,11 @@ def _problem(status: int, title: str, detail: str, path: str) -> bytes:
     ).encode()
 
 
-class BodyTooLarge(Exception):
-    pass
+class BodyTooLarge(HTTPException):
+    """Raised while the body streams in; FastAPI's body reader lets HTTPExceptions through."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"the body exceeds the limit of {limit} bytes")
 
 
 class BodySizeLimit:
@@ -54,7 +60,7 @@ class BodySizeLimit:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.limit:
-                    raise BodyTooLarge
+                    raise BodyTooLarge(self.limit)
             return message
 
         async def tracking_send(message: Message) -> None:
@@ -132,5 +138,8 @@ class RequestContext:
             route = scope.get("route")
             # The route template, not the path, so ids do not explode the label set.
             template = getattr(route, "path", "unmatched")
+            elapsed = time.perf_counter() - started
             self.requests.labels(scope["method"], template, str(status)).inc()
-            self.latency.labels(scope["method"], template).observe(time.perf_counter() - started)
+            self.latency.labels(scope["method"], template).observe(elapsed)
+            # The route template, never the path or query: those carry names and numbers.
+            access_log.info("%s %s %s %d %.1fms", request_id, scope["method"], template, status, elapsed * 1000)

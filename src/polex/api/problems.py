@@ -83,6 +83,14 @@ def _validation_errors(error: RequestValidationError) -> tuple[int, str, list[di
     return 422, f"invalid value for: {fields}", items
 
 
+_HTTP_PROBLEMS = {
+    401: ("Authentication required", "unauthenticated"),
+    404: ("Not found", "not-found"),
+    405: ("Method not allowed", "method-not-allowed"),
+    413: ("Payload too large", "payload-too-large"),
+}
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(PolexError)
     async def polex_error(request: Request, error: PolexError) -> JSONResponse:
@@ -107,13 +115,15 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
-        titles = {404: "Not found", 405: "Method not allowed", 401: "Authentication required"}
+        title, slug = _HTTP_PROBLEMS.get(error.status_code, ("HTTP error", f"http-{error.status_code}"))
+        errors = [{"field": "body", "reason": str(error.detail)}] if error.status_code == 413 else None
         return problem_response(
             error.status_code,
-            titles.get(error.status_code, "HTTP error"),
+            title,
             str(error.detail),
-            slug=f"http-{error.status_code}",
+            slug=slug,
             request=request,
+            errors=errors,
             headers=getattr(error, "headers", None),
         )
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 
 from polex.agency.repository import AgencyRepository
 from polex.auth import api_keys, passwords, totp
@@ -32,7 +31,7 @@ from polex.errors import (
     ValidationFailed,
 )
 from polex.storage.tables import ApiKeyRow, UserRow
-from polex.storage.unit_of_work import UnitOfWork
+from polex.storage.unit_of_work import UnitOfWorkFactory
 
 _LAST_USED_GRANULARITY = dt.timedelta(minutes=1)
 
@@ -68,7 +67,7 @@ def api_key_read(row: ApiKeyRow) -> ApiKeyRead:
 class AuthService:
     def __init__(
         self,
-        uow: Callable[[], UnitOfWork],
+        uow: UnitOfWorkFactory,
         tokens: TokenIssuer,
         *,
         node_name: str,
@@ -84,38 +83,49 @@ class AuthService:
     # -- logging in -------------------------------------------------------------------
 
     def login(self, username: str, password: str, totp_code: str | None = None) -> TokenResponse:
-        """Check a password (and a TOTP code where the user enrolled) and issue a token."""
+        """Check a password (and a TOTP code where the user enrolled) and issue a token.
+
+        Argon2 runs outside any transaction (it takes ~100 ms by design, and must not hold
+        the database); counters change by atomic UPDATEs, so parallel guesses all count.
+        """
+        with self._uow(read_only=True) as uow:
+            user = UserRepository(uow.session).by_username(username)
+            account = (
+                None
+                if user is None
+                else (user.id, user.password_hash, user.active, user.failed_logins, user.totp_secret)
+            )
+        valid = passwords.verify_password(account[1] if account else None, password)
+        if account is None or not valid:
+            if account is not None:
+                self._count_failed_login(account[0])
+            raise Unauthenticated("invalid username or password")
+        user_id, password_hash, active, failed_logins, totp_secret = account
+        if not active:
+            raise Unauthenticated("this account is disabled")
+        if failed_logins >= self._lockout_after:
+            raise Unauthenticated("this account is locked after too many failed logins; ask an administrator")
+        if totp_secret is not None and not totp.verify_totp(totp_secret, totp_code):
+            self._count_failed_login(user_id)
+            raise Unauthenticated("a valid one-time code (field 'totp') is required for this account")
+        rehashed = passwords.hash_password(password) if passwords.needs_rehash(password_hash) else None
         with self._uow() as uow:
-            users = UserRepository(uow.session)
-            user = users.by_username(username)
-            valid = passwords.verify_password(user.password_hash if user else None, password)
-            if user is None or not valid:
-                if user is not None:
-                    user.failed_logins += 1
-                    uow.commit()
-                raise Unauthenticated("invalid username or password")
-            if not user.active:
-                raise Unauthenticated("this account is disabled")
-            if user.failed_logins >= self._lockout_after:
-                raise Unauthenticated("this account is locked after too many failed logins; ask an administrator")
-            if user.totp_secret is not None and not totp.verify_totp(user.totp_secret, totp_code):
-                user.failed_logins += 1
-                uow.commit()
-                raise Unauthenticated("a valid one-time code (field 'totp') is required for this account")
-            user.failed_logins = 0
-            user.last_login_at = dt.datetime.now(dt.UTC)
-            if passwords.needs_rehash(user.password_hash):
-                user.password_hash = passwords.hash_password(password)
+            UserRepository(uow.session).record_login(user_id, dt.datetime.now(dt.UTC), rehashed)
             uow.commit()
-            issued = self._tokens.issue(user.id)
+        issued = self._tokens.issue(user_id)
         return TokenResponse(access_token=issued.token, expires_in=issued.expires_in)
+
+    def _count_failed_login(self, user_id: str) -> None:
+        with self._uow() as uow:
+            UserRepository(uow.session).count_failed_login(user_id)
+            uow.commit()
 
     def authenticate(self, credential: str) -> Principal:
         """The principal behind a bearer token or an API key; 401 for anything else."""
         if api_keys.looks_like_api_key(credential):
             return self._authenticate_api_key(credential)
         claims = self._tokens.verify(credential)
-        with self._uow() as uow:
+        with self._uow(read_only=True) as uow:
             user = UserRepository(uow.session).get(claims.subject)
             if user is None or not user.active:
                 raise Unauthenticated("the account behind this token no longer exists or is disabled")
@@ -136,7 +146,7 @@ class AuthService:
             raise Unauthenticated("the API key is malformed")
         prefix, secret = parts
         now = dt.datetime.now(dt.UTC)
-        with self._uow() as uow:
+        with self._uow(read_only=True) as uow:
             key = ApiKeyRepository(uow.session).by_prefix(prefix)
             if key is None or not api_keys.secret_matches(secret, key.secret_hash):
                 raise Unauthenticated("the API key is not valid")
@@ -154,10 +164,12 @@ class AuthService:
                 country=agency.country,
                 roles=frozenset(Role(role) for role in key.roles),
             )
-            if key.last_used_at is None or now - key.last_used_at > _LAST_USED_GRANULARITY:
-                key.last_used_at = now  # not on every call: it would make every read a write
+            stale_last_use = key.last_used_at is None or now - key.last_used_at > _LAST_USED_GRANULARITY
+        if stale_last_use:  # not on every call: that would make every read a write
+            with self._uow() as uow:
+                ApiKeyRepository(uow.session).mark_used(principal.id, now)
                 uow.commit()
-            return principal
+        return principal
 
     # -- users ------------------------------------------------------------------------
 
@@ -203,18 +215,18 @@ class AuthService:
 
     def find_user(self, username: str) -> UserRead | None:
         """For node set-up from the CLI, which has no principal."""
-        with self._uow() as uow:
+        with self._uow(read_only=True) as uow:
             row = UserRepository(uow.session).by_username(username)
             return user_read(row) if row else None
 
     def list_users(self, principal: Principal) -> list[UserRead]:
         principal.require(Permission.USER_ADMIN)
-        with self._uow() as uow:
+        with self._uow(read_only=True) as uow:
             return [user_read(row) for row in UserRepository(uow.session).list()]
 
     def get_user(self, user_id: str, principal: Principal) -> UserRead:
         principal.require(Permission.USER_ADMIN)
-        with self._uow() as uow:
+        with self._uow(read_only=True) as uow:
             row = UserRepository(uow.session).get(user_id)
             if row is None:
                 raise NotFound(f"no user '{user_id}'")
@@ -303,7 +315,7 @@ class AuthService:
 
     def list_api_keys(self, principal: Principal) -> list[ApiKeyRead]:
         principal.require(Permission.API_KEY_ADMIN)
-        with self._uow() as uow:
+        with self._uow(read_only=True) as uow:
             return [api_key_read(row) for row in ApiKeyRepository(uow.session).list()]
 
     def revoke_api_key(self, key_id: str, principal: Principal) -> ApiKeyRead:

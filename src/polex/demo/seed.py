@@ -5,11 +5,10 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 
-from polex.demo.synthetic import generate
-
 from polex.agency.schemas import AgencyCreate
 from polex.auth.schemas import UserCreate
 from polex.bootstrap import Node
+from polex.demo.synthetic import generate
 from polex.domain.agency import AgencyKind
 from polex.domain.base import Provenance, Restrictions, Tlp
 from polex.domain.roles import Role

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Mapping
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 from uuid6 import uuid7
 
 from polex.domain.countries import CountryCode
@@ -25,10 +26,36 @@ def new_id() -> str:
     return str(uuid7())
 
 
+# C0 controls but tab, line feed and carriage return; DEL. PostgreSQL cannot store NUL in
+# text, and no police record has a reason to hold the others.
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _texts(value: Any) -> list[str]:
+    """The strings a field holds directly (nested models check their own fields)."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list | tuple):
+        return [item for item in value if isinstance(item, str)]
+    if isinstance(value, Mapping):
+        return [item for item in (*value.keys(), *value.values()) if isinstance(item, str)]
+    return []
+
+
 class SchemaModel(BaseModel):
-    """Strict models: unknown fields are errors, never silently dropped."""
+    """Strict models: unknown fields are errors, never silently dropped; text holds no
+    control characters."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=False)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_control_characters(cls, value: Any) -> Any:
+        for text in _texts(value):
+            match = _CONTROL_CHARACTERS.search(text)
+            if match is not None:
+                raise ValueError(f"control character U+{ord(match.group()):04X} is not allowed in text")
+        return value
 
 
 class RecordKind(StrEnum):
@@ -65,6 +92,8 @@ class Restrictions(SchemaModel):
 
 class Provenance(SchemaModel):
     """Where a record came from, and the original value of every field polex normalised."""
+
+    model_config = ConfigDict(str_strip_whitespace=False)  # originals are kept exactly as received
 
     source_format: Annotated[str, StringConstraints(min_length=1, max_length=64)] = "api"
     source_id: Text | None = None

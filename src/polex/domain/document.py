@@ -12,14 +12,16 @@ from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 from polex.domain.base import RecordId, SchemaModel, Text
 from polex.domain.countries import CountryCode
 from polex.domain.dates import PastDate, PastPartialDate
+from polex.domain.lookalikes import latin_lookalikes
 from polex.domain.person import PersonName, Sex
 
 _FILLERS = re.compile(r"[\s<\-./]")
 
 
 def normalise_document_number(raw: str) -> str:
-    """Upper-case; drop spaces, MRZ fillers (``<``) and separators people type."""
-    return _FILLERS.sub("", raw).upper()
+    """Upper-case; drop spaces, MRZ fillers (``<``) and separators people type; read Greek
+    and Cyrillic capitals as the Latin letters the MRZ prints for them."""
+    return latin_lookalikes(_FILLERS.sub("", raw).upper())
 
 
 def _check_number(number: str) -> str:
@@ -88,6 +90,11 @@ class TravelDocument(SchemaModel):
     def _consistent(self) -> TravelDocument:
         if self.issued_on and self.expires_on and self.expires_on <= self.issued_on:
             raise ValueError("expires_on: must be after issued_on")
-        if self.status is DocumentStatus.STOLEN_BLANK and (self.holder or self.holder_person_id):
-            raise ValueError("holder: a blank document has no holder")
+        if self.issued_on and self.reported_on and self.reported_on < self.issued_on:
+            raise ValueError("reported_on: a document cannot be reported before it was issued")
+        if self.status is DocumentStatus.STOLEN_BLANK:
+            if self.holder or self.holder_person_id:
+                raise ValueError("holder: a blank document has no holder")
+            if self.issued_on or self.expires_on:
+                raise ValueError("issued_on: a blank document was never issued, so it has no issue or expiry date")
         return self

@@ -160,8 +160,8 @@ class Person(SchemaModel):
     nationalities: list[CountryCode] = Field(default_factory=list, max_length=10)
     identifiers: list[PersonIdentifier] = Field(default_factory=list, max_length=100)
     physical: PhysicalDescription | None = None
-    languages: list[Annotated[str, StringConstraints(pattern=r"^[a-z]{3}$")]] = Field(
-        default_factory=list, max_length=20, description="ISO 639-3 codes of languages spoken"
+    languages: list[Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}$")]] = Field(
+        default_factory=list, max_length=20, description="ISO 639 codes of languages spoken"
     )
     deceased: bool = False
     remarks: Text | None = None

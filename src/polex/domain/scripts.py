@@ -37,13 +37,20 @@ def script_codes() -> frozenset[str]:
 def detect_script(text: str) -> str:
     """The ISO 15924 code of the script a name is written in.
 
-    Japanese mixes Han with kana (``Jpan``), Korean may mix Han with Hangul (``Kore``);
+    Japanese mixes Han with kana (``Jpan``), kana alone are ``Hira``, ``Kana`` or both
+    ``Hrkt``; Korean may mix Han with Hangul (``Kore``);
     any other mixture, or text without letters, is ``Zzzz`` (unknown).
     """
     names = set(text_scripts(text))
     if not names:
         return UNKNOWN_SCRIPT
-    if names <= {"Han", "Hiragana", "Katakana"} and names & {"Hiragana", "Katakana"}:
+    if names == {"Hiragana"}:
+        return "Hira"
+    if names == {"Katakana"}:
+        return "Kana"
+    if names == {"Hiragana", "Katakana"}:
+        return "Hrkt"
+    if names <= {"Han", "Hiragana", "Katakana"} and "Han" in names and len(names) > 1:
         return "Jpan"
     if names == {"Han", "Hangul"}:
         return "Kore"

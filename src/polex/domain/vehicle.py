@@ -12,6 +12,7 @@ from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 from polex.domain.base import SchemaModel, Text
 from polex.domain.countries import CountryCode
 from polex.domain.dates import PastDate
+from polex.domain.lookalikes import latin_lookalikes
 from polex.domain.vin import normalise_vin, validate_vin
 
 Vin = Annotated[
@@ -22,8 +23,9 @@ Vin = Annotated[
 
 
 def normalise_plate(raw: str) -> str:
-    """Plates are compared without case, spaces or hyphens ("AB-123 CD" is "AB123CD")."""
-    return re.sub(r"[\s\-.·]", "", raw).upper()
+    """Plates are compared without case, spaces, hyphens or dots ("AB-123 CD" is "AB123CD"),
+    and with Greek and Cyrillic letters read as their Latin twins ("ΙΚΥ-1234" is "IKY1234")."""
+    return latin_lookalikes(re.sub(r"[\s\-.\u00b7\u30fb]", "", raw).upper())
 
 
 def _check_plate(plate: str) -> str:
@@ -80,6 +82,6 @@ class Vehicle(SchemaModel):
             raise ValueError("vin: a vehicle needs a VIN or a plate")
         if self.plate is not None and self.plate_country is None:
             raise ValueError("plate_country: a plate needs the country that issued it")
-        if self.model_year is not None and self.model_year > dt.date.today().year + 1:
+        if self.model_year is not None and self.model_year > dt.datetime.now(dt.UTC).year + 1:
             raise ValueError(f"model_year: {self.model_year} is more than a year ahead")
         return self

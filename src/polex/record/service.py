@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 
 from polex.auth.principal import Principal
 from polex.domain.base import (
@@ -33,7 +33,7 @@ from polex.record.repository import RecordQuery, RecordRepository
 from polex.record.schemas import content_fields
 from polex.record.spec import RecordFeature
 from polex.storage.tables import RecordRow
-from polex.storage.unit_of_work import UnitOfWork
+from polex.storage.unit_of_work import UnitOfWork, UnitOfWorkFactory
 
 
 @dataclass(frozen=True)
@@ -64,7 +64,7 @@ class NewRecord:
 
 
 class RecordService:
-    def __init__(self, uow: Callable[[], UnitOfWork], feature: RecordFeature) -> None:
+    def __init__(self, uow: UnitOfWorkFactory, feature: RecordFeature) -> None:
         self._uow = uow
         self.feature = feature
         self.kind = feature.record_type.kind.value
@@ -73,7 +73,7 @@ class RecordService:
 
     def get(self, record_id: str, principal: Principal) -> RecordEnvelope:
         principal.require(Permission.RECORD_READ)
-        with self._uow() as uow:
+        with self._uow(read_only=True) as uow:
             row = RecordRepository(uow.session).get(self.kind, record_id)
             if row is None:
                 raise NotFound(f"no {self.kind.replace('_', ' ')} '{record_id}'")
@@ -95,7 +95,7 @@ class RecordService:
             updated_since=filters.updated_since,
             terms=tuple(terms),
         )
-        with self._uow() as uow:
+        with self._uow(read_only=True) as uow:
             rows = RecordRepository(uow.session).list(query)
             more = len(rows) > limit
             rows = rows[:limit]
@@ -180,9 +180,14 @@ class RecordService:
             }
             if restrictions is not None:
                 values["restrictions"] = restrictions.model_dump(mode="json")
-            if not records.update_if_version(row.id, expected, values):
+            try:
+                updated_row = records.update_if_version(row.id, expected, values)
+            except IntegrityError as error:
+                raise self._duplicate() from error
+            except DataError as error:
+                raise self._unstorable() from error
+            if not updated_row:
                 raise self._stale(row.version, expected)
-            self._flush_or_conflict(uow)
             uow.commit()
             updated = records.get(self.kind, record_id)
             assert updated is not None
@@ -261,9 +266,16 @@ class RecordService:
         try:
             uow.flush()
         except IntegrityError as error:
-            raise AlreadyExists(
-                f"a {self.kind.replace('_', ' ')} with the same identifying data is already recorded"
-            ) from error
+            raise self._duplicate() from error
+        except DataError as error:  # validation should have caught it; never a 500
+            raise self._unstorable() from error
+
+    @staticmethod
+    def _unstorable() -> ValidationFailed:
+        return ValidationFailed("a value cannot be stored by the database (out of range or invalid text)")
+
+    def _duplicate(self) -> AlreadyExists:
+        return AlreadyExists(f"a {self.kind.replace('_', ' ')} with the same identifying data is already recorded")
 
     def to_record(self, row: RecordRow) -> RecordEnvelope:
         return self.feature.record_type.record.model_validate(

@@ -7,6 +7,8 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.pool import StaticPool
 
+READ_ONLY_OPTION = "polex_read_only"
+
 
 def make_engine(url: str, *, echo: bool = False) -> Engine:
     """An engine with the settings each backend needs for concurrent, safe use."""
@@ -16,7 +18,7 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
             kwargs["poolclass"] = StaticPool  # one shared in-memory database
         engine = create_engine(url, echo=echo, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
-        event.listen(engine, "begin", _sqlite_begin_immediate)
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20)
 
@@ -32,7 +34,11 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def _sqlite_begin_immediate(connection: Any) -> None:
-    # Take the write lock at BEGIN, so that a read-then-write transaction (optimistic
-    # concurrency) cannot deadlock against another writer and fail with "database is locked".
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+def _sqlite_begin(connection: Any) -> None:
+    # A writing transaction takes the write lock at BEGIN, so that read-then-write (optimistic
+    # concurrency, counters) cannot fail with "database is locked" when another writer
+    # commits in between; read-only ones take no lock and never wait for writers (WAL).
+    if connection.get_execution_options().get(READ_ONLY_OPTION):
+        connection.exec_driver_sql("BEGIN")
+    else:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")

@@ -8,6 +8,8 @@ from types import TracebackType
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from polex.storage.engine import READ_ONLY_OPTION
+
 
 class UnitOfWork:
     """``with uow: ...; uow.commit()``. Leaving the block without commit rolls back."""
@@ -45,6 +47,23 @@ class UnitOfWork:
         self.session.flush()
 
 
-def unit_of_work_factory(engine: Engine) -> Callable[[], UnitOfWork]:
-    sessions = sessionmaker(bind=engine, expire_on_commit=False, autoflush=False)
-    return lambda: UnitOfWork(sessions)
+class UnitOfWorkFactory:
+    """``uow()`` for a use case that writes, ``uow(read_only=True)`` for one that only reads.
+
+    Read-only units take no write lock on SQLite and run as READ ONLY transactions on
+    PostgreSQL, so a bug that writes in a read path fails instead of writing.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self._writing = sessionmaker(bind=engine, expire_on_commit=False, autoflush=False)
+        options = {READ_ONLY_OPTION: True}
+        if engine.dialect.name == "postgresql":
+            options["postgresql_readonly"] = True
+        self._reading = sessionmaker(bind=engine.execution_options(**options), expire_on_commit=False, autoflush=False)
+
+    def __call__(self, *, read_only: bool = False) -> UnitOfWork:
+        return UnitOfWork(self._reading if read_only else self._writing)
+
+
+def unit_of_work_factory(engine: Engine) -> UnitOfWorkFactory:
+    return UnitOfWorkFactory(engine)

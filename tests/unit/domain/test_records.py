@@ -86,7 +86,7 @@ def test_vehicle_rules() -> None:
         Vehicle.model_validate(vehicle_body(plate_country=None))
     with pytest.raises(ValidationError, match="more than a year ahead"):
         Vehicle.model_validate(vehicle_body(model_year=dt.date.today().year + 3))
-    assert Vehicle.model_validate(vehicle_body(plate="ΙΚΥ-1234", plate_country="GRC")).plate == "ΙΚΥ1234"
+    assert Vehicle.model_validate(vehicle_body(plate="ΙΚΥ-1234", plate_country="GRC")).plate == "IKY1234"
 
 
 def test_case_rules() -> None:
@@ -105,3 +105,21 @@ def test_original_values_are_collected_where_normalisation_changed_a_string() ->
     originals = collect_original_values(raw, normalised)
     assert originals == {"nationalities/0": "ukr"}
     assert collect_original_values({"number": " AB1 "}, {"number": "AB1"}) == {}  # trimming only
+
+
+def test_plates_and_document_numbers_read_greek_and_cyrillic_lookalikes_as_latin() -> None:
+    assert Vehicle.model_validate(vehicle_body(plate="ΙΚΥ-1234", plate_country="GRC")).plate == "IKY1234"
+    assert Vehicle.model_validate(vehicle_body(plate="АА 1234 ВВ", plate_country="UKR")).plate == "AA1234BB"
+    assert Vehicle.model_validate(vehicle_body(plate="品川 300 さ ・1-23", plate_country="JPN")).plate == "品川300さ123"
+    assert TravelDocument.model_validate(document_body(number="ΑΒ 123456", issuing_country="GRC")).number == "AB123456"
+
+
+def test_blank_documents_were_never_issued_and_nothing_is_reported_before_issue() -> None:
+    with pytest.raises(ValidationError, match="never issued"):
+        TravelDocument.model_validate(document_body(status="stolen_blank", holder=None))
+    blank = TravelDocument.model_validate(
+        document_body(status="stolen_blank", holder=None, issued_on=None, expires_on=None)
+    )
+    assert blank.holder is None
+    with pytest.raises(ValidationError, match="reported before it was issued"):
+        TravelDocument.model_validate(document_body(issued_on="2024-01-01", reported_on="2023-01-01"))

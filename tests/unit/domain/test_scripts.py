@@ -21,3 +21,10 @@ from polex.domain.scripts import detect_script
 )
 def test_scripts_are_detected_as_iso_15924(text: str, script: str) -> None:
     assert detect_script(text) == script
+
+
+@pytest.mark.parametrize(
+    ("text", "script"), [("ヤマダ", "Kana"), ("やまだ", "Hira"), ("ヤマダ たろう", "Hrkt"), ("山田", "Hani")]
+)
+def test_kana_alone_are_not_japanese_mixed_script(text: str, script: str) -> None:
+    assert detect_script(text) == script

@@ -1,0 +1,213 @@
+"""Live servers for end-to-end tests: a real uvicorn on a free port, spoken to over HTTP.
+
+Each test module gets one national node (France) per storage backend, and, when it asks
+for one, a hub on the same backend. Users are created directly through the node's
+services (``principal=None`` is set-up), then log in through ``POST /api/v1/auth/token``
+like any client. Argon2 makes every user cost ~50 ms, so clients for the common roles are
+created once per module and cached.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+
+from polex.agency.schemas import AgencyCreate
+from polex.api.app import create_app
+from polex.auth.schemas import UserCreate
+from polex.bootstrap import Node
+from polex.domain.agency import AgencyKind
+from polex.domain.roles import Role
+from polex.provision import own_agency
+from tests.conftest import backend_params, database_url_for, make_node
+from tests.factories import unique
+
+PASSWORD = "correct horse battery staple"
+PROBLEM_JSON = "application/problem+json"
+
+
+def assert_problem(response: httpx.Response, status: int) -> dict[str, Any]:
+    """The response is an RFC 9457 problem with this status; its body."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith(PROBLEM_JSON), response.headers
+    body: dict[str, Any] = response.json()
+    assert body["status"] == status
+    for member in ("type", "title", "detail"):
+        assert isinstance(body[member], str)
+        assert body[member]
+    return body
+
+
+def error_fields(body: dict[str, Any]) -> set[str]:
+    return {item["field"] for item in body.get("errors", [])}
+
+
+@dataclass
+class LiveServer:
+    node: Node
+    base_url: str
+    own_agency_id: str
+    _clients: list[httpx.Client] = field(default_factory=list)
+    _by_roles: dict[tuple[str, ...], httpx.Client] = field(default_factory=dict)
+
+    # -- set-up through the services --------------------------------------------------
+
+    def make_agency(self, *, kind: AgencyKind = AgencyKind.POLICE, country: str | None = None) -> str:
+        data = AgencyCreate(name=unique("Agency "), country=country or self.node.settings.node_country, kind=kind)
+        return self.node.agencies.create(data).id
+
+    def make_user(
+        self, roles: list[Role], *, agency_id: str | None = None, password: str = PASSWORD
+    ) -> tuple[str, str]:
+        """A new user; returns its username and id."""
+        username = unique("user.")
+        user = self.node.auth.create_user(
+            UserCreate(
+                username=username,
+                password=password,
+                agency_id=agency_id or self.own_agency_id,
+                roles=roles,
+            )
+        )
+        return username, user.id
+
+    # -- HTTP -------------------------------------------------------------------------
+
+    def client(self, headers: dict[str, str] | None = None) -> httpx.Client:
+        """A client without credentials (or with the headers given), closed at teardown."""
+        made = httpx.Client(base_url=self.base_url, headers=headers or {}, timeout=30)
+        self._clients.append(made)
+        return made
+
+    def login(self, username: str, password: str = PASSWORD, totp: str | None = None) -> httpx.Response:
+        form = {"username": username, "password": password}
+        if totp is not None:
+            form["totp"] = totp
+        with httpx.Client(base_url=self.base_url, timeout=30) as anonymous:
+            return anonymous.post("/api/v1/auth/token", data=form)
+
+    def token_for(self, username: str, password: str = PASSWORD) -> str:
+        response = self.login(username, password)
+        assert response.status_code == 200, response.text
+        token: str = response.json()["access_token"]
+        return token
+
+    def bearer(self, token: str) -> httpx.Client:
+        return self.client({"Authorization": f"Bearer {token}"})
+
+    def new_client(self, roles: list[Role], *, agency_id: str | None = None) -> httpx.Client:
+        """A fresh user with these roles, logged in through the token endpoint."""
+        username, _ = self.make_user(roles, agency_id=agency_id)
+        return self.bearer(self.token_for(username))
+
+    def as_roles(self, *roles: Role) -> httpx.Client:
+        """A cached client of the node's own agency with these roles."""
+        key = tuple(sorted(role.value for role in roles))
+        if key not in self._by_roles:
+            self._by_roles[key] = self.new_client(list(roles))
+        return self._by_roles[key]
+
+    def close(self) -> None:
+        for made in self._clients:
+            made.close()
+
+
+def _free_socket() -> socket.socket:
+    """A socket bound to a free port, handed to uvicorn so that no other process takes the port.
+
+    The protocol must be given explicitly: asyncio sets TCP_NODELAY only on sockets whose
+    ``proto`` is IPPROTO_TCP, and without it every response waits ~40 ms for a delayed ACK.
+    """
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+@dataclass
+class _Running:
+    server: uvicorn.Server
+    thread: threading.Thread
+    sock: socket.socket
+
+
+def _serve(node: Node) -> tuple[_Running, str]:
+    sock = _free_socket()
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(create_app(node), host="127.0.0.1", port=port, log_level="warning")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    while not server.started:
+        if not thread.is_alive():
+            raise RuntimeError("the live server did not start")
+        time.sleep(0.01)
+    return _Running(server, thread, sock), f"http://127.0.0.1:{port}"
+
+
+def _stop(running: _Running) -> None:
+    running.server.should_exit = True
+    running.thread.join(timeout=10)
+    running.sock.close()
+
+
+@pytest.fixture(scope="module", params=backend_params())
+def live_backend(request: pytest.FixtureRequest) -> str:
+    """The backend of this module's servers (one parameter shared by the national node and hub)."""
+    return str(request.param)
+
+
+@pytest.fixture(scope="module")
+def _live_database(live_backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str]]:
+    directory = tmp_path_factory.mktemp(f"live-{live_backend}")
+    url, schema = database_url_for(live_backend, directory)
+    yield directory, url
+    if schema is not None:
+        schema.drop()
+
+
+def _start_node(directory: Path, url: str, **identity: Any) -> Iterator[LiveServer]:
+    # Module fixtures run before the function-scoped guard against POLEX_* variables.
+    with pytest.MonkeyPatch.context() as patch:
+        for key in list(os.environ):
+            if key.startswith("POLEX_") and not key.startswith("POLEX_TEST_"):
+                patch.delenv(key)
+        node = make_node(directory, url, **identity)
+    running, base_url = _serve(node)
+    agency_id = node.agencies.ensure(own_agency(node.settings)).id
+    live = LiveServer(node=node, base_url=base_url, own_agency_id=agency_id)
+    try:
+        yield live
+    finally:
+        live.close()
+        _stop(running)
+        node.close()
+
+
+@pytest.fixture(scope="module")
+def live(_live_database: tuple[Path, str]) -> Iterator[LiveServer]:
+    """A national node (France) served over HTTP on the module's backend."""
+    directory, url = _live_database
+    yield from _start_node(directory / "fra", url)
+
+
+@pytest.fixture(scope="module")
+def hub_live(live_backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """A hub node served over HTTP, on its own database of the module's backend."""
+    directory = tmp_path_factory.mktemp(f"hub-{live_backend}")
+    url, schema = database_url_for(live_backend, directory)
+    try:
+        yield from _start_node(directory / "hub", url, name="hub", country="XPO", hub=True)
+    finally:
+        if schema is not None:
+            schema.drop()

@@ -1,0 +1,210 @@
+"""The ``polex`` command as a user runs it: real processes, real HTTP, real signals."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+POLEX = [sys.executable, "-m", "polex"]
+
+
+def run(*args: str, env: dict[str, str] | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
+    completed = subprocess.run(
+        [*POLEX, *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, **(env or {})},
+        stdin=subprocess.DEVNULL,
+    )
+    if check:
+        assert completed.returncode == 0, completed.stderr
+    return completed
+
+
+def free_ports(count: int) -> int:
+    """A base port with ``count`` free consecutive ports after it."""
+    for base in range(21000 + os.getpid() % 2000 * 10, 65000, 17):
+        sockets = []
+        try:
+            for port in range(base, base + count):
+                sock = socket.socket()
+                sock.bind(("127.0.0.1", port))
+                sockets.append(sock)
+        except OSError:
+            continue
+        finally:
+            for sock in sockets:
+                sock.close()
+        return base
+    raise RuntimeError("no free ports")
+
+
+def wait_for(predicate, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def healthy(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/healthz", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def test_schema_export(tmp_path: Path) -> None:
+    output = run("schema", "export", "--out", str(tmp_path)).stdout
+    assert "person.json" in output
+    assert json.loads((tmp_path / "vehicle.json").read_text())["x-polex-schema"] == "polex.schema/v1"
+
+
+def test_init_user_add_and_serve(tmp_path: Path) -> None:
+    data_dir = tmp_path / "fra"
+    port = free_ports(1)
+    run(
+        "init",
+        "--data-dir",
+        str(data_dir),
+        "--name",
+        "fra",
+        "--country",
+        "fra",
+        "--port",
+        str(port),
+        "--admin-user",
+        "admin",
+        env={"POLEX_ADMIN_PASSWORD": "an admin password"},
+    )
+    assert (data_dir / "keys" / "token-signing.pem").stat().st_mode & 0o077 == 0  # private to the node
+    added = json.loads(
+        run(
+            "user",
+            "add",
+            "alice",
+            "--role",
+            "ncb_operator",
+            "--data-dir",
+            str(data_dir),
+            env={"POLEX_USER_PASSWORD": "alice's password"},
+        ).stdout
+    )
+    assert added["roles"] == ["ncb_operator"]
+    refused = run(
+        "user",
+        "add",
+        "bob",
+        "--role",
+        "reviewer",
+        "--data-dir",
+        str(data_dir),
+        env={"POLEX_USER_PASSWORD": "bob's long password"},
+        check=False,
+    )
+    assert refused.returncode == 2
+    assert "national node" in refused.stderr
+    no_password = run("user", "add", "carol", "--role", "analyst", "--data-dir", str(data_dir), check=False)
+    assert no_password.returncode != 0  # no terminal to prompt on, and no password given
+
+    server = subprocess.Popen(
+        [*POLEX, "serve", "--data-dir", str(data_dir)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(lambda: healthy(url), 30, "the node to answer")
+        token = httpx.post(f"{url}/api/v1/auth/token", data={"username": "alice", "password": "alice's password"})
+        assert token.status_code == 200
+        me = httpx.get(f"{url}/api/v1/auth/me", headers={"Authorization": f"Bearer {token.json()['access_token']}"})
+        assert me.json()["country"] == "FRA"
+    finally:
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(timeout=20) == 0
+
+
+def test_serve_refuses_a_folder_without_a_node(tmp_path: Path) -> None:
+    completed = run("serve", "--data-dir", str(tmp_path / "nothing"), check=False)
+    assert completed.returncode == 2
+    assert "polex init" in completed.stderr
+
+
+@pytest.mark.timeout(240)
+def test_demo_starts_every_node_and_stops_cleanly_then_reuses_its_data(tmp_path: Path) -> None:
+    base = free_ports(5)
+    demo_dir = tmp_path / "demo"
+    command = [*POLEX, "demo", "--dir", str(demo_dir), "--base-port", str(base), "--size", "0.05"]
+
+    def start() -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            command,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            stdin=subprocess.DEVNULL,
+        )
+
+    demo = start()
+    summary_path = demo_dir / "demo.json"
+    try:
+        wait_for(lambda: summary_path.exists() or demo.poll() is not None, 120, "demo.json")
+        assert demo.poll() is None, demo.stdout.read() if demo.stdout else ""
+        summary = json.loads(summary_path.read_text())
+        assert [node["role"] for node in summary["nodes"]].count("hub") == 1
+        assert len({node["country"] for node in summary["nodes"]}) >= 4
+        for node in summary["nodes"]:
+            assert healthy(node["url"])
+            assert Path(node["data_dir"], "polex.db").exists()
+        roles = {(user["node"], user["role"]) for user in summary["users"]}
+        assert ("hub", "reviewer") in roles
+        assert ("fra", "border_officer") in roles
+        assert ("fra", "reviewer") not in roles
+        investigator = next(u for u in summary["users"] if u["node"] == "ukr" and u["role"] == "investigator")
+        ukr = next(n for n in summary["nodes"] if n["name"] == "ukr")
+        token = httpx.post(
+            f"{ukr['url']}/api/v1/auth/token",
+            data={"username": investigator["username"], "password": investigator["password"]},
+        )
+        persons = httpx.get(
+            f"{ukr['url']}/api/v1/persons?limit=5", headers={"Authorization": f"Bearer {token.json()['access_token']}"}
+        ).json()
+        assert len(persons["items"]) == 5
+        assert persons["items"][0]["names"][0]["script"] == "Cyrl"
+    finally:
+        demo.send_signal(signal.SIGINT)
+        output = demo.communicate(timeout=60)[0]
+    assert demo.returncode == 0, output
+    for node in summary["nodes"]:
+        assert not healthy(node["url"])  # every node stopped with the demo
+
+    again = start()
+    try:
+        wait_for(
+            lambda: healthy(summary["nodes"][0]["url"]) and all(healthy(n["url"]) for n in summary["nodes"]),
+            60,
+            "the second run",
+        )
+        user = next(u for u in summary["users"] if u["node"] == "fra" and u["role"] == "ncb_operator")
+        fra = next(n for n in summary["nodes"] if n["name"] == "fra")
+        login = httpx.post(
+            f"{fra['url']}/api/v1/auth/token", data={"username": user["username"], "password": user["password"]}
+        )
+        assert login.status_code == 200  # the same data and the same passwords
+    finally:
+        again.send_signal(signal.SIGTERM)
+        output = again.communicate(timeout=60)[0]
+    assert again.returncode == 0, output
+    assert "preparing" not in output
