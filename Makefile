@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo serve test unit integration e2e lint format schema clean
+.PHONY: help install demo serve test unit integration e2e lint format schema bench-demo clean
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -35,17 +35,20 @@ e2e: install ## End-to-end tests through HTTP and the CLI
 	$(BIN)/pytest tests/e2e
 
 lint: install ## ruff, mypy --strict and the layering contracts
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
 format: install ## Format and autofix
-	$(BIN)/ruff format src tests
-	$(BIN)/ruff check --fix src tests
+	$(BIN)/ruff format src tests benchmarks
+	$(BIN)/ruff check --fix src tests benchmarks
 
 schema: install ## Regenerate docs/schema from the models
 	$(BIN)/polex schema export --out docs/schema
+
+bench-demo: install ## Time polex demo start-up (fresh and reused data) and stop
+	$(BIN)/python benchmarks/demo_startup.py
 
 clean: ## Remove the virtual environment, caches and demo data
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis var

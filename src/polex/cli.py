@@ -8,6 +8,8 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -154,18 +156,10 @@ def user_add(
 ) -> None:
     """Add a user to a node."""
     from polex.auth.schemas import UserCreate
-    from polex.errors import PolexError
-
     secret = _secret(password, "POLEX_USER_PASSWORD", f"password for {username}")
-    node = _node(data_dir)
-    try:
+    with _local_node(data_dir) as node:
         agency = agency_id or _own_agency_id(node)
         user = node.auth.create_user(UserCreate(username=username, password=secret, agency_id=agency, roles=role))
-    except (PolexError, ValueError) as error:
-        _fail(str(error))
-        return
-    finally:
-        node.close()
     typer.echo(json.dumps({"id": user.id, "username": user.username, "roles": user.roles}))
 
 
@@ -177,18 +171,11 @@ def agency_add(
 ) -> None:
     """Register an agency of the node's country."""
     from polex.agency.schemas import AgencyCreate
-    from polex.errors import PolexError
 
-    node = _node(data_dir)
-    try:
+    with _local_node(data_dir) as node:
         agency = node.agencies.create(
             AgencyCreate.model_validate({"name": name, "kind": kind, "country": node.settings.node_country})
         )
-    except (PolexError, ValueError) as error:
-        _fail(str(error))
-        return
-    finally:
-        node.close()
     typer.echo(json.dumps({"id": agency.id, "name": agency.name, "country": agency.country}))
 
 
@@ -200,25 +187,27 @@ def api_key_add(
 ) -> None:
     """Create an API key (printed once) for the node's own agency."""
     from polex.auth.schemas import ApiKeyCreate
-    from polex.errors import PolexError
 
-    node = _node(data_dir)
-    try:
+    with _local_node(data_dir) as node:
         created = node.auth.create_api_key(ApiKeyCreate(name=name, roles=role, agency_id=_own_agency_id(node)))
-    except (PolexError, ValueError) as error:
-        _fail(str(error))
-        return
-    finally:
-        node.close()
     typer.echo(json.dumps({"id": created.id, "key": created.key}))
 
 
-def _node(data_dir: Path) -> Node:
+@contextmanager
+def _local_node(data_dir: Path) -> Iterator[Node]:
+    """The node in ``data_dir``, for one administrative command; its errors exit with 2."""
     from polex.bootstrap import build_node
+    from polex.errors import PolexError
 
     if not (data_dir / "node.toml").exists():
         _fail(f"{data_dir} holds no node; run 'polex init --data-dir {data_dir}' first")
-    return build_node(load_settings(data_dir=data_dir))
+    node = build_node(load_settings(data_dir=data_dir))
+    try:
+        yield node
+    except (PolexError, ValueError) as error:
+        _fail(str(error))
+    finally:
+        node.close()
 
 
 def _own_agency_id(node: Node) -> str:

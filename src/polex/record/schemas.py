@@ -15,11 +15,14 @@ class ProvenanceIn(Provenance):
     """Provenance as a client declares it; polex adds the values it normalises itself."""
 
 
+def _class_name(record_type: RecordType) -> str:
+    return "".join(part.title() for part in record_type.kind.value.split("_"))
+
+
 @cache
 def create_model_for(record_type: RecordType) -> type[BaseModel]:
-    name = "".join(part.title() for part in record_type.kind.value.split("_"))
     return create_model(
-        f"{name}Create",
+        f"{_class_name(record_type)}Create",
         __base__=record_type.content,
         restrictions=(
             Restrictions | None,
@@ -31,9 +34,8 @@ def create_model_for(record_type: RecordType) -> type[BaseModel]:
 
 @cache
 def update_model_for(record_type: RecordType) -> type[BaseModel]:
-    name = "".join(part.title() for part in record_type.kind.value.split("_"))
     return create_model(
-        f"{name}Update",
+        f"{_class_name(record_type)}Update",
         __base__=record_type.content,
         restrictions=(
             Restrictions | None,
@@ -52,9 +54,8 @@ def update_model_for(record_type: RecordType) -> type[BaseModel]:
 
 @cache
 def page_model_for(record_type: RecordType) -> type[BaseModel]:
-    name = "".join(part.title() for part in record_type.kind.value.split("_"))
     return create_model(
-        f"{name}Page",
+        f"{_class_name(record_type)}Page",
         __base__=SchemaModel,
         items=(list[record_type.record], ...),  # type: ignore[name-defined]
         next_cursor=(
