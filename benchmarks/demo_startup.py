@@ -47,7 +47,7 @@ def one_start(demo_dir: Path, base_port: int, size: float) -> tuple[float, float
         str(size),
     ]
     started = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # noqa: S603
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     summary = demo_dir / "demo.json"
     while True:
         if process.poll() is not None:
