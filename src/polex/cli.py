@@ -156,6 +156,7 @@ def user_add(
 ) -> None:
     """Add a user to a node."""
     from polex.auth.schemas import UserCreate
+
     secret = _secret(password, "POLEX_USER_PASSWORD", f"password for {username}")
     with _local_node(data_dir) as node:
         agency = agency_id or _own_agency_id(node)
