@@ -13,6 +13,9 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine, text
 
 from polex.agency.service import AgencyService
+from polex.audit.checkpoint import CheckpointSigner
+from polex.audit.sealing import TermSealer
+from polex.audit.service import AuditTrail
 from polex.auth.keys import load_or_create_signing_key
 from polex.auth.service import AuthService
 from polex.auth.tokens import TokenIssuer
@@ -43,6 +46,7 @@ class Node:
     settings: Settings
     engine: Engine
     uow: UnitOfWorkFactory
+    audit: AuditTrail
     auth: AuthService
     agencies: AgencyService
     records: dict[str, RecordService]
@@ -68,6 +72,13 @@ def build_node(settings: Settings, *, migrate: bool = True, engine: Engine | Non
     if migrate:
         upgrade(engine)
     uow = unit_of_work_factory(engine)
+    audit = AuditTrail(
+        uow,
+        signer=CheckpointSigner.load_or_create(f"polex/{settings.node_name}", settings.keys_dir),
+        sealer=TermSealer.load_or_create(settings.keys_dir),
+        origin=f"polex/{settings.node_name}/audit",
+        checkpoint_interval=dt.timedelta(seconds=settings.audit_checkpoint_seconds),
+    )
     issuer = TokenIssuer(
         load_or_create_signing_key(settings.keys_dir),
         issuer=f"polex:{settings.node_name}",
@@ -77,14 +88,16 @@ def build_node(settings: Settings, *, migrate: bool = True, engine: Engine | Non
         settings=settings,
         engine=engine,
         uow=uow,
+        audit=audit,
         auth=AuthService(
             uow,
             issuer,
+            audit,
             node_name=settings.node_name,
             is_hub=settings.is_hub,
             lockout_after=settings.login_attempts_before_lockout,
         ),
-        agencies=AgencyService(uow, node_country=settings.node_country, is_hub=settings.is_hub),
-        records={feature.record_type.kind.value: RecordService(uow, feature) for feature in FEATURES},
+        agencies=AgencyService(uow, audit, node_country=settings.node_country, is_hub=settings.is_hub),
+        records={feature.record_type.kind.value: RecordService(uow, audit, feature) for feature in FEATURES},
         features=FEATURES,
     )

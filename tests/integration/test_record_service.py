@@ -10,7 +10,7 @@ from polex.agency.schemas import AgencyCreate
 from polex.auth.principal import Principal, PrincipalKind
 from polex.bootstrap import Node
 from polex.domain.agency import AgencyKind
-from polex.domain.base import Tlp
+from polex.domain.base import Tlp, new_id
 from polex.domain.roles import Role
 from polex.errors import (
     AlreadyExists,
@@ -30,7 +30,7 @@ def principal_of(node: Node, agency_name: str = "Police nationale", roles: froze
     agency = node.agencies.ensure(AgencyCreate(name=agency_name, country="FRA", kind=AgencyKind.POLICE))
     return Principal(
         PrincipalKind.USER,
-        f"user-of-{agency.id}",
+        new_id(),
         "officer",
         agency.id,
         "FRA",

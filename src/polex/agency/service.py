@@ -6,7 +6,9 @@ import datetime as dt
 
 from polex.agency.repository import AgencyRepository
 from polex.agency.schemas import AgencyCreate, AgencyRead
+from polex.audit.service import AuditTrail, EventDraft, actor_of
 from polex.auth.principal import Principal
+from polex.domain.audit import Actor, AuditTag
 from polex.domain.base import new_id
 from polex.domain.roles import Permission
 from polex.errors import AlreadyExists, Forbidden, NotFound
@@ -19,8 +21,9 @@ def agency_read(row: AgencyRow) -> AgencyRead:
 
 
 class AgencyService:
-    def __init__(self, uow: UnitOfWorkFactory, *, node_country: str, is_hub: bool) -> None:
+    def __init__(self, uow: UnitOfWorkFactory, audit: AuditTrail, *, node_country: str, is_hub: bool) -> None:
         self._uow = uow
+        self._audit = audit
         self._node_country = node_country
         self._is_hub = is_hub
 
@@ -44,6 +47,9 @@ class AgencyService:
                 created_at=dt.datetime.now(dt.UTC),
             )
             agencies.add(row)
+            actor = actor_of(principal) if principal else Actor(kind="setup")
+            uow.flush()
+            self._audit.add(uow, [EventDraft(AuditTag.AGENCY_CREATED, actor, details={"agency_id": row.id})])
             uow.commit()
             return agency_read(row)
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 
 from polex import __version__
@@ -9,6 +12,8 @@ from polex.agency.endpoints import router as agency_router
 from polex.api.middleware import BodySizeLimit, RequestContext
 from polex.api.problems import install_problem_handlers
 from polex.api.system import router as system_router
+from polex.audit.background import PeriodicCheckpointer
+from polex.audit.endpoints import router as audit_router
 from polex.auth.endpoints import router as auth_router
 from polex.bootstrap import Node
 from polex.record.endpoints import build_router
@@ -16,7 +21,18 @@ from polex.record.endpoints import build_router
 
 def create_app(node: Node) -> FastAPI:
     settings = node.settings
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        checkpointer = PeriodicCheckpointer(node.audit, settings.audit_checkpoint_seconds)
+        checkpointer.start()
+        try:
+            yield
+        finally:
+            checkpointer.stop()
+
     app = FastAPI(
+        lifespan=lifespan,
         title=f"polex node {settings.node_name} ({settings.node_country}, {settings.node_role.value})",
         version=__version__,
         description="Police information exchange. Every endpoint but /healthz needs a bearer token or an API key.",
@@ -29,6 +45,7 @@ def create_app(node: Node) -> FastAPI:
     app.include_router(system_router)
     app.include_router(auth_router)
     app.include_router(agency_router)
+    app.include_router(audit_router)
     for feature in node.features:
         app.include_router(build_router(feature))
     # Outermost first: the request id and metrics see every answer, the 413s included.

@@ -12,8 +12,19 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from polex.audit.context import RequestInfo, current_request
+
 access_log = logging.getLogger("polex.access")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
+_DECLARED = re.compile(r"^[\w .:/#-]{1,200}$")
+
+
+def _declared(value: bytes | None) -> str | None:
+    """A purpose or case reference from a header, if it is short printable text."""
+    if value is None:
+        return None
+    text = value.decode("utf-8", errors="replace").strip()
+    return text if _DECLARED.match(text) else None
 
 
 def _problem(status: int, title: str, detail: str, path: str) -> bytes:
@@ -118,9 +129,19 @@ class RequestContext:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        given = dict(scope.get("headers", [])).get(b"x-request-id", b"").decode("latin-1")
+        headers = dict(scope.get("headers", []))
+        given = headers.get(b"x-request-id", b"").decode("latin-1")
         request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
+        # The declared purpose and case travel with the request into every audit event.
+        # They are validated for size and characters only; the policy engine judges them.
+        token = current_request.set(
+            RequestInfo(
+                request_id=request_id,
+                purpose=_declared(headers.get(b"x-polex-purpose")),
+                case_reference=_declared(headers.get(b"x-polex-case")),
+            )
+        )
         status = 500
         started = time.perf_counter()
 
@@ -135,6 +156,7 @@ class RequestContext:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
+            current_request.reset(token)
             route = scope.get("route")
             # The route template, not the path, so ids do not explode the label set.
             template = getattr(route, "path", "unmatched")

@@ -6,13 +6,28 @@ import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from polex.errors import PolexError
+from polex.audit.service import EventDraft, actor_of
+from polex.auth.principal import Principal
+from polex.domain.audit import AuditTag, Decision
+from polex.errors import Forbidden, PolexError
 
 PROBLEM_TYPE_BASE = "https://polex.dev/problems/"
+
+
+def _audit_denial(request: Request, principal: Principal, error: Forbidden) -> None:
+    """Denials are accesses too: the trail shows who tried what and was refused."""
+    route = getattr(request.scope.get("route"), "path", request.url.path)
+    details = {"method": request.method, "route": route, "reason": error.detail}
+    request.app.state.node.audit.record(
+        [EventDraft(tag=AuditTag.ACCESS_DENIED, actor=actor_of(principal), decision=Decision.DENIED, details=details)]
+    )
+
+
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 log = logging.getLogger("polex.api")
 
@@ -94,6 +109,9 @@ _HTTP_PROBLEMS = {
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(PolexError)
     async def polex_error(request: Request, error: PolexError) -> JSONResponse:
+        principal = getattr(request.state, "principal", None)
+        if isinstance(error, Forbidden) and principal is not None:
+            await run_in_threadpool(_audit_denial, request, principal, error)
         headers = {"WWW-Authenticate": 'Bearer realm="polex"'} if error.status == 401 else None
         return problem_response(
             error.status,

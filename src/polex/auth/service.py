@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from polex.agency.repository import AgencyRepository
+from polex.audit.service import AuditTrail, EventDraft, actor_of
 from polex.auth import api_keys, passwords, totp
 from polex.auth.principal import Principal, PrincipalKind
 from polex.auth.repository import ApiKeyRepository, UserRepository
@@ -19,6 +20,7 @@ from polex.auth.schemas import (
     UserUpdate,
 )
 from polex.auth.tokens import TokenIssuer
+from polex.domain.audit import Actor, AuditTag, Decision
 from polex.domain.base import new_id
 from polex.domain.roles import HUB_ONLY_ROLES, Permission, Role
 from polex.errors import (
@@ -69,6 +71,7 @@ class AuthService:
         self,
         uow: UnitOfWorkFactory,
         tokens: TokenIssuer,
+        audit: AuditTrail,
         *,
         node_name: str,
         is_hub: bool,
@@ -76,6 +79,7 @@ class AuthService:
     ) -> None:
         self._uow = uow
         self._tokens = tokens
+        self._audit = audit
         self._node_name = node_name
         self._is_hub = is_hub
         self._lockout_after = lockout_after
@@ -93,31 +97,46 @@ class AuthService:
             account = (
                 None
                 if user is None
-                else (user.id, user.password_hash, user.active, user.failed_logins, user.totp_secret)
+                else (user.id, user.password_hash, user.active, user.failed_logins, user.totp_secret, user.agency_id)
             )
         valid = passwords.verify_password(account[1] if account else None, password)
         if account is None or not valid:
-            if account is not None:
-                self._count_failed_login(account[0])
+            self._refuse_login(username, account[0] if account else None, account[5] if account else None, "password")
             raise Unauthenticated("invalid username or password")
-        user_id, password_hash, active, failed_logins, totp_secret = account
+        user_id, password_hash, active, failed_logins, totp_secret, agency_id = account
         if not active:
+            self._refuse_login(username, user_id, agency_id, "disabled", count=False)
             raise Unauthenticated("this account is disabled")
         if failed_logins >= self._lockout_after:
+            self._refuse_login(username, user_id, agency_id, "locked", count=False)
             raise Unauthenticated("this account is locked after too many failed logins; ask an administrator")
         if totp_secret is not None and not totp.verify_totp(totp_secret, totp_code):
-            self._count_failed_login(user_id)
+            self._refuse_login(username, user_id, agency_id, "one-time code")
             raise Unauthenticated("a valid one-time code (field 'totp') is required for this account")
         rehashed = passwords.hash_password(password) if passwords.needs_rehash(password_hash) else None
         with self._uow() as uow:
             UserRepository(uow.session).record_login(user_id, dt.datetime.now(dt.UTC), rehashed)
+            actor = Actor(kind=PrincipalKind.USER.value, id=user_id, name=username, agency_id=agency_id)
+            self._audit.add(uow, [EventDraft(AuditTag.LOGIN_SUCCEEDED, actor)])
             uow.commit()
         issued = self._tokens.issue(user_id)
         return TokenResponse(access_token=issued.token, expires_in=issued.expires_in)
 
-    def _count_failed_login(self, user_id: str) -> None:
+    def _refuse_login(
+        self, username: str, user_id: str | None, agency_id: str | None, reason: str, *, count: bool = True
+    ) -> None:
+        """Count the failure (atomically) and audit it, in one transaction."""
         with self._uow() as uow:
-            UserRepository(uow.session).count_failed_login(user_id)
+            if user_id is not None and count:
+                UserRepository(uow.session).count_failed_login(user_id)
+            actor = Actor(
+                kind=PrincipalKind.USER.value if user_id else "anonymous",
+                id=user_id,
+                name=username[:150],
+                agency_id=agency_id,
+            )
+            event = EventDraft(AuditTag.LOGIN_FAILED, actor, decision=Decision.FAILED, details={"reason": reason})
+            self._audit.add(uow, [event])
             uow.commit()
 
     def authenticate(self, credential: str) -> Principal:
@@ -210,6 +229,10 @@ class AuthService:
                 last_login_at=None,
             )
             users.add(row)
+            uow.flush()
+            actor = actor_of(principal) if principal else Actor(kind="setup")
+            details = {"user_id": row.id, "roles": row.roles}
+            self._audit.add(uow, [EventDraft(AuditTag.USER_CREATED, actor, details=details)])
             uow.commit()
             return user_read(row)
 
@@ -254,6 +277,9 @@ class AuthService:
                 passwords.check_password_strength(data.password.get_secret_value())
                 row.password_hash = passwords.hash_password(data.password.get_secret_value())
                 row.failed_logins = 0
+            changed = sorted(data.model_dump(exclude_none=True))
+            details = {"user_id": row.id, "changed": changed, "roles": row.roles, "active": row.active}
+            self._audit.add(uow, [EventDraft(AuditTag.USER_UPDATED, actor_of(principal), details=details)])
             uow.commit()
             return user_read(row)
 
@@ -274,6 +300,7 @@ class AuthService:
             row = UserRepository(uow.session).get(principal.id)
             assert row is not None
             row.totp_secret = secret
+            self._audit.add(uow, [EventDraft(AuditTag.TOTP_ENROLLED, actor_of(principal))])
             uow.commit()
 
     @staticmethod
@@ -310,6 +337,10 @@ class AuthService:
                 last_used_at=None,
             )
             ApiKeyRepository(uow.session).add(row)
+            uow.flush()
+            actor = actor_of(principal) if principal else Actor(kind="setup")
+            details = {"api_key_id": row.id, "roles": row.roles, "agency_id": agency_id}
+            self._audit.add(uow, [EventDraft(AuditTag.API_KEY_CREATED, actor, details=details)])
             uow.commit()
             return ApiKeyCreated(**api_key_read(row).model_dump(), key=generated.plaintext)
 
@@ -326,5 +357,7 @@ class AuthService:
                 raise NotFound(f"no API key '{key_id}'")
             if row.revoked_at is None:
                 row.revoked_at = dt.datetime.now(dt.UTC)
+            details = {"api_key_id": row.id}
+            self._audit.add(uow, [EventDraft(AuditTag.API_KEY_REVOKED, actor_of(principal), details=details)])
             uow.commit()
             return api_key_read(row)

@@ -9,7 +9,7 @@ from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
-from uuid6 import uuid7
+from uuid_utils import uuid7
 
 from polex.domain.countries import CountryCode
 
@@ -22,7 +22,8 @@ RecordId = Annotated[
 
 
 def new_id() -> str:
-    """A globally unique, time-ordered identifier (UUIDv7, RFC 9562)."""
+    """A globally unique, time-ordered identifier (UUIDv7, RFC 9562; uuid-utils, in Rust,
+    because the audit trail makes one for every access)."""
     return str(uuid7())
 
 

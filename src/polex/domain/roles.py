@@ -28,6 +28,7 @@ class Permission(StrEnum):
     API_KEY_ADMIN = "api_key:admin"
     METRICS_READ = "metrics:read"
     NODE_READ = "node:read"
+    AUDIT_READ = "audit:read"
 
 
 _ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -52,7 +53,7 @@ _ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.INVESTIGATOR: frozenset({Permission.RECORD_READ, Permission.RECORD_WRITE, Permission.NODE_READ}),
     Role.BORDER_OFFICER: frozenset({Permission.RECORD_READ, Permission.NODE_READ}),
     Role.ANALYST: frozenset({Permission.RECORD_READ, Permission.NODE_READ}),
-    Role.AUDITOR: frozenset({Permission.AGENCY_READ, Permission.NODE_READ}),
+    Role.AUDITOR: frozenset({Permission.AGENCY_READ, Permission.NODE_READ, Permission.AUDIT_READ}),
     Role.REVIEWER: frozenset({Permission.RECORD_READ, Permission.AGENCY_READ, Permission.NODE_READ}),
     Role.MONITOR: frozenset({Permission.METRICS_READ}),
 }

@@ -10,7 +10,9 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import DataError, IntegrityError
 
+from polex.audit.service import AuditTrail, EventDraft, actor_of
 from polex.auth.principal import Principal
+from polex.domain.audit import AuditTag
 from polex.domain.base import (
     Provenance,
     RecordEnvelope,
@@ -64,10 +66,20 @@ class NewRecord:
 
 
 class RecordService:
-    def __init__(self, uow: UnitOfWorkFactory, feature: RecordFeature) -> None:
+    def __init__(self, uow: UnitOfWorkFactory, audit: AuditTrail, feature: RecordFeature) -> None:
         self._uow = uow
+        self._audit = audit
         self.feature = feature
         self.kind = feature.record_type.kind.value
+
+    def _event(self, action: str, principal: Principal, record_ids: Sequence[str], **fields: Any) -> EventDraft:
+        return EventDraft(
+            tag=AuditTag.for_record(self.kind, action),
+            actor=actor_of(principal),
+            record_kind=self.kind,
+            record_ids=record_ids,
+            **fields,
+        )
 
     # -- reading ----------------------------------------------------------------------
 
@@ -75,16 +87,22 @@ class RecordService:
         principal.require(Permission.RECORD_READ)
         with self._uow(read_only=True) as uow:
             row = RecordRepository(uow.session).get(self.kind, record_id)
-            if row is None:
-                raise NotFound(f"no {self.kind.replace('_', ' ')} '{record_id}'")
-            return self.to_record(row)
+            record = None if row is None else self.to_record(row)
+        # Durable before the record leaves the node; misses are recorded too (fishing shows).
+        self._audit.record([self._event("read", principal, [record_id], result_count=0 if record is None else 1)])
+        if record is None:
+            raise NotFound(f"no {self.kind.replace('_', ' ')} '{record_id}'")
+        return record
 
     def list(self, principal: Principal, filters: ListFilters, *, cursor: str | None, limit: int) -> Page:
         principal.require(Permission.RECORD_READ)
         terms: list[str] = []
+        typed: dict[str, str] = {}
         known = {spec.name: spec for spec in self.feature.filters}
         for name, value in (filters.terms or {}).items():
-            terms.append(known[name].term_for(value))
+            term = known[name].term_for(value)
+            terms.append(term)
+            typed[f"{self.kind}|{term}"] = f"{name}={value}"
         query = RecordQuery(
             kind=self.kind,
             after_id=decode_cursor(self.kind, cursor) if cursor else None,
@@ -100,7 +118,10 @@ class RecordService:
             more = len(rows) > limit
             rows = rows[:limit]
             next_cursor = encode_cursor(self.kind, rows[-1].id) if more and rows else None
-            return Page(items=[self.to_record(row) for row in rows], next_cursor=next_cursor)
+            page = Page(items=[self.to_record(row) for row in rows], next_cursor=next_cursor)
+        listed = [item.id for item in page.items]
+        self._audit.record([self._event("listed", principal, listed, result_count=len(listed), query_terms=typed)])
+        return page
 
     # -- writing ----------------------------------------------------------------------
 
@@ -130,6 +151,7 @@ class RecordService:
             row = self._row(new, dt.datetime.now(dt.UTC))
             RecordRepository(uow.session).add(row)
             self._flush_or_conflict(uow)
+            self._audit.add(uow, [self._event("created", principal, [row.id], result_count=1)])
             uow.commit()
             return self.to_record(row)
 
@@ -188,11 +210,10 @@ class RecordService:
                 raise self._unstorable() from error
             if not updated_row:
                 raise self._stale(row.version, expected)
+            uow.session.refresh(row)
+            self._audit.add(uow, [self._event("updated", principal, [row.id], details={"version": row.version})])
             uow.commit()
-            updated = records.get(self.kind, record_id)
-            assert updated is not None
-            uow.session.refresh(updated)
-            return self.to_record(updated)
+            return self.to_record(row)
 
     def delete(self, record_id: str, principal: Principal, *, if_match: int | None) -> None:
         """Withdraw a record (kept as a tombstone so replicas learn of the deletion)."""
@@ -208,6 +229,7 @@ class RecordService:
             now = dt.datetime.now(dt.UTC)
             if not records.update_if_version(row.id, if_match, {"deleted_at": now, "updated_at": now}):
                 raise self._stale(row.version, if_match)
+            self._audit.add(uow, [self._event("deleted", principal, [row.id])])
             uow.commit()
 
     # -- helpers ----------------------------------------------------------------------

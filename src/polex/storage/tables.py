@@ -11,12 +11,15 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
+    SmallInteger,
     String,
     Text,
     TypeDecorator,
@@ -145,3 +148,92 @@ class RecordRow(Base):
             postgresql_where=text("deleted_at IS NULL AND key IS NOT NULL"),
         ),
     )
+
+
+class AuditEventRow(Base):
+    """One entry of the audit log. ``entry`` is the canonical JSON the Merkle leaf hashes;
+    the other columns are projections of it for searching, checked against it on verify."""
+
+    __tablename__ = "audit_events"
+
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    id: Mapped[str] = mapped_column(String(UUID_LENGTH), unique=True)
+    at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), index=True)
+    tag: Mapped[str] = mapped_column(String(64))
+    actor_id: Mapped[str | None] = mapped_column(String(UUID_LENGTH))
+    agency_id: Mapped[str | None] = mapped_column(String(UUID_LENGTH))
+    country: Mapped[str | None] = mapped_column(String(3))
+    decision: Mapped[str] = mapped_column(String(16))
+    request_id: Mapped[str | None] = mapped_column(String(128))
+    entry: Mapped[str] = mapped_column(Text)
+    leaf_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+
+    __table_args__ = (
+        Index("ix_audit_events_tag_seq", "tag", "seq"),
+        Index("ix_audit_events_actor_seq", "actor_id", "seq"),
+        Index("ix_audit_events_agency_seq", "agency_id", "seq"),
+        Index("ix_audit_events_country_seq", "country", "seq"),
+    )
+
+
+class AuditEventRecordRow(Base):
+    """Which records an audit event touched: "who accessed this record" is one index look-up."""
+
+    __tablename__ = "audit_event_records"
+
+    record_id: Mapped[str] = mapped_column(String(UUID_LENGTH), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+
+
+class AuditEventTermRow(Base):
+    """Keyed hashes of the query terms of an audit event, to find who searched for a value."""
+
+    __tablename__ = "audit_event_terms"
+
+    term_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+
+
+class AuditNodeRow(Base):
+    """Hashes of perfect Merkle subtrees at every fourth level (4, 8, 12, ...): about one row
+    per fifteen leaves, enough to build any proof with a few hashing steps per level."""
+
+    __tablename__ = "audit_nodes"
+
+    level: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
+    index: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+
+
+class AuditCheckpointRow(Base):
+    """A signed statement of the log's size and root (a C2SP signed note)."""
+
+    __tablename__ = "audit_checkpoints"
+
+    size: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    root: Mapped[bytes] = mapped_column(LargeBinary(32))
+    at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    note: Mapped[str] = mapped_column(Text)
+
+
+class AuditStateRow(Base):
+    """The log's size, i.e. the next sequence number; one row.
+
+    Appending updates it with UPDATE ... RETURNING inside the writer's own transaction, so
+    sequence numbers are gapless and in commit order on both backends."""
+
+    __tablename__ = "audit_state"
+
+    id: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
+    size: Mapped[int] = mapped_column(BigInteger)
+
+
+class AuditTreeRow(Base):
+    """How far the Merkle tree is integrated, with the peaks to resume from; one row, apart
+    from ``audit_state`` so that integrating never blocks the appenders."""
+
+    __tablename__ = "audit_tree"
+
+    id: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
+    size: Mapped[int] = mapped_column(BigInteger)
+    peaks: Mapped[list[str]] = mapped_column(JsonDocument)

@@ -1,0 +1,236 @@
+"""All SQL of the audit log. Never commits: the caller's unit of work does."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, cast
+
+from sqlalchemy import Connection, Table, and_, func, insert, or_, select, update
+from sqlalchemy.orm import Session
+from sqlalchemy.types import TypeEngine
+
+from polex.storage.tables import (
+    AuditCheckpointRow,
+    AuditEventRecordRow,
+    AuditEventRow,
+    AuditEventTermRow,
+    AuditNodeRow,
+    AuditStateRow,
+    AuditTreeRow,
+    Base,
+)
+
+EVENT_COLUMNS = ("seq", "id", "tag", "actor_id", "agency_id", "country", "decision", "request_id", "entry", "leaf_hash")
+
+
+def bulk_insert(connection: Connection, table: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> None:
+    """Insert rows as fast as the driver can: COPY on PostgreSQL, executemany on SQLite.
+
+    This runs for every access (the audit trail), where SQLAlchemy's per-row parameter
+    handling would cost as much as the insert itself. ``table`` and ``columns`` are fixed
+    names from this module, never input; values are always bound."""
+    if not rows:
+        return
+    names = ", ".join(f'"{name}"' for name in columns)
+    if connection.dialect.name == "postgresql":
+        cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        with cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        return
+    marks = ", ".join(["?"] * len(columns))
+    connection.exec_driver_sql(f"INSERT INTO {table} ({names}) VALUES ({marks})", list(rows))  # noqa: S608
+
+
+def bind_value(connection: Connection, column_type: TypeEngine[Any], value: object) -> object:
+    """A value as the column's type (and its dialect implementation) would bind it."""
+    processor = column_type.dialect_impl(connection.dialect).bind_processor(connection.dialect)
+    return processor(value) if processor else value
+
+
+def _table(model: type[Base]) -> Table:
+    return cast(Table, model.__table__)
+
+
+@dataclass(frozen=True)
+class EventQuery:
+    actor_id: str | None = None
+    agency_id: str | None = None
+    country: str | None = None
+    tag_prefix: str | None = None
+    record_id: str | None = None
+    term_hash: str | None = None
+    since: dt.datetime | None = None
+    until: dt.datetime | None = None
+    after_seq: int | None = None
+    limit: int = 100
+
+
+class AuditRepository:
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    # -- appending ----------------------------------------------------------------------
+
+    def reserve(self, count: int) -> int:
+        """Take ``count`` sequence numbers; returns the first. Holds the state row's lock
+        until the caller's transaction ends, which orders sequence numbers by commit."""
+        statement = update(AuditStateRow).where(AuditStateRow.id == 1).values(size=AuditStateRow.size + count)
+        new_size = self._session.execute(statement.returning(AuditStateRow.size)).scalar_one()
+        return int(new_size) - count
+
+    def insert_events(
+        self,
+        at: dt.datetime,
+        rows: Sequence[tuple[object, ...]],
+        records: Sequence[tuple[str, int]],
+        terms: Sequence[tuple[str, int]],
+    ) -> None:
+        """Insert a batch of events (rows in ``EVENT_COLUMNS`` order, without ``at``, which
+        the batch shares) with their record and term index rows."""
+        connection = self._session.connection()
+        stored_at = bind_value(connection, _table(AuditEventRow).c.at.type, at)
+        bulk_insert(connection, "audit_events", ("at", *EVENT_COLUMNS), [(stored_at, *row) for row in rows])
+        bulk_insert(connection, "audit_event_records", ("record_id", "seq"), records)
+        bulk_insert(connection, "audit_event_terms", ("term_hash", "seq"), terms)
+
+    def size(self) -> int:
+        return int(self._session.scalar(select(AuditStateRow.size).where(AuditStateRow.id == 1)) or 0)
+
+    # -- the tree ------------------------------------------------------------------------
+
+    def tree_state(self, *, lock: bool = False) -> AuditTreeRow:
+        query = select(AuditTreeRow).where(AuditTreeRow.id == 1)
+        if lock:
+            query = query.with_for_update()
+        return self._session.scalars(query).one()
+
+    def leaf_hashes(self, start: int, end: int) -> list[tuple[int, bytes]]:
+        query = (
+            select(AuditEventRow.seq, AuditEventRow.leaf_hash)
+            .where(AuditEventRow.seq >= start, AuditEventRow.seq < end)
+            .order_by(AuditEventRow.seq)
+        )
+        return [(int(seq), bytes(leaf)) for seq, leaf in self._session.execute(query)]
+
+    def hashes_in_ranges(self, ranges: Sequence[tuple[int, int, int]]) -> dict[tuple[int, int], bytes]:
+        """Hashes of ``(level, start, end)`` index ranges: level 0 from the leaves, the others
+        from the stored strata; one query per kind, each range an indexed interval."""
+        found: dict[tuple[int, int], bytes] = {}
+        connection = self._session.connection()  # Core: proofs are hot, ORM bookkeeping is not free
+        leaf_ranges = [(start, end) for level, start, end in ranges if level == 0]
+        node_ranges = [(level, start, end) for level, start, end in ranges if level > 0]
+        if leaf_ranges:
+            events = _table(AuditEventRow).c
+            condition = or_(*(and_(events.seq >= start, events.seq < end) for start, end in leaf_ranges))
+            for seq, leaf in connection.execute(select(events.seq, events.leaf_hash).where(condition)):
+                found[(0, int(seq))] = bytes(leaf)
+        if node_ranges:
+            nodes = _table(AuditNodeRow).c
+            condition = or_(
+                *(
+                    and_(nodes.level == level, nodes.index >= start, nodes.index < end)
+                    for level, start, end in node_ranges
+                )
+            )
+            for level, index, value in connection.execute(
+                select(nodes.level, nodes.index, nodes.hash).where(condition)
+            ):
+                found[(int(level), int(index))] = bytes(value)
+        return found
+
+    def leaf_hashes_at(self, indices: Iterable[int]) -> dict[int, bytes]:
+        wanted = sorted(set(indices))
+        if not wanted:
+            return {}
+        query = select(AuditEventRow.seq, AuditEventRow.leaf_hash).where(AuditEventRow.seq.in_(wanted))
+        return {int(seq): bytes(leaf) for seq, leaf in self._session.execute(query)}
+
+    def insert_nodes(self, nodes: Sequence[tuple[int, int, bytes]]) -> None:
+        if nodes:
+            self._session.execute(
+                insert(AuditNodeRow), [{"level": level, "index": index, "hash": value} for level, index, value in nodes]
+            )
+
+    def nodes_between(self, level: int, start: int, end: int) -> dict[int, bytes]:
+        query = select(AuditNodeRow.index, AuditNodeRow.hash).where(
+            AuditNodeRow.level == level, AuditNodeRow.index >= start, AuditNodeRow.index < end
+        )
+        return {int(index): bytes(value) for index, value in self._session.execute(query)}
+
+    def all_nodes(self) -> Iterator[tuple[int, int, bytes]]:
+        query = select(AuditNodeRow.level, AuditNodeRow.index, AuditNodeRow.hash).order_by(
+            AuditNodeRow.level, AuditNodeRow.index
+        )
+        for level, index, value in self._session.execute(query.execution_options(yield_per=10_000)):
+            yield int(level), int(index), bytes(value)
+
+    # -- checkpoints -------------------------------------------------------------------
+
+    def add_checkpoint(self, row: AuditCheckpointRow) -> None:
+        self._session.add(row)
+
+    def latest_checkpoint(self) -> AuditCheckpointRow | None:
+        query = select(AuditCheckpointRow).order_by(AuditCheckpointRow.size.desc()).limit(1)
+        return self._session.scalars(query).first()
+
+    def checkpoint_at(self, size: int) -> AuditCheckpointRow | None:
+        return self._session.get(AuditCheckpointRow, size)
+
+    def checkpoints(self) -> list[AuditCheckpointRow]:
+        return list(self._session.scalars(select(AuditCheckpointRow).order_by(AuditCheckpointRow.size)))
+
+    # -- reading events ----------------------------------------------------------------
+
+    def events(self, query: EventQuery) -> list[AuditEventRow]:
+        statement = select(AuditEventRow)
+        if query.record_id is not None:
+            statement = statement.join(AuditEventRecordRow, AuditEventRecordRow.seq == AuditEventRow.seq).where(
+                AuditEventRecordRow.record_id == query.record_id
+            )
+        if query.term_hash is not None:
+            statement = statement.join(AuditEventTermRow, AuditEventTermRow.seq == AuditEventRow.seq).where(
+                AuditEventTermRow.term_hash == query.term_hash
+            )
+        if query.actor_id is not None:
+            statement = statement.where(AuditEventRow.actor_id == query.actor_id)
+        if query.agency_id is not None:
+            statement = statement.where(AuditEventRow.agency_id == query.agency_id)
+        if query.country is not None:
+            statement = statement.where(AuditEventRow.country == query.country)
+        if query.tag_prefix is not None:
+            statement = statement.where(AuditEventRow.tag.startswith(query.tag_prefix, autoescape=True))
+        if query.since is not None:
+            statement = statement.where(AuditEventRow.at >= query.since)
+        if query.until is not None:
+            statement = statement.where(AuditEventRow.at < query.until)
+        if query.after_seq is not None:
+            statement = statement.where(AuditEventRow.seq > query.after_seq)
+        return list(self._session.scalars(statement.order_by(AuditEventRow.seq).limit(query.limit)))
+
+    def event_rows(self, start: int, end: int) -> list[AuditEventRow]:
+        query = (
+            select(AuditEventRow).where(AuditEventRow.seq >= start, AuditEventRow.seq < end).order_by(AuditEventRow.seq)
+        )
+        return list(self._session.scalars(query))
+
+    def record_refs(self, start: int, end: int) -> list[tuple[int, str]]:
+        query = select(AuditEventRecordRow.seq, AuditEventRecordRow.record_id).where(
+            AuditEventRecordRow.seq >= start, AuditEventRecordRow.seq < end
+        )
+        return [(int(seq), str(record_id)) for seq, record_id in self._session.execute(query)]
+
+    def term_refs(self, start: int, end: int) -> list[tuple[int, str]]:
+        query = select(AuditEventTermRow.seq, AuditEventTermRow.term_hash).where(
+            AuditEventTermRow.seq >= start, AuditEventTermRow.seq < end
+        )
+        return [(int(seq), str(term)) for seq, term in self._session.execute(query)]
+
+    def max_seq(self) -> int | None:
+        value = self._session.scalar(select(func.max(AuditEventRow.seq)))
+        return None if value is None else int(value)
+
+    def count(self) -> int:
+        return int(self._session.scalar(select(func.count()).select_from(AuditEventRow)) or 0)

@@ -1,0 +1,431 @@
+"""The audit trail of one node: append events, integrate them into the Merkle tree, sign
+checkpoints, serve proofs and searches, and verify everything from the stored events.
+
+Appending happens inside the caller's unit of work (a change and its event commit
+together) or in a unit of its own just before data leaves the node (reads). Integration
+runs apart, in batches, like Trillian's sequencer: appenders never wait for hashing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from polex.audit import merkle
+from polex.audit.checkpoint import Checkpoint, CheckpointError, CheckpointSigner, open_note
+from polex.audit.context import current_request
+from polex.audit.repository import AuditRepository, EventQuery
+from polex.audit.sealing import TermSealer
+from polex.auth.principal import Principal
+from polex.domain.audit import Actor, AuditEvent, AuditTag, Decision, canonical_entry, entry_time
+from polex.domain.base import new_id
+from polex.domain.roles import Permission
+from polex.errors import BadRequest, FieldError, NotFound
+from polex.storage.tables import AuditCheckpointRow, AuditEventRow
+from polex.storage.unit_of_work import UnitOfWork, UnitOfWorkFactory
+
+STRATUM = 4  # perfect subtrees are stored at levels 4, 8, 12, ...
+NODE_CACHE_ENTRIES = 500_000  # about 60 MB of immutable hashes at most
+INTEGRATE_BATCH = 10_000
+
+
+@dataclass(frozen=True)
+class EventDraft:
+    """An event before it has its place in the log."""
+
+    tag: AuditTag
+    actor: Actor
+    record_kind: str | None = None
+    record_ids: Sequence[str] = ()
+    decision: Decision = Decision.ALLOWED
+    result_count: int | None = None
+    query_terms: dict[str, str] = field(default_factory=dict)  # normalised term to the value as typed
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+def actor_of(principal: Principal) -> Actor:
+    return Actor(
+        kind=principal.kind.value,
+        id=principal.id,
+        name=principal.name,
+        agency_id=principal.agency_id,
+        country=principal.country,
+    )
+
+
+@dataclass(frozen=True)
+class SignedCheckpoint:
+    size: int
+    root: bytes
+    at: dt.datetime
+    note: str
+
+
+class VerificationFailed(Exception):
+    """The stored log is not what its events and checkpoints say; names the first bad entry."""
+
+
+class AuditTrail:
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        *,
+        signer: CheckpointSigner,
+        sealer: TermSealer,
+        origin: str,
+        checkpoint_interval: dt.timedelta,
+    ) -> None:
+        self._uow = uow
+        self._signer = signer
+        self._sealer = sealer
+        self.origin = origin
+        self._interval = checkpoint_interval
+        self._integrating = threading.Lock()
+        self._node_cache: dict[tuple[int, int], bytes] = {}
+        self._integrated_size = 0  # only grows; spares a query per proof
+
+    # -- appending -----------------------------------------------------------------------
+
+    def add(self, uow: UnitOfWork, drafts: Sequence[EventDraft]) -> int:
+        """Append events in the caller's transaction; call it last, just before commit.
+        Returns the sequence number of the first."""
+        if not drafts:
+            return -1
+        request = current_request.get()
+        repository = AuditRepository(uow.session)
+        first = repository.reserve(len(drafts))
+        now = dt.datetime.now(dt.UTC)
+        now_text = entry_time(now)  # one time for the whole batch: they commit together
+        rows: list[tuple[object, ...]] = []
+        records: list[tuple[str, int]] = []
+        terms: list[tuple[str, int]] = []
+        for seq, draft in enumerate(drafts, start=first):
+            hashes = sorted({self._sealer.term_hash(term) for term in draft.query_terms})
+            event_id = new_id()
+            record_ids = list(draft.record_ids)
+            entry = canonical_entry(
+                seq=seq,
+                id=event_id,
+                at=now_text,
+                tag=draft.tag,
+                actor=draft.actor,
+                record_kind=draft.record_kind,
+                record_ids=record_ids,
+                purpose=request.purpose,
+                case_reference=request.case_reference,
+                decision=draft.decision,
+                result_count=draft.result_count,
+                request_id=request.request_id,
+                query_hashes=hashes,
+                query_sealed=self._sealer.seal(draft.query_terms, event_id) if draft.query_terms else None,
+                details=draft.details,
+            )
+            actor = draft.actor
+            rows.append(
+                (
+                    seq,
+                    event_id,
+                    draft.tag.value,
+                    actor.id,
+                    actor.agency_id,
+                    actor.country,
+                    draft.decision.value,
+                    request.request_id,
+                    entry.decode(),
+                    merkle.leaf_hash(entry),
+                )
+            )
+            records.extend((record_id, seq) for record_id in sorted(set(record_ids)))
+            terms.extend((term_hash, seq) for term_hash in hashes)
+        repository.insert_events(now, rows, records, terms)
+        return first
+
+    def record(self, drafts: Sequence[EventDraft]) -> int:
+        """Append events in a transaction of their own, durable when this returns."""
+        with self._uow() as uow:
+            first = self.add(uow, drafts)
+            uow.commit()
+            return first
+
+    # -- integrating and checkpointing ----------------------------------------------------
+
+    def integrate(self) -> int:
+        """Hash appended events into the tree; returns the integrated size."""
+        with self._integrating:
+            while True:
+                with self._uow() as uow:
+                    repository = AuditRepository(uow.session)
+                    tree = repository.tree_state(lock=True)
+                    size = repository.size()
+                    if tree.size >= size:
+                        return tree.size
+                    accumulator = merkle.MerkleAccumulator.from_peaks(tree.size, [bytes.fromhex(p) for p in tree.peaks])
+                    end = min(size, tree.size + INTEGRATE_BATCH)
+                    nodes: list[tuple[int, int, bytes]] = []
+                    for seq, leaf in repository.leaf_hashes(tree.size, end):
+                        if seq != accumulator.size:
+                            raise VerificationFailed(f"entry {accumulator.size} is missing from the audit log")
+                        for (level, index), value in accumulator.append(leaf):
+                            if level >= STRATUM and level % STRATUM == 0:
+                                nodes.append((level, index, value))
+                    repository.insert_nodes(nodes)
+                    tree.size = accumulator.size
+                    tree.peaks = [peak.hex() for peak in accumulator.peaks()]
+                    uow.commit()
+
+    def checkpoint(self, *, force: bool = False) -> SignedCheckpoint | None:
+        """Integrate, then sign a checkpoint if the tree grew and the interval has passed."""
+        size = self.integrate()
+        with self._uow() as uow:
+            repository = AuditRepository(uow.session)
+            latest = repository.latest_checkpoint()
+            now = dt.datetime.now(dt.UTC)
+            if latest is not None and (latest.size >= size or (not force and now - latest.at < self._interval)):
+                return None
+            if latest is None and size == 0 and not force:
+                return None
+            root = self._root(uow, size)
+            note = self._signer.sign(Checkpoint(origin=self.origin, size=size, root=root))
+            repository.add_checkpoint(AuditCheckpointRow(size=size, root=root, at=now, note=note))
+            uow.commit()
+            return SignedCheckpoint(size=size, root=root, at=now, note=note)
+
+    def latest_checkpoint(self) -> SignedCheckpoint | None:
+        with self._uow(read_only=True) as uow:
+            row = AuditRepository(uow.session).latest_checkpoint()
+            return None if row is None else SignedCheckpoint(size=row.size, root=row.root, at=row.at, note=row.note)
+
+    def verifier_key(self) -> str:
+        return self._signer.verifier_key()
+
+    # -- proofs --------------------------------------------------------------------------
+
+    def inclusion_proof(self, index: int, size: int) -> list[bytes]:
+        with self._uow(read_only=True) as uow:
+            self._check_integrated(uow, size)
+            if not 0 <= index < size:
+                raise BadRequest(
+                    "the leaf is not in a tree of that size",
+                    errors=[FieldError("index", f"must be at least 0 and below the tree size {size}")],
+                )
+            ranges = merkle.inclusion_proof_ranges(index, size)
+            return self._range_hashes(uow, ranges)
+
+    def consistency_proof(self, old_size: int, new_size: int) -> list[bytes]:
+        with self._uow(read_only=True) as uow:
+            self._check_integrated(uow, new_size)
+            if not 0 < old_size <= new_size:
+                raise BadRequest(
+                    "no consistency proof between those sizes (RFC 9162 defines none from an empty tree)",
+                    errors=[FieldError("first", f"must be between 1 and the second size {new_size}")],
+                )
+            return self._range_hashes(uow, merkle.consistency_proof_ranges(old_size, new_size))
+
+    def root(self, size: int) -> bytes:
+        with self._uow(read_only=True) as uow:
+            self._check_integrated(uow, size)
+            return self._root(uow, size)
+
+    def leaf(self, index: int) -> tuple[AuditEvent, bytes]:
+        with self._uow(read_only=True) as uow:
+            rows = AuditRepository(uow.session).event_rows(index, index + 1)
+            if not rows:
+                raise NotFound(f"no audit entry {index}")
+            return AuditEvent.model_validate_json(rows[0].entry), bytes(rows[0].leaf_hash)
+
+    def _check_integrated(self, uow: UnitOfWork, size: int) -> None:
+        if size <= self._integrated_size:
+            return
+        integrated = self._integrated_size = AuditRepository(uow.session).tree_state().size
+        if size > integrated:
+            raise BadRequest(
+                f"the log is integrated up to {integrated} entries",
+                errors=[FieldError("size", f"must be at most {integrated}")],
+            )
+
+    def _root(self, uow: UnitOfWork, size: int) -> bytes:
+        if size == 0:
+            return merkle.EMPTY_ROOT
+        return self._range_hashes(uow, [(0, size)])[0]
+
+    def _range_hashes(self, uow: UnitOfWork, ranges: Sequence[tuple[int, int]], *, cached: bool = True) -> list[bytes]:
+        cache = self._node_cache if cached else {}
+        lookup = self._load(AuditRepository(uow.session), merkle.needed_coordinates(ranges), cache)
+        return [merkle.range_hash(start, end, lookup.__getitem__) for start, end in ranges]
+
+    @staticmethod
+    def _load(
+        repository: AuditRepository,
+        coordinates: Iterable[merkle.Coordinate],
+        cache: dict[tuple[int, int], bytes],
+    ) -> dict[merkle.Coordinate, bytes]:
+        """Hashes of perfect subtrees: the stored strata (and leaves) below them are read in
+        one query per kind, each subtree's children being one index interval, then folded up
+        (at most three levels of hashing). Stored hashes never change once written, so they
+        are cached; ``verify`` never uses the cache."""
+        plans: dict[merkle.Coordinate, tuple[int, int, int]] = {}
+        missing: list[tuple[int, int, int]] = []
+        for level, index in set(coordinates):
+            base = level - level % STRATUM
+            span = 1 << (level - base)
+            first = index * span
+            plans[(level, index)] = (base, first, span)
+            if any((base, child) not in cache for child in range(first, first + span)):
+                missing.append((base, first, first + span))
+        fetched = repository.hashes_in_ranges(missing) if missing else {}
+        if len(cache) > NODE_CACHE_ENTRIES:
+            cache.clear()
+        cache.update(fetched)
+        result: dict[merkle.Coordinate, bytes] = {}
+        for coordinate, (base, first, span) in plans.items():
+            try:
+                layer = [cache[(base, child)] for child in range(first, first + span)]
+            except KeyError as error:
+                raise VerificationFailed(f"the audit tree is missing the hash of {error.args[0]}") from error
+            while len(layer) > 1:
+                layer = [merkle.node_hash(layer[i], layer[i + 1]) for i in range(0, len(layer), 2)]
+            result[coordinate] = layer[0]
+        return result
+
+    # -- searching -----------------------------------------------------------------------
+
+    def search(self, principal: Principal, query: EventQuery, *, term: str | None = None) -> list[AuditEvent]:
+        """Auditors only; the search is itself audited (the audit view is not exempt)."""
+        principal.require(Permission.AUDIT_READ)
+        if term is not None:
+            query = EventQuery(**{**query.__dict__, "term_hash": self._sealer.term_hash(term)})
+        with self._uow(read_only=True) as uow:
+            rows = AuditRepository(uow.session).events(query)
+            events = [AuditEvent.model_validate_json(row.entry) for row in rows]
+        searched = {key: str(value) for key, value in query.__dict__.items() if value is not None and key != "limit"}
+        self.record(
+            [
+                EventDraft(
+                    tag=AuditTag.AUDIT_SEARCHED,
+                    actor=actor_of(principal),
+                    result_count=len(events),
+                    query_terms={f"audit:{key}": value for key, value in searched.items() if key != "term_hash"}
+                    | ({"audit:term": term} if term else {}),
+                )
+            ]
+        )
+        return events
+
+    def unseal(self, principal: Principal, event: AuditEvent) -> dict[str, str]:
+        principal.require(Permission.AUDIT_READ)
+        if not event.query_sealed:
+            return {}
+        details = {"entry": event.seq}
+        self.record([EventDraft(tag=AuditTag.AUDIT_UNSEALED, actor=actor_of(principal), details=details)])
+        return self._sealer.unseal(event.query_sealed, event.id)
+
+    # -- verifying -----------------------------------------------------------------------
+
+    def verify(self, *, chunk: int = 10_000) -> int:
+        """Recompute the whole log from the stored events; raise VerificationFailed naming the
+        first bad entry. Returns the number of entries checked."""
+        with self._uow(read_only=True) as uow:
+            repository = AuditRepository(uow.session)
+            state_size = repository.size()
+            tree = repository.tree_state()
+            checkpoints = repository.checkpoints()
+            verifier = self._signer.verifier_key()
+            accumulator = merkle.MerkleAccumulator()
+            recomputed: dict[tuple[int, int], bytes] = {}
+            roots: dict[int, bytes] = {0: merkle.EMPTY_ROOT}
+            wanted_roots = {row.size for row in checkpoints} | {tree.size}
+            position = 0
+            while True:
+                rows = repository.event_rows(position, position + chunk)
+                if not rows:
+                    break
+                records = _group(repository.record_refs(position, position + chunk))
+                terms = _group(repository.term_refs(position, position + chunk))
+                for row in rows:
+                    _check_entry(row, accumulator.size, records.get(row.seq, set()), terms.get(row.seq, set()))
+                    for (level, index), value in accumulator.append(bytes(row.leaf_hash)):
+                        if level >= STRATUM and level % STRATUM == 0:
+                            recomputed[(level, index)] = value
+                    if accumulator.size in wanted_roots:
+                        roots[accumulator.size] = accumulator.root()
+                position += chunk
+            if accumulator.size != state_size:
+                raise VerificationFailed(
+                    f"entry {accumulator.size} is missing: the log says it holds {state_size} entries"
+                    if accumulator.size < state_size
+                    else f"entries beyond {state_size} were added outside the log"
+                )
+            for level, index, value in repository.all_nodes():
+                if recomputed.get((level, index)) != value:
+                    raise VerificationFailed(f"the stored tree node ({level}, {index}) does not match the events")
+            if tree.size > accumulator.size:
+                raise VerificationFailed(f"the tree claims {tree.size} entries, the log holds {accumulator.size}")
+            previous: AuditCheckpointRow | None = None
+            for checkpoint in checkpoints:
+                _check_checkpoint(checkpoint, verifier, self.origin, roots.get(checkpoint.size))
+                if previous is not None and previous.size > 0:
+                    ranges = merkle.consistency_proof_ranges(previous.size, checkpoint.size)
+                    proof = self._range_hashes(uow, ranges, cached=False)
+                    try:
+                        merkle.verify_consistency(previous.size, checkpoint.size, previous.root, checkpoint.root, proof)
+                    except merkle.ProofError as error:
+                        raise VerificationFailed(
+                            f"checkpoints at sizes {previous.size} and {checkpoint.size} are not consistent: {error}"
+                        ) from error
+                previous = checkpoint
+            return accumulator.size
+
+
+def _group(pairs: Iterable[tuple[int, str]]) -> dict[int, set[str]]:
+    grouped: dict[int, set[str]] = {}
+    for seq, value in pairs:
+        grouped.setdefault(seq, set()).add(value)
+    return grouped
+
+
+def _check_entry(row: AuditEventRow, expected_seq: int, record_ids: set[str], term_hashes: set[str]) -> None:
+    where = f"entry {expected_seq}"
+    if row.seq != expected_seq:
+        raise VerificationFailed(f"{where} is missing (the next stored entry is {row.seq})")
+    try:
+        event = AuditEvent.model_validate_json(row.entry)
+    except ValueError as error:
+        raise VerificationFailed(f"{where} is not a valid audit event: {error}") from error
+    if event.canonical().decode() != row.entry:
+        raise VerificationFailed(f"{where} is not in canonical form (edited by hand?)")
+    if merkle.leaf_hash(row.entry.encode()) != bytes(row.leaf_hash):
+        raise VerificationFailed(f"{where} (event {event.id}): its content does not match its leaf hash")
+    if event.seq != row.seq:
+        raise VerificationFailed(f"{where} (event {event.id}) was moved: its content says entry {event.seq}")
+    projections = {
+        "id": (row.id, event.id),
+        "at": (row.at, event.at),
+        "tag": (row.tag, event.tag.value),
+        "actor_id": (row.actor_id, event.actor.id),
+        "agency_id": (row.agency_id, event.actor.agency_id),
+        "country": (row.country, event.actor.country),
+        "decision": (row.decision, event.decision.value),
+        "request_id": (row.request_id, event.request_id),
+    }
+    for name, (stored, stated) in projections.items():
+        if stored != stated:
+            raise VerificationFailed(f"{where} (event {event.id}): column {name} was changed from {stated!r}")
+    if record_ids != set(event.record_ids):
+        raise VerificationFailed(f"{where} (event {event.id}): its record index does not match its content")
+    if term_hashes != set(event.query_hashes):
+        raise VerificationFailed(f"{where} (event {event.id}): its search terms do not match its content")
+
+
+def _check_checkpoint(row: AuditCheckpointRow, verifier: str, origin: str, root: bytes | None) -> None:
+    where = f"checkpoint at size {row.size}"
+    try:
+        stated = open_note(row.note, verifier)
+    except CheckpointError as error:
+        raise VerificationFailed(f"{where}: {error}") from error
+    if (stated.origin, stated.size, stated.root) != (origin, row.size, bytes(row.root)):
+        raise VerificationFailed(f"{where}: the stored columns differ from the signed note")
+    if root is None or root != stated.root:
+        raise VerificationFailed(f"{where}: its signed root does not match the events (history was rewritten)")

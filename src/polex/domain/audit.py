@@ -1,0 +1,165 @@
+"""What the audit trail records: typed tags shaped ``source:subject:action`` and the event.
+
+An event names who acted (user or machine, agency, country), what they did (the tag),
+on which records, for which declared purpose and case, what was decided and how many
+results left the node, and the request it belongs to. It holds no personal data beyond
+record ids: query terms are kept as keyed hashes (to search) and sealed for auditors.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+from typing import Any
+
+import orjson
+from pydantic import Field
+
+from polex.domain.base import SchemaModel
+
+
+class AuditTag(StrEnum):
+    PERSON_READ = "record:person:read"
+    PERSON_LISTED = "record:person:listed"
+    PERSON_CREATED = "record:person:created"
+    PERSON_UPDATED = "record:person:updated"
+    PERSON_DELETED = "record:person:deleted"
+    TRAVEL_DOCUMENT_READ = "record:travel_document:read"
+    TRAVEL_DOCUMENT_LISTED = "record:travel_document:listed"
+    TRAVEL_DOCUMENT_CREATED = "record:travel_document:created"
+    TRAVEL_DOCUMENT_UPDATED = "record:travel_document:updated"
+    TRAVEL_DOCUMENT_DELETED = "record:travel_document:deleted"
+    VEHICLE_READ = "record:vehicle:read"
+    VEHICLE_LISTED = "record:vehicle:listed"
+    VEHICLE_CREATED = "record:vehicle:created"
+    VEHICLE_UPDATED = "record:vehicle:updated"
+    VEHICLE_DELETED = "record:vehicle:deleted"
+    CASE_READ = "record:case:read"
+    CASE_LISTED = "record:case:listed"
+    CASE_CREATED = "record:case:created"
+    CASE_UPDATED = "record:case:updated"
+    CASE_DELETED = "record:case:deleted"
+    LOGIN_SUCCEEDED = "auth:session:created"
+    LOGIN_FAILED = "auth:session:refused"
+    TOTP_ENROLLED = "auth:totp:enrolled"
+    USER_CREATED = "admin:user:created"
+    USER_UPDATED = "admin:user:updated"
+    USERS_LISTED = "admin:user:listed"
+    API_KEY_CREATED = "admin:api_key:created"
+    API_KEY_REVOKED = "admin:api_key:revoked"
+    AGENCY_CREATED = "admin:agency:created"
+    ACCESS_DENIED = "policy:access:denied"
+    AUDIT_SEARCHED = "audit:event:searched"
+    AUDIT_UNSEALED = "audit:terms:unsealed"
+
+    @classmethod
+    def for_record(cls, kind: str, action: str) -> AuditTag:
+        """The tag of an action on a record kind, e.g. ``("person", "read")``."""
+        return cls(f"record:{kind}:{action}")
+
+
+class Decision(StrEnum):
+    ALLOWED = "allowed"
+    DENIED = "denied"
+    FAILED = "failed"  # the caller's credential or input was refused
+
+
+class Actor(SchemaModel):
+    kind: str = Field(description="user, api_key, or anonymous for refused logins")
+    id: str | None = None
+    name: str | None = None
+    agency_id: str | None = None
+    country: str | None = None
+
+
+class AuditEvent(SchemaModel):
+    """One entry of the log. ``canonical()`` is the exact byte string the Merkle leaf hashes."""
+
+    seq: int = Field(ge=0, description="Position in the node's log (the Merkle leaf index)")
+    id: str
+    at: dt.datetime
+    tag: AuditTag
+    actor: Actor
+    record_kind: str | None = None
+    record_ids: list[str] = Field(default_factory=list)
+    purpose: str | None = None
+    case_reference: str | None = None
+    decision: Decision = Decision.ALLOWED
+    result_count: int | None = None
+    request_id: str | None = None
+    query_hashes: list[str] = Field(default_factory=list, description="Keyed hashes of query terms")
+    query_sealed: str | None = Field(default=None, description="Query terms, encrypted to the auditors (JWE)")
+    details: dict[str, Any] = Field(default_factory=dict)
+
+    def canonical(self) -> bytes:
+        """The exact bytes of this entry; see ``canonical_entry``."""
+        return canonical_entry(
+            seq=self.seq,
+            id=self.id,
+            at=self.at,
+            tag=self.tag,
+            actor=self.actor,
+            record_kind=self.record_kind,
+            record_ids=self.record_ids,
+            purpose=self.purpose,
+            case_reference=self.case_reference,
+            decision=self.decision,
+            result_count=self.result_count,
+            request_id=self.request_id,
+            query_hashes=self.query_hashes,
+            query_sealed=self.query_sealed,
+            details=self.details,
+        )
+
+
+def entry_time(at: dt.datetime) -> str:
+    """How an entry writes its time: UTC, microseconds, ``Z``."""
+    return at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def canonical_entry(
+    *,
+    seq: int,
+    id: str,
+    at: dt.datetime | str,
+    tag: AuditTag,
+    actor: Actor,
+    record_kind: str | None,
+    record_ids: list[str],
+    purpose: str | None,
+    case_reference: str | None,
+    decision: Decision,
+    result_count: int | None,
+    request_id: str | None,
+    query_hashes: list[str],
+    query_sealed: str | None,
+    details: dict[str, Any],
+) -> bytes:
+    """An audit entry as the bytes its Merkle leaf hashes: sorted keys, no insignificant
+    white space, UTF-8, the time in UTC with microseconds. Appending calls this directly
+    (no model per event: it runs for every access); ``AuditEvent.canonical`` calls it too,
+    so parsing an entry and writing it again gives the same bytes."""
+    document = {
+        "seq": seq,
+        "id": id,
+        "at": at if isinstance(at, str) else entry_time(at),
+        "tag": tag.value,
+        "actor": {
+            "kind": actor.kind,
+            "id": actor.id,
+            "name": actor.name,
+            "agency_id": actor.agency_id,
+            "country": actor.country,
+        },
+        "record_kind": record_kind,
+        "record_ids": record_ids,
+        "purpose": purpose,
+        "case_reference": case_reference,
+        "decision": decision.value,
+        "result_count": result_count,
+        "request_id": request_id,
+        "query_hashes": query_hashes,
+        "query_sealed": query_sealed,
+        "details": details,
+    }
+    return orjson.dumps(document, option=orjson.OPT_SORT_KEYS)
