@@ -14,6 +14,7 @@ from sqlalchemy import Engine, text
 
 from polex.agency.service import AgencyService
 from polex.audit.checkpoint import CheckpointSigner
+from polex.audit.metrics import AuditLogCollector
 from polex.audit.sealing import TermSealer
 from polex.audit.service import AuditTrail
 from polex.auth.keys import load_or_create_signing_key
@@ -26,7 +27,7 @@ from polex.record.service import RecordService
 from polex.record.spec import RecordFeature
 from polex.settings import Settings
 from polex.storage.engine import make_engine
-from polex.storage.migrate import upgrade
+from polex.storage.migrate import current_revision, head_revision, upgrade
 from polex.storage.unit_of_work import UnitOfWorkFactory, unit_of_work_factory
 from polex.vehicle.feature import VEHICLE_FEATURE
 
@@ -61,12 +62,31 @@ class Node:
             return False
         return True
 
+    def readiness(self) -> dict[str, bool]:
+        """What must hold before this node takes traffic: the database answers, its schema
+        is the code's, and the audit log is being signed (a stale checkpoint means accesses
+        go unsealed)."""
+        checks = {"database": self.database_ok()}
+        if checks["database"]:
+            checks["schema"] = current_revision(self.engine) == head_revision()
+            latest = self.audit.latest_checkpoint()
+            unsigned_for = dt.datetime.now(dt.UTC) - latest.at if latest else None
+            limit = dt.timedelta(seconds=max(60.0, 3 * self.settings.audit_checkpoint_seconds))
+            checks["audit_checkpoints"] = unsigned_for is None or unsigned_for < limit or not self.audit.has_unsigned()
+        return checks
+
     def close(self) -> None:
         self.engine.dispose()
 
 
 def build_node(settings: Settings, *, migrate: bool = True, engine: Engine | None = None) -> Node:
     """Wire a node. ``migrate`` brings the database schema to the latest revision first."""
+    node = _wire(settings, migrate=migrate, engine=engine)
+    node.metrics.register(AuditLogCollector(node.uow))
+    return node
+
+
+def _wire(settings: Settings, *, migrate: bool, engine: Engine | None) -> Node:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = engine or make_engine(settings.sqlalchemy_url)
     if migrate:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import getpass
 import json
-import logging
 import os
 import signal
 import sys
@@ -100,11 +99,12 @@ def serve(
 
     from polex.api.app import create_app
     from polex.bootstrap import build_node
+    from polex.logs import configure_logging
 
     if not (data_dir / "node.toml").exists():
         _fail(f"{data_dir} holds no node; run 'polex init --data-dir {data_dir}' first")
     settings = load_settings(data_dir=data_dir, host=host, port=port)
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging(settings.log_level, json_lines=settings.log_json)
     node = build_node(settings)
     # uvicorn shuts down gracefully on SIGINT/SIGTERM, then re-raises the signal into the
     # handlers it found: these make that a normal exit (status 0), as a requested stop is.
@@ -118,6 +118,7 @@ def serve(
             log_level=settings.log_level,
             server_header=False,
             access_log=False,  # uvicorn would log query strings (names, document numbers)
+            log_config=None,  # keep the JSON logging configured above
             timeout_graceful_shutdown=10,
         )
     finally:

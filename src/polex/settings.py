@@ -49,6 +49,7 @@ class Settings(BaseSettings):
     page_size_max: int = Field(default=500, ge=1)
     login_attempts_before_lockout: int = Field(default=10, ge=1)
     log_level: str = "info"
+    log_json: bool = Field(default=True, description="JSON lines on stderr (False: plain text)")
     audit_checkpoint_seconds: float = Field(default=10.0, gt=0, description="How often the audit log is signed")
 
     @field_validator("database_url", mode="before")

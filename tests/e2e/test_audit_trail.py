@@ -202,3 +202,23 @@ def test_proofs_from_the_api_verify_against_the_signed_checkpoint(live: LiveServ
     )
     too_far = operator.get("/api/v1/audit/proofs/inclusion", params={"index": 0, "size": second["size"] + 10**6})
     assert too_far.status_code == 400
+
+
+def test_monitoring_shows_the_audit_log_and_denials(live: LiveServer, actors: dict[str, Any]) -> None:
+    border: httpx.Client = actors["border"]
+    assert border.post("/api/v1/persons", json=person_body()).status_code == 403
+    live.node.audit.checkpoint(force=True)
+    metrics = live.as_roles(Role.MONITOR).get("/metrics")
+    assert metrics.status_code == 200
+    text = metrics.text
+    for name in (
+        "polex_audit_log_entries",
+        "polex_audit_checkpoint_age_seconds",
+        "polex_audit_unsigned_entries",
+        "polex_access_denied_total",
+        "polex_http_request_duration_seconds_bucket",
+    ):
+        assert name in text
+    ready = live.client().get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json() == {"ready": True, "checks": {"database": True, "schema": True, "audit_checkpoints": True}}

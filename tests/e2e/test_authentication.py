@@ -19,7 +19,7 @@ from tests.e2e.conftest import PASSWORD, LiveServer, assert_problem
 from tests.factories import unique
 
 SOME_ID = "0190f1c2-7a3b-7c4d-8e5f-0123456789ab"
-PUBLIC = {("/healthz", "get"), ("/api/v1/auth/token", "post")}
+PUBLIC = {("/healthz", "get"), ("/readyz", "get"), ("/api/v1/auth/token", "post")}
 HTTP_METHODS = {"get", "post", "put", "patch", "delete"}
 
 

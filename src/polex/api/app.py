@@ -41,7 +41,7 @@ def create_app(node: Node) -> FastAPI:
         redoc_url=None,
     )
     app.state.node = node
-    install_problem_handlers(app)
+    install_problem_handlers(app, node.metrics)
     app.include_router(system_router)
     app.include_router(auth_router)
     app.include_router(agency_router)

@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from prometheus_client import CollectorRegistry, Counter
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from polex.audit.service import EventDraft, actor_of
@@ -106,11 +107,14 @@ _HTTP_PROBLEMS = {
 }
 
 
-def install_problem_handlers(app: FastAPI) -> None:
+def install_problem_handlers(app: FastAPI, registry: CollectorRegistry) -> None:
+    denials = Counter("polex_access_denied_total", "Requests refused by authorisation", ["route"], registry=registry)
+
     @app.exception_handler(PolexError)
     async def polex_error(request: Request, error: PolexError) -> JSONResponse:
         principal = getattr(request.state, "principal", None)
         if isinstance(error, Forbidden) and principal is not None:
+            denials.labels(getattr(request.scope.get("route"), "path", "unmatched")).inc()
             await run_in_threadpool(_audit_denial, request, principal, error)
         headers = {"WWW-Authenticate": 'Bearer realm="polex"'} if error.status == 401 else None
         return problem_response(

@@ -44,6 +44,24 @@ async def healthz(node: NodeDep, response: Response) -> Health:
     )
 
 
+class Readiness(BaseModel):
+    ready: bool
+    checks: dict[str, bool]
+
+
+@router.get(
+    "/readyz",
+    response_model=Readiness,
+    summary="Readiness for traffic (no login: probes cannot log in); names checks, never data",
+)
+async def readyz(node: NodeDep, response: Response) -> Readiness:
+    checks = await run_in_threadpool(node.readiness)
+    ready = all(checks.values())
+    if not ready:
+        response.status_code = 503
+    return Readiness(ready=ready, checks=checks)
+
+
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
 def metrics(principal: PrincipalDep, node: NodeDep) -> Response:
     principal.require(Permission.METRICS_READ)

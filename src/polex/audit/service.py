@@ -198,6 +198,13 @@ class AuditTrail:
             row = AuditRepository(uow.session).latest_checkpoint()
             return None if row is None else SignedCheckpoint(size=row.size, root=row.root, at=row.at, note=row.note)
 
+    def has_unsigned(self) -> bool:
+        """Whether entries were appended after the latest signed checkpoint."""
+        with self._uow(read_only=True) as uow:
+            repository = AuditRepository(uow.session)
+            latest = repository.latest_checkpoint()
+            return repository.size() > (latest.size if latest else 0)
+
     def verifier_key(self) -> str:
         return self._signer.verifier_key()
 
