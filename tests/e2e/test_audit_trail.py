@@ -222,3 +222,35 @@ def test_monitoring_shows_the_audit_log_and_denials(live: LiveServer, actors: di
     ready = live.client().get("/readyz")
     assert ready.status_code == 200
     assert ready.json() == {"ready": True, "checks": {"database": True, "schema": True, "audit_checkpoints": True}}
+
+
+def test_a_signed_export_proves_each_entry_against_the_signed_checkpoint(
+    live: LiveServer, actors: dict[str, Any]
+) -> None:
+    import orjson
+
+    from polex.audit.checkpoint import CheckpointError, verify_jws
+
+    operator: httpx.Client = actors["operator"]
+    person_id = operator.post("/api/v1/persons", json=person_body()).json()["id"]
+    operator.get(f"/api/v1/persons/{person_id}")
+    auditor: httpx.Client = actors["auditor"]
+    response = auditor.get("/api/v1/audit/export", params={"record_id": person_id})
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/jose")
+    verifier = auditor.get("/api/v1/audit/checkpoint").json()["verifier_key"]
+    export = orjson.loads(verify_jws(response.text, verifier))
+    checkpoint = open_note(export["checkpoint"], verifier)
+    assert export["query"] == {"record_id": person_id, "limit": "1000"}
+    assert [orjson.loads(item["entry"])["tag"] for item in export["entries"]] == [
+        "record:person:created",
+        "record:person:read",
+    ]
+    for item in export["entries"]:
+        leaf = merkle.leaf_hash(item["entry"].encode())
+        proof = [base64.b64decode(element) for element in item["inclusion_proof"]]
+        merkle.verify_inclusion(leaf, item["seq"], checkpoint.size, proof, checkpoint.root)
+    forged = response.text[:-4] + ("AAAA" if not response.text.endswith("AAAA") else "BBBB")
+    with pytest.raises(CheckpointError):
+        verify_jws(forged, verifier)
+    assert operator.get("/api/v1/audit/export").status_code == 403

@@ -17,6 +17,9 @@ from pathlib import Path
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from joserfc import jws
+from joserfc.errors import JoseError
+from joserfc.jwk import OKPKey
 
 SIGNING_KEY_FILE = "audit-signing.pem"
 _ED25519 = b"\x01"  # signed-note algorithm byte for Ed25519
@@ -66,6 +69,17 @@ class CheckpointSigner:
             raise CheckpointError(f"{path} is not an Ed25519 key")
         return cls(name, key)
 
+    def sign_jws(self, payload: bytes) -> str:
+        """A compact JWS (RFC 7515, alg Ed25519 per RFC 9864) with the same key, for exports."""
+        key = OKPKey.import_key(
+            self._key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
+        )
+        return jws.serialize_compact(
+            {"alg": "Ed25519", "kid": self.verifier_key()}, payload, key, algorithms=["Ed25519"]
+        )
+
     def verifier_key(self) -> str:
         """The note verifier key: ``<name>+<hex key id>+<base64(0x01 || public key)>``."""
         return verifier_key(self.name, self.public_key)
@@ -110,6 +124,19 @@ def open_note(note: str, verifier: str) -> Checkpoint:
             raise CheckpointError(f"the signature of {name} does not verify") from error
         return parse_body(body)
     raise CheckpointError(f"the note carries no signature by {name}")
+
+
+def verify_jws(token: str, verifier: str) -> bytes:
+    """The payload of an export's JWS, if the verifier key's Ed25519 key signed it."""
+    name, _, encoded = verifier.split("+", 2)
+    raw = base64.b64decode(encoded)[1:]
+    public = Ed25519PublicKey.from_public_bytes(raw).public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    try:
+        return bytes(jws.deserialize_compact(token, OKPKey.import_key(public), algorithms=["Ed25519"]).payload)
+    except (JoseError, ValueError) as error:
+        raise CheckpointError(f"the export is not signed by {name}") from error
 
 
 def parse_body(body: str) -> Checkpoint:

@@ -5,6 +5,7 @@ import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Query
+from fastapi.responses import PlainTextResponse
 
 from polex.api.dependencies import NodeDep, PrincipalDep
 from polex.audit.repository import EventQuery
@@ -89,6 +90,35 @@ def search_events(
     )
     events = node.audit.search(principal, query, term=searched_for)
     return EventPage(items=events, next_after=events[-1].seq if len(events) == limit else None)
+
+
+@router.get(
+    "/export",
+    summary="Signed export of matching entries with inclusion proofs (auditors)",
+    response_class=PlainTextResponse,
+    responses={200: {"content": {"application/jose": {}}, "description": "A compact JWS (RFC 7515)"}},
+)
+def export_events(
+    principal: PrincipalDep,
+    node: NodeDep,
+    actor_id: Annotated[RecordId | None, Query()] = None,
+    agency_id: Annotated[RecordId | None, Query()] = None,
+    record_id: Annotated[RecordId | None, Query()] = None,
+    tag: Annotated[str | None, Query(max_length=64, pattern=r"^[a-z_:]+$")] = None,
+    since: Annotated[dt.datetime | None, Query()] = None,
+    until: Annotated[dt.datetime | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+) -> PlainTextResponse:
+    query = EventQuery(
+        actor_id=actor_id,
+        agency_id=agency_id,
+        record_id=record_id,
+        tag_prefix=tag,
+        since=since,
+        until=until,
+        limit=limit,
+    )
+    return PlainTextResponse(node.audit.export(principal, query), media_type="application/jose")
 
 
 @router.get("/events/{seq}", response_model=EventEntry, summary="One entry, its leaf hash and its unsealed terms")

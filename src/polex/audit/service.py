@@ -8,11 +8,14 @@ runs apart, in batches, like Trillian's sequencer: appenders never wait for hash
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+import orjson
 
 from polex.audit import merkle
 from polex.audit.checkpoint import Checkpoint, CheckpointError, CheckpointSigner, open_note
@@ -320,6 +323,38 @@ class AuditTrail:
             ]
         )
         return events
+
+    def export(self, principal: Principal, query: EventQuery, *, term: str | None = None) -> str:
+        """A signed export for oversight: the matching entries exactly as logged, each with
+        its inclusion proof in the latest signed checkpoint, and who exported what, when;
+        the whole signed as a compact JWS by the node's audit key."""
+        principal.require(Permission.AUDIT_READ)
+        self.checkpoint(force=True)  # sign what is appended, so every entry can be proven
+        events = self.search(principal, query, term=term)
+        latest = self.latest_checkpoint()
+        assert latest is not None  # just signed
+        entries = []
+        for event in events:
+            if event.seq >= latest.size:
+                continue  # appended after the checkpoint (e.g. this export's own search)
+            proof = self.inclusion_proof(event.seq, latest.size)
+            entries.append(
+                {
+                    "seq": event.seq,
+                    "entry": event.canonical().decode(),
+                    "inclusion_proof": [base64.b64encode(item).decode() for item in proof],
+                }
+            )
+        document = {
+            "origin": self.origin,
+            "exported_at": dt.datetime.now(dt.UTC).isoformat(),
+            "exported_by": actor_of(principal).model_dump(mode="json"),
+            "query": {key: str(value) for key, value in query.__dict__.items() if value is not None}
+            | ({"searched_for": term} if term else {}),
+            "checkpoint": latest.note,
+            "entries": entries,
+        }
+        return self._signer.sign_jws(orjson.dumps(document, option=orjson.OPT_SORT_KEYS))
 
     def unseal(self, principal: Principal, event: AuditEvent) -> dict[str, str]:
         principal.require(Permission.AUDIT_READ)
