@@ -17,6 +17,7 @@ from polex.audit.checkpoint import CheckpointSigner
 from polex.audit.metrics import AuditLogCollector
 from polex.audit.sealing import TermSealer
 from polex.audit.service import AuditTrail
+from polex.audit.witness import Witness
 from polex.auth.keys import load_or_create_signing_key
 from polex.auth.service import AuthService
 from polex.auth.tokens import TokenIssuer
@@ -48,6 +49,7 @@ class Node:
     engine: Engine
     uow: UnitOfWorkFactory
     audit: AuditTrail
+    witness: Witness
     auth: AuthService
     agencies: AgencyService
     records: dict[str, RecordService]
@@ -109,6 +111,7 @@ def _wire(settings: Settings, *, migrate: bool, engine: Engine | None) -> Node:
         engine=engine,
         uow=uow,
         audit=audit,
+        witness=Witness(uow, settings.witness_peers),
         auth=AuthService(
             uow,
             issuer,

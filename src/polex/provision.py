@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,6 +39,26 @@ def write_node_config(data_dir: Path, identity: NodeIdentity, *, host: str = "12
     }
     path.write_text(tomli_w.dumps(config))
     return path
+
+
+def set_witness_peers(
+    data_dir: Path,
+    peers: list[dict[str, str]],
+    *,
+    witness_seconds: float | None = None,
+    checkpoint_seconds: float | None = None,
+) -> None:
+    """List the audit logs this node witnesses in its ``node.toml`` (made private: it now
+    holds the peers' API keys)."""
+    path = data_dir / "node.toml"
+    config = tomllib.loads(path.read_text())
+    config["witness_peers"] = peers
+    if witness_seconds is not None:
+        config["witness_seconds"] = witness_seconds
+    if checkpoint_seconds is not None:
+        config["audit_checkpoint_seconds"] = checkpoint_seconds
+    path.write_text(tomli_w.dumps(config))
+    os.chmod(path, 0o600)
 
 
 def own_agency(settings: Settings) -> AgencyCreate:

@@ -12,7 +12,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -29,6 +29,20 @@ DEFAULT_DATA_DIR = Path("var/node")
 class NodeRole(StrEnum):
     HUB = "hub"
     NATIONAL = "national"
+
+
+class PeerLog(BaseModel):
+    """Another node's audit log this node witnesses: where to fetch it, with which API key,
+    and the verifier key (C2SP note key) its checkpoints must be signed with."""
+
+    name: str
+    url: str
+    api_key: SecretStr
+    verifier_key: str
+
+    @property
+    def origin(self) -> str:
+        return f"{self.verifier_key.split('+', 1)[0]}/audit"
 
 
 class Settings(BaseSettings):
@@ -51,6 +65,8 @@ class Settings(BaseSettings):
     log_level: str = "info"
     log_json: bool = Field(default=True, description="JSON lines on stderr (False: plain text)")
     audit_checkpoint_seconds: float = Field(default=10.0, gt=0, description="How often the audit log is signed")
+    witness_peers: list[PeerLog] = Field(default_factory=list, description="Audit logs of other nodes to witness")
+    witness_seconds: float = Field(default=30.0, gt=0, description="How often the peers' logs are witnessed")
 
     @field_validator("database_url", mode="before")
     @classmethod

@@ -183,6 +183,22 @@ def test_demo_starts_every_node_and_stops_cleanly_then_reuses_its_data(tmp_path:
         ).json()
         assert len(persons["items"]) == 5
         assert persons["items"][0]["names"][0]["script"] == "Cyrl"
+
+        # The hub witnesses every national node's audit log, and they witness it.
+        hub = next(n for n in summary["nodes"] if n["role"] == "hub")
+        auditor = next(u for u in summary["users"] if u["node"] == "hub" and u["role"] == "auditor")
+        hub_token = httpx.post(
+            f"{hub['url']}/api/v1/auth/token", data={"username": auditor["username"], "password": auditor["password"]}
+        ).json()["access_token"]
+
+        def witnessed_logs() -> set[str]:
+            answer = httpx.get(f"{hub['url']}/api/v1/audit/witnessed", headers={"Authorization": f"Bearer {hub_token}"})
+            return {item["log"] for item in answer.json()["items"]}
+
+        nationals = {f"polex/{n['name']}/audit" for n in summary["nodes"] if n["role"] == "national"}
+        wait_for(lambda: witnessed_logs() == nationals, 45, "the hub to witness every national log")
+        alerts = httpx.get(f"{hub['url']}/api/v1/audit/alerts", headers={"Authorization": f"Bearer {hub_token}"})
+        assert alerts.json()["items"] == []
     finally:
         demo.send_signal(signal.SIGINT)
         output = demo.communicate(timeout=60)[0]

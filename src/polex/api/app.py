@@ -12,7 +12,7 @@ from polex.agency.endpoints import router as agency_router
 from polex.api.middleware import BodySizeLimit, RequestContext
 from polex.api.problems import install_problem_handlers
 from polex.api.system import router as system_router
-from polex.audit.background import PeriodicCheckpointer
+from polex.audit.background import PeriodicTask
 from polex.audit.endpoints import router as audit_router
 from polex.auth.endpoints import router as auth_router
 from polex.bootstrap import Node
@@ -24,12 +24,16 @@ def create_app(node: Node) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        checkpointer = PeriodicCheckpointer(node.audit, settings.audit_checkpoint_seconds)
-        checkpointer.start()
+        tasks = [PeriodicTask("audit-checkpointer", node.audit.checkpoint, settings.audit_checkpoint_seconds)]
+        if settings.witness_peers:
+            tasks.append(PeriodicTask("audit-witness", node.witness.run_once, settings.witness_seconds))
+        for task in tasks:
+            task.start()
         try:
             yield
         finally:
-            checkpointer.stop()
+            for task in tasks:
+                task.stop()
 
     app = FastAPI(
         lifespan=lifespan,

@@ -1,21 +1,23 @@
-"""Signs checkpoints while a node serves: integrate and checkpoint every interval."""
+"""Work a node does while it serves: sign audit checkpoints, witness the peers' logs."""
 
 from __future__ import annotations
 
 import logging
 import threading
-
-from polex.audit.service import AuditTrail
+from collections.abc import Callable
 
 log = logging.getLogger("polex.audit")
 
 
-class PeriodicCheckpointer:
-    def __init__(self, audit: AuditTrail, interval_seconds: float) -> None:
-        self._audit = audit
+class PeriodicTask:
+    """Runs ``work`` every ``interval_seconds`` in a daemon thread, once more on stop."""
+
+    def __init__(self, name: str, work: Callable[[], object], interval_seconds: float) -> None:
+        self._name = name
+        self._work = work
         self._interval = interval_seconds
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="audit-checkpointer", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
 
     def start(self) -> None:
         self._thread.start()
@@ -23,7 +25,7 @@ class PeriodicCheckpointer:
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(timeout=30)
-        self._tick()  # a last checkpoint, so a clean stop leaves everything signed
+        self._tick()  # a last round, so a clean stop leaves everything signed
 
     def _run(self) -> None:
         while not self._stop.wait(self._interval):
@@ -31,6 +33,6 @@ class PeriodicCheckpointer:
 
     def _tick(self) -> None:
         try:
-            self._audit.checkpoint()
+            self._work()
         except Exception:  # a failed round is retried next interval; the log says why
-            log.exception("audit checkpoint failed")
+            log.exception("%s failed", self._name)

@@ -9,7 +9,17 @@ from fastapi.responses import PlainTextResponse
 
 from polex.api.dependencies import NodeDep, PrincipalDep
 from polex.audit.repository import EventQuery
-from polex.audit.schemas import CheckpointRead, ConsistencyProofRead, EventEntry, EventPage, InclusionProofRead
+from polex.audit.schemas import (
+    AlertList,
+    AlertRead,
+    CheckpointRead,
+    ConsistencyProofRead,
+    EventEntry,
+    EventPage,
+    InclusionProofRead,
+    WitnessedList,
+    WitnessedRead,
+)
 from polex.domain.base import RecordId
 from polex.domain.countries import CountryCode
 from polex.domain.roles import Permission
@@ -126,3 +136,21 @@ def read_event(seq: int, principal: PrincipalDep, node: NodeDep) -> EventEntry:
     principal.require(Permission.AUDIT_READ)
     event, leaf = node.audit.leaf(seq)
     return EventEntry(event=event, leaf_hash=_b64(leaf), query_terms=node.audit.unseal(principal, event))
+
+
+@router.get("/witnessed", response_model=WitnessedList, summary="Other logs' checkpoints this node accepted (any node)")
+def witnessed(principal: PrincipalDep, node: NodeDep) -> WitnessedList:
+    return WitnessedList(
+        items=[WitnessedRead(log=origin, size=size, note=note) for origin, size, note in node.witness.witnessed()]
+    )
+
+
+@router.get("/alerts", response_model=AlertList, summary="Forks, rollbacks and bad signatures seen (auditors, admins)")
+def alerts(principal: PrincipalDep, node: NodeDep) -> AlertList:
+    principal.require(Permission.ALERT_READ)
+    return AlertList(
+        items=[
+            AlertRead(kind=alert.kind, log=alert.log, detail=alert.detail, evidence=alert.evidence)
+            for alert in node.witness.alerts()
+        ]
+    )

@@ -37,3 +37,24 @@ class EventEntry(SchemaModel):
     event: AuditEvent
     leaf_hash: str
     query_terms: dict[str, str]
+
+
+class WitnessedRead(SchemaModel):
+    log: str
+    size: int
+    note: str
+
+
+class WitnessedList(SchemaModel):
+    items: list[WitnessedRead]
+
+
+class AlertRead(SchemaModel):
+    kind: str
+    log: str
+    detail: str
+    evidence: dict[str, object]
+
+
+class AlertList(SchemaModel):
+    items: list[AlertRead]

@@ -21,9 +21,14 @@ from types import FrameType
 
 import httpx
 
+from polex.auth.schemas import ApiKeyCreate
+from polex.bootstrap import Node
+from polex.domain.roles import Role
+from polex.provision import own_agency, set_witness_peers
 from polex.settings import NodeRole
 
 DEMO_FILE = "demo.json"
+WITNESS_FILE = "witness-access.json"
 READY_MARK = ".demo-ready"
 START_TIMEOUT_SECONDS = 60.0
 STOP_TIMEOUT_SECONDS = 15.0
@@ -61,6 +66,7 @@ def prepare_node(data_dir: Path, demo_node: DemoNode, port: int, size: float) ->
     node = initialise_node(data_dir, identity)
     try:
         users = seed_node(node, seed=demo_node.seed, size=size)
+        publish_witness_access(node, data_dir, f"http://127.0.0.1:{port}")
     finally:
         node.close()
     (data_dir / READY_MARK).write_text("seeded\n")
@@ -73,6 +79,44 @@ def prepare_node(data_dir: Path, demo_node: DemoNode, port: int, size: float) ->
         }
         for user in users
     ]
+
+
+def publish_witness_access(node: Node, data_dir: Path, url: str) -> None:
+    """An API key with which the other demo nodes fetch this node's checkpoints and proofs."""
+    key = node.auth.create_api_key(
+        ApiKeyCreate(
+            name="demo witnesses", roles=[Role.MONITOR], agency_id=node.agencies.ensure(own_agency(node.settings)).id
+        )
+    )
+    access = {
+        "name": node.settings.node_name,
+        "url": url,
+        "api_key": key.key,
+        "verifier_key": node.audit.verifier_key(),
+    }
+    path = data_dir / WITNESS_FILE
+    path.write_text(json.dumps(access))
+    os.chmod(path, 0o600)
+
+
+def wire_witnesses(nodes: list[tuple[DemoNode, int, Path]]) -> None:
+    """The hub witnesses every national node and each national node the hub and its
+    neighbour, so that a rewritten history anywhere is seen by at least two others."""
+    access = {
+        demo_node.name: json.loads((data_dir / WITNESS_FILE).read_text())
+        for demo_node, _, data_dir in nodes
+        if (data_dir / WITNESS_FILE).exists()
+    }
+    nationals = [demo_node.name for demo_node, _, _ in nodes if demo_node.role is NodeRole.NATIONAL]
+    for demo_node, _, data_dir in nodes:
+        if demo_node.role is NodeRole.HUB:
+            watched = nationals
+        else:
+            position = nationals.index(demo_node.name)
+            watched = ["hub", nationals[(position + 1) % len(nationals)]]
+        peers = [access[name] for name in watched if name in access and name != demo_node.name]
+        # The demo signs and witnesses often, so that a visitor sees it happen.
+        set_witness_peers(data_dir, peers, witness_seconds=5.0, checkpoint_seconds=5.0)
 
 
 class Stop(Exception):
@@ -117,6 +161,7 @@ def run_demo(directory: Path, *, reset: bool, base_port: int, size: float) -> in
                 ]
                 for future in futures:
                     users.extend(future.result())
+        wire_witnesses(nodes)
         for demo_node, port, data_dir in nodes:
             log = (data_dir / "serve.log").open("ab")
             command = [

@@ -29,6 +29,7 @@ class Permission(StrEnum):
     METRICS_READ = "metrics:read"
     NODE_READ = "node:read"
     AUDIT_READ = "audit:read"
+    ALERT_READ = "alert:read"
 
 
 _ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -40,6 +41,7 @@ _ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.API_KEY_ADMIN,
             Permission.METRICS_READ,
             Permission.NODE_READ,
+            Permission.ALERT_READ,
         }
     ),
     Role.NCB_OPERATOR: frozenset(
@@ -53,7 +55,9 @@ _ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.INVESTIGATOR: frozenset({Permission.RECORD_READ, Permission.RECORD_WRITE, Permission.NODE_READ}),
     Role.BORDER_OFFICER: frozenset({Permission.RECORD_READ, Permission.NODE_READ}),
     Role.ANALYST: frozenset({Permission.RECORD_READ, Permission.NODE_READ}),
-    Role.AUDITOR: frozenset({Permission.AGENCY_READ, Permission.NODE_READ, Permission.AUDIT_READ}),
+    Role.AUDITOR: frozenset(
+        {Permission.AGENCY_READ, Permission.NODE_READ, Permission.AUDIT_READ, Permission.ALERT_READ}
+    ),
     Role.REVIEWER: frozenset({Permission.RECORD_READ, Permission.AGENCY_READ, Permission.NODE_READ}),
     Role.MONITOR: frozenset({Permission.METRICS_READ}),
 }

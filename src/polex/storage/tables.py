@@ -237,3 +237,29 @@ class AuditTreeRow(Base):
     id: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
     size: Mapped[int] = mapped_column(BigInteger)
     peaks: Mapped[list[str]] = mapped_column(JsonDocument)
+
+
+class WitnessedCheckpointRow(Base):
+    """A checkpoint of another node's audit log, as that node signed it and this one checked it."""
+
+    __tablename__ = "audit_witnessed"
+
+    log: Mapped[str] = mapped_column(String(200), primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    root: Mapped[bytes] = mapped_column(LargeBinary(32))
+    note: Mapped[str] = mapped_column(Text)
+    seen_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    via: Mapped[str] = mapped_column(String(200))
+
+
+class AuditAlertRow(Base):
+    """Something a witness found wrong with a log: a fork, a rollback, a bad signature."""
+
+    __tablename__ = "audit_alerts"
+
+    id: Mapped[str] = mapped_column(String(UUID_LENGTH), primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    log: Mapped[str] = mapped_column(String(200))
+    detail: Mapped[str] = mapped_column(Text)
+    evidence: Mapped[dict[str, Any]] = mapped_column(JsonDocument)
