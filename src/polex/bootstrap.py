@@ -15,6 +15,7 @@ from sqlalchemy import Engine, text
 from polex.agency.service import AgencyService
 from polex.audit.checkpoint import CheckpointSigner
 from polex.audit.metrics import AuditLogCollector
+from polex.audit.misuse import MisuseMonitor
 from polex.audit.sealing import TermSealer
 from polex.audit.service import AuditTrail
 from polex.audit.witness import Witness
@@ -50,6 +51,7 @@ class Node:
     uow: UnitOfWorkFactory
     audit: AuditTrail
     witness: Witness
+    misuse: MisuseMonitor
     auth: AuthService
     agencies: AgencyService
     records: dict[str, RecordService]
@@ -112,6 +114,7 @@ def _wire(settings: Settings, *, migrate: bool, engine: Engine | None) -> Node:
         uow=uow,
         audit=audit,
         witness=Witness(uow, settings.witness_peers),
+        misuse=MisuseMonitor(uow, settings.misuse_rules, origin=audit.origin),
         auth=AuthService(
             uow,
             issuer,

@@ -21,6 +21,7 @@ from pydantic_settings import (
 )
 
 from polex.domain.countries import CountryCode
+from polex.domain.misuse import MisuseRules
 
 NODE_CONFIG_FILE = "node.toml"
 DEFAULT_DATA_DIR = Path("var/node")
@@ -67,6 +68,8 @@ class Settings(BaseSettings):
     audit_checkpoint_seconds: float = Field(default=10.0, gt=0, description="How often the audit log is signed")
     witness_peers: list[PeerLog] = Field(default_factory=list, description="Audit logs of other nodes to witness")
     witness_seconds: float = Field(default=30.0, gt=0, description="How often the peers' logs are witnessed")
+    misuse_rules: MisuseRules = Field(default_factory=MisuseRules, description="Thresholds of the misuse rules")
+    misuse_seconds: float = Field(default=10.0, gt=0, description="How often new audit entries are checked for misuse")
 
     @field_validator("database_url", mode="before")
     @classmethod

@@ -24,9 +24,13 @@ def create_app(node: Node) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        tasks = [PeriodicTask("audit-checkpointer", node.audit.checkpoint, settings.audit_checkpoint_seconds)]
+        tasks = [
+            PeriodicTask("audit-checkpointer", node.audit.checkpoint, settings.audit_checkpoint_seconds),
+            PeriodicTask("misuse-monitor", node.misuse.run_once, settings.misuse_seconds),
+        ]
         if settings.witness_peers:
             tasks.append(PeriodicTask("audit-witness", node.witness.run_once, settings.witness_seconds))
+        node.misuse.run_once()  # warm the misuse windows with the last day before serving
         for task in tasks:
             task.start()
         try:
