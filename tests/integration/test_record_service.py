@@ -205,3 +205,13 @@ def test_create_many_is_all_or_nothing(node: Node) -> None:
     with pytest.raises(AlreadyExists):
         node.records["travel_document"].create_many(records)
     assert node.records["travel_document"].list(officer, ListFilters(), cursor=None, limit=10).items == []
+    first = TravelDocument.model_validate(document_body(number="22BB22222"))
+    second = TravelDocument.model_validate(document_body(number="33CC33333"))
+    imported = [
+        NewRecord(content=item, owner_agency_id=officer.agency_id, owner_country="FRA") for item in (first, second)
+    ]
+    before = node.audit.integrate()
+    assert node.records["travel_document"].create_many(imported) == 2
+    event, _ = node.audit.leaf(node.audit.integrate() - 1)
+    assert node.audit.integrate() == before + 1  # one import, one event naming both records
+    assert (event.tag.value, len(event.record_ids)) == ("record:travel_document:imported", 2)

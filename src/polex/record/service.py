@@ -12,7 +12,7 @@ from sqlalchemy.exc import DataError, IntegrityError
 
 from polex.audit.service import AuditTrail, EventDraft, actor_of
 from polex.auth.principal import Principal
-from polex.domain.audit import AuditTag
+from polex.domain.audit import Actor, AuditTag
 from polex.domain.base import (
     Provenance,
     RecordEnvelope,
@@ -155,12 +155,22 @@ class RecordService:
             uow.commit()
             return self.to_record(row)
 
-    def create_many(self, records: Sequence[NewRecord]) -> int:
-        """Store many records in one transaction (seeding, trusted imports); all or nothing."""
+    def create_many(self, records: Sequence[NewRecord], *, actor: Actor | None = None) -> int:
+        """Store many records in one transaction (seeding, trusted imports); all or nothing,
+        audited as one import event naming every record."""
         now = dt.datetime.now(dt.UTC)
         with self._uow() as uow:
-            RecordRepository(uow.session).add_all([self._row(new, now) for new in records])
+            rows = [self._row(new, now) for new in records]
+            RecordRepository(uow.session).add_all(rows)
             self._flush_or_conflict(uow)
+            event = EventDraft(
+                tag=AuditTag.for_record(self.kind, "imported"),
+                actor=actor or Actor(kind="import"),
+                record_kind=self.kind,
+                record_ids=[row.id for row in rows],
+                result_count=len(rows),
+            )
+            self._audit.add(uow, [event])
             uow.commit()
         return len(records)
 
