@@ -219,9 +219,10 @@ def test_monitoring_shows_the_audit_log_and_denials(live: LiveServer, actors: di
         "polex_http_request_duration_seconds_bucket",
     ):
         assert name in text
-    ready = live.client().get("/readyz")
-    assert ready.status_code == 200
-    assert ready.json() == {"ready": True, "checks": {"database": True, "schema": True, "audit_checkpoints": True}}
+    health = live.client().get("/healthz")
+    assert health.status_code == 200
+    assert health.json()["status"] == "ok"
+    assert health.json()["checks"] == {"database": True, "schema": True, "audit_checkpoints": True}
 
 
 def test_a_signed_export_proves_each_entry_against_the_signed_checkpoint(

@@ -19,7 +19,7 @@ from tests.e2e.conftest import PASSWORD, LiveServer, assert_problem
 from tests.factories import unique
 
 SOME_ID = "0190f1c2-7a3b-7c4d-8e5f-0123456789ab"
-PUBLIC = {("/healthz", "get"), ("/readyz", "get"), ("/api/v1/auth/token", "post")}
+PUBLIC = {("/healthz", "get"), ("/api/v1/auth/token", "post")}
 HTTP_METHODS = {"get", "post", "put", "patch", "delete"}
 
 
@@ -227,7 +227,13 @@ def test_openapi_declares_both_security_schemes(live: LiveServer) -> None:
 def test_healthz_answers_without_credentials(live: LiveServer) -> None:
     response = live.client().get("/healthz")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "node": "fra", "role": "national", "database": "ok"}
+    assert response.json() == {
+        "status": "ok",
+        "node": "fra",
+        "role": "national",
+        "database": "ok",
+        "checks": {"database": True, "schema": True, "audit_checkpoints": True},
+    }
 
 
 @pytest.mark.parametrize("role", [Role.ADMIN, Role.MONITOR])

@@ -19,6 +19,7 @@ class Health(BaseModel):
     node: str
     role: str
     database: str
+    checks: dict[str, bool]
 
 
 class NodeInfo(BaseModel):
@@ -30,36 +31,26 @@ class NodeInfo(BaseModel):
     base_url: str
 
 
-@router.get("/healthz", response_model=Health, summary="Liveness and database reachability (no login)")
+@router.get(
+    "/healthz",
+    response_model=Health,
+    summary="Health and readiness (the one endpoint without login: probes cannot log in)",
+)
 async def healthz(node: NodeDep, response: Response) -> Health:
-    database_ok = await run_in_threadpool(node.database_ok)
-    if not database_ok:
+    """503 when the node cannot serve (its database is unreachable or its schema is not the
+    code's); ``degraded`` with 200 when it serves but a background duty lags (audit
+    checkpoints). Deliberately little: it answers anyone, so it names checks, never data."""
+    checks = await run_in_threadpool(node.readiness)
+    serving = checks["database"] and checks.get("schema", False)
+    if not serving:
         response.status_code = 503
-    # Deliberately little: this endpoint answers anyone, so it names no record or user.
     return Health(
-        status="ok" if database_ok else "degraded",
+        status="ok" if all(checks.values()) else ("degraded" if serving else "unavailable"),
         node=node.settings.node_name,
         role=node.settings.node_role.value,
-        database="ok" if database_ok else "unreachable",
+        database="ok" if checks["database"] else "unreachable",
+        checks=checks,
     )
-
-
-class Readiness(BaseModel):
-    ready: bool
-    checks: dict[str, bool]
-
-
-@router.get(
-    "/readyz",
-    response_model=Readiness,
-    summary="Readiness for traffic (no login: probes cannot log in); names checks, never data",
-)
-async def readyz(node: NodeDep, response: Response) -> Readiness:
-    checks = await run_in_threadpool(node.readiness)
-    ready = all(checks.values())
-    if not ready:
-        response.status_code = 503
-    return Readiness(ready=ready, checks=checks)
 
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
