@@ -7,7 +7,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, func, insert, select, update
+from sqlalchemy import Connection, Row, Table, func, insert, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.types import TypeEngine
 
@@ -210,11 +210,12 @@ class AuditRepository:
             statement = statement.where(AuditEventRow.seq > query.after_seq)
         return list(self._session.scalars(statement.order_by(AuditEventRow.seq).limit(query.limit)))
 
-    def event_rows(self, start: int, end: int) -> list[AuditEventRow]:
-        query = (
-            select(AuditEventRow).where(AuditEventRow.seq >= start, AuditEventRow.seq < end).order_by(AuditEventRow.seq)
-        )
-        return list(self._session.scalars(query))
+    def event_rows(self, start: int, end: int) -> Sequence[Row[Any]]:
+        """Plain rows (attribute access by column name), not ORM objects: verification and
+        the misuse monitor read the whole log through here."""
+        events = _table(AuditEventRow)
+        query = select(events).where(events.c.seq >= start, events.c.seq < end).order_by(events.c.seq)
+        return self._session.connection().execute(query).all()
 
     def record_refs(self, start: int, end: int) -> list[tuple[int, str]]:
         query = select(AuditEventRecordRow.seq, AuditEventRecordRow.record_id).where(

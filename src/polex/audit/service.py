@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
+from sqlalchemy import Row
 
 from polex.audit import merkle
 from polex.audit.checkpoint import Checkpoint, CheckpointError, CheckpointSigner, open_note
@@ -27,7 +28,7 @@ from polex.domain.audit import Actor, AuditEvent, AuditTag, Decision, canonical_
 from polex.domain.base import new_id
 from polex.domain.roles import Permission
 from polex.errors import BadRequest, FieldError, NotFound
-from polex.storage.tables import AuditCheckpointRow, AuditEventRow
+from polex.storage.tables import AuditCheckpointRow
 from polex.storage.unit_of_work import UnitOfWork, UnitOfWorkFactory
 
 STRATUM = 4  # perfect subtrees are stored at levels 4, 8, 12, ...
@@ -428,7 +429,7 @@ def _group(pairs: Iterable[tuple[int, str]]) -> dict[int, set[str]]:
     return grouped
 
 
-def _check_entry(row: AuditEventRow, expected_seq: int, record_ids: set[str], term_hashes: set[str]) -> None:
+def _check_entry(row: Row[Any], expected_seq: int, record_ids: set[str], term_hashes: set[str]) -> None:
     where = f"entry {expected_seq}"
     if row.seq != expected_seq:
         raise VerificationFailed(f"{where} is missing (the next stored entry is {row.seq})")
