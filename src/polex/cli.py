@@ -197,6 +197,19 @@ def api_key_add(
     typer.echo(json.dumps({"id": created.id, "key": created.key}))
 
 
+@app.command()
+def formats() -> None:
+    """List the formats this installation reads and writes, plugins included."""
+    from polex.formats.registry import default_registry
+
+    registry = default_registry()
+    for info in registry.formats():
+        mode = "read, write" if info.writable else "read"
+        typer.echo(f"{info.name:<16} {mode:<12} {info.description} [{info.source}]")
+    for failure in registry.failures:
+        typer.secho(f"left out: {failure}", err=True, fg=typer.colors.YELLOW)
+
+
 @audit_app.command("verify")
 def audit_verify(data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
     """Recompute the audit log from its stored events and check every checkpoint.

@@ -224,3 +224,9 @@ def test_demo_starts_every_node_and_stops_cleanly_then_reuses_its_data(tmp_path:
         output = again.communicate(timeout=60)[0]
     assert again.returncode == 0, output
     assert "preparing" not in output
+
+
+def test_formats_lists_the_built_in_adapters() -> None:
+    output = run("formats").stdout
+    assert "icao-mrz" in output
+    assert "csv-mapping" in output

@@ -26,6 +26,7 @@ from typing import IO, Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel
 
+from polex.domain.base import Provenance
 from polex.errors import FieldError, NotFound
 
 ENTRY_POINT_GROUP = "polex.formats"
@@ -40,6 +41,7 @@ class Accepted:
     record: BaseModel
     raw: str
     location: str
+    provenance: Provenance | None = None  # where the adapter knows more than its format name
 
 
 @dataclass(frozen=True)
@@ -100,9 +102,11 @@ class _Entry:
 
 
 def _builtin_factories() -> list[AdapterFactory]:
-    from polex.formats.mrz import MrzAdapter  # imported here: the adapters import this module
+    # Imported here: the adapters import this module.
+    from polex.formats.csv_mapping import CsvMappingAdapter
+    from polex.formats.mrz import MrzAdapter
 
-    return [MrzAdapter]
+    return [CsvMappingAdapter, MrzAdapter]
 
 
 def _as_factory(obj: object) -> AdapterFactory:

@@ -1,0 +1,164 @@
+"""CSV exports read through declarative mappings: hand-made exports in the shapes national
+systems produce (semicolons, local codes, dd.mm.yyyy dates, names in Cyrillic)."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from polex.domain.document import TravelDocument
+from polex.domain.person import Person
+from polex.formats.csv_mapping import CsvMappingAdapter, MappingError, load_mapping, parse_date
+from polex.formats.registry import Accepted, Rejection, available_formats
+
+DOCUMENTS_MAPPING = """
+version: 1
+record: travel_document
+csv: {delimiter: ";"}
+constants: {issuing_country: FRA}
+value_maps:
+  types: {PASSEPORT: passport, CNI: identity_card}
+  statuses: {VOL: stolen, PERTE: lost, VIERGE: stolen_blank}
+  sexes: {M: male, F: female, default: unknown}
+fields:
+  - {target: number, column: NUM_DOC, required: true}
+  - {target: document_type, column: TYPE, map: types}
+  - {target: status, column: MOTIF, map: statuses, required: true}
+  - {target: issued_on, column: DATE_DELIV, date: dd.mm.yyyy}
+  - {target: expires_on, column: DATE_EXP, date: dd.mm.yyyy}
+  - {target: holder.names.0.full, columns: [PRENOM, NOM], separator: " ", script: Latn}
+  - {target: holder.names.0.given, column: PRENOM}
+  - {target: holder.names.0.family, column: NOM}
+  - {target: holder.birth_date, column: NAISSANCE, date: dd.mm.yyyy}
+  - {target: holder.sex, column: SEXE, map: sexes}
+source_id: REF
+"""
+
+DOCUMENTS_CSV = """REF;NUM_DOC;TYPE;MOTIF;DATE_DELIV;DATE_EXP;NOM;PRENOM;NAISSANCE;SEXE
+A-1;12ab 34567;PASSEPORT;VOL;01.03.2019;28.02.2029;MARTIN;Camille;02.01.1990;F
+A-2;23CD45678;CNI;PERTE;15.06.2020;14.06.2030;DUBOIS;Luc;31.02.1985;M
+A-3;;PASSEPORT;VOL;01.03.2019;28.02.2029;ROUX;Marie;01.01.1970;F
+A-4;34EF56789;PERMIS;VOL;01.03.2019;28.02.2029;BLANC;Paul;01.01.1970;M
+"""
+
+
+def read(mapping: str, text: str) -> list[Accepted | Rejection]:
+    return list(CsvMappingAdapter(mapping=mapping).read(io.BytesIO(text.encode())))
+
+
+def test_a_french_export_becomes_documents_and_named_rejections() -> None:
+    results = read(DOCUMENTS_MAPPING, DOCUMENTS_CSV)
+    assert [type(result).__name__ for result in results] == ["Accepted", "Rejection", "Rejection", "Rejection"]
+    first = results[0]
+    assert isinstance(first, Accepted)
+    assert isinstance(first.record, TravelDocument)
+    document = first.record
+    assert (document.number, document.document_type.value, document.status.value) == ("12AB34567", "passport", "stolen")
+    assert document.holder is not None
+    assert document.holder.names[0].full == "Camille MARTIN"
+    assert document.holder.names[0].script == "Latn"
+    assert document.holder.birth_date == "1990-01-02"
+    assert first.provenance is not None
+    assert first.provenance.source_id == "A-1"
+    assert first.provenance.original_values["number"] == "12ab 34567"
+    assert first.location == "line 2"
+    impossible, empty, unmapped = results[1], results[2], results[3]
+    assert isinstance(impossible, Rejection)
+    assert impossible.field == "NAISSANCE"
+    assert "day is out of range" in impossible.reason
+    assert isinstance(empty, Rejection)
+    assert (empty.field, empty.reason) == ("NUM_DOC", "is empty but required")
+    assert isinstance(unmapped, Rejection)
+    assert unmapped.field == "TYPE"
+    assert "'PERMIS' is not in the value map 'types'" in unmapped.reason
+    assert unmapped.raw.startswith("A-4;34EF56789;PERMIS")  # kept as received
+
+
+def test_cyrillic_names_and_partial_dates() -> None:
+    mapping = """
+record: person
+csv: {delimiter: ","}
+fields:
+  - {target: names.0.full, columns: ["Ім'я", "Прізвище"], script: Cyrl}
+  - {target: names.0.family, column: "Прізвище"}
+  - {target: names.1.full, column: LATIN}
+  - {target: names.1.kind, constant: transliteration}
+  - {target: birth_dates, column: "Дата народження", date: yyyy-mm, kind: list}
+  - {target: nationalities, column: Громадянство, kind: list, separator: "|"}
+"""
+    text = "Ім'я,Прізвище,LATIN,Дата народження,Громадянство\nОлександр,Шевченко,Oleksandr Shevchenko,1984-07,UKR|POL\n"
+    (result,) = read(mapping, text)
+    assert isinstance(result, Accepted)
+    person = result.record
+    assert isinstance(person, Person)
+    assert person.names[0].full == "Олександр Шевченко"
+    assert person.names[0].script == "Cyrl"
+    assert person.names[1].kind.value == "transliteration"
+    assert person.birth_dates == ["1984-07"]
+    assert person.nationalities == ["UKR", "POL"]
+
+
+@pytest.mark.parametrize(
+    ("mapping", "field", "reason"),
+    [
+        (
+            "record: vehicle\nfields: [{target: colour_code, column: C}]",
+            "fields.0.target",
+            "'colour_code' is not a field",
+        ),
+        ("record: vehicle\nfields: [{target: plate, column: P, map: plates}]", "fields.0.map", "no value map"),
+        (
+            "record: vehicle\nfields: [{target: stolen_on, column: D, date: dd-mm-yy}]",
+            "fields.0",
+            "unknown date format",
+        ),
+        ("record: vehicle\nfields: [{target: plate, column: P, constant: X}]", "fields.0", "exactly one of"),
+        ("record: starship\nfields: [{target: plate, column: P}]", "record", "Input should be"),
+        (
+            "record: person\nfields: [{target: names.0.nickname, column: N}]",
+            "fields.0.target",
+            "not a field of names.0",
+        ),
+        ("{unclosed", "mapping", "not valid YAML"),
+    ],
+)
+def test_a_wrong_mapping_is_refused_before_any_row(mapping: str, field: str, reason: str) -> None:
+    with pytest.raises(MappingError) as refused:
+        load_mapping(mapping)
+    assert any(error.field == field and reason in error.reason for error in refused.value.errors), refused.value.errors
+
+
+def test_missing_columns_are_named_before_reading() -> None:
+    with pytest.raises(MappingError, match="no column 'NUM_DOC'"):
+        read(DOCUMENTS_MAPPING, "REF;TYPE\nA;B\n")
+
+
+def test_dates() -> None:
+    assert parse_date("02.01.1990", "dd.mm.yyyy") == "1990-01-02"
+    assert parse_date("19900102", "yyyymmdd") == "1990-01-02"
+    assert parse_date("1990", "yyyy") == "1990"
+    with pytest.raises(ValueError, match="not a date written"):
+        parse_date("1990-01-02", "dd.mm.yyyy")
+
+
+def test_the_format_is_registered() -> None:
+    assert "csv-mapping" in {info.name for info in available_formats()}
+
+
+@settings(max_examples=200, deadline=None)
+@given(cells=st.lists(st.text(max_size=40), min_size=10, max_size=10))
+def test_any_cell_content_gives_a_record_or_a_rejection(cells: list[str]) -> None:
+    buffer = io.StringIO()
+    import csv
+
+    writer = csv.writer(buffer, delimiter=";")
+    writer.writerow(["REF", "NUM_DOC", "TYPE", "MOTIF", "DATE_DELIV", "DATE_EXP", "NOM", "PRENOM", "NAISSANCE", "SEXE"])
+    writer.writerow(cells)
+    for result in read(DOCUMENTS_MAPPING, buffer.getvalue()):
+        assert isinstance(result, Accepted | Rejection)
+        if isinstance(result, Rejection):
+            assert result.field
+            assert result.reason
