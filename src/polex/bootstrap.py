@@ -24,6 +24,7 @@ from polex.auth.service import AuthService
 from polex.auth.tokens import TokenIssuer
 from polex.case.feature import CASE_FEATURE
 from polex.document.feature import DOCUMENT_FEATURE
+from polex.ingest.service import ImportService
 from polex.person.feature import PERSON_FEATURE
 from polex.record.service import RecordService
 from polex.record.spec import RecordFeature
@@ -52,6 +53,7 @@ class Node:
     audit: AuditTrail
     witness: Witness
     misuse: MisuseMonitor
+    imports: ImportService
     auth: AuthService
     agencies: AgencyService
     records: dict[str, RecordService]
@@ -108,6 +110,7 @@ def _wire(settings: Settings, *, migrate: bool, engine: Engine | None) -> Node:
         issuer=f"polex:{settings.node_name}",
         lifetime=dt.timedelta(minutes=settings.access_token_minutes),
     )
+    records = {feature.record_type.kind.value: RecordService(uow, audit, feature) for feature in FEATURES}
     return Node(
         settings=settings,
         engine=engine,
@@ -124,6 +127,7 @@ def _wire(settings: Settings, *, migrate: bool, engine: Engine | None) -> Node:
             lockout_after=settings.login_attempts_before_lockout,
         ),
         agencies=AgencyService(uow, audit, node_country=settings.node_country, is_hub=settings.is_hub),
-        records={feature.record_type.kind.value: RecordService(uow, audit, feature) for feature in FEATURES},
+        records=records,
+        imports=ImportService(uow, records),
         features=FEATURES,
     )

@@ -18,7 +18,9 @@ from polex.domain.roles import Role
 from polex.settings import DEFAULT_DATA_DIR, NodeRole, load_settings
 
 if TYPE_CHECKING:
+    from polex.agency.schemas import AgencyCreate
     from polex.bootstrap import Node
+    from polex.settings import Settings
 
 app = typer.Typer(
     name="polex",
@@ -197,6 +199,63 @@ def api_key_add(
     typer.echo(json.dumps({"id": created.id, "key": created.key}))
 
 
+@app.command("import")
+def import_records(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
+    format_name: Annotated[str, typer.Option("--format", help="A format from 'polex formats'")],
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+    mapping: Annotated[Path | None, typer.Option(help="The YAML mapping (csv-mapping)")] = None,
+    option: Annotated[list[str] | None, typer.Option(help="Adapter option KEY=VALUE, e.g. status=lost")] = None,
+    agency_id: Annotated[
+        str | None, typer.Option(help="Owner of the records; the node's own agency by default")
+    ] = None,
+) -> None:
+    """Import a file: records for the owning agency, rejections kept in quarantine.
+
+    Prints a JSON summary; exits 0 when every item was imported, 3 when some were
+    quarantined, 2 when the file or mapping could not be read at all.
+    """
+    from polex.auth.principal import Principal, PrincipalKind
+    from polex.domain.roles import Role
+    from polex.formats.csv_mapping import MappingError
+    from polex.formats.registry import get_format
+
+    options: dict[str, object] = {}
+    for item in option or []:
+        key, separator, value = item.partition("=")
+        if not separator:
+            _fail(f"--option {item!r} is not KEY=VALUE")
+        options[key] = value
+    if mapping is not None:
+        options["mapping"] = mapping
+    with _local_node(data_dir) as node:
+        try:
+            adapter = get_format(format_name, **options)
+        except (MappingError, TypeError) as error:
+            _fail(str(error))
+            return
+        owner_agency = (
+            node.agencies.get_any(agency_id) if agency_id else node.agencies.ensure(own_agency(node.settings))
+        )
+        operator = Principal(
+            PrincipalKind.LOCAL,
+            "local-import",
+            getpass.getuser(),
+            owner_agency.id,
+            owner_agency.country,
+            frozenset({Role.NCB_OPERATOR}),
+        )
+        try:
+            with file.open("rb") as stream:
+                summary = node.imports.run(adapter, stream, source=str(file), owner=operator)
+        except MappingError as error:
+            _fail(str(error))
+            return
+    typer.echo(json.dumps(summary.__dict__, ensure_ascii=False, indent=2))
+    if summary.rejected:
+        raise typer.Exit(3)
+
+
 @app.command()
 def formats() -> None:
     """List the formats this installation reads and writes, plugins included."""
@@ -257,6 +316,12 @@ def _local_node(data_dir: Path, *, migrate: bool = True) -> Iterator[Node]:
         _fail(str(error))
     finally:
         node.close()
+
+
+def own_agency(settings: Settings) -> AgencyCreate:
+    from polex.provision import own_agency as node_agency
+
+    return node_agency(settings)
 
 
 def _own_agency_id(node: Node) -> str:

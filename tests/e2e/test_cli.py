@@ -230,3 +230,84 @@ def test_formats_lists_the_built_in_adapters() -> None:
     output = run("formats").stdout
     assert "icao-mrz" in output
     assert "csv-mapping" in output
+
+
+def test_import_a_csv_export_and_an_mrz_file(tmp_path: Path) -> None:
+    data_dir = tmp_path / "fra"
+    run("init", "--data-dir", str(data_dir), "--name", "fra", "--country", "FRA")
+    mapping = tmp_path / "sltd.yaml"
+    mapping.write_text(
+        "record: travel_document\ncsv: {delimiter: ';'}\nconstants: {issuing_country: FRA, status: lost}\n"
+        "fields:\n  - {target: number, column: NUMERO, required: true}\n"
+        "  - {target: issued_on, column: DELIVRE, date: dd.mm.yyyy}\n"
+    )
+    export = tmp_path / "export.csv"
+    export.write_text("NUMERO;DELIVRE\n12AB34567;01.02.2020\n23CD45678;31.02.2020\n")
+    completed = run(
+        "import",
+        str(export),
+        "--format",
+        "csv-mapping",
+        "--mapping",
+        str(mapping),
+        "--data-dir",
+        str(data_dir),
+        check=False,
+    )
+    assert completed.returncode == 3, completed.stderr  # one row quarantined
+    summary = json.loads(completed.stdout)
+    assert (summary["accepted"], summary["rejected"]) == (1, 1)
+    assert any(reason.startswith("DELIVRE:") for reason in summary["reasons"])
+
+    mrz = tmp_path / "documents.mrz"
+    mrz.write_text("\n".join(_td3()) + "\n")
+    completed = run(
+        "import",
+        str(mrz),
+        "--format",
+        "icao-mrz",
+        "--option",
+        "status=stolen",
+        "--data-dir",
+        str(data_dir),
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    assert json.loads(completed.stdout)["by_kind"] == {"travel_document": 1}
+
+    bad_mapping = tmp_path / "bad.yaml"
+    bad_mapping.write_text("record: vehicle\nfields: [{target: wheels, column: W}]\n")
+    refused = run(
+        "import",
+        str(export),
+        "--format",
+        "csv-mapping",
+        "--mapping",
+        str(bad_mapping),
+        "--data-dir",
+        str(data_dir),
+        check=False,
+    )
+    assert refused.returncode == 2
+    assert "'wheels' is not a field" in refused.stderr
+
+
+def _td3() -> tuple[str, ...]:
+    import datetime as dt
+
+    from polex.domain.person import Sex
+    from polex.formats.mrz import MrzFields, generate_td3
+
+    return generate_td3(
+        MrzFields(
+            document_code="P",
+            issuing_state="FRA",
+            document_number="34EF56789",
+            primary_identifier="MARTIN",
+            secondary_identifier="CAMILLE",
+            nationality="FRA",
+            birth_date=dt.date(1990, 1, 2),
+            sex=Sex.FEMALE,
+            expiry_date=dt.date(2030, 1, 1),
+        )
+    )

@@ -61,6 +61,14 @@ class AgencyService:
                 return agency_read(existing)
         return self.create(data)
 
+    def get_any(self, agency_id: str) -> AgencyRead:
+        """For node set-up from the CLI, which has no principal."""
+        with self._uow(read_only=True) as uow:
+            row = AgencyRepository(uow.session).get(agency_id)
+            if row is None:
+                raise NotFound(f"no agency '{agency_id}'")
+            return agency_read(row)
+
     def get(self, agency_id: str, principal: Principal) -> AgencyRead:
         principal.require(Permission.AGENCY_READ)
         with self._uow(read_only=True) as uow:

@@ -12,6 +12,7 @@ from polex.errors import Forbidden
 class PrincipalKind(StrEnum):
     USER = "user"
     API_KEY = "api_key"
+    LOCAL = "local"  # an operator at the node itself, through the CLI
 
 
 @dataclass(frozen=True)

@@ -263,3 +263,33 @@ class AuditAlertRow(Base):
     log: Mapped[str] = mapped_column(String(200))
     detail: Mapped[str] = mapped_column(Text)
     evidence: Mapped[dict[str, Any]] = mapped_column(JsonDocument)
+
+
+class ImportRow(Base):
+    """One run of an import: what was read, by whom, with what outcome."""
+
+    __tablename__ = "imports"
+
+    id: Mapped[str] = mapped_column(String(UUID_LENGTH), primary_key=True)
+    format: Mapped[str] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(String(500))
+    owner_agency_id: Mapped[str] = mapped_column(ForeignKey("agencies.id"))
+    started_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+    accepted: Mapped[int] = mapped_column(Integer, default=0)
+    rejected: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class QuarantineRow(Base):
+    """An item an import could not take, kept exactly as received with the reason."""
+
+    __tablename__ = "quarantine"
+
+    id: Mapped[str] = mapped_column(String(UUID_LENGTH), primary_key=True)
+    import_id: Mapped[str] = mapped_column(ForeignKey("imports.id"), index=True)
+    location: Mapped[str] = mapped_column(String(200))
+    field: Mapped[str] = mapped_column(String(300))
+    reason: Mapped[str] = mapped_column(Text)
+    errors: Mapped[list[dict[str, str]]] = mapped_column(JsonDocument)
+    raw: Mapped[str] = mapped_column(Text)
+    at: Mapped[dt.datetime] = mapped_column(UtcDateTime())

@@ -35,6 +35,9 @@ class UnitOfWork:
         traceback: TracebackType | None,
     ) -> None:
         try:
+            # Detach what was loaded before rolling back, so rows a use case returns keep
+            # their values instead of being expired by the rollback.
+            self.session.expunge_all()
             self.session.rollback()
         finally:
             self.session.close()

@@ -1,0 +1,1 @@
+"""Imports: outside formats streamed into records, rejections kept in quarantine."""

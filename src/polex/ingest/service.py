@@ -1,0 +1,180 @@
+"""Streams an outside format into records of the common schema.
+
+Records are stored in batches, each batch one transaction with its audit event. Items the
+adapter rejects, and records the store refuses (a document already reported, one the
+importing agency may not own), go to quarantine exactly as received, with the field and
+the reason: nothing is dropped and nothing is half-written. A batch that meets a
+duplicate is retried record by record, so one duplicate does not cost its neighbours.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import IO
+
+from pydantic import BaseModel
+
+from polex.audit.service import actor_of
+from polex.auth.principal import Principal
+from polex.domain.audit import Actor
+from polex.domain.base import Provenance, new_id
+from polex.domain.records import RECORD_TYPES
+from polex.errors import AlreadyExists, PolexError
+from polex.formats.registry import Accepted, FormatAdapter, Rejection
+from polex.ingest.repository import ImportRepository
+from polex.record.service import NewRecord, RecordService
+from polex.storage.tables import ImportRow, QuarantineRow
+from polex.storage.unit_of_work import UnitOfWorkFactory
+
+BATCH = 1000
+_KIND_OF: dict[type[BaseModel], str] = {
+    record_type.content: record_type.kind.value for record_type in RECORD_TYPES.values()
+}
+
+
+@dataclass
+class ImportSummary:
+    id: str
+    format: str
+    accepted: int = 0
+    rejected: int = 0
+    by_kind: dict[str, int] = field(default_factory=dict)
+    reasons: dict[str, int] = field(default_factory=dict)  # "field: reason" to how often
+
+
+class ImportService:
+    def __init__(self, uow: UnitOfWorkFactory, records: Mapping[str, RecordService]) -> None:
+        self._uow = uow
+        self._records = records
+
+    def run(
+        self,
+        adapter: FormatAdapter,
+        stream: IO[bytes],
+        *,
+        source: str,
+        owner: Principal,
+        batch_size: int = BATCH,
+    ) -> ImportSummary:
+        """Import everything ``adapter`` reads from ``stream`` for the ``owner`` agency."""
+        summary = ImportSummary(id=new_id(), format=adapter.name)
+        with self._uow() as uow:
+            ImportRepository(uow.session).add(
+                ImportRow(
+                    id=summary.id,
+                    format=adapter.name,
+                    source=source[:500],
+                    owner_agency_id=owner.agency_id,
+                    started_at=dt.datetime.now(dt.UTC),
+                    finished_at=None,
+                    accepted=0,
+                    rejected=0,
+                )
+            )
+            uow.commit()
+        actor = actor_of(owner)
+        pending: list[tuple[Accepted, NewRecord]] = []
+        rejections: list[Rejection] = []
+        for result in adapter.read(stream):
+            if isinstance(result, Rejection):
+                rejections.append(result)
+            else:
+                kind = _KIND_OF.get(type(result.record))
+                if kind is None:
+                    rejections.append(
+                        self._refused(result, "record", f"polex stores no {type(result.record).__name__}")
+                    )
+                    continue
+                provenance = result.provenance or Provenance(source_format=adapter.name)
+                pending.append(
+                    (
+                        result,
+                        NewRecord(
+                            content=result.record,
+                            owner_agency_id=owner.agency_id,
+                            owner_country=owner.country,
+                            provenance=provenance,
+                        ),
+                    )
+                )
+            if len(pending) >= batch_size:
+                rejections.extend(self._store(pending, owner, actor, summary))
+                pending = []
+            if len(rejections) >= batch_size:
+                self._quarantine(summary, rejections)
+                rejections = []
+        rejections.extend(self._store(pending, owner, actor, summary))
+        self._quarantine(summary, rejections)
+        with self._uow() as uow:
+            row = ImportRepository(uow.session).get(summary.id)
+            assert row is not None
+            row.finished_at = dt.datetime.now(dt.UTC)
+            row.accepted, row.rejected = summary.accepted, summary.rejected
+            uow.commit()
+        return summary
+
+    def _store(
+        self, pending: Sequence[tuple[Accepted, NewRecord]], owner: Principal, actor: Actor, summary: ImportSummary
+    ) -> list[Rejection]:
+        """Store a batch per record kind; on a conflict, record by record. Returns refusals."""
+        refused: list[Rejection] = []
+        by_kind: dict[str, list[tuple[Accepted, NewRecord]]] = {}
+        for item in pending:
+            by_kind.setdefault(_KIND_OF[type(item[1].content)], []).append(item)
+        for kind, items in by_kind.items():
+            service = self._records[kind]
+            allowed = []
+            for accepted, new in items:
+                try:
+                    if service.feature.check_owner is not None:
+                        service.feature.check_owner(new.content, owner)
+                except PolexError as error:
+                    refused.append(self._refused(accepted, "owner", error.detail))
+                    continue
+                allowed.append((accepted, new))
+            try:
+                stored = service.create_many([new for _, new in allowed], actor=actor) if allowed else 0
+            except AlreadyExists:
+                stored = 0
+                for accepted, new in allowed:
+                    try:
+                        stored += service.create_many([new], actor=actor)
+                    except AlreadyExists as error:
+                        refused.append(self._refused(accepted, "record", error.detail))
+            summary.accepted += stored
+            summary.by_kind[kind] = summary.by_kind.get(kind, 0) + stored
+        return refused
+
+    @staticmethod
+    def _refused(accepted: Accepted, field_name: str, reason: str) -> Rejection:
+        return Rejection(field_name, reason, raw=accepted.raw, location=accepted.location)
+
+    def _quarantine(self, summary: ImportSummary, rejections: Sequence[Rejection]) -> None:
+        if not rejections:
+            return
+        now = dt.datetime.now(dt.UTC)
+        with self._uow() as uow:
+            imports = ImportRepository(uow.session)
+            for rejection in rejections:
+                imports.add(
+                    QuarantineRow(
+                        id=new_id(),
+                        import_id=summary.id,
+                        location=rejection.location[:200],
+                        field=rejection.field[:300],
+                        reason=rejection.reason,
+                        raw=rejection.raw,
+                        errors=[error.as_dict() for error in rejection.errors],
+                        at=now,
+                    )
+                )
+                key = f"{rejection.field}: {rejection.reason}"[:200]
+                summary.reasons[key] = summary.reasons.get(key, 0) + 1
+            uow.commit()
+        summary.rejected += len(rejections)
+
+    def quarantined(self, import_id: str) -> list[QuarantineRow]:
+        with self._uow(read_only=True) as uow:
+            return ImportRepository(uow.session).quarantined(import_id)
