@@ -103,10 +103,11 @@ class _Entry:
 
 def _builtin_factories() -> list[AdapterFactory]:
     # Imported here: the adapters import this module.
+    from polex.formats.ansi_nist import AnsiNistAdapter
     from polex.formats.csv_mapping import CsvMappingAdapter
     from polex.formats.mrz import MrzAdapter
 
-    return [CsvMappingAdapter, MrzAdapter]
+    return [AnsiNistAdapter, CsvMappingAdapter, MrzAdapter]
 
 
 def _as_factory(obj: object) -> AdapterFactory:
