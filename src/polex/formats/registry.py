@@ -106,8 +106,9 @@ def _builtin_factories() -> list[AdapterFactory]:
     from polex.formats.ansi_nist import AnsiNistAdapter
     from polex.formats.csv_mapping import CsvMappingAdapter
     from polex.formats.mrz import MrzAdapter
+    from polex.formats.stix import StixAdapter
 
-    return [AnsiNistAdapter, CsvMappingAdapter, MrzAdapter]
+    return [AnsiNistAdapter, CsvMappingAdapter, MrzAdapter, StixAdapter]
 
 
 def _as_factory(obj: object) -> AdapterFactory:
