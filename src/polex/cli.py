@@ -256,6 +256,41 @@ def import_records(
         raise typer.Exit(3)
 
 
+@app.command("export")
+def export_records(
+    kind: Annotated[str, typer.Option(help="person, travel_document, vehicle or case")],
+    format_name: Annotated[str, typer.Option("--format", help="A writable format from 'polex formats'")],
+    out: Annotated[Path, typer.Option(help="The file to write")],
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+    agency_id: Annotated[str | None, typer.Option(help="Only this agency's records")] = None,
+) -> None:
+    """Write a node's records in an outside format (audited as an export)."""
+    from polex.auth.principal import Principal, PrincipalKind
+    from polex.domain.roles import Role
+    from polex.formats.registry import WritableFormatAdapter, get_format
+
+    with _local_node(data_dir) as node:
+        if kind not in node.records:
+            _fail(f"no record kind {kind!r}; choose one of {', '.join(sorted(node.records))}")
+        adapter = get_format(format_name)
+        if not isinstance(adapter, WritableFormatAdapter):
+            _fail(f"the {format_name} format can be read, not written")
+            return
+        agency = node.agencies.ensure(own_agency(node.settings))
+        operator = Principal(
+            PrincipalKind.LOCAL,
+            "local-export",
+            getpass.getuser(),
+            agency.id,
+            agency.country,
+            frozenset({Role.ANALYST}),
+        )
+        records = node.records[kind].export(operator, owner_agency_id=agency_id, format_name=format_name)
+        with out.open("wb") as stream:
+            adapter.write(records, stream)
+    typer.echo(json.dumps({"kind": kind, "format": format_name, "records": len(records), "file": str(out)}))
+
+
 @app.command()
 def formats() -> None:
     """List the formats this installation reads and writes, plugins included."""

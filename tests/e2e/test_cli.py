@@ -311,3 +311,54 @@ def _td3() -> tuple[str, ...]:
             expiry_date=dt.date(2030, 1, 1),
         )
     )
+
+
+def test_export_writes_the_records_in_an_outside_format_and_is_audited(tmp_path: Path) -> None:
+    data_dir = tmp_path / "fra"
+    run("init", "--data-dir", str(data_dir), "--name", "fra", "--country", "FRA")
+    mrz = tmp_path / "documents.mrz"
+    mrz.write_text("\n".join(_td3()) + "\n")
+    run("import", str(mrz), "--format", "icao-mrz", "--data-dir", str(data_dir))
+    out = tmp_path / "out.mrz"
+    summary = json.loads(
+        run(
+            "export",
+            "--kind",
+            "travel_document",
+            "--format",
+            "icao-mrz",
+            "--out",
+            str(out),
+            "--data-dir",
+            str(data_dir),
+        ).stdout
+    )
+    assert summary["records"] == 1
+    assert out.read_text().splitlines() == list(_td3())  # what went in comes out
+    from polex.bootstrap import build_node
+    from polex.settings import load_settings
+
+    node = build_node(load_settings(data_dir=data_dir))
+    try:
+        last, _ = node.audit.leaf(node.audit.integrate() - 1)
+    finally:
+        node.close()
+    assert (last.tag.value, last.result_count, last.details) == (
+        "record:travel_document:exported",
+        1,
+        {"format": "icao-mrz"},
+    )
+    refused = run(
+        "export",
+        "--kind",
+        "travel_document",
+        "--format",
+        "csv-mapping",
+        "--out",
+        str(out),
+        "--data-dir",
+        str(data_dir),
+        check=False,
+    )
+    assert refused.returncode == 2
+    assert "can be read, not written" in refused.stderr

@@ -123,6 +123,28 @@ class RecordService:
         self._audit.record([self._event("listed", principal, listed, result_count=len(listed), query_terms=typed)])
         return page
 
+    def export(
+        self, principal: Principal, *, owner_agency_id: str | None = None, format_name: str
+    ) -> Sequence[BaseModel]:
+        """Every live record of this kind (of one agency if given), as content, for an
+        outside format; audited as one export naming every record before it leaves."""
+        principal.require(Permission.RECORD_READ)
+        contents: list[BaseModel] = []
+        ids: list[str] = []
+        after: str | None = None
+        while True:
+            query = RecordQuery(kind=self.kind, after_id=after, limit=1000, owner_agency_id=owner_agency_id)
+            with self._uow(read_only=True) as uow:
+                rows = RecordRepository(uow.session).list(query)
+                contents.extend(self.feature.record_type.content.model_validate(row.content) for row in rows)
+                ids.extend(row.id for row in rows)
+            if len(rows) < query.limit:
+                break
+            after = rows[-1].id
+        event = self._event("exported", principal, ids, result_count=len(ids), details={"format": format_name})
+        self._audit.record([event])
+        return contents
+
     # -- writing ----------------------------------------------------------------------
 
     def create(self, body: BaseModel, principal: Principal, *, raw: Mapping[str, Any] | None = None) -> RecordEnvelope:
