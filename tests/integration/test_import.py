@@ -67,3 +67,19 @@ def _documents(node: Node, owner: Principal) -> list:  # type: ignore[type-arg]
 
     reader = Principal(PrincipalKind.USER, new_id(), "reader", owner.agency_id, "FRA", frozenset({Role.ANALYST}))
     return node.records["travel_document"].list(reader, ListFilters(), cursor=None, limit=100).items
+
+
+def test_followthemoney_entities_keep_their_ids_so_a_second_import_adds_nothing(node: Node) -> None:
+    from polex.domain.person import Person
+    from polex.formats.ftm import FtmAdapter
+    from tests.factories import person_body
+
+    buffer = io.BytesIO()
+    FtmAdapter().write([Person.model_validate(person_body())], buffer)
+    owner = operator(node)
+    first = node.imports.run(FtmAdapter(), io.BytesIO(buffer.getvalue()), source="persons.ftm.json", owner=owner)
+    assert (first.accepted, first.rejected, first.by_kind) == (1, 0, {"person": 1})
+    second = node.imports.run(FtmAdapter(), io.BytesIO(buffer.getvalue()), source="persons.ftm.json", owner=owner)
+    assert (second.accepted, second.rejected) == (0, 1)
+    (duplicate,) = node.imports.quarantined(second.id)
+    assert "already recorded" in duplicate.reason

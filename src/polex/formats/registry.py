@@ -105,10 +105,11 @@ def _builtin_factories() -> list[AdapterFactory]:
     # Imported here: the adapters import this module.
     from polex.formats.ansi_nist import AnsiNistAdapter
     from polex.formats.csv_mapping import CsvMappingAdapter
+    from polex.formats.ftm import FtmAdapter
     from polex.formats.mrz import MrzAdapter
     from polex.formats.stix import StixAdapter
 
-    return [AnsiNistAdapter, CsvMappingAdapter, MrzAdapter, StixAdapter]
+    return [AnsiNistAdapter, CsvMappingAdapter, FtmAdapter, MrzAdapter, StixAdapter]
 
 
 def _as_factory(obj: object) -> AdapterFactory:

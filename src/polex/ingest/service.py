@@ -19,7 +19,7 @@ from pydantic import BaseModel
 from polex.audit.service import actor_of
 from polex.auth.principal import Principal
 from polex.domain.audit import Actor
-from polex.domain.base import Provenance, new_id
+from polex.domain.base import Provenance, RecordKind, new_id
 from polex.domain.records import RECORD_TYPES
 from polex.errors import AlreadyExists, PolexError
 from polex.formats.registry import Accepted, FormatAdapter, Rejection
@@ -29,9 +29,14 @@ from polex.storage.tables import ImportRow, QuarantineRow
 from polex.storage.unit_of_work import UnitOfWorkFactory
 
 BATCH = 1000
-_KIND_OF: dict[type[BaseModel], str] = {
-    record_type.content: record_type.kind.value for record_type in RECORD_TYPES.values()
-}
+
+
+def kind_of(record: BaseModel) -> str | None:
+    """The record kind a model read by an adapter is (or extends)."""
+    for record_type in RECORD_TYPES.values():
+        if isinstance(record, record_type.content):
+            return record_type.kind.value
+    return None
 
 
 @dataclass
@@ -81,24 +86,12 @@ class ImportService:
             if isinstance(result, Rejection):
                 rejections.append(result)
             else:
-                kind = _KIND_OF.get(type(result.record))
+                kind = kind_of(result.record)
                 if kind is None:
-                    rejections.append(
-                        self._refused(result, "record", f"polex stores no {type(result.record).__name__}")
-                    )
+                    reason = f"polex stores no {type(result.record).__name__}"
+                    rejections.append(self._refused(result, "record", reason))
                     continue
-                provenance = result.provenance or Provenance(source_format=adapter.name)
-                pending.append(
-                    (
-                        result,
-                        NewRecord(
-                            content=result.record,
-                            owner_agency_id=owner.agency_id,
-                            owner_country=owner.country,
-                            provenance=provenance,
-                        ),
-                    )
-                )
+                pending.append((result, self._new_record(kind, result, owner, adapter.name)))
             if len(pending) >= batch_size:
                 rejections.extend(self._store(pending, owner, actor, summary))
                 pending = []
@@ -122,7 +115,7 @@ class ImportService:
         refused: list[Rejection] = []
         by_kind: dict[str, list[tuple[Accepted, NewRecord]]] = {}
         for item in pending:
-            by_kind.setdefault(_KIND_OF[type(item[1].content)], []).append(item)
+            by_kind.setdefault(kind_of(item[1].content) or "", []).append(item)
         for kind, items in by_kind.items():
             service = self._records[kind]
             allowed = []
@@ -146,6 +139,23 @@ class ImportService:
             summary.accepted += stored
             summary.by_kind[kind] = summary.by_kind.get(kind, 0) + stored
         return refused
+
+    @staticmethod
+    def _new_record(kind: str, result: Accepted, owner: Principal, format_name: str) -> NewRecord:
+        """The record to store. Adapters may read into subclasses of the schema's types that
+        also carry a stable id and provenance (FtM does); the stored content is the schema's
+        type alone, and the id makes a repeated import a no-op rather than a copy."""
+        content_type = RECORD_TYPES[RecordKind(kind)].content
+        record = result.record
+        content = content_type.model_validate(record.model_dump(include=set(content_type.model_fields)))
+        provenance = result.provenance or getattr(record, "provenance", None) or Provenance(source_format=format_name)
+        return NewRecord(
+            content=content,
+            owner_agency_id=owner.agency_id,
+            owner_country=owner.country,
+            provenance=provenance,
+            id=getattr(record, "id", None),
+        )
 
     @staticmethod
     def _refused(accepted: Accepted, field_name: str, reason: str) -> Rejection:
