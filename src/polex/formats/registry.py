@@ -107,9 +107,10 @@ def _builtin_factories() -> list[AdapterFactory]:
     from polex.formats.csv_mapping import CsvMappingAdapter
     from polex.formats.ftm import FtmAdapter
     from polex.formats.mrz import MrzAdapter
+    from polex.formats.niem import NiemAdapter
     from polex.formats.stix import StixAdapter
 
-    return [AnsiNistAdapter, CsvMappingAdapter, FtmAdapter, MrzAdapter, StixAdapter]
+    return [AnsiNistAdapter, CsvMappingAdapter, FtmAdapter, MrzAdapter, NiemAdapter, StixAdapter]
 
 
 def _as_factory(obj: object) -> AdapterFactory:

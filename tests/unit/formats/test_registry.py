@@ -132,7 +132,7 @@ def test_plugins_are_found_through_entry_points(monkeypatch: pytest.MonkeyPatch)
     )
     registry = FormatRegistry()
     names = {info.name: info for info in registry.formats()}
-    assert set(names) == {"icao-mrz", "csv-mapping", "ansi-nist-itl", "stix2.1", "ftm", "example-numbers"}
+    assert set(names) == {"icao-mrz", "csv-mapping", "ansi-nist-itl", "stix2.1", "ftm", "niem-xml", "example-numbers"}
     assert names["example-numbers"].source == f"entry point example-numbers = {PLUGINS}:NumbersAdapter"
     assert not names["example-numbers"].writable
     assert names["icao-mrz"].source == "built-in"  # a plugin cannot take a built-in's name
