@@ -61,6 +61,7 @@ class Settings(BaseSettings):
     public_url: str | None = None
     access_token_minutes: int = Field(default=15, ge=1, le=24 * 60)
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    max_import_bytes: int = Field(default=512 * 1_048_576, ge=1024, description="Largest file an import may upload")
     page_size_max: int = Field(default=500, ge=1)
     login_attempts_before_lockout: int = Field(default=10, ge=1)
     log_level: str = "info"

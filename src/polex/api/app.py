@@ -16,6 +16,8 @@ from polex.audit.background import PeriodicTask
 from polex.audit.endpoints import router as audit_router
 from polex.auth.endpoints import router as auth_router
 from polex.bootstrap import Node
+from polex.ingest.endpoints import formats_router
+from polex.ingest.endpoints import router as import_router
 from polex.record.endpoints import build_router
 
 
@@ -54,9 +56,13 @@ def create_app(node: Node) -> FastAPI:
     app.include_router(auth_router)
     app.include_router(agency_router)
     app.include_router(audit_router)
+    app.include_router(import_router)
+    app.include_router(formats_router)
     for feature in node.features:
         app.include_router(build_router(feature))
     # Outermost first: the request id and metrics see every answer, the 413s included.
-    app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)
+    app.add_middleware(
+        BodySizeLimit, limit=settings.max_body_bytes, larger={"/api/v1/imports": settings.max_import_bytes}
+    )
     app.add_middleware(RequestContext, registry=node.metrics)
     return app

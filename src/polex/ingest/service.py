@@ -21,7 +21,7 @@ from polex.auth.principal import Principal
 from polex.domain.audit import Actor
 from polex.domain.base import Provenance, RecordKind, new_id
 from polex.domain.records import RECORD_TYPES
-from polex.errors import AlreadyExists, PolexError
+from polex.errors import AlreadyExists, NotFound, PolexError
 from polex.formats.registry import Accepted, FormatAdapter, Rejection
 from polex.ingest.repository import ImportRepository
 from polex.record.service import NewRecord, RecordService
@@ -184,6 +184,15 @@ class ImportService:
                 summary.reasons[key] = summary.reasons.get(key, 0) + 1
             uow.commit()
         summary.rejected += len(rejections)
+
+    def quarantined_for(self, import_id: str, principal: Principal) -> list[QuarantineRow]:
+        """An import's quarantine, for its owning agency only (others learn nothing of it)."""
+        with self._uow(read_only=True) as uow:
+            imports = ImportRepository(uow.session)
+            row = imports.get(import_id)
+            if row is None or row.owner_agency_id != principal.agency_id:
+                raise NotFound(f"no import '{import_id}'")
+            return imports.quarantined(import_id)
 
     def quarantined(self, import_id: str) -> list[QuarantineRow]:
         with self._uow(read_only=True) as uow:

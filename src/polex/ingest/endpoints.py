@@ -1,0 +1,81 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, Query, UploadFile, status
+from fastapi.concurrency import run_in_threadpool
+
+from polex.api.dependencies import NodeDep, PrincipalDep
+from polex.domain.base import RecordId
+from polex.domain.roles import Permission
+from polex.errors import FieldError, ValidationFailed
+from polex.formats.csv_mapping import MappingError, load_mapping
+from polex.formats.registry import available_formats, get_format
+from polex.ingest.schemas import FormatList, FormatRead, ImportRead, QuarantinedRead, QuarantineList
+
+router = APIRouter(prefix="/api/v1/imports", tags=["imports"])
+formats_router = APIRouter(prefix="/api/v1/formats", tags=["imports"])
+
+
+@formats_router.get("", response_model=FormatList, summary="The formats this node reads and writes")
+def formats(principal: PrincipalDep) -> FormatList:
+    principal.require(Permission.NODE_READ)
+    return FormatList(
+        items=[
+            FormatRead(
+                name=info.name, description=info.description, media_types=list(info.media_types), writable=info.writable
+            )
+            for info in available_formats()
+        ]
+    )
+
+
+@router.post("", response_model=ImportRead, status_code=status.HTTP_201_CREATED, summary="Import a file")
+async def import_file(
+    principal: PrincipalDep,
+    node: NodeDep,
+    file: Annotated[UploadFile, File(description="The file, in the format named")],
+    format_name: Annotated[str, Form(alias="format", max_length=64, description="A format from /api/v1/formats")],
+    mapping: Annotated[str | None, Form(max_length=200_000, description="YAML mapping (csv-mapping)")] = None,
+    option: Annotated[list[str] | None, Query(description="Adapter option KEY=VALUE, e.g. status=lost")] = None,
+) -> ImportRead:
+    """Records for the caller's agency; what cannot be imported goes to quarantine."""
+    principal.require(Permission.RECORD_WRITE)
+    options: dict[str, object] = {}
+    for item in option or []:
+        key, separator, value = item.partition("=")
+        if not separator or not key:
+            raise ValidationFailed("bad option", errors=[FieldError("option", f"{item!r} is not KEY=VALUE")])
+        options[key] = value
+    try:
+        if mapping is not None:
+            options["mapping"] = load_mapping(mapping)
+        adapter = get_format(format_name, **options)
+    except MappingError as error:
+        raise ValidationFailed("the mapping is not valid", errors=error.errors) from error
+    except (TypeError, ValueError) as error:
+        raise ValidationFailed(
+            "the format does not take those options", errors=[FieldError("option", str(error))]
+        ) from error
+    try:
+        summary = await run_in_threadpool(
+            node.imports.run, adapter, file.file, source=file.filename or "upload", owner=principal
+        )
+    except MappingError as error:
+        raise ValidationFailed("the file does not fit the mapping", errors=error.errors) from error
+    return ImportRead(**summary.__dict__)
+
+
+@router.get("/{import_id}/quarantine", response_model=QuarantineList, summary="What an import could not take")
+def quarantine(import_id: RecordId, principal: PrincipalDep, node: NodeDep) -> QuarantineList:
+    principal.require(Permission.RECORD_WRITE)
+    rows = node.imports.quarantined_for(import_id, principal)
+    return QuarantineList(
+        import_id=import_id,
+        items=[
+            QuarantinedRead(
+                location=row.location, field=row.field, reason=row.reason, errors=row.errors, raw=row.raw, at=row.at
+            )
+            for row in rows
+        ],
+    )
