@@ -16,7 +16,7 @@ from polex.audit.repository import AuditRepository
 from polex.domain.audit import AuditEvent
 from polex.domain.base import new_id
 from polex.domain.roles import Role
-from tests.e2e.conftest import PASSWORD, LiveServer
+from tests.e2e.conftest import PASSWORD, LiveServer, assert_problem
 from tests.factories import person_body
 
 
@@ -255,3 +255,28 @@ def test_a_signed_export_proves_each_entry_against_the_signed_checkpoint(
     with pytest.raises(CheckpointError):
         verify_jws(forged, verifier)
     assert operator.get("/api/v1/audit/export").status_code == 403
+
+
+def test_an_owner_sees_who_accessed_its_record_when_and_why(live: LiveServer, actors: dict[str, Any]) -> None:
+    owner: httpx.Client = actors["operator"]
+    person_id = owner.post("/api/v1/persons", json=person_body()).json()["id"]
+    elsewhere = live.make_agency()
+    reader = live.new_client([Role.INVESTIGATOR], agency_id=elsewhere)
+    reader.get(
+        f"/api/v1/persons/{person_id}", headers={"X-Polex-Purpose": "criminal_investigation", "X-Polex-Case": "C-7"}
+    )
+    response = owner.get(f"/api/v1/persons/{person_id}/accesses")
+    assert response.status_code == 200
+    items = response.json()["items"]
+    assert [item["tag"] for item in items] == ["record:person:created", "record:person:read"]
+    read = items[1]
+    assert (read["agency_id"], read["country"], read["purpose"], read["case_reference"]) == (
+        elsewhere,
+        "FRA",
+        "criminal_investigation",
+        "C-7",
+    )
+    assert "name" not in read  # the owner learns the agency, not the officer
+    # Only the owner: another agency learns nothing, not even that the record exists.
+    assert_problem(reader.get(f"/api/v1/persons/{person_id}/accesses"), 404)
+    assert_problem(actors["border"].get(f"/api/v1/persons/{person_id}/accesses"), 403)  # no record:write at all

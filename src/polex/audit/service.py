@@ -357,6 +357,13 @@ class AuditTrail:
         }
         return self._signer.sign_jws(orjson.dumps(document, option=orjson.OPT_SORT_KEYS))
 
+    def accesses_to(self, record_id: str, *, limit: int = 1000) -> list[AuditEvent]:
+        """Events naming a record, for its owner (the caller checks ownership and decides
+        what of each event the owner may see)."""
+        with self._uow(read_only=True) as uow:
+            rows = AuditRepository(uow.session).events(EventQuery(record_id=record_id, limit=limit))
+            return [AuditEvent.model_validate_json(row.entry) for row in rows]
+
     def unseal(self, principal: Principal, event: AuditEvent) -> dict[str, str]:
         principal.require(Permission.AUDIT_READ)
         if not event.query_sealed:

@@ -15,7 +15,7 @@ from polex.api.dependencies import NodeDep, PrincipalDep
 from polex.domain.base import RecordEnvelope, RecordId
 from polex.domain.countries import CountryCode
 from polex.errors import BadRequest, FieldError, ValidationFailed
-from polex.record.schemas import create_model_for, page_model_for, update_model_for
+from polex.record.schemas import AccessList, AccessRead, create_model_for, page_model_for, update_model_for
 from polex.record.service import ListFilters, RecordService
 from polex.record.spec import RecordFeature
 
@@ -105,6 +105,29 @@ def build_router(feature: RecordFeature) -> APIRouter:
         )
         _set_etag(response, record)
         return record
+
+    @router.get(
+        "/{record_id}/accesses",
+        response_model=AccessList,
+        summary=f"Who accessed this {noun}, when and why (its owner only)",
+    )
+    def accesses(record_id: RecordId, principal: PrincipalDep, node: NodeDep) -> AccessList:
+        events = service(node).accesses(record_id, principal)
+        return AccessList(
+            items=[
+                AccessRead(
+                    at=event.at,
+                    tag=event.tag.value,
+                    agency_id=event.actor.agency_id,
+                    country=event.actor.country,
+                    purpose=event.purpose,
+                    case_reference=event.case_reference,
+                    decision=event.decision.value,
+                    entry=event.seq,
+                )
+                for event in events
+            ]
+        )
 
     @router.delete(
         "/{record_id}",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from functools import cache
 from typing import Any
 
@@ -69,3 +70,21 @@ def content_fields(model: BaseModel, record_type: RecordType) -> dict[str, Any]:
     """The content part of a create or update body, as the domain model validated it."""
     names = set(record_type.content.model_fields)
     return model.model_dump(mode="json", include=names)
+
+
+class AccessRead(SchemaModel):
+    """One access to a record as its owner sees it: which agency and country, when, why,
+    and the audit entry that proves it (not the officer's name)."""
+
+    at: dt.datetime
+    tag: str
+    agency_id: str | None
+    country: str | None
+    purpose: str | None
+    case_reference: str | None
+    decision: str
+    entry: int
+
+
+class AccessList(SchemaModel):
+    items: list[AccessRead]

@@ -12,7 +12,7 @@ from sqlalchemy.exc import DataError, IntegrityError
 
 from polex.audit.service import AuditTrail, EventDraft, actor_of
 from polex.auth.principal import Principal
-from polex.domain.audit import Actor, AuditTag
+from polex.domain.audit import Actor, AuditEvent, AuditTag
 from polex.domain.base import (
     Provenance,
     RecordEnvelope,
@@ -144,6 +144,19 @@ class RecordService:
         event = self._event("exported", principal, ids, result_count=len(ids), details={"format": format_name})
         self._audit.record([event])
         return contents
+
+    def accesses(self, record_id: str, principal: Principal) -> Sequence[AuditEvent]:
+        """Who accessed one of the caller's own records on this node, when and why: the data
+        owner's view of the trail. Agencies and countries are shown, not the officers."""
+        principal.require(Permission.RECORD_WRITE)
+        with self._uow(read_only=True) as uow:
+            row = RecordRepository(uow.session).get(self.kind, record_id, include_deleted=True)
+            owned = row is not None and row.owner_agency_id == principal.agency_id
+        if not owned:
+            raise NotFound(f"no {self.kind.replace('_', ' ')} '{record_id}' of your agency")
+        events = self._audit.accesses_to(record_id)
+        self._audit.record([self._event("accesses_viewed", principal, [record_id], result_count=len(events))])
+        return events
 
     # -- writing ----------------------------------------------------------------------
 
