@@ -13,7 +13,8 @@ import orjson
 from polex.audit.context import current_request
 
 # Attributes every LogRecord has; anything else was passed with ``extra=`` and is kept.
-_STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
+# uvicorn's color_message repeats the message with terminal escapes.
+_STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime", "color_message"}
 
 
 class JsonFormatter(logging.Formatter):

@@ -1,6 +1,8 @@
 import json
 import logging
 
+import pytest
+
 from polex.audit.context import RequestInfo, current_request
 from polex.logs import JsonFormatter
 
@@ -20,3 +22,43 @@ def test_log_lines_are_json_with_the_request_id_and_extras() -> None:
     assert document["request_id"] == "req-42"
     assert document["duration_ms"] == 1.5
     assert document["level"] == "info"
+
+
+def test_uvicorn_colour_codes_are_not_logged() -> None:
+    record = logging.LogRecord("uvicorn.error", logging.INFO, __file__, 1, "Started server process [%d]", (42,), None)
+    record.color_message = "Started server process [\x1b[36m%d\x1b[0m]"
+    assert "color_message" not in json.loads(JsonFormatter().format(record))
+
+
+def test_the_access_log_names_the_route_template_and_request_but_never_the_query(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import asyncio
+
+    import httpx
+    from fastapi import FastAPI
+    from prometheus_client import CollectorRegistry
+
+    from polex.api.middleware import RequestContext
+
+    app = FastAPI()
+
+    @app.get("/api/v1/persons/{record_id}")
+    def read(record_id: str) -> dict[str, str]:
+        return {"id": record_id}
+
+    app.add_middleware(RequestContext, registry=CollectorRegistry())
+
+    async def call() -> httpx.Response:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://node") as client:
+            return await client.get("/api/v1/persons/abc?name=petrov", headers={"X-Request-ID": "req-7"})
+
+    with caplog.at_level(logging.INFO, logger="polex.access"):
+        response = asyncio.run(call())
+    assert response.headers["x-request-id"] == "req-7"
+    (record,) = [record for record in caplog.records if record.name == "polex.access"]
+    line = json.loads(JsonFormatter().format(record))
+    assert (line["request_id"], line["route"], line["status"]) == ("req-7", "/api/v1/persons/{record_id}", 200)
+    assert "petrov" not in JsonFormatter().format(record)
+    assert "abc" not in JsonFormatter().format(record)

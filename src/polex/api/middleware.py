@@ -163,12 +163,29 @@ class RequestContext:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            current_request.reset(token)
-            route = scope.get("route")
-            # The route template, not the path, so ids do not explode the label set.
-            template = getattr(route, "path", "unmatched")
-            elapsed = time.perf_counter() - started
-            self.requests.labels(scope["method"], template, str(status)).inc()
-            self.latency.labels(scope["method"], template).observe(elapsed)
-            # The route template, never the path or query: those carry names and numbers.
-            access_log.info("%s %s %s %d %.1fms", request_id, scope["method"], template, status, elapsed * 1000)
+            try:
+                self._account(scope, status, time.perf_counter() - started)
+            finally:
+                current_request.reset(token)  # after the access log line, which carries the request id
+
+    def _account(self, scope: Scope, status: int, elapsed: float) -> None:
+        # The route template, never the path or query: those carry names and numbers, and
+        # ids would explode the metrics' label sets.
+        template = getattr(scope.get("route"), "path", "unmatched")
+        self.requests.labels(scope["method"], template, str(status)).inc()
+        self.latency.labels(scope["method"], template).observe(elapsed)
+        milliseconds = round(elapsed * 1000, 1)
+        access_log.info(
+            "%s %s %d %.1fms",
+            scope["method"],
+            template,
+            status,
+            milliseconds,
+            extra={
+                "request_id": current_request.get().request_id,
+                "method": scope["method"],
+                "route": template,
+                "status": status,
+                "ms": milliseconds,
+            },
+        )
