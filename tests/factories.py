@@ -84,3 +84,25 @@ def case_body(**overrides: Any) -> dict[str, Any]:
     }
     body.update(overrides)
     return body
+
+
+def td3_lines(number: str = "34EF56789", family: str = "MARTIN", given: str = "CAMILLE") -> tuple[str, ...]:
+    """A valid French passport MRZ (TD3) for a woman born 1990-01-02."""
+    import datetime as dt
+
+    from polex.domain.person import Sex
+    from polex.formats.mrz import MrzFields, generate_td3
+
+    return generate_td3(
+        MrzFields(
+            document_code="P",
+            issuing_state="FRA",
+            document_number=number,
+            primary_identifier=family,
+            secondary_identifier=given,
+            nationality="FRA",
+            birth_date=dt.date(1990, 1, 2),
+            sex=Sex.FEMALE,
+            expiry_date=dt.date(2030, 1, 1),
+        )
+    )

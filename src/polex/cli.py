@@ -18,9 +18,8 @@ from polex.domain.roles import Role
 from polex.settings import DEFAULT_DATA_DIR, NodeRole, load_settings
 
 if TYPE_CHECKING:
-    from polex.agency.schemas import AgencyCreate
+    from polex.agency.schemas import AgencyRead
     from polex.bootstrap import Node
-    from polex.settings import Settings
 
 app = typer.Typer(
     name="polex",
@@ -234,9 +233,7 @@ def import_records(
         except (MappingError, TypeError) as error:
             _fail(str(error))
             return
-        owner_agency = (
-            node.agencies.get_any(agency_id) if agency_id else node.agencies.ensure(own_agency(node.settings))
-        )
+        owner_agency = node.agencies.get_any(agency_id) if agency_id else _own_agency(node)
         operator = Principal(
             PrincipalKind.LOCAL,
             "local-import",
@@ -276,7 +273,7 @@ def export_records(
         if not isinstance(adapter, WritableFormatAdapter):
             _fail(f"the {format_name} format can be read, not written")
             return
-        agency = node.agencies.ensure(own_agency(node.settings))
+        agency = _own_agency(node)
         operator = Principal(
             PrincipalKind.LOCAL,
             "local-export",
@@ -353,16 +350,14 @@ def _local_node(data_dir: Path, *, migrate: bool = True) -> Iterator[Node]:
         node.close()
 
 
-def own_agency(settings: Settings) -> AgencyCreate:
-    from polex.provision import own_agency as node_agency
+def _own_agency(node: Node) -> AgencyRead:
+    from polex.provision import own_agency
 
-    return node_agency(settings)
+    return node.agencies.ensure(own_agency(node.settings))
 
 
 def _own_agency_id(node: Node) -> str:
-    from polex.provision import own_agency
-
-    return node.agencies.ensure(own_agency(node.settings)).id
+    return _own_agency(node).id
 
 
 def main() -> None:

@@ -14,6 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.factories import td3_lines
+
 POLEX = [sys.executable, "-m", "polex"]
 
 
@@ -260,7 +262,7 @@ def test_import_a_csv_export_and_an_mrz_file(tmp_path: Path) -> None:
     assert any(reason.startswith("DELIVRE:") for reason in summary["reasons"])
 
     mrz = tmp_path / "documents.mrz"
-    mrz.write_text("\n".join(_td3()) + "\n")
+    mrz.write_text("\n".join(td3_lines()) + "\n")
     completed = run(
         "import",
         str(mrz),
@@ -292,32 +294,11 @@ def test_import_a_csv_export_and_an_mrz_file(tmp_path: Path) -> None:
     assert "'wheels' is not a field" in refused.stderr
 
 
-def _td3() -> tuple[str, ...]:
-    import datetime as dt
-
-    from polex.domain.person import Sex
-    from polex.formats.mrz import MrzFields, generate_td3
-
-    return generate_td3(
-        MrzFields(
-            document_code="P",
-            issuing_state="FRA",
-            document_number="34EF56789",
-            primary_identifier="MARTIN",
-            secondary_identifier="CAMILLE",
-            nationality="FRA",
-            birth_date=dt.date(1990, 1, 2),
-            sex=Sex.FEMALE,
-            expiry_date=dt.date(2030, 1, 1),
-        )
-    )
-
-
 def test_export_writes_the_records_in_an_outside_format_and_is_audited(tmp_path: Path) -> None:
     data_dir = tmp_path / "fra"
     run("init", "--data-dir", str(data_dir), "--name", "fra", "--country", "FRA")
     mrz = tmp_path / "documents.mrz"
-    mrz.write_text("\n".join(_td3()) + "\n")
+    mrz.write_text("\n".join(td3_lines()) + "\n")
     run("import", str(mrz), "--format", "icao-mrz", "--data-dir", str(data_dir))
     out = tmp_path / "out.mrz"
     summary = json.loads(
@@ -334,7 +315,7 @@ def test_export_writes_the_records_in_an_outside_format_and_is_audited(tmp_path:
         ).stdout
     )
     assert summary["records"] == 1
-    assert out.read_text().splitlines() == list(_td3())  # what went in comes out
+    assert out.read_text().splitlines() == list(td3_lines())  # what went in comes out
     from polex.bootstrap import build_node
     from polex.settings import load_settings
 

@@ -2,28 +2,13 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
-from polex.domain.person import Sex
 from polex.domain.roles import Role
-from polex.formats.mrz import MrzFields, generate_td3
 from tests.e2e.conftest import LiveServer, assert_problem, error_fields
+from tests.factories import td3_lines
 
 
 def mrz_file() -> bytes:
-    good = generate_td3(
-        MrzFields(
-            document_code="P",
-            issuing_state="FRA",
-            document_number="45GH67890",
-            primary_identifier="DURAND",
-            secondary_identifier="ALICE",
-            nationality="FRA",
-            birth_date=dt.date(1988, 5, 6),
-            sex=Sex.FEMALE,
-            expiry_date=dt.date(2031, 5, 5),
-        )
-    )
+    good = td3_lines(number="45GH67890", family="DURAND", given="ALICE")
     broken = list(good)
     broken[1] = broken[1][:9] + ("1" if broken[1][9] != "1" else "2") + broken[1][10:]  # a wrong check digit
     return ("\n".join(good) + "\n\n" + "\n".join(broken) + "\n").encode()

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Connection, Row, Table, func, insert, select, update
+from sqlalchemy import Connection, Row, Table, insert, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.types import TypeEngine
 
@@ -154,12 +154,6 @@ class AuditRepository:
                 insert(AuditNodeRow), [{"level": level, "index": index, "hash": value} for level, index, value in nodes]
             )
 
-    def nodes_between(self, level: int, start: int, end: int) -> dict[int, bytes]:
-        query = select(AuditNodeRow.index, AuditNodeRow.hash).where(
-            AuditNodeRow.level == level, AuditNodeRow.index >= start, AuditNodeRow.index < end
-        )
-        return {int(index): bytes(value) for index, value in self._session.execute(query)}
-
     def all_nodes(self) -> Iterator[tuple[int, int, bytes]]:
         query = select(AuditNodeRow.level, AuditNodeRow.index, AuditNodeRow.hash).order_by(
             AuditNodeRow.level, AuditNodeRow.index
@@ -228,10 +222,3 @@ class AuditRepository:
             AuditEventTermRow.seq >= start, AuditEventTermRow.seq < end
         )
         return [(int(seq), str(term)) for seq, term in self._session.execute(query)]
-
-    def max_seq(self) -> int | None:
-        value = self._session.scalar(select(func.max(AuditEventRow.seq)))
-        return None if value is None else int(value)
-
-    def count(self) -> int:
-        return int(self._session.scalar(select(func.count()).select_from(AuditEventRow)) or 0)

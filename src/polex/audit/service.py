@@ -335,17 +335,18 @@ class AuditTrail:
         latest = self.latest_checkpoint()
         assert latest is not None  # just signed
         entries = []
-        for event in events:
-            if event.seq >= latest.size:
-                continue  # appended after the checkpoint (e.g. this export's own search)
-            proof = self.inclusion_proof(event.seq, latest.size)
-            entries.append(
-                {
-                    "seq": event.seq,
-                    "entry": event.canonical().decode(),
-                    "inclusion_proof": [base64.b64encode(item).decode() for item in proof],
-                }
-            )
+        with self._uow(read_only=True) as uow:  # every proof from one read, not one each
+            for event in events:
+                if event.seq >= latest.size:
+                    continue  # appended after the checkpoint (e.g. this export's own search)
+                proof = self._range_hashes(uow, merkle.inclusion_proof_ranges(event.seq, latest.size))
+                entries.append(
+                    {
+                        "seq": event.seq,
+                        "entry": event.canonical().decode(),
+                        "inclusion_proof": [base64.b64encode(item).decode() for item in proof],
+                    }
+                )
         document = {
             "origin": self.origin,
             "exported_at": dt.datetime.now(dt.UTC).isoformat(),

@@ -15,6 +15,7 @@ import base64
 import datetime as dt
 import logging
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,18 +57,21 @@ class Witness:
     def run_once(self) -> list[Alert]:
         """Witness every peer once; returns (and stores) the alerts raised."""
         alerts: list[Alert] = []
-        for peer in self._peers.values():
-            try:
-                with self._client(peer) as client:
-                    alerts.extend(self._witness(peer, client))
-            except httpx.HTTPError as error:
-                # Unreachable is not tampering; it is logged, not alerted, and retried.
-                log.warning("cannot reach %s to witness its log: %s", peer.name, error)
+        with ExitStack() as clients:
+            # One client per peer for the round: gossip about a log asks that log for proofs.
+            by_origin = {origin: clients.enter_context(self._client(peer)) for origin, peer in self._peers.items()}
+            for peer in self._peers.values():
+                try:
+                    alerts.extend(self._witness(peer, by_origin))
+                except httpx.HTTPError as error:
+                    # Unreachable is not tampering; it is logged, not alerted, and retried.
+                    log.warning("cannot reach %s to witness its log: %s", peer.name, error)
         for alert in alerts:
             self._store_alert(alert)
         return alerts
 
-    def _witness(self, peer: PeerLog, client: httpx.Client) -> list[Alert]:
+    def _witness(self, peer: PeerLog, clients: dict[str, httpx.Client]) -> list[Alert]:
+        client = clients[peer.origin]
         response = client.get("/api/v1/audit/checkpoint")
         if response.status_code == 404:
             return []  # nothing signed yet
@@ -80,12 +84,8 @@ class Witness:
                 other = self._peers.get(item["log"])
                 if other is None or other.origin == peer.origin:
                     continue  # a log this node does not watch, or the peer's own
-                with self._client(other) as other_client:
-                    alerts.extend(
-                        self.consider(
-                            other.origin, item["note"], via=peer.name, proof_source=_proof_source(other_client)
-                        )
-                    )
+                proofs = _proof_source(clients[other.origin])
+                alerts.extend(self.consider(other.origin, item["note"], via=peer.name, proof_source=proofs))
         return alerts
 
     # -- judging one signed checkpoint ----------------------------------------------------

@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from polex.storage.tables import RecordRow
@@ -76,9 +76,3 @@ class RecordRepository:
         )
         result = self._session.execute(statement)
         return bool(getattr(result, "rowcount", 0) == 1)
-
-    def count(self, kind: str) -> int:
-        statement = (
-            select(func.count()).select_from(RecordRow).where(RecordRow.kind == kind, RecordRow.deleted_at.is_(None))
-        )
-        return int(self._session.scalar(statement) or 0)
