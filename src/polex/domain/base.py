@@ -87,6 +87,13 @@ class Restrictions(SchemaModel):
     hit_only_countries: list[CountryCode] = Field(
         default_factory=list, description="These countries learn only that a record exists"
     )
+    allowed_agencies: list[RecordId] | None = Field(
+        default=None, description="Only these agencies may see the record; null means no list"
+    )
+    excluded_agencies: list[RecordId] = Field(default_factory=list)
+    hit_only_agencies: list[RecordId] = Field(
+        default_factory=list, description="These agencies learn only that a record exists"
+    )
     consult_owner: bool = Field(default=False, description="Consult the owner before any action")
     onward_transmission: bool = Field(default=False, description="Recipients may pass it on")
 

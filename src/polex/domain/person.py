@@ -148,6 +148,26 @@ class PhysicalDescription(SchemaModel):
     description: Text | None = None
 
 
+class BiometricModality(StrEnum):
+    FINGERPRINTS = "fingerprints"
+    PALM_PRINTS = "palm_prints"
+    FACE = "face"
+    IRIS = "iris"
+    DNA = "dna"
+
+
+class BiometricReference(SchemaModel):
+    """Where biometric data on the person is held (an ANSI/NIST-ITL transaction, a DNA
+    profile at a laboratory): a reference, not the data. Biometric data is a special
+    category under data-protection law, which is why it has a field of its own that the
+    policy engine can withhold."""
+
+    modality: BiometricModality
+    reference: Text = Field(description="e.g. the ANSI/NIST-ITL transaction control number")
+    held_by: Text | None = Field(default=None, description="The service that holds the data")
+    captured_on: dt.date | None = None
+
+
 class Person(SchemaModel):
     """A person of interest to police, as the common schema v1 describes one."""
 
@@ -164,6 +184,12 @@ class Person(SchemaModel):
         default_factory=list, max_length=20, description="ISO 639 codes of languages spoken"
     )
     deceased: bool = False
+    health: Text | None = Field(
+        default=None,
+        description="Medical information that matters to finding or handling the person "
+        "(e.g. needs insulin); a special category of data",
+    )
+    biometrics: list[BiometricReference] = Field(default_factory=list, max_length=20)
     remarks: Text | None = None
 
     @model_validator(mode="after")

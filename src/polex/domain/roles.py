@@ -30,6 +30,10 @@ class Permission(StrEnum):
     NODE_READ = "node:read"
     AUDIT_READ = "audit:read"
     ALERT_READ = "alert:read"
+    POLICY_READ = "policy:read"  # agreements, national rules and groups are public to members
+    POLICY_ADMIN = "policy:admin"  # propose and approve agreements, set national rules
+    POLICY_EXPLAIN = "policy:explain"  # what would a given requester get of a given record
+    SANCTION_ADMIN = "sanction:admin"  # suspend users and agencies
 
 
 _ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -42,6 +46,10 @@ _ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.METRICS_READ,
             Permission.NODE_READ,
             Permission.ALERT_READ,
+            Permission.POLICY_READ,
+            Permission.POLICY_ADMIN,
+            Permission.POLICY_EXPLAIN,
+            Permission.SANCTION_ADMIN,
         }
     ),
     Role.NCB_OPERATOR: frozenset(
@@ -50,15 +58,25 @@ _ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.RECORD_WRITE,
             Permission.AGENCY_READ,
             Permission.NODE_READ,
+            Permission.POLICY_READ,
         }
     ),
     Role.INVESTIGATOR: frozenset({Permission.RECORD_READ, Permission.RECORD_WRITE, Permission.NODE_READ}),
     Role.BORDER_OFFICER: frozenset({Permission.RECORD_READ, Permission.NODE_READ}),
     Role.ANALYST: frozenset({Permission.RECORD_READ, Permission.NODE_READ}),
     Role.AUDITOR: frozenset(
-        {Permission.AGENCY_READ, Permission.NODE_READ, Permission.AUDIT_READ, Permission.ALERT_READ}
+        {
+            Permission.AGENCY_READ,
+            Permission.NODE_READ,
+            Permission.AUDIT_READ,
+            Permission.ALERT_READ,
+            Permission.POLICY_READ,
+            Permission.POLICY_EXPLAIN,
+        }
     ),
-    Role.REVIEWER: frozenset({Permission.RECORD_READ, Permission.AGENCY_READ, Permission.NODE_READ}),
+    Role.REVIEWER: frozenset(
+        {Permission.RECORD_READ, Permission.AGENCY_READ, Permission.NODE_READ, Permission.POLICY_READ}
+    ),
     Role.MONITOR: frozenset({Permission.METRICS_READ}),
 }
 

@@ -901,6 +901,10 @@ def _nothing(*fields: str) -> Callable[[Props, _Context], dict[str, Json]]:
     return read
 
 
+def _no_biometrics(props: Props, ctx: _Context) -> dict[str, Json]:
+    return {"biometrics": []}
+
+
 # --- Mappings ---------------------------------------------------------------------------------
 
 
@@ -991,6 +995,10 @@ PERSON: Final = _Kind(
         ),
         _Spec("languages", ("spokenLanguage",), ("languages",), _read_languages, _write_languages),
         _Spec("deceased", ("deathDate",), ("deceased",), _read_deceased, _write_nothing),
+        # FtM has no property for medical information or biometric references (special
+        # categories of data): they travel in the polex: note only.
+        _Spec("health", (), ("health",), _nothing("health"), _write_nothing),
+        _Spec("biometrics", (), ("biometrics",), _no_biometrics, _write_nothing),
         _Spec("remarks", ("notes",), ("remarks",), *_remarks("notes")),
     ),
     "notes",
