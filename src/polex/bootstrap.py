@@ -26,6 +26,8 @@ from polex.case.feature import CASE_FEATURE
 from polex.document.feature import DOCUMENT_FEATURE
 from polex.ingest.service import ImportService
 from polex.person.feature import PERSON_FEATURE
+from polex.policy.retention import RetentionService
+from polex.policy.service import PolicyService
 from polex.record.service import RecordService
 from polex.record.spec import RecordFeature
 from polex.settings import Settings
@@ -56,6 +58,8 @@ class Node:
     imports: ImportService
     auth: AuthService
     agencies: AgencyService
+    policy: PolicyService
+    retention: RetentionService
     records: dict[str, RecordService]
     features: tuple[RecordFeature, ...]
     metrics: CollectorRegistry = field(default_factory=CollectorRegistry)
@@ -110,7 +114,8 @@ def _wire(settings: Settings, *, migrate: bool, engine: Engine | None) -> Node:
         issuer=f"polex:{settings.node_name}",
         lifetime=dt.timedelta(minutes=settings.access_token_minutes),
     )
-    records = {feature.record_type.kind.value: RecordService(uow, audit, feature) for feature in FEATURES}
+    policy = PolicyService(uow, audit, node_country=settings.node_country, is_hub=settings.is_hub)
+    records = {feature.record_type.kind.value: RecordService(uow, audit, policy, feature) for feature in FEATURES}
     return Node(
         settings=settings,
         engine=engine,
@@ -127,6 +132,8 @@ def _wire(settings: Settings, *, migrate: bool, engine: Engine | None) -> Node:
             lockout_after=settings.login_attempts_before_lockout,
         ),
         agencies=AgencyService(uow, audit, node_country=settings.node_country, is_hub=settings.is_hub),
+        policy=policy,
+        retention=RetentionService(uow, audit, policy),
         records=records,
         imports=ImportService(uow, records),
         features=FEATURES,

@@ -10,15 +10,17 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
+from pydantic import BaseModel
 
 from polex.domain.roles import Role
 from polex.settings import DEFAULT_DATA_DIR, NodeRole, load_settings
 
 if TYPE_CHECKING:
     from polex.agency.schemas import AgencyRead
+    from polex.auth.principal import Principal
     from polex.bootstrap import Node
 
 app = typer.Typer(
@@ -32,11 +34,17 @@ user_app = typer.Typer(help="Users of a node.", no_args_is_help=True)
 agency_app = typer.Typer(help="Agencies of a node.", no_args_is_help=True)
 api_key_app = typer.Typer(help="API keys for machine clients.", no_args_is_help=True)
 audit_app = typer.Typer(help="The node's tamper-evident audit trail.", no_args_is_help=True)
+agreement_app = typer.Typer(help="Agreements: propose, approve, list, show, retire.", no_args_is_help=True)
+policy_app = typer.Typer(help="The policy engine: explain decisions, national rules.", no_args_is_help=True)
+retention_app = typer.Typer(help="Retention deadlines, reviews and purges.", no_args_is_help=True)
 app.add_typer(schema_app, name="schema")
 app.add_typer(user_app, name="user")
 app.add_typer(agency_app, name="agency")
 app.add_typer(api_key_app, name="api-key")
 app.add_typer(audit_app, name="audit")
+app.add_typer(agreement_app, name="agreement")
+app.add_typer(policy_app, name="policy")
+app.add_typer(retention_app, name="retention")
 
 DataDir = Annotated[
     Path,
@@ -260,8 +268,18 @@ def export_records(
     out: Annotated[Path, typer.Option(help="The file to write")],
     data_dir: DataDir = DEFAULT_DATA_DIR,
     agency_id: Annotated[str | None, typer.Option(help="Only this agency's records")] = None,
+    purpose: Annotated[str | None, typer.Option(help="Why you export: a purpose of processing")] = None,
 ) -> None:
-    """Write a node's records in an outside format (audited as an export)."""
+    """Write the records the node's own agency may have in full or redacted, in an outside
+    format (audited as an export; hit-only records are withheld and counted)."""
+    from polex.errors import PolexError
+    from polex.policy.service import parse_purpose
+
+    try:
+        declared = parse_purpose(purpose)
+    except PolexError as error:
+        _fail(f"--purpose: {error.errors[0].reason if error.errors else error}")
+        return
     from polex.auth.principal import Principal, PrincipalKind
     from polex.domain.roles import Role
     from polex.formats.registry import WritableFormatAdapter, get_format
@@ -282,10 +300,19 @@ def export_records(
             agency.country,
             frozenset({Role.ANALYST}),
         )
-        records = node.records[kind].export(operator, owner_agency_id=agency_id, format_name=format_name)
+        exported = node.records[kind].export(
+            operator, purpose=declared, owner_agency_id=agency_id, format_name=format_name
+        )
         with out.open("wb") as stream:
-            adapter.write(records, stream)
-    typer.echo(json.dumps({"kind": kind, "format": format_name, "records": len(records), "file": str(out)}))
+            adapter.write(exported.contents, stream)
+    summary = {
+        "kind": kind,
+        "format": format_name,
+        "records": len(exported.contents),
+        "withheld": exported.withheld,
+        "file": str(out),
+    }
+    typer.echo(json.dumps(summary))
 
 
 @app.command()
@@ -362,3 +389,169 @@ def _own_agency_id(node: Node) -> str:
 
 def main() -> None:
     app()
+
+
+# -- the legal framework ---------------------------------------------------------------
+#
+# These commands act as the node's own agency's administrator: an operator at the node
+# itself speaks for its country, as the API's administrators do.
+
+
+def _administrator(node: Node) -> Principal:
+    from polex.auth.principal import Principal, PrincipalKind
+    from polex.domain.roles import Role
+
+    agency = _own_agency(node)
+    return Principal(
+        PrincipalKind.LOCAL, "local-admin", getpass.getuser(), agency.id, agency.country, frozenset({Role.ADMIN})
+    )
+
+
+Document = TypeVar("Document", bound=BaseModel)
+
+
+def _read_document(path: Path, model: type[Document]) -> Document:
+    import yaml
+    from pydantic import ValidationError
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return model.model_validate(data)
+    except (OSError, yaml.YAMLError) as error:
+        _fail(f"{path}: {error}")
+    except ValidationError as error:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'document'}: {e['msg']}" for e in error.errors())
+        _fail(f"{path}: {problems}")
+    raise AssertionError("unreachable")
+
+
+def _echo_model(model: BaseModel, *, as_yaml: bool = False) -> None:
+    import yaml
+
+    data = model.model_dump(mode="json")
+    if as_yaml:
+        typer.echo(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), nl=False)
+    else:
+        typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+@agreement_app.command("add")
+def agreement_add(
+    file: Annotated[Path, typer.Argument(help="The agreement as YAML (or JSON)")],
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+    approve: Annotated[bool, typer.Option(help="Also approve it for this node's country")] = False,
+) -> None:
+    """Propose an agreement (or a new version of one) from a YAML file."""
+    from polex.domain.policy import Agreement
+
+    document = _read_document(file, Agreement)
+    with _local_node(data_dir) as node:
+        admin = _administrator(node)
+        read = node.policy.propose(document, admin)
+        if approve:
+            read = node.policy.approve(document.id, read.version, admin)
+        _echo_model(read)
+
+
+@agreement_app.command("approve")
+def agreement_approve(
+    agreement_id: Annotated[str, typer.Argument(help="The agreement's id")],
+    version: Annotated[int, typer.Option(help="The version you read and approve")],
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+) -> None:
+    """Approve a version of an agreement for this node's country."""
+    with _local_node(data_dir) as node:
+        _echo_model(node.policy.approve(agreement_id, version, _administrator(node)))
+
+
+@agreement_app.command("retire")
+def agreement_retire(
+    agreement_id: Annotated[str, typer.Argument(help="The agreement's id")],
+    reason: Annotated[str, typer.Option(help="Why it ends")],
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+) -> None:
+    """End an agreement."""
+    with _local_node(data_dir) as node:
+        _echo_model(node.policy.retire(agreement_id, reason, _administrator(node)))
+
+
+@agreement_app.command("list")
+def agreement_list(data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
+    """One line per agreement: id, version, status, kind, level, parties."""
+    with _local_node(data_dir) as node:
+        for item in node.policy.agreements(_administrator(node)):
+            document = item.document
+            typer.echo(
+                f"{document.id:<32} v{item.version:<3} {item.status.value:<18} {document.kind.value:<24} "
+                f"{document.level.value:<9} {','.join(document.parties)}"
+            )
+
+
+@agreement_app.command("show")
+def agreement_show(
+    agreement_id: Annotated[str, typer.Argument(help="The agreement's id")],
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+) -> None:
+    """An agreement's current text, as YAML."""
+    with _local_node(data_dir) as node:
+        _echo_model(node.policy.agreement(agreement_id, _administrator(node)).document, as_yaml=True)
+
+
+@policy_app.command("rules")
+def policy_rules(
+    file: Annotated[Path, typer.Argument(help="This node's country's national rules, as YAML")],
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+) -> None:
+    """Set the national rules of this node's country."""
+    from polex.domain.policy import NationalRules
+
+    rules = _read_document(file, NationalRules)
+    with _local_node(data_dir) as node:
+        _echo_model(node.policy.set_national_rules(rules, _administrator(node)))
+
+
+@policy_app.command("check")
+def policy_check(
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+    kind: Annotated[str | None, typer.Option(help="person, travel_document, vehicle or case")] = None,
+    record: Annotated[str | None, typer.Option(help="The record's id")] = None,
+    country: Annotated[str | None, typer.Option(help="The requester's country")] = None,
+    agency: Annotated[str | None, typer.Option(help="The requester's agency id")] = None,
+    purpose: Annotated[str | None, typer.Option(help="The requester's declared purpose")] = None,
+    dry_run: Annotated[
+        Path | None, typer.Option(help="An agreement (YAML): which records and countries it would change")
+    ] = None,
+) -> None:
+    """Explain what a requester would get of a record, or dry-run a new agreement."""
+    from polex.domain.decisions import Requester
+    from polex.domain.policy import Agreement
+    from polex.errors import PolexError
+    from polex.policy.schemas import DecisionRead
+    from polex.policy.service import parse_purpose
+
+    if dry_run is not None:
+        document = _read_document(dry_run, Agreement)
+        with _local_node(data_dir) as node:
+            _echo_model(node.policy.dry_run(document, _administrator(node)))
+        return
+    if not (kind and record and country and purpose):
+        _fail("give --kind, --record, --country and --purpose (and --agency), or --dry-run FILE")
+        return
+    try:
+        declared = parse_purpose(purpose)
+    except PolexError as error:
+        _fail(f"--purpose: {error.errors[0].reason if error.errors else error}")
+        return
+    with _local_node(data_dir) as node:
+        requester = Requester(agency_id=agency or "unknown-agency", country=country.upper(), purpose=declared)
+        decision = node.policy.explain(_administrator(node), requester, kind, record, None)
+        _echo_model(DecisionRead.of(decision))
+
+
+@retention_app.command("run")
+def retention_run(data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
+    """Give deadlines, ask owners to review, purge what is past its deadline (as the server
+    does every hour)."""
+    with _local_node(data_dir) as node:
+        outcome = node.retention.run_once()
+    typer.echo(json.dumps(outcome.__dict__))

@@ -71,6 +71,9 @@ class Settings(BaseSettings):
     witness_seconds: float = Field(default=30.0, gt=0, description="How often the peers' logs are witnessed")
     misuse_rules: MisuseRules = Field(default_factory=MisuseRules, description="Thresholds of the misuse rules")
     misuse_seconds: float = Field(default=10.0, gt=0, description="How often new audit entries are checked for misuse")
+    retention_seconds: float = Field(
+        default=3600.0, gt=0, description="How often retention deadlines are checked (reviews asked, records purged)"
+    )
 
     @field_validator("database_url", mode="before")
     @classmethod

@@ -102,8 +102,13 @@ class LiveServer:
         token: str = response.json()["access_token"]
         return token
 
-    def bearer(self, token: str) -> httpx.Client:
-        return self.client({"Authorization": f"Bearer {token}"})
+    def bearer(self, token: str, *, purpose: str | None = "criminal_investigation") -> httpx.Client:
+        """A client with this token; it declares a purpose on every request, as officers'
+        clients do (tests of undeclared purposes pass ``purpose=None``)."""
+        headers = {"Authorization": f"Bearer {token}"}
+        if purpose is not None:
+            headers["X-Polex-Purpose"] = purpose
+        return self.client(headers)
 
     def new_client(self, roles: list[Role], *, agency_id: str | None = None) -> httpx.Client:
         """A fresh user with these roles, logged in through the token endpoint."""

@@ -188,8 +188,9 @@ def test_api_keys_authenticate_until_revoked(live: LiveServer) -> None:
     assert key.startswith("plx_")
     assert created.json()["agency_id"] == live.own_agency_id
 
-    by_header = live.client({"X-API-Key": key})
-    by_bearer = live.client({"Authorization": f"Bearer {key}"})
+    purpose = {"X-Polex-Purpose": "border_control"}
+    by_header = live.client({"X-API-Key": key, **purpose})
+    by_bearer = live.client({"Authorization": f"Bearer {key}", **purpose})
     for client in (by_header, by_bearer):
         me = client.get("/api/v1/auth/me")
         assert me.status_code == 200

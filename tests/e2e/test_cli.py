@@ -181,7 +181,11 @@ def test_demo_starts_every_node_and_stops_cleanly_then_reuses_its_data(tmp_path:
             data={"username": investigator["username"], "password": investigator["password"]},
         )
         persons = httpx.get(
-            f"{ukr['url']}/api/v1/persons?limit=5", headers={"Authorization": f"Bearer {token.json()['access_token']}"}
+            f"{ukr['url']}/api/v1/persons?limit=5",
+            headers={
+                "Authorization": f"Bearer {token.json()['access_token']}",
+                "X-Polex-Purpose": "criminal_investigation",
+            },
         ).json()
         assert len(persons["items"]) == 5
         assert persons["items"][0]["names"][0]["script"] == "Cyrl"
@@ -312,9 +316,11 @@ def test_export_writes_the_records_in_an_outside_format_and_is_audited(tmp_path:
             str(out),
             "--data-dir",
             str(data_dir),
+            "--purpose",
+            "criminal_investigation",
         ).stdout
     )
-    assert summary["records"] == 1
+    assert (summary["records"], summary["withheld"]) == (1, 0)
     assert out.read_text().splitlines() == list(td3_lines())  # what went in comes out
     from polex.bootstrap import build_node
     from polex.settings import load_settings
@@ -327,7 +333,7 @@ def test_export_writes_the_records_in_an_outside_format_and_is_audited(tmp_path:
     assert (last.tag.value, last.result_count, last.details) == (
         "record:travel_document:exported",
         1,
-        {"format": "icao-mrz"},
+        {"format": "icao-mrz", "withheld": 0},
     )
     refused = run(
         "export",
@@ -339,7 +345,23 @@ def test_export_writes_the_records_in_an_outside_format_and_is_audited(tmp_path:
         str(out),
         "--data-dir",
         str(data_dir),
+        "--purpose",
+        "criminal_investigation",
         check=False,
     )
     assert refused.returncode == 2
     assert "can be read, not written" in refused.stderr
+    undeclared = run(
+        "export",
+        "--kind",
+        "travel_document",
+        "--format",
+        "icao-mrz",
+        "--out",
+        str(out),
+        "--data-dir",
+        str(data_dir),
+        check=False,
+    )
+    assert undeclared.returncode == 2
+    assert "--purpose: is required" in undeclared.stderr

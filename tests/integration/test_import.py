@@ -8,6 +8,7 @@ import io
 from polex.auth.principal import Principal, PrincipalKind
 from polex.bootstrap import Node
 from polex.domain.base import new_id
+from polex.domain.policy import Purpose
 from polex.domain.roles import Role
 from polex.formats.csv_mapping import CsvMappingAdapter
 from polex.provision import own_agency
@@ -52,21 +53,24 @@ def test_an_import_stores_what_it_can_and_quarantines_the_rest(node: Node) -> No
     assert quarantined["line 6"].field == "record"  # the same document twice in one file
     assert quarantined["line 7"].field == "MOTIF"
     assert quarantined["line 7"].raw == "6;44DD44444;FRA;ENVOLE"  # as received
-    stored = {record.number for record in _documents(node, owner)}
+    stored = {record["number"] for record in _documents(node, owner)}
     assert stored == {"11AA11111", "22BB22222"}
 
     again = node.imports.run(
         CsvMappingAdapter(mapping=MAPPING), io.BytesIO(EXPORT.encode()), source="export.csv", owner=owner
     )
     assert again.accepted == 0  # idempotent: nothing recorded twice
-    assert {record.number for record in _documents(node, owner)} == stored
+    assert {record["number"] for record in _documents(node, owner)} == stored
 
 
 def _documents(node: Node, owner: Principal) -> list:  # type: ignore[type-arg]
     from polex.record.service import ListFilters
 
     reader = Principal(PrincipalKind.USER, new_id(), "reader", owner.agency_id, "FRA", frozenset({Role.ANALYST}))
-    return node.records["travel_document"].list(reader, ListFilters(), cursor=None, limit=100).items
+    page = node.records["travel_document"].list(
+        reader, ListFilters(), purpose=Purpose.CRIMINAL_INVESTIGATION, cursor=None, limit=100
+    )
+    return page.items
 
 
 def test_followthemoney_entities_keep_their_ids_so_a_second_import_adds_nothing(node: Node) -> None:

@@ -11,6 +11,7 @@ from polex.auth.principal import Principal, PrincipalKind
 from polex.bootstrap import Node
 from polex.domain.agency import AgencyKind
 from polex.domain.base import Tlp, new_id
+from polex.domain.policy import Purpose
 from polex.domain.roles import Role
 from polex.errors import (
     AlreadyExists,
@@ -24,6 +25,8 @@ from polex.record.schemas import create_model_for, update_model_for
 from polex.record.service import ListFilters
 from polex.storage.tables import RecordRow
 from tests.factories import case_body, document_body, person_body, vehicle_body
+
+INVESTIGATION = Purpose.CRIMINAL_INVESTIGATION
 
 
 def principal_of(node: Node, agency_name: str = "Police nationale", roles: frozenset[Role] | None = None) -> Principal:
@@ -63,7 +66,10 @@ def test_create_read_update_delete(node: Node, kind: str) -> None:
     assert created.version == 1
     assert created.owner.agency_id == officer.agency_id
     assert created.owner.country == "FRA"
-    assert service.get(created.id, officer) == created
+    shown = service.get(created.id, officer, purpose=INVESTIGATION)
+    assert shown == {**created.model_dump(mode="json", by_alias=True), "access": shown["access"]}
+    assert shown["access"]["outcome"] == "full"
+    assert [rule["code"] for rule in shown["access"]["rules"]] == ["owner"]
 
     changed = {**raw, "restrictions": {"handling": "TLP:RED"}}
     updated = service.update(created.id, update_body(node, kind, changed), officer, if_match=1)
@@ -80,8 +86,8 @@ def test_create_read_update_delete(node: Node, kind: str) -> None:
 
     service.delete(created.id, officer, if_match=2)
     with pytest.raises(NotFound):
-        service.get(created.id, officer)
-    assert service.list(officer, ListFilters(), cursor=None, limit=10).items == []
+        service.get(created.id, officer, purpose=INVESTIGATION)
+    assert service.list(officer, ListFilters(), purpose=INVESTIGATION, cursor=None, limit=10).items == []
 
 
 def test_only_the_owner_changes_a_record(node: Node) -> None:
@@ -89,11 +95,14 @@ def test_only_the_owner_changes_a_record(node: Node) -> None:
     other = principal_of(node, "Gendarmerie nationale")
     service = node.records["person"]
     created = service.create(create_body(node, "person", person_body()), owner)
-    with pytest.raises(Forbidden, match="only the agency that owns a record"):
+    # The same answer as for a record that does not exist: a 403 would confirm it exists.
+    with pytest.raises(NotFound, match="of your agency: only the owning agency"):
         service.update(created.id, update_body(node, "person", person_body()), other, if_match=1)
-    with pytest.raises(Forbidden):
+    with pytest.raises(NotFound, match="of your agency"):
         service.delete(created.id, other, if_match=1)
-    assert service.get(created.id, other).version == 1  # it may still read it
+    shown = service.get(created.id, other, purpose=INVESTIGATION)  # a compatriot may still read it
+    assert shown["version"] == 1
+    assert [rule["code"] for rule in shown["access"]["rules"]] == ["domestic"]
 
 
 def test_roles_without_write_permission_cannot_create(node: Node) -> None:
@@ -132,15 +141,15 @@ def test_pagination_walks_every_record_once(node: Node) -> None:
     seen: list[str] = []
     cursor = None
     while True:
-        page = service.list(officer, ListFilters(), cursor=cursor, limit=5)
-        seen.extend(item.id for item in page.items)
+        page = service.list(officer, ListFilters(), purpose=INVESTIGATION, cursor=cursor, limit=5)
+        seen.extend(item["id"] for item in page.items)
         if page.next_cursor is None:
             break
         cursor = page.next_cursor
     assert sorted(seen) == sorted(ids)
     assert len(seen) == len(ids)
     with pytest.raises(InvalidCursor):
-        node.records["person"].list(officer, ListFilters(), cursor=cursor, limit=5)
+        node.records["person"].list(officer, ListFilters(), purpose=INVESTIGATION, cursor=cursor, limit=5)
 
 
 def test_filters(node: Node) -> None:
@@ -153,8 +162,8 @@ def test_filters(node: Node) -> None:
     )
 
     def names(**terms: str) -> list[str]:
-        page = persons.list(officer, ListFilters(terms=terms), cursor=None, limit=50)
-        return [item.id for item in page.items]
+        page = persons.list(officer, ListFilters(terms=terms), purpose=INVESTIGATION, cursor=None, limit=50)
+        return [item["id"] for item in page.items]
 
     assert names(name="shevchenko") == [shevchenko.id]  # Latin finds the Cyrillic name
     assert names(name="ШЕВЧЕНКО") == [shevchenko.id]
@@ -164,9 +173,11 @@ def test_filters(node: Node) -> None:
     cases = node.records["case"]
     theft = cases.create(create_body(node, "case", case_body(crime_types=["0502"])), officer)
     cases.create(create_body(node, "case", case_body(crime_types=["0101"])), officer)
-    page = cases.list(officer, ListFilters(terms={"crime_type": "05"}), cursor=None, limit=50)
-    assert [item.id for item in page.items] == [theft.id]
-    status_page = cases.list(officer, ListFilters(status="under_investigation"), cursor=None, limit=50)
+    page = cases.list(officer, ListFilters(terms={"crime_type": "05"}), purpose=INVESTIGATION, cursor=None, limit=50)
+    assert [item["id"] for item in page.items] == [theft.id]
+    status_page = cases.list(
+        officer, ListFilters(status="under_investigation"), purpose=INVESTIGATION, cursor=None, limit=50
+    )
     assert len(status_page.items) == 2
 
 
@@ -192,7 +203,7 @@ def test_concurrent_updates_from_the_same_version_let_exactly_one_win(node: Node
     for thread in threads:
         thread.join()
     assert sorted(outcomes) == ["stale", "stale", "stale", "won"]
-    assert service.get(created.id, officer).version == 2
+    assert service.get(created.id, officer, purpose=INVESTIGATION)["version"] == 2
 
 
 def test_create_many_is_all_or_nothing(node: Node) -> None:
@@ -204,7 +215,8 @@ def test_create_many_is_all_or_nothing(node: Node) -> None:
     records = [NewRecord(content=duplicate, owner_agency_id=officer.agency_id, owner_country="FRA") for _ in range(2)]
     with pytest.raises(AlreadyExists):
         node.records["travel_document"].create_many(records)
-    assert node.records["travel_document"].list(officer, ListFilters(), cursor=None, limit=10).items == []
+    documents = node.records["travel_document"]
+    assert documents.list(officer, ListFilters(), purpose=INVESTIGATION, cursor=None, limit=10).items == []
     first = TravelDocument.model_validate(document_body(number="22BB22222"))
     second = TravelDocument.model_validate(document_body(number="33CC33333"))
     imported = [

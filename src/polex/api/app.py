@@ -18,6 +18,7 @@ from polex.auth.endpoints import router as auth_router
 from polex.bootstrap import Node
 from polex.ingest.endpoints import formats_router
 from polex.ingest.endpoints import router as import_router
+from polex.policy.endpoints import router as policy_router
 from polex.record.endpoints import build_router
 
 
@@ -29,6 +30,7 @@ def create_app(node: Node) -> FastAPI:
         tasks = [
             PeriodicTask("audit-checkpointer", node.audit.checkpoint, settings.audit_checkpoint_seconds),
             PeriodicTask("misuse-monitor", node.misuse.run_once, settings.misuse_seconds),
+            PeriodicTask("retention", node.retention.run_once, settings.retention_seconds),
         ]
         if settings.witness_peers:
             tasks.append(PeriodicTask("audit-witness", node.witness.run_once, settings.witness_seconds))
@@ -58,6 +60,7 @@ def create_app(node: Node) -> FastAPI:
     app.include_router(audit_router)
     app.include_router(import_router)
     app.include_router(formats_router)
+    app.include_router(policy_router)
     for feature in node.features:
         app.include_router(build_router(feature))
     # Outermost first: the request id and metrics see every answer, the 413s included.

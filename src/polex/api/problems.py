@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -71,6 +72,9 @@ def _field_path(location: tuple[Any, ...] | list[Any]) -> str:
     return ".".join(parts) or "body"
 
 
+_NAMED_FIELD = re.compile(r"^(?P<field>[a-z_][a-z0-9_]*): (?P<reason>.+)$", re.DOTALL)
+
+
 def _validation_errors(error: RequestValidationError) -> tuple[int, str, list[dict[str, str]]]:
     items: list[dict[str, str]] = []
     malformed = False
@@ -92,7 +96,13 @@ def _validation_errors(error: RequestValidationError) -> tuple[int, str, list[di
         elif kind == "missing":
             reason = "is required"
         reason = reason.removeprefix("Value error, ")
-        items.append({"field": _field_path(item.get("loc", ())), "reason": reason})
+        field = _field_path(item.get("loc", ()))
+        named = _NAMED_FIELD.match(reason)
+        if named is not None and kind == "value_error":
+            # A check across fields names the field it is about first: "fields: ...".
+            field = ".".join(part for part in (field if field != "body" else "", named["field"]) if part)
+            reason = named["reason"]
+        items.append({"field": field, "reason": reason})
     if malformed:
         return 400, "the request body is not valid JSON", items
     fields = ", ".join(sorted({entry["field"] for entry in items}))

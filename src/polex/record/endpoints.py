@@ -10,12 +10,20 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
 
-from polex.api.dependencies import NodeDep, PrincipalDep
+from polex.api.dependencies import NodeDep, PrincipalDep, PurposeDep
 from polex.domain.base import RecordEnvelope, RecordId
 from polex.domain.countries import CountryCode
 from polex.errors import BadRequest, FieldError, ValidationFailed
-from polex.record.schemas import AccessList, AccessRead, create_model_for, page_model_for, update_model_for
+from polex.record.schemas import (
+    AccessList,
+    AccessRead,
+    create_model_for,
+    page_model_for,
+    update_model_for,
+    view_model_for,
+)
 from polex.record.service import ListFilters, RecordService
 from polex.record.spec import RecordFeature
 
@@ -78,11 +86,19 @@ def build_router(feature: RecordFeature) -> APIRouter:
         response.headers["Location"] = f"{request.url.path}/{record.id}"
         return record
 
-    @router.get("/{record_id}", response_model=record_type.record, summary=f"Read a {noun}")
-    def read(record_id: RecordId, response: Response, principal: PrincipalDep, node: NodeDep) -> RecordEnvelope:
-        record = service(node).get(record_id, principal)
-        _set_etag(response, record)
-        return record
+    @router.get(
+        "/{record_id}",
+        response_model=None,
+        responses={200: {"model": view_model_for(record_type)}},
+        summary=f"Read a {noun}, as the policy lets you see it",
+        description="Declare your purpose in X-Polex-Purpose. The answer is the record in full, redacted "
+        "(fields removed) or hit-only (that it exists and whom to ask), with the decision and its rules "
+        "under 'access'; a record you may not see is answered as one that does not exist.",
+    )
+    def read(record_id: RecordId, principal: PrincipalDep, purpose: PurposeDep, node: NodeDep) -> JSONResponse:
+        shown = service(node).get(record_id, principal, purpose=purpose)
+        headers = {"ETag": f'"{shown["version"]}"'} if "version" in shown else {}
+        return JSONResponse(shown, headers=headers)
 
     @router.put("/{record_id}", response_model=record_type.record, summary=f"Replace a {noun} (owner only)")
     async def replace(
@@ -155,13 +171,17 @@ def build_router(feature: RecordFeature) -> APIRouter:
 
     @router.get(
         "",
-        response_model=page_model,
-        summary=f"List {record_type.plural.replace('-', ' ')}",
+        response_model=None,
+        responses={200: {"model": page_model}},
+        summary=f"List {record_type.plural.replace('-', ' ')} you may see",
+        description="Declare your purpose in X-Polex-Purpose. Records the policy hides are skipped, never "
+        "counted; each item carries its decision under 'access'.",
         openapi_extra={"parameters": filter_parameters},
     )
     def list_records(
         request: Request,
         principal: PrincipalDep,
+        purpose: PurposeDep,
         node: NodeDep,
         cursor: Annotated[str | None, Query(max_length=500, description="From the previous page")] = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
@@ -197,9 +217,10 @@ def build_router(feature: RecordFeature) -> APIRouter:
                 updated_since=updated_since,
                 terms=terms,
             ),
+            purpose=purpose,
             cursor=cursor,
             limit=limit,
         )
-        return {"items": page.items, "next_cursor": page.next_cursor}
+        return JSONResponse({"items": page.items, "next_cursor": page.next_cursor})
 
     return router

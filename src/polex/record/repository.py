@@ -18,6 +18,7 @@ class RecordQuery:
     after_id: str | None = None
     limit: int = 50
     owner_country: str | None = None
+    owner_countries: tuple[str, ...] | None = None  # the policy's pre-filter: only these owners
     owner_agency_id: str | None = None
     status: str | None = None
     terms: tuple[str, ...] = ()
@@ -51,6 +52,8 @@ class RecordRepository:
             statement = statement.where(RecordRow.id > query.after_id)
         if query.owner_country is not None:
             statement = statement.where(RecordRow.owner_country == query.owner_country)
+        if query.owner_countries is not None:
+            statement = statement.where(RecordRow.owner_country.in_(query.owner_countries))
         if query.owner_agency_id is not None:
             statement = statement.where(RecordRow.owner_agency_id == query.owner_agency_id)
         if query.status is not None:

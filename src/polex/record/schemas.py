@@ -53,12 +53,36 @@ def update_model_for(record_type: RecordType) -> type[BaseModel]:
     )
 
 
+class RuleView(SchemaModel):
+    code: str = Field(description="e.g. agreement.full, restriction.hit_only_countries, national.never_shared")
+    text: str
+    reference: str | None = Field(description="The legal reference or document the rule comes from")
+
+
+class AccessView(SchemaModel):
+    """The policy's decision on this record for this requester, and why."""
+
+    outcome: str = Field(description="full, redacted or hit_only")
+    removed_fields: list[str] = Field(description="Content fields withheld from you")
+    consult_owner: bool = Field(description="Consult the owner before any action on this record")
+    onward_transmission: bool = Field(description="You may pass this record on to third parties")
+    rules: list[RuleView]
+
+
+@cache
+def view_model_for(record_type: RecordType) -> type[BaseModel]:
+    """A record as a requester sees it (documentation only: redacted and hit-only answers
+    lack the fields the policy removed)."""
+    return create_model(f"{_class_name(record_type)}View", __base__=record_type.record, access=(AccessView, ...))
+
+
 @cache
 def page_model_for(record_type: RecordType) -> type[BaseModel]:
+    view = view_model_for(record_type)
     return create_model(
         f"{_class_name(record_type)}Page",
         __base__=SchemaModel,
-        items=(list[record_type.record], ...),  # type: ignore[name-defined]
+        items=(list[view], ...),  # type: ignore[valid-type]
         next_cursor=(
             str | None,
             Field(description="Pass as ?cursor= for the next page; null at the end"),

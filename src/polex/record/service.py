@@ -12,7 +12,7 @@ from sqlalchemy.exc import DataError, IntegrityError
 
 from polex.audit.service import AuditTrail, EventDraft, actor_of
 from polex.auth.principal import Principal
-from polex.domain.audit import Actor, AuditEvent, AuditTag
+from polex.domain.audit import Actor, AuditEvent, AuditTag, Decision
 from polex.domain.base import (
     Provenance,
     RecordEnvelope,
@@ -20,16 +20,18 @@ from polex.domain.base import (
     collect_original_values,
     new_id,
 )
+from polex.domain.decisions import RecordFacts, apply_decision
+from polex.domain.policy import Purpose
 from polex.domain.roles import Permission
 from polex.errors import (
     AlreadyExists,
     FieldError,
-    Forbidden,
     NotFound,
     PreconditionRequired,
     StaleVersion,
     ValidationFailed,
 )
+from polex.policy.service import PolicyService, requester_of
 from polex.record.cursor import decode_cursor, encode_cursor
 from polex.record.repository import RecordQuery, RecordRepository
 from polex.record.schemas import content_fields
@@ -49,8 +51,14 @@ class ListFilters:
 
 @dataclass(frozen=True)
 class Page:
-    items: list[RecordEnvelope]
+    items: list[dict[str, Any]]  # each record as the policy shows it, with its ``access``
     next_cursor: str | None
+
+
+@dataclass(frozen=True)
+class Export:
+    contents: list[BaseModel]
+    withheld: int  # records the requester may know of but not take out in this format
 
 
 @dataclass(frozen=True)
@@ -66,9 +74,12 @@ class NewRecord:
 
 
 class RecordService:
-    def __init__(self, uow: UnitOfWorkFactory, audit: AuditTrail, feature: RecordFeature) -> None:
+    def __init__(
+        self, uow: UnitOfWorkFactory, audit: AuditTrail, policy: PolicyService, feature: RecordFeature
+    ) -> None:
         self._uow = uow
         self._audit = audit
+        self._policy = policy
         self.feature = feature
         self.kind = feature.record_type.kind.value
 
@@ -82,19 +93,44 @@ class RecordService:
         )
 
     # -- reading ----------------------------------------------------------------------
+    #
+    # Everything a read returns has been through the policy engine: a record the requester
+    # may not see is answered exactly as a record that does not exist (same status, same
+    # message, same audit), so neither errors nor pages reveal it.
 
-    def get(self, record_id: str, principal: Principal) -> RecordEnvelope:
+    def get(self, record_id: str, principal: Principal, *, purpose: Purpose) -> dict[str, Any]:
+        """The record as the policy lets this requester see it, with the decision under
+        ``access``: full, redacted or hit-only."""
         principal.require(Permission.RECORD_READ)
+        requester = requester_of(principal, purpose)
         with self._uow(read_only=True) as uow:
             row = RecordRepository(uow.session).get(self.kind, record_id)
-            record = None if row is None else self.to_record(row)
-        # Durable before the record leaves the node; misses are recorded too (fishing shows).
-        self._audit.record([self._event("read", principal, [record_id], result_count=0 if record is None else 1)])
-        if record is None:
-            raise NotFound(f"no {self.kind.replace('_', ' ')} '{record_id}'")
-        return record
+            decision = None if row is None else self._policy.snapshot().decide(requester, facts_of(row))
+            shown = None if row is None or decision is None else apply_decision(self.to_json(row), decision)
+        # Durable before the record leaves the node; misses and refusals are recorded too.
+        details = {} if decision is None else {"outcome": decision.outcome.value}
+        self._audit.record(
+            [
+                self._event(
+                    "read",
+                    principal,
+                    [record_id],
+                    result_count=0 if shown is None else 1,
+                    # A miss is allowed with no result; a record the policy hides is a denial.
+                    decision=Decision.DENIED if row is not None and shown is None else Decision.ALLOWED,
+                    details=details,
+                )
+            ]
+        )
+        if shown is None:
+            raise self._not_found(record_id)
+        return shown
 
-    def list(self, principal: Principal, filters: ListFilters, *, cursor: str | None, limit: int) -> Page:
+    def list(
+        self, principal: Principal, filters: ListFilters, *, purpose: Purpose, cursor: str | None, limit: int
+    ) -> Page:
+        """A page of the records this requester may see, each as the policy shows it; the
+        others are skipped, never counted."""
         principal.require(Permission.RECORD_READ)
         terms: list[str] = []
         typed: dict[str, str] = {}
@@ -103,47 +139,85 @@ class RecordService:
             term = known[name].term_for(value)
             terms.append(term)
             typed[f"{self.kind}|{term}"] = f"{name}={value}"
-        query = RecordQuery(
-            kind=self.kind,
-            after_id=decode_cursor(self.kind, cursor) if cursor else None,
-            limit=limit + 1,  # one more tells whether there is a next page
-            owner_country=filters.owner_country,
-            owner_agency_id=filters.owner_agency_id,
-            status=filters.status,
-            updated_since=filters.updated_since,
-            terms=tuple(terms),
-        )
+        view = self._policy.snapshot().for_requester(requester_of(principal, purpose))
+        countries = view.visible_owner_countries(self.kind)
+        if filters.owner_country is not None:
+            countries = countries & {filters.owner_country}
+        after = decode_cursor(self.kind, cursor) if cursor else None
+        shown: list[dict[str, Any]] = []
+        batch = max(limit + 1, 100)
         with self._uow(read_only=True) as uow:
-            rows = RecordRepository(uow.session).list(query)
-            more = len(rows) > limit
-            rows = rows[:limit]
-            next_cursor = encode_cursor(self.kind, rows[-1].id) if more and rows else None
-            page = Page(items=[self.to_record(row) for row in rows], next_cursor=next_cursor)
-        listed = [item.id for item in page.items]
+            records = RecordRepository(uow.session)
+            while countries and len(shown) <= limit:
+                query = RecordQuery(
+                    kind=self.kind,
+                    after_id=after,
+                    limit=batch,
+                    owner_countries=tuple(sorted(countries)),
+                    owner_agency_id=filters.owner_agency_id,
+                    status=filters.status,
+                    updated_since=filters.updated_since,
+                    terms=tuple(terms),
+                )
+                rows = records.list(query)
+                for row in rows:
+                    decision = view.decide_parts(
+                        row.kind, row.owner_agency_id, row.owner_country, row.restrictions, row.retain_until
+                    )
+                    if decision.visible:
+                        shown.append(apply_decision(self.to_json(row), decision) or {})
+                        if len(shown) > limit:
+                            break
+                if len(rows) < batch:
+                    break
+                after = rows[-1].id
+        more = len(shown) > limit
+        shown = shown[:limit]
+        # The cursor is the last record shown, never a hidden one: the next page re-reads
+        # what was skipped rather than hand out the id of a record the caller may not see.
+        next_cursor = encode_cursor(self.kind, shown[-1]["id"]) if more and shown else None
+        listed = [item["id"] for item in shown]
         self._audit.record([self._event("listed", principal, listed, result_count=len(listed), query_terms=typed)])
-        return page
+        return Page(items=shown, next_cursor=next_cursor)
 
     def export(
-        self, principal: Principal, *, owner_agency_id: str | None = None, format_name: str
-    ) -> Sequence[BaseModel]:
-        """Every live record of this kind (of one agency if given), as content, for an
-        outside format; audited as one export naming every record before it leaves."""
+        self, principal: Principal, *, purpose: Purpose, owner_agency_id: str | None = None, format_name: str
+    ) -> Export:
+        """The live records of this kind (of one agency if given) that the policy lets this
+        requester have in full or redacted, as content for an outside format; audited as one
+        export naming every record before it leaves. Hit-only records, and redacted ones
+        that no longer make a valid record, are withheld and counted."""
         principal.require(Permission.RECORD_READ)
+        view = self._policy.snapshot().for_requester(requester_of(principal, purpose))
+        content_type = self.feature.record_type.content
         contents: list[BaseModel] = []
         ids: list[str] = []
+        withheld = 0
         after: str | None = None
         while True:
             query = RecordQuery(kind=self.kind, after_id=after, limit=1000, owner_agency_id=owner_agency_id)
             with self._uow(read_only=True) as uow:
                 rows = RecordRepository(uow.session).list(query)
-                contents.extend(self.feature.record_type.content.model_validate(row.content) for row in rows)
-                ids.extend(row.id for row in rows)
+            for row in rows:
+                decision = view.decide_parts(
+                    row.kind, row.owner_agency_id, row.owner_country, row.restrictions, row.retain_until
+                )
+                if not decision.discloses_content:
+                    withheld += decision.visible  # the invisible are not even counted
+                    continue
+                content = {k: v for k, v in row.content.items() if k not in decision.removed_fields}
+                try:
+                    contents.append(content_type.model_validate(content))
+                except ValidationError:
+                    withheld += 1
+                    continue
+                ids.append(row.id)
             if len(rows) < query.limit:
                 break
             after = rows[-1].id
-        event = self._event("exported", principal, ids, result_count=len(ids), details={"format": format_name})
-        self._audit.record([event])
-        return contents
+        details = {"format": format_name, "withheld": withheld}
+        self._audit.record([self._event("exported", principal, ids, result_count=len(ids), details=details)])
+        return Export(contents=contents, withheld=withheld)
 
     def accesses(self, record_id: str, principal: Principal) -> Sequence[AuditEvent]:
         """Who accessed one of the caller's own records on this node, when and why: the data
@@ -296,11 +370,15 @@ class RecordService:
 
     def _owned(self, records: RecordRepository, record_id: str, principal: Principal) -> RecordRow:
         row = records.get(self.kind, record_id)
-        if row is None:
-            raise NotFound(f"no {self.kind.replace('_', ' ')} '{record_id}'")
-        if row.owner_agency_id != principal.agency_id:
-            raise Forbidden("only the agency that owns a record may change or delete it")
+        if row is None or row.owner_agency_id != principal.agency_id:
+            # One answer for "no such record" and "not yours": a 403 would confirm that a
+            # record the caller may not even see exists.
+            noun = self.kind.replace("_", " ")
+            raise NotFound(f"no {noun} '{record_id}' of your agency: only the owning agency changes or deletes it")
         return row
+
+    def _not_found(self, record_id: str) -> NotFound:
+        return NotFound(f"no {self.kind.replace('_', ' ')} '{record_id}'")
 
     @staticmethod
     def _stale(current: int, expected: int) -> StaleVersion:
@@ -327,6 +405,7 @@ class RecordService:
             restrictions=(new.restrictions or Restrictions()).model_dump(mode="json"),
             provenance=(new.provenance or Provenance()).model_dump(mode="json"),
             content=new.content.model_dump(mode="json"),
+            retain_until=self._policy.retention_deadline(self.kind, new.owner_country, now),
         )
 
     def _flush_or_conflict(self, uow: UnitOfWork) -> None:
@@ -344,6 +423,10 @@ class RecordService:
     def _duplicate(self) -> AlreadyExists:
         return AlreadyExists(f"a {self.kind.replace('_', ' ')} with the same identifying data is already recorded")
 
+    def to_json(self, row: RecordRow) -> dict[str, Any]:
+        """The stored record in its JSON form, as the API shows it before the policy."""
+        return self.to_record(row).model_dump(mode="json", by_alias=True)
+
     def to_record(self, row: RecordRow) -> RecordEnvelope:
         return self.feature.record_type.record.model_validate(
             {
@@ -358,3 +441,7 @@ class RecordService:
                 "version": row.version,
             }
         )
+
+
+def facts_of(row: RecordRow) -> RecordFacts:
+    return RecordFacts(row.kind, row.owner_agency_id, row.owner_country, row.restrictions, row.retain_until)

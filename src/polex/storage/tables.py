@@ -133,15 +133,25 @@ class RecordRow(Base):
     restrictions: Mapped[dict[str, Any]] = mapped_column(JsonDocument)
     provenance: Mapped[dict[str, Any]] = mapped_column(JsonDocument)
     content: Mapped[dict[str, Any]] = mapped_column(JsonDocument)
+    # Retention: the deadline from the data category and the owner country's law; the owner
+    # is asked to review before it; past it the record is purged unless extended.
+    retain_until: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+    review_requested_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+    purged_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
 
     __table_args__ = (
+        Index("ix_records_retain_until", "retain_until"),
         Index("ix_records_kind_id", "kind", "id"),
         Index("ix_records_kind_owner_agency", "kind", "owner_agency_id", "id"),
         Index("ix_records_kind_owner_country", "kind", "owner_country", "id"),
         Index("ix_records_kind_status", "kind", "status", "id"),
+        # A natural key is unique within its owner country: a duplicate across countries is
+        # not an error (a VIN stolen in one country, registered in another), and refusing it
+        # would tell the second country that a record it may not see exists.
         Index(
-            "uq_records_kind_key_live",
+            "uq_records_kind_owner_key_live",
             "kind",
+            "owner_country",
             "key",
             unique=True,
             sqlite_where=text("deleted_at IS NULL AND key IS NOT NULL"),
@@ -293,3 +303,64 @@ class QuarantineRow(Base):
     errors: Mapped[list[dict[str, str]]] = mapped_column(JsonDocument)
     raw: Mapped[str] = mapped_column(Text)
     at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+
+
+class AgreementRow(Base):
+    """The current version of an agreement, and which parties approved that version."""
+
+    __tablename__ = "agreements"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer)
+    document: Mapped[dict[str, Any]] = mapped_column(JsonDocument)
+    approvals: Mapped[list[dict[str, str]]] = mapped_column(JsonDocument)  # country, user, at
+    proposed_by_country: Mapped[str] = mapped_column(String(3))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    retired_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+    retired_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class AgreementVersionRow(Base):
+    """Every text an agreement ever had: decisions cite a version, auditors can read it."""
+
+    __tablename__ = "agreement_versions"
+
+    agreement_id: Mapped[str] = mapped_column(ForeignKey("agreements.id"), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    document: Mapped[dict[str, Any]] = mapped_column(JsonDocument)
+    proposed_by: Mapped[str] = mapped_column(String(UUID_LENGTH))
+    at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+
+
+class PolicyDocumentRow(Base):
+    """National rules (one per country) and country groups, versioned in place; the audit
+    trail keeps every change."""
+
+    __tablename__ = "policy_documents"
+
+    kind: Mapped[str] = mapped_column(String(32), primary_key=True)  # national_rules | country_group
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer)
+    document: Mapped[dict[str, Any]] = mapped_column(JsonDocument)
+    updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    updated_by: Mapped[str] = mapped_column(String(UUID_LENGTH))
+
+
+class SuspensionRow(Base):
+    """A sanction: a user or an agency refused everything until it is lifted."""
+
+    __tablename__ = "suspensions"
+
+    id: Mapped[str] = mapped_column(String(UUID_LENGTH), primary_key=True)
+    subject_kind: Mapped[str] = mapped_column(String(16))  # user | agency
+    subject_id: Mapped[str] = mapped_column(String(UUID_LENGTH))
+    country: Mapped[str] = mapped_column(String(3))
+    reason: Mapped[str] = mapped_column(Text)
+    suspended_by: Mapped[str] = mapped_column(String(UUID_LENGTH))
+    at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    lifted_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+    lifted_by: Mapped[str | None] = mapped_column(String(UUID_LENGTH))
+    lift_reason: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (Index("ix_suspensions_subject", "subject_kind", "subject_id"),)
