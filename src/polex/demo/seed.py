@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from polex.agency.schemas import AgencyCreate
 from polex.auth.schemas import UserCreate
 from polex.bootstrap import Node
+from polex.demo.policy import seed_member_records, seed_policy
 from polex.demo.synthetic import generate
 from polex.domain.agency import AgencyKind
 from polex.domain.base import Provenance, Restrictions, Tlp
@@ -71,6 +72,7 @@ def seed_node(node: Node, *, seed: int, size: float) -> list[DemoUser]:
         agency = node.agencies.ensure(AgencyCreate(name=name, country=settings.node_country, kind=kind))
         agency_ids[kind] = agency.id
     police = agency_ids.get(AgencyKind.POLICE, ncb.id)
+    seed_policy(node, ncb.id)  # first: retention deadlines follow the national rules
 
     users = []
     for role in demo_roles(settings.is_hub):
@@ -106,4 +108,7 @@ def seed_node(node: Node, *, seed: int, size: float) -> list[DemoUser]:
     node.records["travel_document"].create_many([new(d, ncb.id, handling=Tlp.GREEN) for d in data.documents])
     node.records["vehicle"].create_many([new(v, police, handling=Tlp.GREEN) for v in data.vehicles])
     node.records["case"].create_many([new(c.case, police, record_id=c.id, handling=Tlp.RED) for c in data.cases])
+    if settings.is_hub:
+        officers = seed_member_records(node, seed=seed, size=size)
+        users.extend(DemoUser(username=name, password=password, role=role) for name, password, role in officers)
     return users
