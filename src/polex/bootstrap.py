@@ -23,8 +23,11 @@ from polex.auth.keys import load_or_create_signing_key
 from polex.auth.service import AuthService
 from polex.auth.tokens import TokenIssuer
 from polex.case.feature import CASE_FEATURE
+from polex.crypto import pki
 from polex.document.feature import DOCUMENT_FEATURE
 from polex.ingest.service import ImportService
+from polex.network.keys import NodeKeyFiles
+from polex.network.service import NetworkService
 from polex.person.feature import PERSON_FEATURE
 from polex.policy.retention import RetentionService
 from polex.policy.service import PolicyService
@@ -60,6 +63,7 @@ class Node:
     agencies: AgencyService
     policy: PolicyService
     retention: RetentionService
+    network: NetworkService
     records: dict[str, RecordService]
     features: tuple[RecordFeature, ...]
     metrics: CollectorRegistry = field(default_factory=CollectorRegistry)
@@ -89,6 +93,18 @@ class Node:
         self.engine.dispose()
 
 
+def network_keys(settings: Settings) -> NodeKeyFiles:
+    """The node's network identity on disk, made on first use (the hub also makes the CA)."""
+    keys = NodeKeyFiles(settings.keys_dir)
+    node = pki.NodeName(
+        name=settings.node_name, country=settings.node_country, role="hub" if settings.is_hub else "national"
+    )
+    keys.ensure_node_keys(node)
+    if settings.is_hub:
+        keys.ensure_network_ca()
+    return keys
+
+
 def build_node(settings: Settings, *, migrate: bool = True, engine: Engine | None = None) -> Node:
     """Wire a node. ``migrate`` brings the database schema to the latest revision first."""
     node = _wire(settings, migrate=migrate, engine=engine)
@@ -115,6 +131,7 @@ def _wire(settings: Settings, *, migrate: bool, engine: Engine | None) -> Node:
         lifetime=dt.timedelta(minutes=settings.access_token_minutes),
     )
     policy = PolicyService(uow, audit, node_country=settings.node_country, is_hub=settings.is_hub)
+    keys = network_keys(settings)
     records = {feature.record_type.kind.value: RecordService(uow, audit, policy, feature) for feature in FEATURES}
     return Node(
         settings=settings,
@@ -134,6 +151,7 @@ def _wire(settings: Settings, *, migrate: bool, engine: Engine | None) -> Node:
         agencies=AgencyService(uow, audit, node_country=settings.node_country, is_hub=settings.is_hub),
         policy=policy,
         retention=RetentionService(uow, audit, policy),
+        network=NetworkService(uow, audit, keys, is_hub=settings.is_hub, node_name=settings.node_name),
         records=records,
         imports=ImportService(uow, records),
         features=FEATURES,

@@ -555,3 +555,146 @@ def retention_run(data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
     with _local_node(data_dir) as node:
         outcome = node.retention.run_once()
     typer.echo(json.dumps(outcome.__dict__))
+
+
+# -- the network -----------------------------------------------------------------------
+
+network_app = typer.Typer(
+    help="The exchange network: invite, enrol, approve, list, revoke nodes.", no_args_is_help=True
+)
+app.add_typer(network_app, name="network")
+EnrolmentCodeOption = Annotated[
+    str, typer.Option(help="The enrolment code from the hub's operator", envvar="POLEX_ENROLMENT_CODE")
+]
+
+
+@network_app.command("invite")
+def network_invite(
+    name: Annotated[str, typer.Argument(help="The node's name, e.g. 'fra'")],
+    country: Annotated[str, typer.Option(help="Its country (ISO 3166-1 alpha-3)")],
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+) -> None:
+    """At the hub: a one-time enrolment code for a national node (give it out of band)."""
+    with _local_node(data_dir) as node:
+        invitation = node.network.invite(name, country.upper(), _administrator(node))
+    _echo_model(invitation)
+
+
+@network_app.command("approve")
+def network_approve(
+    name: Annotated[str, typer.Argument(help="The pending node's name")],
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+) -> None:
+    """At the hub: sign a pending node's certificate request with the network CA."""
+    with _local_node(data_dir) as node:
+        member = node.network.approve(name, _administrator(node))
+    typer.echo(json.dumps({"name": member.name, "status": member.status.value, "fingerprint": member.fingerprint}))
+
+
+@network_app.command("members")
+def network_members(data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
+    """At the hub: one line per node: name, country, role, status, URL, certificate fingerprint."""
+    with _local_node(data_dir) as node:
+        for member in node.network.members(_administrator(node)):
+            typer.echo(
+                f"{member.name:<12} {member.country} {member.role:<9} {member.status.value:<10} "
+                f"{member.url or '-':<28} {(member.fingerprint or '-')[:16]}"
+            )
+
+
+@network_app.command("revoke")
+def network_revoke(
+    name: Annotated[str, typer.Argument(help="The node's name")],
+    reason: Annotated[str, typer.Option(help="Why")],
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+) -> None:
+    """At the hub: revoke a node's membership for good (it must be invited again)."""
+    from polex.network.schemas import MemberStatus
+
+    with _local_node(data_dir) as node:
+        member = node.network.set_status(name, MemberStatus.REVOKED, reason, _administrator(node))
+    typer.echo(json.dumps({"name": member.name, "status": member.status.value}))
+
+
+@network_app.command("enrol")
+def network_enrol(
+    hub: Annotated[str, typer.Option(help="The hub's URL")],
+    code: Annotated[
+        str, typer.Option(help="The enrolment code from the hub's operator", envvar="POLEX_ENROLMENT_CODE")
+    ],
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+) -> None:
+    """At a national node: send the certificate request to the hub; run 'polex network fetch'
+    once the hub's operator approved it."""
+    import httpx
+
+    from polex.network.keys import NODE_CSR, NodeKeyFiles
+
+    settings = load_settings(data_dir=data_dir)
+    keys = NodeKeyFiles(settings.keys_dir)
+    body = {
+        "name": settings.node_name,
+        "csr": keys.read(NODE_CSR).decode(),
+        "encryption_key": keys.encryption_jwk(),
+        "url": settings.base_url,
+    }
+    try:
+        response = httpx.post(
+            f"{hub.rstrip('/')}/api/v1/network/enrolments",
+            json=body,
+            headers={"X-Polex-Enrolment-Code": code},
+            timeout=30,
+        )
+    except httpx.HTTPError as error:
+        _fail(f"the hub at {hub} did not answer: {error}")
+        return
+    if response.status_code != 202:
+        _fail(f"the hub refused the enrolment ({response.status_code}): {response.text}")
+    typer.echo(response.text)
+
+
+@network_app.command("fetch")
+def network_fetch(
+    hub: Annotated[str, typer.Option(help="The hub's URL")],
+    code: Annotated[
+        str, typer.Option(help="The enrolment code from the hub's operator", envvar="POLEX_ENROLMENT_CODE")
+    ],
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+) -> None:
+    """At a national node: fetch the certificate the hub signed, check it, and keep it."""
+    import httpx
+
+    from polex.crypto import pki
+    from polex.network.keys import CA_CERTIFICATE, NODE_CERTIFICATE, NODE_KEY, NodeKeyFiles
+
+    settings = load_settings(data_dir=data_dir)
+    keys = NodeKeyFiles(settings.keys_dir)
+    try:
+        response = httpx.get(
+            f"{hub.rstrip('/')}/api/v1/network/enrolments/{settings.node_name}",
+            headers={"X-Polex-Enrolment-Code": code},
+            timeout=30,
+        )
+    except httpx.HTTPError as error:
+        _fail(f"the hub at {hub} did not answer: {error}")
+        return
+    if response.status_code != 200:
+        _fail(f"the hub refused ({response.status_code}): {response.text}")
+    status = response.json()
+    if not status.get("certificate"):
+        _fail(f"not approved yet: the enrolment is {status.get('status')}")
+    ca_certificate = pki.load_certificate(status["ca_certificate"].encode())
+    certificate = pki.load_certificate(status["certificate"].encode())
+    try:
+        identity = pki.verify_node_certificate(certificate, ca_certificate)
+    except pki.CertificateRefused as error:
+        _fail(f"the certificate is refused: {error.reason}")
+        return
+    own_key = pki.load_private_key(keys.read(NODE_KEY)).public_key()
+    if certificate.public_key() != own_key or identity.name != settings.node_name:
+        _fail("the certificate is not for this node's key")
+    keys.write_public(CA_CERTIFICATE, status["ca_certificate"].encode())
+    keys.write_public(NODE_CERTIFICATE, status["certificate"].encode())
+    typer.echo(
+        json.dumps({"name": identity.name, "country": identity.country, "fingerprint": pki.fingerprint(certificate)})
+    )

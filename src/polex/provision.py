@@ -87,6 +87,7 @@ def initialise_node(
     write_node_config(data_dir, identity)
     settings = load_settings(data_dir=data_dir, database_url=database_url)
     node = build_node(settings)
+    node.network.ensure_hub_member(settings.base_url)
     agency = node.agencies.ensure(own_agency(settings))
     if admin_username and admin_password and node.auth.find_user(admin_username) is None:
         node.auth.create_user(

@@ -18,6 +18,7 @@ from polex.auth.endpoints import router as auth_router
 from polex.bootstrap import Node
 from polex.ingest.endpoints import formats_router
 from polex.ingest.endpoints import router as import_router
+from polex.network.endpoints import router as network_router
 from polex.policy.endpoints import router as policy_router
 from polex.record.endpoints import build_router
 
@@ -35,6 +36,7 @@ def create_app(node: Node) -> FastAPI:
         if settings.witness_peers:
             tasks.append(PeriodicTask("audit-witness", node.witness.run_once, settings.witness_seconds))
         node.misuse.run_once()  # warm the misuse windows with the last day before serving
+        node.network.ensure_hub_member(settings.base_url)  # the hub is its network's first member
         for task in tasks:
             task.start()
         try:
@@ -61,6 +63,7 @@ def create_app(node: Node) -> FastAPI:
     app.include_router(import_router)
     app.include_router(formats_router)
     app.include_router(policy_router)
+    app.include_router(network_router)
     for feature in node.features:
         app.include_router(build_router(feature))
     # Outermost first: the request id and metrics see every answer, the 413s included.

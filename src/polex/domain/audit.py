@@ -84,6 +84,13 @@ class AuditTag(StrEnum):
     SUSPENSION_CREATED = "admin:suspension:created"
     SUSPENSION_LIFTED = "admin:suspension:lifted"
     SUSPENDED_REFUSED = "auth:suspension:refused"
+    NODE_INVITED = "network:node:invited"
+    NODE_ENROLLED = "network:node:enrolled"
+    NODE_ENROLMENT_REFUSED = "network:node:enrolment_refused"
+    NODE_APPROVED = "network:node:approved"
+    NODE_SUSPENDED = "network:node:suspended"
+    NODE_REINSTATED = "network:node:reinstated"
+    NODE_REVOKED = "network:node:revoked"
     AUDIT_SEARCHED = "audit:event:searched"
     AUDIT_UNSEALED = "audit:terms:unsealed"
 

@@ -34,6 +34,7 @@ class Permission(StrEnum):
     POLICY_ADMIN = "policy:admin"  # propose and approve agreements, set national rules
     POLICY_EXPLAIN = "policy:explain"  # what would a given requester get of a given record
     SANCTION_ADMIN = "sanction:admin"  # suspend users and agencies
+    NETWORK_ADMIN = "network:admin"  # the hub's operators: invite, approve, suspend and revoke nodes
 
 
 _ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -50,6 +51,7 @@ _ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.POLICY_ADMIN,
             Permission.POLICY_EXPLAIN,
             Permission.SANCTION_ADMIN,
+            Permission.NETWORK_ADMIN,
         }
     ),
     Role.NCB_OPERATOR: frozenset(

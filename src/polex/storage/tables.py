@@ -364,3 +364,30 @@ class SuspensionRow(Base):
     lift_reason: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (Index("ix_suspensions_subject", "subject_kind", "subject_id"),)
+
+
+class NetworkMemberRow(Base):
+    """A node of the network as the hub knows it: invited, enrolled (its certificate request
+    waits for an operator), active, suspended or revoked."""
+
+    __tablename__ = "network_members"
+
+    name: Mapped[str] = mapped_column(String(63), primary_key=True)
+    country: Mapped[str] = mapped_column(String(3))
+    role: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))  # invited | pending | active | suspended | revoked
+    url: Mapped[str | None] = mapped_column(String(500))
+    invitation_hash: Mapped[str | None] = mapped_column(String(64))  # SHA-256 of the one-time code
+    invited_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    invited_by: Mapped[str] = mapped_column(String(UUID_LENGTH))
+    csr: Mapped[str | None] = mapped_column(Text)
+    encryption_key: Mapped[dict[str, Any] | None] = mapped_column(JsonDocument)  # public JWK
+    requested_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+    certificate: Mapped[str | None] = mapped_column(Text)
+    serial: Mapped[str | None] = mapped_column(String(64))  # decimal: X.509 serials exceed 64 bits
+    fingerprint: Mapped[str | None] = mapped_column(String(64))
+    not_after: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+    approved_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+    approved_by: Mapped[str | None] = mapped_column(String(UUID_LENGTH))
+    changed_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    reason: Mapped[str | None] = mapped_column(Text)  # why suspended or revoked

@@ -1,0 +1,1 @@
+"""The exchange network: enrolment of nodes, the signed membership list, (later) envelopes and queues."""
