@@ -153,6 +153,6 @@ def _wire(settings: Settings, *, migrate: bool, engine: Engine | None) -> Node:
         retention=RetentionService(uow, audit, policy),
         network=NetworkService(uow, audit, keys, is_hub=settings.is_hub, node_name=settings.node_name),
         records=records,
-        imports=ImportService(uow, records),
+        imports=ImportService(uow, records, audit),
         features=FEATURES,
     )

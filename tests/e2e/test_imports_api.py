@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from polex.domain.roles import Role
 from tests.e2e.conftest import LiveServer, assert_problem, error_fields
-from tests.factories import td3_lines
+from tests.factories import document_body, td3_lines, unique
+
+
+def unique_document_number() -> str:
+    return unique("QX")[-9:].upper().replace("-", "7")
 
 
 def mrz_file() -> bytes:
@@ -75,3 +79,57 @@ def test_the_formats_are_listed(live: LiveServer) -> None:
     }
     assert names["icao-mrz"] is True
     assert names["csv-mapping"] is False
+
+
+def test_a_quarantined_item_is_released_as_a_corrected_record_or_discarded(live: LiveServer) -> None:
+    operator = live.as_roles(Role.NCB_OPERATOR)
+
+    def quarantine_of_a_new_import() -> tuple[str, dict[str, object]]:
+        response = operator.post(
+            "/api/v1/imports",
+            params={"option": "status=lost"},
+            data={"format": "icao-mrz"},
+            files={"file": ("batch.mrz", mrz_file(), "text/plain")},
+        )
+        assert response.status_code == 201, response.text
+        import_id = response.json()["id"]
+        items = operator.get(f"/api/v1/imports/{import_id}/quarantine").json()["items"]
+        # The broken MRZ (and, after the first import, the good one again: already recorded).
+        (item,) = [entry for entry in items if entry["field"] == "document_number"]
+        assert (item["status"], item["resolution"]) == ("open", None)
+        return import_id, item
+
+    import_id, item = quarantine_of_a_new_import()
+    base = f"/api/v1/imports/{import_id}/quarantine/{item['id']}"
+    corrected = document_body(number=unique_document_number(), status="lost")
+    invalid = {"kind": "travel_document", "record": {**corrected, "number": ""}, "note": "check digit fixed"}
+    assert "record.number" in error_fields(assert_problem(operator.post(f"{base}/release", json=invalid), 422))
+    other = live.new_client([Role.NCB_OPERATOR], agency_id=live.make_agency())
+    release = {"kind": "travel_document", "record": corrected, "note": "check digit fixed from the paper file"}
+    assert_problem(other.post(f"{base}/release", json=release), 404)  # another agency's import
+
+    released = operator.post(f"{base}/release", json=release)
+    assert released.status_code == 201, released.text
+    record_id = released.json()["record_id"]
+    stored = operator.get(f"/api/v1/travel-documents/{record_id}").json()
+    assert stored["number"] == corrected["number"]
+    assert stored["provenance"]["source_format"] == "icao-mrz"
+    assert stored["provenance"]["source_id"].startswith(import_id)
+    (closed,) = [
+        e for e in operator.get(f"/api/v1/imports/{import_id}/quarantine").json()["items"] if e["id"] == item["id"]
+    ]
+    assert (closed["status"], closed["resolution"]) == ("released", record_id)
+    assert closed["raw"] == item["raw"]  # kept exactly as received
+    assert_problem(operator.post(f"{base}/release", json=release), 409)  # decided once
+    assert_problem(operator.post(f"{base}/discard", json={"reason": "duplicate"}), 409)
+
+    second_import, second = quarantine_of_a_new_import()
+    discard = f"/api/v1/imports/{second_import}/quarantine/{second['id']}/discard"
+    assert "reason" in error_fields(assert_problem(operator.post(discard, json={"reason": ""}), 422))
+    assert operator.post(discard, json={"reason": "the same passport was reported again"}).status_code == 204
+    items = operator.get(f"/api/v1/imports/{second_import}/quarantine").json()["items"]
+    (dropped,) = [entry for entry in items if entry["id"] == second["id"]]
+    assert (dropped["status"], dropped["resolution"]) == ("discarded", "the same passport was reported again")
+
+    runs = operator.get("/api/v1/imports").json()["items"]
+    assert {import_id, second_import} <= {run["id"] for run in runs}

@@ -84,6 +84,8 @@ class AuditTag(StrEnum):
     SUSPENSION_CREATED = "admin:suspension:created"
     SUSPENSION_LIFTED = "admin:suspension:lifted"
     SUSPENDED_REFUSED = "auth:suspension:refused"
+    QUARANTINE_RELEASED = "import:quarantine:released"
+    QUARANTINE_DISCARDED = "import:quarantine:discarded"
     NODE_INVITED = "network:node:invited"
     NODE_ENROLLED = "network:node:enrolled"
     NODE_ENROLMENT_REFUSED = "network:node:enrolment_refused"

@@ -4,14 +4,28 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Query, UploadFile, status
 from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
 
 from polex.api.dependencies import NodeDep, PrincipalDep
-from polex.domain.base import RecordId
+from polex.domain.base import RecordId, RecordKind
+from polex.domain.records import RECORD_TYPES
 from polex.domain.roles import Permission
 from polex.errors import FieldError, ValidationFailed
 from polex.formats.csv_mapping import MappingError, load_mapping
 from polex.formats.registry import available_formats, get_format
-from polex.ingest.schemas import FormatList, FormatRead, ImportRead, QuarantinedRead, QuarantineList
+from polex.ingest.schemas import (
+    FormatList,
+    FormatRead,
+    ImportRead,
+    ImportRunList,
+    ImportRunRead,
+    QuarantineDiscard,
+    QuarantinedRead,
+    QuarantineList,
+    QuarantineRelease,
+    QuarantineReleased,
+)
 
 router = APIRouter(prefix="/api/v1/imports", tags=["imports"])
 formats_router = APIRouter(prefix="/api/v1/formats", tags=["imports"])
@@ -74,8 +88,70 @@ def quarantine(import_id: RecordId, principal: PrincipalDep, node: NodeDep) -> Q
         import_id=import_id,
         items=[
             QuarantinedRead(
-                location=row.location, field=row.field, reason=row.reason, errors=row.errors, raw=row.raw, at=row.at
+                id=row.id,
+                status=row.status,
+                resolution=row.resolution,
+                resolved_at=row.resolved_at,
+                location=row.location,
+                field=row.field,
+                reason=row.reason,
+                errors=row.errors,
+                raw=row.raw,
+                at=row.at,
             )
             for row in rows
         ],
     )
+
+
+@router.get("", response_model=ImportRunList, summary="Your agency's imports, latest first")
+def list_imports(
+    principal: PrincipalDep, node: NodeDep, limit: Annotated[int, Query(ge=1, le=500)] = 100
+) -> ImportRunList:
+    rows = node.imports.imports_of(principal, limit=limit)
+    return ImportRunList(
+        items=[
+            ImportRunRead(
+                id=row.id,
+                format=row.format,
+                source=row.source,
+                started_at=row.started_at,
+                finished_at=row.finished_at,
+                accepted=row.accepted,
+                rejected=row.rejected,
+            )
+            for row in rows
+        ]
+    )
+
+
+@router.post(
+    "/{import_id}/quarantine/{item_id}/release",
+    response_model=QuarantineReleased,
+    status_code=status.HTTP_201_CREATED,
+    summary="Store a corrected record for a quarantined item",
+)
+def release(
+    import_id: RecordId, item_id: RecordId, body: QuarantineRelease, principal: PrincipalDep, node: NodeDep
+) -> QuarantineReleased:
+    principal.require(Permission.RECORD_WRITE)
+    content_type = RECORD_TYPES[RecordKind(body.kind)].content
+    try:
+        record = content_type.model_validate(body.record)
+    except ValidationError as error:
+        raise RequestValidationError(
+            [{**item, "loc": ("body", "record", *item["loc"])} for item in error.errors()]
+        ) from None
+    record_id = node.imports.release(import_id, item_id, record, body.kind, body.note, principal)
+    return QuarantineReleased(item_id=item_id, record_id=record_id, kind=body.kind)
+
+
+@router.post(
+    "/{import_id}/quarantine/{item_id}/discard",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Close a quarantined item without a record, with the reason",
+)
+def discard(
+    import_id: RecordId, item_id: RecordId, body: QuarantineDiscard, principal: PrincipalDep, node: NodeDep
+) -> None:
+    node.imports.discard(import_id, item_id, body.reason, principal)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+import datetime as dt
+
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from polex.storage.tables import ImportRow, QuarantineRow
@@ -21,3 +23,25 @@ class ImportRepository:
     def quarantined(self, import_id: str) -> list[QuarantineRow]:
         query = select(QuarantineRow).where(QuarantineRow.import_id == import_id).order_by(QuarantineRow.at)
         return list(self._session.scalars(query))
+
+    def quarantined_item(self, item_id: str) -> QuarantineRow | None:
+        return self._session.get(QuarantineRow, item_id)
+
+    def close(self, item_id: str, *, status: str, resolution: str, by: str, at: dt.datetime) -> bool:
+        """Close an open item; False if it was closed meanwhile (two reviewers, one decision)."""
+        statement = (
+            update(QuarantineRow)
+            .where(QuarantineRow.id == item_id, QuarantineRow.status == "open")
+            .values(status=status, resolution=resolution, resolved_by=by, resolved_at=at)
+            .execution_options(synchronize_session=False)
+        )
+        return bool(getattr(self._session.execute(statement), "rowcount", 0) == 1)
+
+    def of_agency(self, agency_id: str, *, limit: int) -> list[ImportRow]:
+        statement = (
+            select(ImportRow)
+            .where(ImportRow.owner_agency_id == agency_id)
+            .order_by(ImportRow.started_at.desc(), ImportRow.id)
+            .limit(limit)
+        )
+        return list(self._session.scalars(statement))

@@ -1,6 +1,9 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Annotated, Any
+
+from pydantic import Field, StringConstraints
 
 from polex.domain.base import SchemaModel
 
@@ -15,6 +18,10 @@ class ImportRead(SchemaModel):
 
 
 class QuarantinedRead(SchemaModel):
+    id: str
+    status: str = Field(description="open, released (as a corrected record) or discarded")
+    resolution: str | None = Field(description="The record released, or why the item was discarded")
+    resolved_at: dt.datetime | None
     location: str
     field: str
     reason: str
@@ -37,3 +44,38 @@ class FormatRead(SchemaModel):
 
 class FormatList(SchemaModel):
     items: list[FormatRead]
+
+
+Note = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=2000)]
+
+
+class QuarantineRelease(SchemaModel):
+    """A corrected record for a quarantined item, in the common schema of its kind."""
+
+    kind: Annotated[str, StringConstraints(pattern=r"^(person|travel_document|vehicle|case)$")]
+    record: dict[str, Any]
+    note: Note = Field(description="What was corrected, for the audit trail")
+
+
+class QuarantineReleased(SchemaModel):
+    item_id: str
+    record_id: str
+    kind: str
+
+
+class QuarantineDiscard(SchemaModel):
+    reason: Note
+
+
+class ImportRunRead(SchemaModel):
+    id: str
+    format: str
+    source: str
+    started_at: dt.datetime
+    finished_at: dt.datetime | None
+    accepted: int
+    rejected: int
+
+
+class ImportRunList(SchemaModel):
+    items: list[ImportRunRead]

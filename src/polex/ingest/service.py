@@ -16,12 +16,13 @@ from typing import IO
 
 from pydantic import BaseModel
 
-from polex.audit.service import actor_of
+from polex.audit.service import AuditTrail, EventDraft, actor_of
 from polex.auth.principal import Principal
-from polex.domain.audit import Actor
+from polex.domain.audit import Actor, AuditTag
 from polex.domain.base import Provenance, RecordKind, new_id
 from polex.domain.records import RECORD_TYPES
-from polex.errors import AlreadyExists, NotFound, PolexError
+from polex.domain.roles import Permission
+from polex.errors import AlreadyExists, Conflict, NotFound, PolexError
 from polex.formats.registry import Accepted, FormatAdapter, Rejection
 from polex.ingest.repository import ImportRepository
 from polex.record.service import NewRecord, RecordService
@@ -50,9 +51,10 @@ class ImportSummary:
 
 
 class ImportService:
-    def __init__(self, uow: UnitOfWorkFactory, records: Mapping[str, RecordService]) -> None:
+    def __init__(self, uow: UnitOfWorkFactory, records: Mapping[str, RecordService], audit: AuditTrail) -> None:
         self._uow = uow
         self._records = records
+        self._audit = audit
 
     def run(
         self,
@@ -197,3 +199,73 @@ class ImportService:
     def quarantined(self, import_id: str) -> list[QuarantineRow]:
         with self._uow(read_only=True) as uow:
             return ImportRepository(uow.session).quarantined(import_id)
+
+    def imports_of(self, principal: Principal, *, limit: int = 100) -> list[ImportRow]:
+        """The caller's agency's imports, latest first."""
+        principal.require(Permission.RECORD_WRITE)
+        with self._uow(read_only=True) as uow:
+            return ImportRepository(uow.session).of_agency(principal.agency_id, limit=limit)
+
+    # -- review: nothing leaves quarantine without a person's decision and its reason --------
+
+    def release(
+        self, import_id: str, item_id: str, record: BaseModel, kind: str, note: str, principal: Principal
+    ) -> str:
+        """Store a corrected record for a quarantined item (its owner's agency only): the
+        record carries the import's format and the item's location as provenance, and the
+        item is closed with the record's id. Returns the record's id."""
+        principal.require(Permission.RECORD_WRITE)
+        item, source = self._open_item(import_id, item_id, principal)
+        service = self._records[kind]
+        if service.feature.check_owner is not None:
+            service.feature.check_owner(record, principal)
+        new = NewRecord(
+            content=record,
+            owner_agency_id=principal.agency_id,
+            owner_country=principal.country,
+            provenance=Provenance(source_format=source, source_id=f"{import_id}/{item.location}"[:500]),
+            id=new_id(),
+        )
+        service.create_many([new], actor=actor_of(principal))
+        self._close(item_id, "released", new.id or "", principal, AuditTag.QUARANTINE_RELEASED, note, kind=kind)
+        return new.id or ""
+
+    def discard(self, import_id: str, item_id: str, reason: str, principal: Principal) -> None:
+        """Close a quarantined item without a record, with the reason (it stays, as received)."""
+        principal.require(Permission.RECORD_WRITE)
+        self._open_item(import_id, item_id, principal)
+        self._close(item_id, "discarded", reason, principal, AuditTag.QUARANTINE_DISCARDED, reason)
+
+    def _open_item(self, import_id: str, item_id: str, principal: Principal) -> tuple[QuarantineRow, str]:
+        with self._uow(read_only=True) as uow:
+            imports = ImportRepository(uow.session)
+            run = imports.get(import_id)
+            item = imports.quarantined_item(item_id)
+            if run is None or run.owner_agency_id != principal.agency_id or item is None or item.import_id != import_id:
+                raise NotFound(f"no quarantined item '{item_id}' in an import of your agency")
+            if item.status != "open":
+                raise Conflict(f"the item was {item.status} already ({item.resolution})")
+            uow.session.expunge(item)
+            return item, run.format
+
+    def _close(
+        self,
+        item_id: str,
+        status: str,
+        resolution: str,
+        principal: Principal,
+        tag: AuditTag,
+        note: str,
+        kind: str | None = None,
+    ) -> None:
+        with self._uow() as uow:
+            closed = ImportRepository(uow.session).close(
+                item_id, status=status, resolution=resolution, by=principal.id, at=dt.datetime.now(dt.UTC)
+            )
+            if not closed:  # someone else decided in the meantime
+                raise Conflict("the item was reviewed by someone else in the meantime")
+            record_ids = [resolution] if status == "released" else []
+            details = {"item": item_id, "note": note}
+            event = EventDraft(tag, actor_of(principal), record_kind=kind, record_ids=record_ids, details=details)
+            self._audit.add(uow, [event])
+            uow.commit()

@@ -303,6 +303,11 @@ class QuarantineRow(Base):
     errors: Mapped[list[dict[str, str]]] = mapped_column(JsonDocument)
     raw: Mapped[str] = mapped_column(Text)
     at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    # Review: an operator releases an item (as a corrected record) or discards it, with reasons.
+    status: Mapped[str] = mapped_column(String(16), default="open", server_default="open")
+    resolved_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+    resolved_by: Mapped[str | None] = mapped_column(String(UUID_LENGTH))
+    resolution: Mapped[str | None] = mapped_column(Text)  # the record released, or why it was discarded
 
 
 class AgreementRow(Base):
