@@ -205,6 +205,10 @@ def test_demo_starts_every_node_and_stops_cleanly_then_reuses_its_data(tmp_path:
         wait_for(lambda: witnessed_logs() == nationals, 45, "the hub to witness every national log")
         alerts = httpx.get(f"{hub['url']}/api/v1/audit/alerts", headers={"Authorization": f"Bearer {hub_token}"})
         assert alerts.json()["items"] == []
+        # Every national node enrolled in the hub's network, with a certificate the CA signed.
+        members = httpx.get(f"{hub['url']}/api/v1/network/members", headers={"Authorization": f"Bearer {hub_token}"})
+        statuses = {member["name"]: member["status"] for member in members.json()["items"]}
+        assert statuses == {node["name"]: "active" for node in summary["nodes"]}
     finally:
         demo.send_signal(signal.SIGINT)
         output = demo.communicate(timeout=60)[0]

@@ -25,7 +25,7 @@ from polex.auth.schemas import ApiKeyCreate
 from polex.bootstrap import Node
 from polex.domain.roles import Role
 from polex.provision import own_agency, set_witness_peers
-from polex.settings import NodeRole
+from polex.settings import NodeRole, load_settings
 
 DEMO_FILE = "demo.json"
 WITNESS_FILE = "witness-access.json"
@@ -119,6 +119,44 @@ def wire_witnesses(nodes: list[tuple[DemoNode, int, Path]]) -> None:
         set_witness_peers(data_dir, peers, witness_seconds=5.0, checkpoint_seconds=5.0)
 
 
+def enrol_nationals(nodes: list[tuple[DemoNode, int, Path]]) -> None:
+    """Each national node joins the hub's network as an operator would (invitation, request,
+    approval, certificate), done here in one step so that the demo starts as a network."""
+    from polex.auth.principal import Principal, PrincipalKind
+    from polex.bootstrap import build_node
+    from polex.network.keys import CA_CERTIFICATE, NODE_CERTIFICATE, NODE_CSR, NodeKeyFiles
+    from polex.network.schemas import EnrolmentCreate
+
+    hub_dir = next(data_dir for demo_node, _, data_dir in nodes if demo_node.role is NodeRole.HUB)
+    hub = build_node(load_settings(data_dir=hub_dir))
+    try:
+        agency = hub.agencies.ensure(own_agency(hub.settings))
+        operator = Principal(
+            PrincipalKind.LOCAL, "demo-setup", "demo", agency.id, hub.settings.node_country, frozenset({Role.ADMIN})
+        )
+        for demo_node, port, data_dir in nodes:
+            settings = load_settings(data_dir=data_dir)
+            keys = NodeKeyFiles(settings.keys_dir)
+            if demo_node.role is NodeRole.HUB or keys.has(NODE_CERTIFICATE):
+                continue
+            invitation = hub.network.invite(demo_node.name, demo_node.country, operator)
+            request = EnrolmentCreate(
+                name=demo_node.name,
+                csr=keys.read(NODE_CSR).decode(),
+                encryption_key=keys.encryption_jwk(),
+                url=f"http://127.0.0.1:{port}",
+            )
+            hub.network.enrol(request, invitation.code)
+            hub.network.approve(demo_node.name, operator)
+            issued = hub.network.enrolment(demo_node.name, invitation.code)
+            if issued.certificate is None or issued.ca_certificate is None:
+                raise RuntimeError(f"the hub approved {demo_node.name} but issued no certificate")
+            keys.write_public(CA_CERTIFICATE, issued.ca_certificate.encode())
+            keys.write_public(NODE_CERTIFICATE, issued.certificate.encode())
+    finally:
+        hub.close()
+
+
 class Stop(Exception):
     pass
 
@@ -162,6 +200,7 @@ def run_demo(directory: Path, *, reset: bool, base_port: int, size: float) -> in
                 for future in futures:
                     users.extend(future.result())
         wire_witnesses(nodes)
+        enrol_nationals(nodes)
         for demo_node, port, data_dir in nodes:
             log = (data_dir / "serve.log").open("ab")
             command = [
