@@ -133,3 +133,56 @@ def test_a_quarantined_item_is_released_as_a_corrected_record_or_discarded(live:
 
     runs = operator.get("/api/v1/imports").json()["items"]
     assert {import_id, second_import} <= {run["id"] for run in runs}
+
+
+def test_a_large_file_imports_in_the_background_with_progress(live: LiveServer) -> None:
+    import secrets
+    import time
+
+    operator = live.as_roles(Role.NCB_OPERATOR)
+    prefix = secrets.token_hex(2).upper()
+    numbers = [f"{prefix}{index:05d}" for index in range(2500)]
+    lines = [line for number in numbers for line in (*td3_lines(number=number), "")]
+    response = operator.post(
+        "/api/v1/imports",
+        params={"option": "status=stolen"},
+        data={"format": "icao-mrz"},
+        files={"file": ("big.mrz", "\n".join(lines).encode(), "text/plain")},
+        headers={"Prefer": "respond-async"},
+    )
+    assert response.status_code == 202, response.text
+    assert response.headers["preference-applied"] == "respond-async"
+    location = response.headers["location"]
+    assert response.json()["status"] == "running"
+
+    seen: list[int] = []
+    deadline = time.monotonic() + 120
+    while True:
+        run = operator.get(location).json()
+        seen.append(run["accepted"])
+        if run["status"] != "running" or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert (run["status"], run["accepted"], run["rejected"], run["error"]) == ("finished", 2500, 0, None)
+    assert seen == sorted(seen)  # counts only grow
+    assert not list((live.node.settings.data_dir / "imports").glob("*.upload"))  # the spooled file is gone
+    listed = operator.get("/api/v1/travel-documents", params={"number": numbers[-1]}).json()["items"]
+    assert [item["status"] for item in listed] == ["stolen"]
+    # Another agency learns nothing of it.
+    other = live.new_client([Role.NCB_OPERATOR], agency_id=live.make_agency())
+    assert_problem(other.get(location), 404)
+
+
+def test_an_import_interrupted_by_a_restart_says_so(live: LiveServer) -> None:
+    from polex.auth.principal import Principal, PrincipalKind
+    from polex.domain.base import new_id
+    from polex.ingest.service import ImportSummary
+
+    imports = live.node.imports
+    owner = Principal(PrincipalKind.USER, new_id(), "op", live.own_agency_id, "FRA", frozenset({Role.NCB_OPERATOR}))
+    summary = ImportSummary(id=new_id(), format="icao-mrz")
+    imports._begin(summary, "crashed.mrz", owner)  # as a crash would leave it: running
+    assert imports.recover_interrupted() >= 1
+    run = live.as_roles(Role.NCB_OPERATOR).get(f"/api/v1/imports/{summary.id}").json()
+    assert run["status"] == "interrupted"
+    assert "import the file again" in run["error"]

@@ -37,6 +37,7 @@ def create_app(node: Node) -> FastAPI:
             tasks.append(PeriodicTask("audit-witness", node.witness.run_once, settings.witness_seconds))
         node.misuse.run_once()  # warm the misuse windows with the last day before serving
         node.network.ensure_hub_member(settings.base_url)  # the hub is its network's first member
+        node.imports.recover_interrupted()
         for task in tasks:
             task.start()
         try:
@@ -44,6 +45,7 @@ def create_app(node: Node) -> FastAPI:
         finally:
             for task in tasks:
                 task.stop()
+            node.imports.stop()
 
     app = FastAPI(
         lifespan=lifespan,

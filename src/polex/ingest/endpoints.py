@@ -1,14 +1,16 @@
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, Query, UploadFile, status
+from fastapi import APIRouter, File, Form, Header, Query, UploadFile, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
 from polex.api.dependencies import NodeDep, PrincipalDep
-from polex.domain.base import RecordId, RecordKind
+from polex.domain.base import RecordId, RecordKind, new_id
 from polex.domain.records import RECORD_TYPES
 from polex.domain.roles import Permission
 from polex.errors import FieldError, ValidationFailed
@@ -26,6 +28,7 @@ from polex.ingest.schemas import (
     QuarantineRelease,
     QuarantineReleased,
 )
+from polex.storage.tables import ImportRow
 
 router = APIRouter(prefix="/api/v1/imports", tags=["imports"])
 formats_router = APIRouter(prefix="/api/v1/formats", tags=["imports"])
@@ -44,7 +47,13 @@ def formats(principal: PrincipalDep) -> FormatList:
     )
 
 
-@router.post("", response_model=ImportRead, status_code=status.HTTP_201_CREATED, summary="Import a file")
+@router.post(
+    "",
+    response_model=ImportRead,
+    status_code=status.HTTP_201_CREATED,
+    summary="Import a file",
+    responses={202: {"model": ImportRunRead, "description": "With Prefer: respond-async: the import runs on"}},
+)
 async def import_file(
     principal: PrincipalDep,
     node: NodeDep,
@@ -52,8 +61,12 @@ async def import_file(
     format_name: Annotated[str, Form(alias="format", max_length=64, description="A format from /api/v1/formats")],
     mapping: Annotated[str | None, Form(max_length=200_000, description="YAML mapping (csv-mapping)")] = None,
     option: Annotated[list[str] | None, Query(description="Adapter option KEY=VALUE, e.g. status=lost")] = None,
-) -> ImportRead:
-    """Records for the caller's agency; what cannot be imported goes to quarantine."""
+    prefer: Annotated[
+        str | None, Header(max_length=200, description="respond-async (RFC 7240): import in the background")
+    ] = None,
+) -> ImportRead | JSONResponse:
+    """Records for the caller's agency; what cannot be imported goes to quarantine. Large
+    files: send ``Prefer: respond-async`` and follow the import at the Location given."""
     principal.require(Permission.RECORD_WRITE)
     options: dict[str, object] = {}
     for item in option or []:
@@ -71,6 +84,14 @@ async def import_file(
         raise ValidationFailed(
             "the format does not take those options", errors=[FieldError("option", str(error))]
         ) from error
+    if prefer is not None and "respond-async" in prefer.lower():
+        spooled = await _spool(file, node.settings.data_dir / "imports")
+        import_id = await run_in_threadpool(
+            node.imports.start, adapter, spooled, source=file.filename or "upload", owner=principal
+        )
+        run = node.imports.run_of(import_id, principal)
+        headers = {"Location": f"/api/v1/imports/{import_id}", "Preference-Applied": "respond-async"}
+        return JSONResponse(_run_read(run).model_dump(mode="json"), status_code=202, headers=headers)
     try:
         summary = await run_in_threadpool(
             node.imports.run, adapter, file.file, source=file.filename or "upload", owner=principal
@@ -78,6 +99,36 @@ async def import_file(
     except MappingError as error:
         raise ValidationFailed("the file does not fit the mapping", errors=error.errors) from error
     return ImportRead(**summary.__dict__)
+
+
+async def _spool(upload: UploadFile, folder: Path) -> Path:
+    """Copy the upload to the node's data folder in chunks: the request's temporary file goes
+    away with the request, the background import needs the file after it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{new_id()}.upload"
+    with path.open("wb") as out:
+        while chunk := await upload.read(1 << 20):
+            out.write(chunk)
+    return path
+
+
+def _run_read(row: ImportRow) -> ImportRunRead:
+    return ImportRunRead(
+        id=row.id,
+        format=row.format,
+        source=row.source,
+        status=row.status,
+        error=row.error,
+        started_at=row.started_at,
+        finished_at=row.finished_at,
+        accepted=row.accepted,
+        rejected=row.rejected,
+    )
+
+
+@router.get("/{import_id}", response_model=ImportRunRead, summary="An import: its status and counts so far")
+def read_import(import_id: RecordId, principal: PrincipalDep, node: NodeDep) -> ImportRunRead:
+    return _run_read(node.imports.run_of(import_id, principal))
 
 
 @router.get("/{import_id}/quarantine", response_model=QuarantineList, summary="What an import could not take")
@@ -108,21 +159,7 @@ def quarantine(import_id: RecordId, principal: PrincipalDep, node: NodeDep) -> Q
 def list_imports(
     principal: PrincipalDep, node: NodeDep, limit: Annotated[int, Query(ge=1, le=500)] = 100
 ) -> ImportRunList:
-    rows = node.imports.imports_of(principal, limit=limit)
-    return ImportRunList(
-        items=[
-            ImportRunRead(
-                id=row.id,
-                format=row.format,
-                source=row.source,
-                started_at=row.started_at,
-                finished_at=row.finished_at,
-                accepted=row.accepted,
-                rejected=row.rejected,
-            )
-            for row in rows
-        ]
-    )
+    return ImportRunList(items=[_run_read(row) for row in node.imports.imports_of(principal, limit=limit)])
 
 
 @router.post(

@@ -45,3 +45,6 @@ class ImportRepository:
             .limit(limit)
         )
         return list(self._session.scalars(statement))
+
+    def running(self) -> list[ImportRow]:
+        return list(self._session.scalars(select(ImportRow).where(ImportRow.status == "running")))

@@ -71,10 +71,12 @@ class ImportRunRead(SchemaModel):
     id: str
     format: str
     source: str
+    status: str = Field(description="running, finished, failed or interrupted")
+    error: str | None = None
     started_at: dt.datetime
     finished_at: dt.datetime | None
-    accepted: int
-    rejected: int
+    accepted: int = Field(description="Records stored so far")
+    rejected: int = Field(description="Items quarantined so far")
 
 
 class ImportRunList(SchemaModel):

@@ -10,8 +10,12 @@ duplicate is retried record by record, so one duplicate does not cost its neighb
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import threading
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import IO
 
 from pydantic import BaseModel
@@ -30,6 +34,7 @@ from polex.storage.tables import ImportRow, QuarantineRow
 from polex.storage.unit_of_work import UnitOfWorkFactory
 
 BATCH = 1000
+log = logging.getLogger(__name__)
 
 
 def kind_of(record: BaseModel) -> str | None:
@@ -55,6 +60,10 @@ class ImportService:
         self._uow = uow
         self._records = records
         self._audit = audit
+        # One import at a time in the background: imports are I/O and database bound, and a
+        # second would only compete with the first for SQLite's single writer.
+        self._workers = ThreadPoolExecutor(max_workers=1, thread_name_prefix="polex-import")
+        self._stopping = threading.Event()
 
     def run(
         self,
@@ -64,23 +73,24 @@ class ImportService:
         source: str,
         owner: Principal,
         batch_size: int = BATCH,
+        import_id: str | None = None,
     ) -> ImportSummary:
-        """Import everything ``adapter`` reads from ``stream`` for the ``owner`` agency."""
-        summary = ImportSummary(id=new_id(), format=adapter.name)
-        with self._uow() as uow:
-            ImportRepository(uow.session).add(
-                ImportRow(
-                    id=summary.id,
-                    format=adapter.name,
-                    source=source[:500],
-                    owner_agency_id=owner.agency_id,
-                    started_at=dt.datetime.now(dt.UTC),
-                    finished_at=None,
-                    accepted=0,
-                    rejected=0,
-                )
-            )
-            uow.commit()
+        """Import everything ``adapter`` reads from ``stream`` for the ``owner`` agency. The
+        import's row shows its counts growing batch by batch while it runs."""
+        summary = ImportSummary(id=import_id or new_id(), format=adapter.name)
+        if import_id is None:
+            self._begin(summary, source, owner)
+        try:
+            self._read_all(adapter, stream, owner, summary, batch_size)
+        except Exception as error:
+            self._end(summary, "failed", f"{type(error).__name__}: {error}"[:2000])
+            raise
+        self._end(summary, "interrupted" if self._stopping.is_set() else "finished", None)
+        return summary
+
+    def _read_all(
+        self, adapter: FormatAdapter, stream: IO[bytes], owner: Principal, summary: ImportSummary, batch_size: int
+    ) -> None:
         actor = actor_of(owner)
         pending: list[tuple[Accepted, NewRecord]] = []
         rejections: list[Rejection] = []
@@ -97,18 +107,94 @@ class ImportService:
             if len(pending) >= batch_size:
                 rejections.extend(self._store(pending, owner, actor, summary))
                 pending = []
+                self._progress(summary)
             if len(rejections) >= batch_size:
                 self._quarantine(summary, rejections)
                 rejections = []
+                self._progress(summary)
+            if self._stopping.is_set():  # the node is stopping: what is stored stays stored
+                break
         rejections.extend(self._store(pending, owner, actor, summary))
         self._quarantine(summary, rejections)
+
+    def _begin(self, summary: ImportSummary, source: str, owner: Principal) -> None:
+        with self._uow() as uow:
+            ImportRepository(uow.session).add(
+                ImportRow(
+                    id=summary.id,
+                    format=summary.format,
+                    source=source[:500],
+                    owner_agency_id=owner.agency_id,
+                    started_at=dt.datetime.now(dt.UTC),
+                    finished_at=None,
+                    accepted=0,
+                    rejected=0,
+                    status="running",
+                )
+            )
+            uow.commit()
+
+    def _progress(self, summary: ImportSummary) -> None:
+        with self._uow() as uow:
+            row = ImportRepository(uow.session).get(summary.id)
+            if row is not None:
+                row.accepted, row.rejected = summary.accepted, summary.rejected
+                uow.commit()
+
+    def _end(self, summary: ImportSummary, status: str, error: str | None) -> None:
         with self._uow() as uow:
             row = ImportRepository(uow.session).get(summary.id)
             assert row is not None
             row.finished_at = dt.datetime.now(dt.UTC)
             row.accepted, row.rejected = summary.accepted, summary.rejected
+            row.status, row.error = status, error
             uow.commit()
-        return summary
+
+    # -- asynchronous imports: for files too big to wait for ---------------------------------
+
+    def start(self, adapter: FormatAdapter, spooled: Path, *, source: str, owner: Principal) -> str:
+        """Import a spooled upload in the background; returns the import's id at once. The
+        file is removed when the import ends, whatever its outcome."""
+        summary = ImportSummary(id=new_id(), format=adapter.name)
+        self._begin(summary, source, owner)
+
+        def work() -> None:
+            try:
+                with spooled.open("rb") as stream:
+                    self.run(adapter, stream, source=source, owner=owner, import_id=summary.id)
+            except Exception:
+                log.exception("import %s failed", summary.id)  # its row says failed, with the error
+            finally:
+                spooled.unlink(missing_ok=True)
+
+        self._workers.submit(work)
+        return summary.id
+
+    def recover_interrupted(self) -> int:
+        """Imports a crash or restart left running are marked interrupted: importing the file
+        again is safe, records already stored are recognised and quarantined as duplicates."""
+        with self._uow() as uow:
+            rows = ImportRepository(uow.session).running()
+            for row in rows:
+                row.status = "interrupted"
+                row.error = "the node stopped during the import; import the file again to finish it"
+                row.finished_at = dt.datetime.now(dt.UTC)
+            uow.commit()
+            return len(rows)
+
+    def stop(self) -> None:
+        """Stop background imports after their current batch (at shutdown)."""
+        self._stopping.set()
+        self._workers.shutdown(wait=True, cancel_futures=True)
+
+    def run_of(self, import_id: str, principal: Principal) -> ImportRow:
+        principal.require(Permission.RECORD_WRITE)
+        with self._uow(read_only=True) as uow:
+            row = ImportRepository(uow.session).get(import_id)
+            if row is None or row.owner_agency_id != principal.agency_id:
+                raise NotFound(f"no import '{import_id}'")
+            uow.session.expunge(row)
+            return row
 
     def _store(
         self, pending: Sequence[tuple[Accepted, NewRecord]], owner: Principal, actor: Actor, summary: ImportSummary

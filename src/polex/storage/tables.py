@@ -288,6 +288,9 @@ class ImportRow(Base):
     finished_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
     accepted: Mapped[int] = mapped_column(Integer, default=0)
     rejected: Mapped[int] = mapped_column(Integer, default=0)
+    # running (counts grow batch by batch), finished, failed or interrupted (by a restart).
+    status: Mapped[str] = mapped_column(String(16), default="finished", server_default="finished")
+    error: Mapped[str | None] = mapped_column(Text)
 
 
 class QuarantineRow(Base):
