@@ -26,8 +26,10 @@ from polex.case.feature import CASE_FEATURE
 from polex.crypto import pki
 from polex.document.feature import DOCUMENT_FEATURE
 from polex.ingest.service import ImportService
+from polex.message.service import MessageService
 from polex.network.keys import NodeKeyFiles
 from polex.network.service import NetworkService
+from polex.network.view import NetworkView
 from polex.person.feature import PERSON_FEATURE
 from polex.policy.retention import RetentionService
 from polex.policy.service import PolicyService
@@ -64,6 +66,8 @@ class Node:
     policy: PolicyService
     retention: RetentionService
     network: NetworkService
+    network_view: NetworkView
+    messages: MessageService
     records: dict[str, RecordService]
     features: tuple[RecordFeature, ...]
     metrics: CollectorRegistry = field(default_factory=CollectorRegistry)
@@ -132,6 +136,7 @@ def _wire(settings: Settings, *, migrate: bool, engine: Engine | None) -> Node:
     )
     policy = PolicyService(uow, audit, node_country=settings.node_country, is_hub=settings.is_hub)
     keys = network_keys(settings)
+    view = NetworkView(uow, keys, node_name=settings.node_name, is_hub=settings.is_hub, hub_url=settings.hub_url)
     records = {feature.record_type.kind.value: RecordService(uow, audit, policy, feature) for feature in FEATURES}
     return Node(
         settings=settings,
@@ -152,6 +157,8 @@ def _wire(settings: Settings, *, migrate: bool, engine: Engine | None) -> Node:
         policy=policy,
         retention=RetentionService(uow, audit, policy),
         network=NetworkService(uow, audit, keys, is_hub=settings.is_hub, node_name=settings.node_name),
+        network_view=view,
+        messages=MessageService(uow, audit, view),
         records=records,
         imports=ImportService(uow, records, audit),
         features=FEATURES,

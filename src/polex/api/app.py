@@ -18,6 +18,8 @@ from polex.auth.endpoints import router as auth_router
 from polex.bootstrap import Node
 from polex.ingest.endpoints import formats_router
 from polex.ingest.endpoints import router as import_router
+from polex.message.endpoints import node_router as message_node_router
+from polex.message.endpoints import router as message_router
 from polex.network.endpoints import router as network_router
 from polex.policy.endpoints import router as policy_router
 from polex.record.endpoints import build_router
@@ -32,7 +34,10 @@ def create_app(node: Node) -> FastAPI:
             PeriodicTask("audit-checkpointer", node.audit.checkpoint, settings.audit_checkpoint_seconds),
             PeriodicTask("misuse-monitor", node.misuse.run_once, settings.misuse_seconds),
             PeriodicTask("retention", node.retention.run_once, settings.retention_seconds),
+            PeriodicTask("message-relay", node.messages.relay_once, settings.relay_seconds),
         ]
+        if settings.is_hub:
+            tasks.append(PeriodicTask("message-delivery", node.messages.deliver_once, settings.relay_seconds))
         if settings.witness_peers:
             tasks.append(PeriodicTask("audit-witness", node.witness.run_once, settings.witness_seconds))
         node.misuse.run_once()  # warm the misuse windows with the last day before serving
@@ -66,6 +71,8 @@ def create_app(node: Node) -> FastAPI:
     app.include_router(formats_router)
     app.include_router(policy_router)
     app.include_router(network_router)
+    app.include_router(message_router)
+    app.include_router(message_node_router)
     for feature in node.features:
         app.include_router(build_router(feature))
     # Outermost first: the request id and metrics see every answer, the 413s included.

@@ -34,6 +34,8 @@ class Permission(StrEnum):
     POLICY_ADMIN = "policy:admin"  # propose and approve agreements, set national rules
     POLICY_EXPLAIN = "policy:explain"  # what would a given requester get of a given record
     SANCTION_ADMIN = "sanction:admin"  # suspend users and agencies
+    MESSAGE_SEND = "message:send"
+    MESSAGE_READ = "message:read"  # the node's inbox and outbox
     NETWORK_ADMIN = "network:admin"  # the hub's operators: invite, approve, suspend and revoke nodes
 
 
@@ -61,11 +63,21 @@ _ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.AGENCY_READ,
             Permission.NODE_READ,
             Permission.POLICY_READ,
+            Permission.MESSAGE_SEND,
+            Permission.MESSAGE_READ,
         }
     ),
-    Role.INVESTIGATOR: frozenset({Permission.RECORD_READ, Permission.RECORD_WRITE, Permission.NODE_READ}),
+    Role.INVESTIGATOR: frozenset(
+        {
+            Permission.RECORD_READ,
+            Permission.RECORD_WRITE,
+            Permission.NODE_READ,
+            Permission.MESSAGE_SEND,
+            Permission.MESSAGE_READ,
+        }
+    ),
     Role.BORDER_OFFICER: frozenset({Permission.RECORD_READ, Permission.NODE_READ}),
-    Role.ANALYST: frozenset({Permission.RECORD_READ, Permission.NODE_READ}),
+    Role.ANALYST: frozenset({Permission.RECORD_READ, Permission.NODE_READ, Permission.MESSAGE_READ}),
     Role.AUDITOR: frozenset(
         {
             Permission.AGENCY_READ,

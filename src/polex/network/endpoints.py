@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, status
+from fastapi import APIRouter, Depends, Header, Request, status
 from fastapi.concurrency import run_in_threadpool
 
-from polex.api.dependencies import NodeDep, PrincipalDep
+from polex.api.dependencies import NodeDep, PrincipalDep, current_principal
+from polex.auth.principal import Principal, PrincipalKind
+from polex.domain.roles import Role
 from polex.errors import Unauthenticated
 from polex.network.schemas import (
     EnrolmentCreate,
@@ -68,10 +70,29 @@ def members(principal: PrincipalDep, node: NodeDep) -> MemberList:
     return MemberList(items=node.network.members(principal))
 
 
-@router.get("/membership", response_model=SignedMembership, summary="The member list signed by the network CA")
-def membership(principal: PrincipalDep, node: NodeDep) -> SignedMembership:
-    token, ca_certificate = node.network.signed_membership(principal)
+@router.get(
+    "/membership",
+    response_model=SignedMembership,
+    summary="The member list signed by the network CA (for users, and for nodes with a node token)",
+)
+async def membership(
+    request: Request,
+    node: NodeDep,
+    authorization: Annotated[str | None, Header(alias="Authorization", max_length=8192)] = None,
+) -> SignedMembership:
+    if authorization is not None and authorization.startswith("PolexNode "):
+        caller = await run_in_threadpool(node.network_view.caller, authorization)
+        reader = Principal(PrincipalKind.LOCAL, f"node:{caller}", caller, "", "", frozenset({Role.MONITOR}))
+        token, ca_certificate = await run_in_threadpool(node.network.signed_membership, reader, as_node=True)
+    else:
+        principal = await current_principal(request, _bearer(authorization), request.headers.get("X-API-Key"))
+        token, ca_certificate = await run_in_threadpool(node.network.signed_membership, principal)
     return SignedMembership(membership=token, ca_certificate=ca_certificate)
+
+
+def _bearer(authorization: str | None) -> str | None:
+    scheme, _, credential = (authorization or "").partition(" ")
+    return credential if scheme.lower() == "bearer" and credential else None
 
 
 @router.post("/members/{name}/approve", response_model=MemberRead)

@@ -151,14 +151,21 @@ class NetworkService:
             rows = uow.session.query(NetworkMemberRow).order_by(NetworkMemberRow.name).all()
             return [member_read(row) for row in rows]
 
-    def signed_membership(self, principal: Principal) -> tuple[str, str]:
-        """The member list, signed by the network CA; and the CA certificate (PEM)."""
+    def signed_membership(self, principal: Principal, *, as_node: bool = False) -> tuple[str, str]:
+        """The member list, signed by the network CA; and the CA certificate (PEM). Users need
+        node:read; a member node (its token checked by the caller) reads it as such."""
+        if not as_node:
+            principal.require(Permission.NODE_READ)
+        self._require_hub()
+        with self._uow(read_only=True) as uow:
+            rows = uow.session.query(NetworkMemberRow).order_by(NetworkMemberRow.name).all()
+            listed = [member_read(row) for row in rows]
         members = [
             {
                 **member.model_dump(mode="json", exclude={"changed_at"}),
                 "status": member.status.value,
             }
-            for member in self.members(principal)
+            for member in listed
             if member.status is not MemberStatus.INVITED
         ]
         token = sign_membership(members, self._keys.read(CA_KEY), self._ca_certificate())

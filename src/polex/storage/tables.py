@@ -399,3 +399,84 @@ class NetworkMemberRow(Base):
     approved_by: Mapped[str | None] = mapped_column(String(UUID_LENGTH))
     changed_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
     reason: Mapped[str | None] = mapped_column(Text)  # why suspended or revoked
+
+
+class MessageRow(Base):
+    """A message as this node knows it: one it sent (outbox) or received (inbox), in clear:
+    only the nodes at either end ever hold it so."""
+
+    __tablename__ = "messages"
+
+    id: Mapped[str] = mapped_column(String(UUID_LENGTH), primary_key=True)
+    box: Mapped[str] = mapped_column(String(8), primary_key=True)  # outbox | inbox
+    sender: Mapped[str] = mapped_column(String(63))
+    recipients: Mapped[list[str]] = mapped_column(JsonDocument)
+    conversation_id: Mapped[str] = mapped_column(String(UUID_LENGTH), index=True)
+    in_reply_to: Mapped[str | None] = mapped_column(String(UUID_LENGTH))
+    case_ref: Mapped[str | None] = mapped_column(String(128))
+    handling: Mapped[str] = mapped_column(String(32))
+    created: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    expires: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    subject: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)
+    author: Mapped[dict[str, Any]] = mapped_column(JsonDocument)  # agency, country, name of who wrote it
+    received_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+
+    __table_args__ = (Index("ix_messages_box_created", "box", "created"),)
+
+
+class MessageRecipientRow(Base):
+    """The sender's view of one recipient: queued, at the hub, delivered, expired, refused."""
+
+    __tablename__ = "message_recipients"
+
+    message_id: Mapped[str] = mapped_column(String(UUID_LENGTH), primary_key=True)
+    recipient: Mapped[str] = mapped_column(String(63), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(Text)
+    receipt: Mapped[str | None] = mapped_column(Text)  # the recipient's signed delivery receipt (JWS)
+    updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+
+
+class OutboxRow(Base):
+    """A sealed envelope waiting to be relayed to the hub; written in the sender's transaction."""
+
+    __tablename__ = "outbox"
+
+    message_id: Mapped[str] = mapped_column(String(UUID_LENGTH), primary_key=True)
+    envelope: Mapped[str] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), index=True)
+    relayed_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class HubEnvelopeRow(Base):
+    """At the hub: an envelope accepted for routing (it cannot read the body)."""
+
+    __tablename__ = "hub_envelopes"
+
+    message_id: Mapped[str] = mapped_column(String(UUID_LENGTH), primary_key=True)
+    sender: Mapped[str] = mapped_column(String(63))
+    conversation_id: Mapped[str] = mapped_column(String(UUID_LENGTH))
+    envelope: Mapped[str] = mapped_column(Text)
+    received_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    expires: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+
+
+class HubDeliveryRow(Base):
+    """At the hub: one recipient's queue entry for an envelope, and what became of it."""
+
+    __tablename__ = "hub_deliveries"
+
+    message_id: Mapped[str] = mapped_column(String(UUID_LENGTH), primary_key=True)
+    recipient: Mapped[str] = mapped_column(String(63), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16))  # queued | delivered | expired | refused
+    reason: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    receipt: Mapped[str | None] = mapped_column(Text)
+    reported_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())  # told the sender
+
+    __table_args__ = (Index("ix_hub_deliveries_due", "status", "next_attempt_at"),)

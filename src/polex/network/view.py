@@ -1,0 +1,176 @@
+"""What a node knows of the network: its own keys, the network CA, and the members.
+
+The hub reads the members from its own table; a national node keeps the hub's latest
+signed membership list (``keys/membership.jws``), checked against the CA, and fetches a
+new one when it is due. From the members come the envelope directory (public keys of the
+nodes that may be trusted now), their URLs, and the check of node tokens.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import threading
+from typing import Any
+
+import httpx
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from joserfc.jwk import ECKey
+from sqlalchemy import select
+
+from polex.crypto import pki
+from polex.crypto.envelope import Directory, NodeKeys, NodePublicKeys
+from polex.errors import Unauthenticated
+from polex.network.keys import CA_CERTIFICATE, ENCRYPTION_KEY, NODE_KEY, NodeKeyFiles
+from polex.network.membership import Member, Membership, MembershipRefused, read_membership
+from polex.network.node_auth import NodeTokenRefused, make_node_token, parse_authorization, verify_node_token
+from polex.storage.tables import NetworkMemberRow
+from polex.storage.unit_of_work import UnitOfWorkFactory
+
+MEMBERSHIP_FILE = "membership.jws"
+
+
+class NetworkUnavailable(Exception):
+    """This node is not (yet) in a network: no certificate, or no membership list."""
+
+
+def _member_of(row: NetworkMemberRow) -> Member:
+    return Member(
+        name=row.name,
+        country=row.country,
+        role=row.role,
+        status=row.status,
+        url=row.url,
+        certificate=row.certificate,
+        fingerprint=row.fingerprint,
+        serial=row.serial,
+        not_after=row.not_after,
+        encryption_key=row.encryption_key,
+    )
+
+
+class NetworkView:
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        keys: NodeKeyFiles,
+        *,
+        node_name: str,
+        is_hub: bool,
+        hub_url: str | None,
+    ) -> None:
+        self._uow = uow
+        self._keys = keys
+        self.node_name = node_name
+        self.is_hub = is_hub
+        self.hub_url = hub_url
+        self._lock = threading.Lock()
+        self._cached: Membership | None = None
+
+    # -- this node ------------------------------------------------------------------------
+
+    def node_keys(self) -> NodeKeys:
+        signing = ECKey.import_key(self._keys.read(NODE_KEY))
+        encryption = ECKey.import_key(json.loads(self._keys.read(ENCRYPTION_KEY)))
+        return NodeKeys(name=self.node_name, signing=signing, encryption=encryption)
+
+    def ca_certificate(self) -> x509.Certificate:
+        if not self._keys.has(CA_CERTIFICATE):
+            raise NetworkUnavailable("this node has no network CA certificate: enrol it first")
+        return pki.load_certificate(self._keys.read(CA_CERTIFICATE))
+
+    def token_for(self, audience: str) -> str:
+        return make_node_token(self._keys.read(NODE_KEY), issuer=self.node_name, audience=audience)
+
+    # -- the members ------------------------------------------------------------------------
+
+    def membership(self, *, now: dt.datetime | None = None) -> Membership:
+        now = now or dt.datetime.now(dt.UTC)
+        if self.is_hub:
+            with self._uow(read_only=True) as uow:
+                rows = uow.session.scalars(select(NetworkMemberRow)).all()
+                members = {row.name: _member_of(row) for row in rows if row.status != "invited"}
+            return Membership(issued_at=now, next_update=now, members=members)
+        cached = self._cached
+        if cached is not None and now < cached.next_update:
+            return cached
+        with self._lock:
+            try:
+                self._cached = self._fetch(now)
+            except (NetworkUnavailable, MembershipRefused, httpx.HTTPError) as error:
+                if self._cached is None:
+                    self._cached = self._stored(now)
+                if self._cached is None:
+                    raise NetworkUnavailable(f"no membership list from the hub: {error}") from error
+            return self._cached
+
+    def _stored(self, now: dt.datetime) -> Membership | None:
+        if not self._keys.has(MEMBERSHIP_FILE):
+            return None
+        try:
+            return read_membership(self._keys.read(MEMBERSHIP_FILE).decode(), self.ca_certificate(), now=now)
+        except MembershipRefused:
+            return None
+
+    def _fetch(self, now: dt.datetime) -> Membership:
+        if not self.hub_url:
+            raise NetworkUnavailable("no hub_url configured")
+        hub_name = self._hub_name()
+        response = httpx.get(
+            f"{self.hub_url.rstrip('/')}/api/v1/network/membership",
+            headers={"Authorization": f"PolexNode {self.token_for(hub_name)}"},
+            timeout=10,
+        )
+        response.raise_for_status()
+        token = response.json()["membership"]
+        membership = read_membership(token, self.ca_certificate(), now=now)
+        self._keys.write_public(MEMBERSHIP_FILE, token.encode())
+        return membership
+
+    def _hub_name(self) -> str:
+        stored = self._cached or self._stored(dt.datetime.now(dt.UTC))
+        if stored is not None:
+            for member in stored.members.values():
+                if member.role == "hub":
+                    return member.name
+        return "hub"
+
+    def hub(self) -> Member:
+        for member in self.membership().members.values():
+            if member.role == "hub":
+                return member
+        raise NetworkUnavailable("the membership list names no hub")
+
+    def usable_members(self, *, now: dt.datetime | None = None) -> dict[str, Member]:
+        now = now or dt.datetime.now(dt.UTC)
+        return {name: m for name, m in self.membership(now=now).members.items() if m.usable(now) is None}
+
+    def directory(self, *, now: dt.datetime | None = None) -> Directory:
+        """Public keys of the nodes that may be trusted now: the signing key is the one the
+        member's certificate binds, the encryption key the one in the signed list."""
+        nodes: dict[str, NodePublicKeys] = {}
+        for name, member in self.usable_members(now=now).items():
+            if member.certificate is None or member.encryption_key is None:
+                continue  # usable() has already refused such a member; this keeps the types honest
+            certificate = pki.load_certificate(member.certificate.encode())
+            public = certificate.public_key().public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
+            encryption: dict[str, Any] = dict(member.encryption_key)
+            nodes[name] = NodePublicKeys(signing=ECKey.import_key(public), encryption=ECKey.import_key(encryption))
+        return Directory(nodes)
+
+    def caller(self, authorization: str | None) -> str:
+        """The node behind a ``PolexNode`` token addressed to this node, or a 401."""
+        token = parse_authorization(authorization)
+        if token is None:
+            raise Unauthenticated("a node authenticates with 'Authorization: PolexNode <token>'")
+        try:
+            return verify_node_token(
+                token, audience=self.node_name, membership=self.membership(), ca_certificate=self.ca_certificate()
+            )
+        except NodeTokenRefused as error:
+            raise Unauthenticated(f"node token refused: {error.reason}") from None
+        except NetworkUnavailable as error:
+            raise Unauthenticated(f"this node cannot check node tokens yet: {error}") from None

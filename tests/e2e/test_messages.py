@@ -1,0 +1,227 @@
+"""Messages between a national node and the hub, over real HTTP: signed and encrypted at
+the sender, stored in its outbox in the user's transaction, relayed to the hub, pushed to
+the recipient, stored once, and acknowledged with a receipt the recipient signed."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+
+from polex.auth.principal import Principal, PrincipalKind
+from polex.crypto.envelope import seal
+from polex.domain.base import new_id
+from polex.domain.message import RoutingHeader
+from polex.domain.roles import Role
+from polex.network.keys import CA_CERTIFICATE, NODE_CERTIFICATE, NODE_CSR, NodeKeyFiles
+from polex.network.schemas import EnrolmentCreate
+from tests.e2e.conftest import LiveServer, assert_problem, error_fields
+
+
+def wait_for(condition: Callable[[], Any], seconds: float = 30) -> Any:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError("timed out")
+
+
+@pytest.fixture(scope="module")
+def network(live: LiveServer, hub_live: LiveServer) -> tuple[LiveServer, LiveServer]:
+    """France enrolled in the hub's network, as the operators would do it."""
+    hub = hub_live.node
+    operator = Principal(PrincipalKind.LOCAL, "setup", "setup", hub_live.own_agency_id, "XPO", frozenset({Role.ADMIN}))
+    keys = NodeKeyFiles(live.node.settings.keys_dir)
+    name = live.node.settings.node_name
+    invitation = hub.network.invite(name, "FRA", operator)
+    hub.network.enrol(
+        EnrolmentCreate(
+            name=name, csr=keys.read(NODE_CSR).decode(), encryption_key=keys.encryption_jwk(), url=live.base_url
+        ),
+        invitation.code,
+    )
+    hub.network.approve(name, operator)
+    issued = hub.network.enrolment(name, invitation.code)
+    assert issued.certificate is not None
+    assert issued.ca_certificate is not None
+    keys.write_public(CA_CERTIFICATE, issued.ca_certificate.encode())
+    keys.write_public(NODE_CERTIFICATE, issued.certificate.encode())
+    hub.network.ensure_hub_member(hub_live.base_url)
+    live.node.network_view.hub_url = hub_live.base_url
+    return live, hub_live
+
+
+def delivery_of(client: httpx.Client, message_id: str) -> dict[str, str]:
+    read = client.get(f"/api/v1/messages/{message_id}").json()
+    return {item["node"]: item["status"] for item in read["delivery"]}
+
+
+def test_a_message_goes_from_a_national_node_through_the_hub_and_back(network: tuple[LiveServer, LiveServer]) -> None:
+    fra, hub = network
+    officer = fra.as_roles(Role.INVESTIGATOR)
+    sent = officer.post(
+        "/api/v1/messages",
+        json={
+            "to": ["XPO"],
+            "subject": "Red notice request",
+            "body": "Please find the file attached.",
+            "case_ref": "C-1",
+        },
+    )
+    assert sent.status_code == 202, sent.text
+    message_id = sent.json()["id"]
+    assert sent.json()["recipients"] == ["hub"]
+
+    reviewer = hub.as_roles(Role.NCB_OPERATOR)
+    inbox = wait_for(
+        lambda: [m for m in reviewer.get("/api/v1/messages?box=inbox").json()["items"] if m["id"] == message_id]
+    )
+    received = inbox[0]
+    assert (received["subject"], received["body"], received["case_ref"]) == (
+        "Red notice request",
+        "Please find the file attached.",
+        "C-1",
+    )
+    assert received["sender"] == fra.node.settings.node_name
+    assert received["author"]["country"] == "FRA"
+    # The sender sees the recipient's signed receipt arrive.
+    wait_for(lambda: delivery_of(officer, message_id) == {"hub": "delivered"})
+
+    # A reply in the same conversation, from the hub to France.
+    reply = reviewer.post(
+        "/api/v1/messages",
+        json={"to": ["FRA"], "subject": "Re: Red notice request", "body": "Received.", "in_reply_to": message_id},
+    )
+    assert reply.status_code == 202, reply.text
+    assert reply.json()["conversation_id"] == sent.json()["conversation_id"]
+    answer = wait_for(
+        lambda: [m for m in officer.get("/api/v1/messages?box=inbox").json()["items"] if m["id"] == reply.json()["id"]]
+    )
+    assert answer[0]["in_reply_to"] == message_id
+    wait_for(lambda: delivery_of(reviewer, reply.json()["id"]) == {fra.node.settings.node_name: "delivered"})
+
+
+def test_the_wire_may_repeat_the_application_sees_each_message_once(network: tuple[LiveServer, LiveServer]) -> None:
+    fra, hub = network
+    officer = fra.as_roles(Role.INVESTIGATOR)
+    sent = officer.post("/api/v1/messages", json={"to": ["XPO"], "subject": "Once", "body": "only once"})
+    message_id = sent.json()["id"]
+    reviewer = hub.as_roles(Role.NCB_OPERATOR)
+    wait_for(lambda: delivery_of(officer, message_id) == {"hub": "delivered"})
+    with fra.node.uow(read_only=True) as uow:
+        from polex.storage.tables import OutboxRow
+
+        row = uow.session.get(OutboxRow, message_id)
+        assert row is not None
+        envelope = row.envelope
+    token = fra.node.network_view.token_for(hub.node.settings.node_name)
+    again = httpx.post(
+        f"{hub.base_url}/api/v1/network/envelopes",
+        content=envelope.encode(),
+        headers={"Authorization": f"PolexNode {token}", "Content-Type": "application/json"},
+    )
+    assert again.status_code == 202, again.text
+    assert again.json() == {"message_id": message_id, "duplicate": True}
+    received = [m for m in reviewer.get("/api/v1/messages?box=inbox").json()["items"] if m["id"] == message_id]
+    assert len(received) == 1
+
+
+def test_envelopes_are_refused_without_a_node_token_or_when_tampered(network: tuple[LiveServer, LiveServer]) -> None:
+    fra, hub = network
+    keys = fra.node.network_view.node_keys()
+    directory = hub.node.network_view.directory()
+    body = orjson.dumps({"subject": "x", "body": "y", "author": {}})
+    import datetime as dt
+
+    now = dt.datetime.now(dt.UTC)
+    header = RoutingHeader(
+        sender=fra.node.settings.node_name,
+        recipients=[hub.node.settings.node_name],
+        created=now,
+        expires=now + dt.timedelta(hours=1),
+        conversation_id=new_id(),
+        size=len(body),
+    )
+    envelope = seal(header, body, keys, directory)
+    url = f"{hub.base_url}/api/v1/network/envelopes"
+    assert_problem(httpx.post(url, json=envelope), 401)
+    token = fra.node.network_view.token_for(hub.node.settings.node_name)
+    headers = {"Authorization": f"PolexNode {token}"}
+    tampered = {**envelope, "routing": {**envelope["routing"], "handling": "TLP:CLEAR"}}
+    refused = assert_problem(httpx.post(url, json=tampered, headers=headers), 400)
+    assert "routing" in refused["detail"] or refused["detail"]
+    # A token for another audience is refused.
+    other = fra.node.network_view.token_for("jpn")
+    assert_problem(httpx.post(url, json=envelope, headers={"Authorization": f"PolexNode {other}"}), 401)
+
+
+def test_sending_needs_known_recipients_and_the_right_role(network: tuple[LiveServer, LiveServer]) -> None:
+    fra, _ = network
+    officer = fra.as_roles(Role.INVESTIGATOR)
+    unknown = assert_problem(officer.post("/api/v1/messages", json={"to": ["JPN"], "subject": "s", "body": "b"}), 400)
+    assert error_fields(unknown) == {"to"}
+    bad = assert_problem(officer.post("/api/v1/messages", json={"to": ["XX1"], "subject": "s", "body": "b"}), 422)
+    assert "to" in error_fields(bad)
+    assert_problem(
+        fra.as_roles(Role.BORDER_OFFICER).post("/api/v1/messages", json={"to": ["XPO"], "subject": "s", "body": "b"}),
+        403,
+    )
+
+
+def test_an_offline_recipient_gets_its_messages_when_it_returns_or_the_sender_learns_they_expired(
+    network: tuple[LiveServer, LiveServer],
+) -> None:
+    import datetime as dt
+
+    from sqlalchemy import update
+
+    from polex.storage.tables import HubDeliveryRow, HubEnvelopeRow, NetworkMemberRow
+
+    fra, hub = network
+    name = fra.node.settings.node_name
+    reviewer = hub.as_roles(Role.NCB_OPERATOR)
+
+    def set_url(url: str) -> None:
+        with hub.node.uow() as uow:
+            uow.session.execute(update(NetworkMemberRow).where(NetworkMemberRow.name == name).values(url=url))
+            uow.commit()
+
+    set_url("http://127.0.0.1:9")  # France is "offline": nothing listens there
+    try:
+        waiting = reviewer.post("/api/v1/messages", json={"to": ["FRA"], "subject": "Wait", "body": "for me"}).json()
+        doomed = reviewer.post("/api/v1/messages", json={"to": ["FRA"], "subject": "Late", "body": "too late"}).json()
+
+        def attempts() -> int:
+            with hub.node.uow(read_only=True) as uow:
+                row = uow.session.get(HubDeliveryRow, (waiting["id"], name))
+                return 0 if row is None else row.attempts
+
+        wait_for(lambda: attempts() >= 1)  # tried, failed, queued for a retry
+        assert delivery_of(reviewer, waiting["id"]) == {name: "at_hub"}
+        with hub.node.uow() as uow:  # the second message's time runs out while France is away
+            past = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)
+            uow.session.execute(
+                update(HubEnvelopeRow).where(HubEnvelopeRow.message_id == doomed["id"]).values(expires=past)
+            )
+            uow.commit()
+        wait_for(lambda: delivery_of(reviewer, doomed["id"]) == {name: "expired"})
+    finally:
+        set_url(fra.base_url)
+    with hub.node.uow() as uow:  # France is back: retry now rather than after the back-off
+        uow.session.execute(
+            update(HubDeliveryRow)
+            .where(HubDeliveryRow.message_id == waiting["id"])
+            .values(next_attempt_at=dt.datetime.now(dt.UTC))
+        )
+        uow.commit()
+    wait_for(lambda: delivery_of(reviewer, waiting["id"]) == {name: "delivered"})
+    officer = fra.as_roles(Role.INVESTIGATOR)
+    subjects = [m["subject"] for m in officer.get("/api/v1/messages?box=inbox").json()["items"]]
+    assert "Wait" in subjects
+    assert "Late" not in subjects
