@@ -61,6 +61,14 @@ def set_witness_peers(
     os.chmod(path, 0o600)
 
 
+def set_hub_url(data_dir: Path, url: str) -> None:
+    """Name a national node's hub in its ``node.toml``."""
+    path = data_dir / "node.toml"
+    config = tomllib.loads(path.read_text())
+    config["hub_url"] = url
+    path.write_text(tomli_w.dumps(config))
+
+
 def own_agency(settings: Settings) -> AgencyCreate:
     if settings.is_hub:
         return AgencyCreate(

@@ -209,6 +209,20 @@ def test_demo_starts_every_node_and_stops_cleanly_then_reuses_its_data(tmp_path:
         members = httpx.get(f"{hub['url']}/api/v1/network/members", headers={"Authorization": f"Bearer {hub_token}"})
         statuses = {member["name"]: member["status"] for member in members.json()["items"]}
         assert statuses == {node["name"]: "active" for node in summary["nodes"]}
+        # The scripted exchange: every national bureau wrote to the hub through the network.
+        operator = next(u for u in summary["users"] if u["node"] == "hub" and u["role"] == "ncb_operator")
+        operator_token = httpx.post(
+            f"{hub['url']}/api/v1/auth/token",
+            data={"username": operator["username"], "password": operator["password"]},
+        ).json()["access_token"]
+
+        def senders() -> set[str]:
+            inbox = httpx.get(
+                f"{hub['url']}/api/v1/messages?box=inbox", headers={"Authorization": f"Bearer {operator_token}"}
+            )
+            return {message["sender"] for message in inbox.json()["items"]}
+
+        wait_for(lambda: senders() == {n["name"] for n in summary["nodes"] if n["role"] == "national"}, 30, "mail")
     finally:
         demo.send_signal(signal.SIGINT)
         output = demo.communicate(timeout=60)[0]

@@ -24,7 +24,7 @@ import httpx
 from polex.auth.schemas import ApiKeyCreate
 from polex.bootstrap import Node
 from polex.domain.roles import Role
-from polex.provision import own_agency, set_witness_peers
+from polex.provision import own_agency, set_hub_url, set_witness_peers
 from polex.settings import NodeRole, load_settings
 
 DEMO_FILE = "demo.json"
@@ -127,7 +127,7 @@ def enrol_nationals(nodes: list[tuple[DemoNode, int, Path]]) -> None:
     from polex.network.keys import CA_CERTIFICATE, NODE_CERTIFICATE, NODE_CSR, NodeKeyFiles
     from polex.network.schemas import EnrolmentCreate
 
-    hub_dir = next(data_dir for demo_node, _, data_dir in nodes if demo_node.role is NodeRole.HUB)
+    hub_dir, hub_port = next((data_dir, port) for demo_node, port, data_dir in nodes if demo_node.role is NodeRole.HUB)
     hub = build_node(load_settings(data_dir=hub_dir))
     try:
         agency = hub.agencies.ensure(own_agency(hub.settings))
@@ -135,9 +135,12 @@ def enrol_nationals(nodes: list[tuple[DemoNode, int, Path]]) -> None:
             PrincipalKind.LOCAL, "demo-setup", "demo", agency.id, hub.settings.node_country, frozenset({Role.ADMIN})
         )
         for demo_node, port, data_dir in nodes:
+            if demo_node.role is NodeRole.HUB:
+                continue
+            set_hub_url(data_dir, f"http://127.0.0.1:{hub_port}")
             settings = load_settings(data_dir=data_dir)
             keys = NodeKeyFiles(settings.keys_dir)
-            if demo_node.role is NodeRole.HUB or keys.has(NODE_CERTIFICATE):
+            if keys.has(NODE_CERTIFICATE):
                 continue
             invitation = hub.network.invite(demo_node.name, demo_node.country, operator)
             request = EnrolmentCreate(
@@ -155,6 +158,56 @@ def enrol_nationals(nodes: list[tuple[DemoNode, int, Path]]) -> None:
             keys.write_public(NODE_CERTIFICATE, issued.certificate.encode())
     finally:
         hub.close()
+
+
+# The scripted exchange at the first start, so that inboxes are not empty: each national
+# bureau writes to the hub, and the hub answers every bureau at once.
+FIRST_MESSAGES = {
+    "FRA": ("Demande de diffusion", "Merci de diffuser la fiche jointe aux bureaux voisins."),
+    "UKR": ("Запит щодо викраденого транспорту", "Просимо перевірити VIN у базі викрадених автомобілів."),
+    "GRC": ("Αίτημα ταυτοποίησης", "Παρακαλούμε ελέγξτε τα δακτυλικά αποτυπώματα του υπόπτου."),
+    "JPN": ("盗難旅券の照会", "添付の旅券番号について照会をお願いします。"),
+}
+
+
+def exchange_messages(nodes: list[tuple[DemoNode, int, Path]], users: list[dict[str, str]]) -> None:
+    """Each national investigator sends a message to the hub; the hub's NCB operator answers all."""
+
+    def client(node: DemoNode, port: int, role: str) -> httpx.Client | None:
+        user = next((u for u in users if u["node"] == node.name and u["role"] == role), None)
+        if user is None:
+            return None
+        url = f"http://127.0.0.1:{port}"
+        token = httpx.post(
+            f"{url}/api/v1/auth/token", data={"username": user["username"], "password": user["password"]}
+        )
+        if token.status_code != 200:
+            return None
+        return httpx.Client(
+            base_url=url, headers={"Authorization": f"Bearer {token.json()['access_token']}"}, timeout=10
+        )
+
+    for demo_node, port, _ in nodes:
+        if demo_node.role is NodeRole.HUB:
+            continue
+        subject, body = FIRST_MESSAGES.get(demo_node.country, ("Request", "Please see the attached file."))
+        sender = client(demo_node, port, Role.INVESTIGATOR.value)
+        if sender is not None:
+            with sender:
+                sender.post("/api/v1/messages", json={"to": ["XPO"], "subject": subject, "body": body})
+    hub_node, hub_port, _ = next(item for item in nodes if item[0].role is NodeRole.HUB)
+    operator = client(hub_node, hub_port, Role.NCB_OPERATOR.value)
+    if operator is not None:
+        with operator:
+            operator.post(
+                "/api/v1/messages",
+                json={
+                    "to": ["*"],
+                    "subject": "Network maintenance",
+                    "body": "The hub's access points will be renewed on Sunday; no action is needed.",
+                    "handling": "TLP:GREEN",
+                },
+            )
 
 
 class Stop(Exception):
@@ -222,6 +275,8 @@ def run_demo(directory: Path, *, reset: bool, base_port: int, size: float) -> in
             )
             processes.append((demo_node, process))
         _wait_healthy(nodes, processes)
+        if to_prepare:
+            exchange_messages(nodes, users)
         summary = {
             "nodes": [
                 {
