@@ -174,6 +174,10 @@ class Agreement(SchemaModel):
             raise ValueError(f"fields: only level 'fields' takes a list of fields, not '{self.level.value}'")
         if self.valid_until is not None and self.valid_until < self.valid_from:
             raise ValueError("valid_until: is before valid_from")
+        kinds = {kind for kind, category in CATEGORY_OF_KIND.items() if category in self.categories}
+        stray = [path for path in self.fields if path.partition(".")[0] not in kinds]
+        if stray:
+            raise ValueError(f"fields: {', '.join(stray)} belong to no category this agreement covers")
         countries = [party for party in self.parties if is_country_code(party)]
         if self.kind is AgreementKind.BILATERAL_TREATY and (len(self.parties) != 2 or len(countries) != 2):
             raise ValueError("parties: a bilateral treaty has exactly two parties, both countries")
@@ -245,6 +249,8 @@ class CountryGroup(SchemaModel):
     def _not_reserved(cls, name: str) -> str:
         if name == ALL_MEMBERS:
             raise ValueError(f"'{ALL_MEMBERS}' is built in and stands for every member")
+        if is_country_code(name.upper()):
+            raise ValueError(f"'{name}' is a country code; a group needs another name")
         return name
 
     @field_validator("countries")

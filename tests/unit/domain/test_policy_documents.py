@@ -340,3 +340,14 @@ def test_a_group_name_is_a_lower_case_slug(name: str) -> None:
 def test_a_group_needs_countries() -> None:
     errors = refusal(CountryGroup, {"name": "eu", "title": "European Union", "countries": []})
     assert "countries" in {location for location, _ in errors}, errors
+
+
+def test_fields_of_a_kind_the_agreement_does_not_cover_are_refused() -> None:
+    body = agreement_body(categories=["vehicles"], level="fields", fields=["person.names"])
+    errors = refusal(Agreement, body)
+    assert any("person.names belong to no category" in reason for _, reason in errors), errors
+
+
+def test_a_group_cannot_take_a_country_code_for_its_name() -> None:
+    errors = refusal(CountryGroup, {"name": "can", "title": "Cannes", "countries": ["FRA"]})
+    assert any("is a country code" in reason for _, reason in errors), errors

@@ -34,6 +34,7 @@ from polex.domain.document import TravelDocument
 from polex.domain.person import Person
 from polex.domain.policy import (
     ALL_MEMBERS,
+    CATEGORY_OF_KIND,
     SPECIAL_FIELDS,
     AccessLevel,
     Agreement,
@@ -173,7 +174,7 @@ def test_a_suspended_agency_gets_nothing() -> None:
 
 def test_the_owner_gets_everything_whatever_the_restrictions() -> None:
     strict = french_record(
-        owner=UKR_POLICE,  # a Ukrainian agency's record, looked at by that agency from abroad
+        owner=UKR_POLICE,  # the requesting agency owns it, whatever country the record is filed under
         handling="TLP:RED",
         allowed_countries=["DEU"],
         allowed_agencies=[DEU_POLICE],
@@ -448,7 +449,11 @@ def test_the_best_level_wins_and_only_its_agreements_explain() -> None:
 def test_level_fields_shares_the_union_of_the_deciding_field_sets() -> None:
     names = make_agreement(id="names", level="fields", fields=["person.names", "person.sex"], legal_reference="A")
     more = make_agreement(
-        id="more", level="fields", fields=["person.names", "person.nationalities", "vehicle.vin"], legal_reference="B"
+        id="more",
+        level="fields",
+        categories=["persons", "cases", "vehicles"],
+        fields=["person.names", "person.nationalities", "vehicle.vin"],
+        legal_reference="B",
     )
     decision = judge(policy(approved(names), approved(more)), FROM_KYIV, french_record())
     assert decision.outcome is Outcome.REDACTED
@@ -555,13 +560,27 @@ def test_the_requesters_law_withholds_nothing() -> None:
 
 
 def test_consult_owner_is_carried_by_every_outcome_that_shows_something() -> None:
-    consult = {"consult_owner": True}
-    assert judge(TREATY, FROM_KYIV, french_record(**consult)).consult_owner is True
-    assert judge(TREATY, FROM_PARIS, french_record(**consult)).consult_owner is True
-    assert judge(policy(approved(FRA_UKR), laws=[FRENCH_LAW]), FROM_KYIV, french_record(**consult)).consult_owner
-    assert judge(TREATY, FROM_KYIV, french_record(hit_only_countries=["UKR"], **consult)).consult_owner is True
+    consult = french_record(consult_owner=True)
+    hits = policy(approved(make_agreement(kind="memorandum", level="hit_only")))
+    showing = [
+        judge(TREATY, FROM_KYIV, consult),  # full
+        judge(policy(approved(FRA_UKR), laws=[FRENCH_LAW]), FROM_KYIV, consult),  # redacted
+        judge(hits, FROM_KYIV, consult),  # hit-only by the agreement
+        judge(TREATY, FROM_KYIV, french_record(hit_only_countries=["UKR"], consult_owner=True)),  # capped
+        judge(policy(), FROM_PARIS, consult),  # at home
+        judge(policy(), FROM_PARIS, french_record(hit_only_agencies=[FRA_GENDARMERIE], consult_owner=True)),
+    ]
+    assert [decision.outcome for decision in showing] == [
+        Outcome.FULL,
+        Outcome.REDACTED,
+        Outcome.HIT_ONLY,
+        Outcome.HIT_ONLY,
+        Outcome.FULL,
+        Outcome.HIT_ONLY,
+    ]
+    assert all(decision.consult_owner for decision in showing)
     assert judge(TREATY, FROM_KYIV, french_record()).consult_owner is False
-    assert judge(TREATY, FROM_BERLIN, french_record(**consult)).consult_owner is False  # nothing shown
+    assert judge(TREATY, FROM_BERLIN, consult).consult_owner is False  # nothing shown, nothing to consult about
 
 
 def test_onward_transmission_needs_the_owners_flag_and_every_deciding_agreement() -> None:
@@ -713,14 +732,6 @@ AGENCIES = (FRA_POLICE, FRA_GENDARMERIE, UKR_POLICE, UKR_BORDER_GUARD, DEU_POLIC
 USERS = ("officer-1", "officer-2", "officer-3")
 PURPOSES = (Purpose.CRIMINAL_INVESTIGATION, Purpose.BORDER_CONTROL, Purpose.MISSING_PERSONS)
 KINDS = ("person", "travel_document", "vehicle", "case")
-NEVER_SHARED = (
-    *(category.value for category in SpecialCategory),
-    "person.identifiers",
-    "vehicle.vin",
-    "vehicle.plate",
-    "case.summary",
-    "travel_document.holder",
-)
 
 # The reference's own vocabulary: the content models, and the category each kind is filed under.
 MODELS: dict[str, type[BaseModel]] = {
@@ -948,8 +959,31 @@ RETIRED = st.sampled_from([False] * 7 + [True])
 VERSIONS = st.integers(1, 3)
 ONWARD = st.sampled_from([True, True, False])
 MEMBERS = st.lists(st.sampled_from(COUNTRIES), min_size=1, max_size=4, unique=True)
-WITHHELD = st.lists(st.sampled_from(NEVER_SHARED), max_size=3, unique=True)
-REFUSED = st.lists(st.sampled_from(PURPOSES), max_size=1)
+# Each country has no law, or one of these (made once: a draw is cheaper than a validation).
+WITHHELD: list[list[str]] = [
+    [],
+    ["health"],
+    ["biometrics", "person.identifiers"],
+    ["genetic", "vehicle.vin", "case.summary"],
+    ["religion", "travel_document.holder", "vehicle.plate"],
+    ["ethnicity"],
+]
+LAWS = {
+    country: st.sampled_from(
+        [None] * 5
+        + [
+            NationalRules(
+                country=country,
+                never_shared=withheld,
+                refused_purposes=refused,
+                legal_reference=f"Law of {country}",
+            )
+            for withheld in WITHHELD
+            for refused in ([], [], *([purpose] for purpose in PURPOSES))
+        ]
+    )
+    for country in COUNTRIES
+}
 NO_ONE: frozenset[str] = frozenset()
 SUSPENDED_AGENCIES = st.sampled_from([NO_ONE] * 10 + [frozenset({agency}) for agency in AGENCIES])
 SUSPENDED_USERS = st.sampled_from([NO_ONE] * 6 + [frozenset({user}) for user in USERS])
@@ -959,6 +993,16 @@ SUSPENDED_USERS = st.sampled_from([NO_ONE] * 6 + [frozenset({user}) for user in 
 def signed_agreements(draw: st.DrawFn, number: int) -> Signed:
     kind = draw(AGREEMENT_KINDS)
     level = draw(LEVELS)
+    categories = draw(CATEGORIES)
+    covered = {kind for kind, category in CATEGORY_OF_KIND.items() if category in categories}
+    fields: list[str] = []
+    if level is AccessLevel.FIELDS:
+        # An agreement names fields only of the kinds its categories cover.
+        fields = [path for path in draw(FIELD_SETS) if path.partition(".")[0] in covered]
+        if not fields:
+            fields = [f"{kind}.{content_fields(kind)[0]}" for kind in sorted(covered)] or []
+        if not fields:
+            level = AccessLevel.FULL
     valid_from = TODAY + draw(STARTS) * DAY
     until = draw(ENDS)
     valid_until = None if until is None or TODAY + until * DAY < valid_from else TODAY + until * DAY
@@ -967,10 +1011,10 @@ def signed_agreements(draw: st.DrawFn, number: int) -> Signed:
         title=f"Agreement {number}",
         kind=kind,
         parties=draw(PARTIES[kind]),
-        categories=draw(CATEGORIES),
+        categories=categories,
         purposes=draw(AGREED_PURPOSES),
         level=level,
-        fields=draw(FIELD_SETS) if level is AccessLevel.FIELDS else [],
+        fields=fields,
         onward_transmission=draw(ONWARD),
         valid_from=valid_from,
         valid_until=valid_until,
@@ -986,16 +1030,7 @@ def worlds(draw: st.DrawFn) -> World:
     groups = tuple(
         CountryGroup(name=name, title=name, countries=draw(MEMBERS)) for name in GROUP_NAMES if draw(st.booleans())
     )
-    laws = tuple(
-        NationalRules(
-            country=country,
-            never_shared=draw(WITHHELD),
-            refused_purposes=draw(REFUSED),
-            legal_reference=f"Law of {country}",
-        )
-        for country in COUNTRIES
-        if draw(st.booleans())
-    )
+    laws = tuple(law for law in (draw(LAWS[country]) for country in COUNTRIES) if law is not None)
     return World(agreements, groups, laws, draw(SUSPENDED_AGENCIES), draw(SUSPENDED_USERS))
 
 
@@ -1086,9 +1121,10 @@ def test_both_evaluations_follow_the_stated_rules(scenario: tuple[World, Request
     world, requester, batch = scenario
     policy_set = world.policy_set()
     snapshot = policy_set.snapshot(NOW)
-    # The drawn requester and its record batch, and around them the same agency asking from every
-    # country and for every purpose, and every record under every handling code, with onward
-    # transmission allowed or not: a decision costs microseconds, a drawn world much more.
+    # The drawn requester and its batch of records, and around them: the same agency asking from
+    # every country, and from its own for every purpose; every record owned in every country, and
+    # under every handling code with onward transmission allowed or not (and consulting the owner
+    # or not). A decision costs microseconds, a drawn world much more.
     requesters = [requester] + [
         Requester(requester.agency_id, country, purpose, requester.user_id)
         for country in COUNTRIES
@@ -1098,8 +1134,12 @@ def test_both_evaluations_follow_the_stated_rules(scenario: tuple[World, Request
     ]
     records = [(item, item.facts()) for item in batch]
     for item in batch:
-        for handling, onward, consult in itertools.product(Tlp, (False, True), (False, True)):
-            flags = {"handling": handling, "onward_transmission": onward, "consult_owner": consult}
+        for country in COUNTRIES:
+            if country != item.owner_country:
+                variant = replace(item, owner_country=country)
+                records.append((variant, variant.facts()))
+        for handling, onward in itertools.product(Tlp, (False, True)):
+            flags = {"handling": handling, "onward_transmission": onward, "consult_owner": not onward}
             if flags != item.restrictions.model_dump(include=set(flags)):
                 variant = replace(item, restrictions=item.restrictions.model_copy(update=flags))
                 records.append((variant, variant.facts()))
@@ -1129,7 +1169,8 @@ def check(
     assert len(set(straightforward.removed_fields)) == len(straightforward.removed_fields)
 
     # Whatever the decision, nothing it forbids leaves the node.
-    record = {**STORED[item.kind], "restrictions": facts.restrictions}
+    owner = {"agency_id": item.owner_agency, "country": item.owner_country}
+    record = {**STORED[item.kind], "owner": owner, "restrictions": facts.restrictions}
     shown = apply_decision(record, straightforward)
     content = set(content_fields(item.kind))
     if want.outcome is Outcome.NONE:
@@ -1138,7 +1179,8 @@ def check(
     assert shown is not None
     assert shown["access"]["outcome"] == want.outcome.value
     if want.outcome is Outcome.HIT_ONLY:
-        assert set(shown) <= {"id", "kind", "owner", "access"}
+        assert set(shown) == {"id", "kind", "owner", "access"}
+        assert shown["owner"] == owner  # whom to ask
         assert not content & set(shown)
     elif want.outcome is Outcome.REDACTED:
         assert not want.removed & set(shown)
