@@ -94,6 +94,7 @@ class Node:
         return checks
 
     def close(self) -> None:
+        self.messages.close()
         self.engine.dispose()
 
 

@@ -34,10 +34,13 @@ def create_app(node: Node) -> FastAPI:
             PeriodicTask("audit-checkpointer", node.audit.checkpoint, settings.audit_checkpoint_seconds),
             PeriodicTask("misuse-monitor", node.misuse.run_once, settings.misuse_seconds),
             PeriodicTask("retention", node.retention.run_once, settings.retention_seconds),
-            PeriodicTask("message-relay", node.messages.relay_once, settings.relay_seconds),
+            relay := PeriodicTask("message-relay", node.messages.relay_once, settings.relay_seconds),
         ]
+        node.messages.on_outbox = relay.wake
         if settings.is_hub:
-            tasks.append(PeriodicTask("message-delivery", node.messages.deliver_once, settings.relay_seconds))
+            delivery = PeriodicTask("message-delivery", node.messages.deliver_once, settings.relay_seconds)
+            node.messages.on_hub_queue = delivery.wake
+            tasks.append(delivery)
         if settings.witness_peers:
             tasks.append(PeriodicTask("audit-witness", node.witness.run_once, settings.witness_seconds))
         node.misuse.run_once()  # warm the misuse windows with the last day before serving

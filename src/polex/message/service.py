@@ -63,6 +63,19 @@ RECEIPT_TYPE = "polex-receipt+jws"
 MAX_BACKOFF = dt.timedelta(minutes=5)
 
 
+class _Borrowed:
+    """The shared client, used in a ``with`` block without closing it."""
+
+    def __init__(self, client: httpx.Client) -> None:
+        self._client = client
+
+    def __enter__(self) -> httpx.Client:
+        return self._client
+
+    def __exit__(self, *_: object) -> None:
+        return None
+
+
 def backoff(attempts: int) -> dt.timedelta:
     """1 s, 2 s, 4 s ... up to five minutes between tries."""
     return min(dt.timedelta(seconds=2 ** min(attempts, 12)), MAX_BACKOFF)
@@ -75,12 +88,29 @@ class MessageService:
         audit: AuditTrail,
         network: NetworkView,
         *,
-        http: Callable[[], httpx.Client] | None = None,
+        http: Callable[[], Any] | None = None,
     ) -> None:
         self._uow = uow
         self._audit = audit
         self._network = network
-        self._http = http or (lambda: httpx.Client(timeout=10))
+        # One pooled client for every peer, made on first use: connections are reused.
+        self._shared: httpx.Client | None = None
+        self._http = http or (lambda: _Borrowed(self._client()))
+        # Called after an envelope enters the outbox (wake the relay) or the hub's queues
+        # (wake the delivery), so that a message moves at once rather than at the next round.
+        self.on_outbox: Callable[[], None] = lambda: None
+        self.on_hub_queue: Callable[[], None] = lambda: None
+
+    def _client(self) -> httpx.Client:
+        if self._shared is None:
+            limits = httpx.Limits(max_connections=20, max_keepalive_connections=20)
+            self._shared = httpx.Client(timeout=10, limits=limits)
+        return self._shared
+
+    def close(self) -> None:
+        if self._shared is not None:
+            self._shared.close()
+            self._shared = None
 
     # -- users ------------------------------------------------------------------------------
 
@@ -154,6 +184,7 @@ class MessageService:
             )
             self._audit.add(uow, [event])
             uow.commit()
+        self.on_outbox()
         return MessageAccepted(id=header.id, conversation_id=conversation_id, recipients=recipients)
 
     def _conversation_of(self, message_id: str | None) -> str | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import threading
+import time
 from typing import Any
 
 import httpx
@@ -29,6 +30,8 @@ from polex.storage.tables import NetworkMemberRow
 from polex.storage.unit_of_work import UnitOfWorkFactory
 
 MEMBERSHIP_FILE = "membership.jws"
+TOKEN_REUSE_SECONDS = 60.0  # node tokens live 120 s
+HUB_MEMBERS_SECONDS = 1.0  # a suspension at the hub takes effect within this
 
 
 class NetworkUnavailable(Exception):
@@ -67,13 +70,22 @@ class NetworkView:
         self.hub_url = hub_url
         self._lock = threading.Lock()
         self._cached: Membership | None = None
+        # Caches that keep cryptography off the per-message path: the node's own keys, a
+        # token per peer for most of its lifetime, the hub's member list for a second, and the
+        # directory built from one list (certificates parsed once).
+        self._own_keys: NodeKeys | None = None
+        self._tokens: dict[str, tuple[float, str]] = {}
+        self._hub_members: tuple[float, Membership] | None = None
+        self._directory: tuple[Membership, Directory] | None = None
 
     # -- this node ------------------------------------------------------------------------
 
     def node_keys(self) -> NodeKeys:
-        signing = ECKey.import_key(self._keys.read(NODE_KEY))
-        encryption = ECKey.import_key(json.loads(self._keys.read(ENCRYPTION_KEY)))
-        return NodeKeys(name=self.node_name, signing=signing, encryption=encryption)
+        if self._own_keys is None:
+            signing = ECKey.import_key(self._keys.read(NODE_KEY))
+            encryption = ECKey.import_key(json.loads(self._keys.read(ENCRYPTION_KEY)))
+            self._own_keys = NodeKeys(name=self.node_name, signing=signing, encryption=encryption)
+        return self._own_keys
 
     def ca_certificate(self) -> x509.Certificate:
         if not self._keys.has(CA_CERTIFICATE):
@@ -81,17 +93,29 @@ class NetworkView:
         return pki.load_certificate(self._keys.read(CA_CERTIFICATE))
 
     def token_for(self, audience: str) -> str:
-        return make_node_token(self._keys.read(NODE_KEY), issuer=self.node_name, audience=audience)
+        """A node token for ``audience``, reused for a minute of its two-minute lifetime."""
+        cached = self._tokens.get(audience)
+        now = time.monotonic()
+        if cached is not None and now - cached[0] < TOKEN_REUSE_SECONDS:
+            return cached[1]
+        token = make_node_token(self._keys.read(NODE_KEY), issuer=self.node_name, audience=audience)
+        self._tokens[audience] = (now, token)
+        return token
 
     # -- the members ------------------------------------------------------------------------
 
     def membership(self, *, now: dt.datetime | None = None) -> Membership:
         now = now or dt.datetime.now(dt.UTC)
         if self.is_hub:
+            cached_hub = self._hub_members
+            if cached_hub is not None and time.monotonic() - cached_hub[0] < HUB_MEMBERS_SECONDS:
+                return cached_hub[1]
             with self._uow(read_only=True) as uow:
                 rows = uow.session.scalars(select(NetworkMemberRow)).all()
                 members = {row.name: _member_of(row) for row in rows if row.status != "invited"}
-            return Membership(issued_at=now, next_update=now, members=members)
+            fresh = Membership(issued_at=now, next_update=now, members=members)
+            self._hub_members = (time.monotonic(), fresh)
+            return fresh
         cached = self._cached
         if cached is not None and now < cached.next_update:
             return cached
@@ -149,8 +173,14 @@ class NetworkView:
     def directory(self, *, now: dt.datetime | None = None) -> Directory:
         """Public keys of the nodes that may be trusted now: the signing key is the one the
         member's certificate binds, the encryption key the one in the signed list."""
+        membership = self.membership(now=now)
+        cached = self._directory
+        if cached is not None and cached[0] is membership:
+            return cached[1]
         nodes: dict[str, NodePublicKeys] = {}
-        for name, member in self.usable_members(now=now).items():
+        moment = now or dt.datetime.now(dt.UTC)
+        usable = {name: m for name, m in membership.members.items() if m.usable(moment) is None}
+        for name, member in usable.items():
             if member.certificate is None or member.encryption_key is None:
                 continue  # usable() has already refused such a member; this keeps the types honest
             certificate = pki.load_certificate(member.certificate.encode())
@@ -159,7 +189,9 @@ class NetworkView:
             )
             encryption: dict[str, Any] = dict(member.encryption_key)
             nodes[name] = NodePublicKeys(signing=ECKey.import_key(public), encryption=ECKey.import_key(encryption))
-        return Directory(nodes)
+        directory = Directory(nodes)
+        self._directory = (membership, directory)
+        return directory
 
     def caller(self, authorization: str | None) -> str:
         """The node behind a ``PolexNode`` token addressed to this node, or a 401."""

@@ -1,0 +1,201 @@
+"""Signed and encrypted 4 KB messages from one national node through the hub to another,
+end to end, on the embedded transport; beside a raw NATS JetStream publish and consume of
+the same payloads (the physical reference) in the same run.
+
+Run: .venv/bin/python benchmarks/message_throughput.py [--messages 1000] [--rate 200] [--nats nats://127.0.0.1:4222]
+
+1. Throughput: ``polex demo`` (hub and four national nodes, separate processes, SQLite,
+   HTTP between them) is started with little data; France's investigator sends
+   ``--messages`` messages of 4 KB to Ukraine as fast as four client threads can; the
+   figure is messages per second from the first send until the last is stored in
+   Ukraine's inbox (accepted by the sender's API until stored by the recipient).
+2. Latency at a steady ``--rate`` messages per second: from the sender's ``created`` time
+   to the recipient's ``received_at`` (one clock: every node runs on this machine); p50, p99.
+3. Raw JetStream: the same number of 4 KB payloads published (with a message id for
+   deduplication, awaiting each acknowledgement) and consumed by a durable pull consumer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import secrets
+import signal
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+
+BODY = "x" * 4096
+
+
+def start_demo(directory: Path, base_port: int) -> tuple[subprocess.Popen[bytes], dict[str, object]]:
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "polex",
+            "demo",
+            "--dir",
+            str(directory),
+            "--reset",
+            "--size",
+            "0.02",
+            "--base-port",
+            str(base_port),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    summary_path = directory / "demo.json"
+    deadline = time.monotonic() + 180
+    while not summary_path.exists():
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise SystemExit("polex demo did not start")
+        time.sleep(0.5)
+    return process, json.loads(summary_path.read_text())
+
+
+def client_for(summary: dict[str, object], node_name: str, role: str) -> httpx.Client:
+    node = next(n for n in summary["nodes"] if n["name"] == node_name)  # type: ignore[attr-defined]
+    user = next(u for u in summary["users"] if u["node"] == node_name and u["role"] == role)  # type: ignore[attr-defined]
+    url = node["url"]
+    token = httpx.post(f"{url}/api/v1/auth/token", data={"username": user["username"], "password": user["password"]})
+    return httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token.json()['access_token']}"}, timeout=30)
+
+
+def inbox_rows(db: Path, marker: str) -> list[tuple[str, str]]:
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30) as connection:
+        return connection.execute(
+            "SELECT created, received_at FROM messages WHERE box = 'inbox' AND subject LIKE ?", (f"{marker}%",)
+        ).fetchall()
+
+
+def wait_for_inbox(db: Path, marker: str, count: int, timeout: float) -> float:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if len(inbox_rows(db, marker)) >= count:
+            return time.monotonic()
+        time.sleep(0.05)
+    raise SystemExit(f"only {len(inbox_rows(db, marker))} of {count} messages arrived")
+
+
+def send_many(summary: dict[str, object], marker: str, count: int, threads: int) -> None:
+    local = threading.local()
+
+    def send(index: int) -> None:
+        if not hasattr(local, "client"):
+            local.client = client_for(summary, "fra", "investigator")
+        response = local.client.post(
+            "/api/v1/messages", json={"to": ["UKR"], "subject": f"{marker} {index}", "body": BODY}
+        )
+        if response.status_code != 202:
+            raise RuntimeError(response.text)
+
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        list(pool.map(send, range(count)))
+
+
+def send_steady(summary: dict[str, object], marker: str, count: int, rate: float) -> None:
+    client = client_for(summary, "fra", "investigator")
+    started = time.monotonic()
+    for index in range(count):
+        pause = started + index / rate - time.monotonic()
+        if pause > 0:
+            time.sleep(pause)
+        client.post("/api/v1/messages", json={"to": ["UKR"], "subject": f"{marker} {index}", "body": BODY})
+
+
+def latencies_ms(db: Path, marker: str) -> list[float]:
+    from datetime import datetime
+
+    values = []
+    for created, received in inbox_rows(db, marker):
+        values.append((datetime.fromisoformat(received) - datetime.fromisoformat(created)).total_seconds() * 1000)
+    return sorted(values)
+
+
+async def raw_jetstream(url: str, count: int) -> float:
+    import nats
+
+    connection = await nats.connect(url)
+    stream = f"BENCH{secrets.token_hex(4).upper()}"
+    jetstream = connection.jetstream()
+    await jetstream.add_stream(name=stream, subjects=[f"{stream}.>"])
+    payload = BODY.encode()
+    started = time.perf_counter()
+    for index in range(count):
+        await jetstream.publish(f"{stream}.ukr", payload, headers={"Nats-Msg-Id": f"m{index}"})
+    subscription = await jetstream.pull_subscribe(f"{stream}.ukr", durable="bench")
+    received = 0
+    while received < count:
+        for message in await subscription.fetch(min(500, count - received), timeout=10):
+            await message.ack()
+            received += 1
+    elapsed = time.perf_counter() - started
+    await jetstream.delete_stream(stream)
+    await connection.close()
+    return elapsed
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    return values[min(len(values) - 1, int(fraction * len(values)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--messages", type=int, default=1000)
+    parser.add_argument("--rate", type=float, default=200.0)
+    parser.add_argument("--steady-seconds", type=float, default=10.0)
+    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--nats", default="nats://127.0.0.1:4222")
+    parser.add_argument("--base-port", type=int, default=18400 + os.getpid() % 500 * 10)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="polex-bench-") as folder:
+        process, summary = start_demo(Path(folder), args.base_port)
+        try:
+            ukr_db = Path(folder) / "ukr" / "polex.db"
+            marker = f"T{secrets.token_hex(3)}"
+            started = time.monotonic()
+            send_many(summary, marker, args.messages, args.threads)
+            accepted = time.monotonic()
+            finished = wait_for_inbox(ukr_db, marker, args.messages, timeout=600)
+            throughput = args.messages / (finished - started)
+
+            steady = f"S{secrets.token_hex(3)}"
+            steady_count = int(args.rate * args.steady_seconds)
+            send_steady(summary, steady, steady_count, args.rate)
+            wait_for_inbox(ukr_db, steady, steady_count, timeout=600)
+            latencies = latencies_ms(ukr_db, steady)
+        finally:
+            os.killpg(process.pid, signal.SIGINT)
+            process.wait(timeout=60)
+
+    raw_seconds = asyncio.run(raw_jetstream(args.nats, args.messages))
+    raw_rate = args.messages / raw_seconds
+    print(f"{args.messages} messages of 4 KB, fra -> hub -> ukr, signed and encrypted (ES256, ECDH-ES+A256KW, A256GCM)")
+    print(f"{'path':<52}{'messages/s':>12}")
+    print(f"{'polex, embedded transport (HTTP, SQLite), end to end':<52}{throughput:>12,.0f}")
+    print(f"{'  of which accepted by the sender API':<52}{args.messages / (accepted - started):>12,.0f}")
+    print(f"{'raw NATS JetStream publish + consume (reference)':<52}{raw_rate:>12,.0f}")
+    print(f"ratio polex / raw JetStream: {throughput / raw_rate:.3f}")
+    print(
+        f"latency at a steady {args.rate:.0f}/s over {args.steady_seconds:.0f} s ({len(latencies)} messages): "
+        f"p50 {statistics.median(latencies):.0f} ms, p99 {percentile(latencies, 0.99):.0f} ms, "
+        f"max {latencies[-1]:.0f} ms"
+    )
+
+
+if __name__ == "__main__":
+    main()
