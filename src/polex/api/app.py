@@ -80,7 +80,10 @@ def create_app(node: Node) -> FastAPI:
         app.include_router(build_router(feature))
     # Outermost first: the request id and metrics see every answer, the 413s included.
     app.add_middleware(
-        BodySizeLimit, limit=settings.max_body_bytes, larger={"/api/v1/imports": settings.max_import_bytes}
+        BodySizeLimit,
+        limit=settings.max_body_bytes,
+        # Envelopes (up to 16 MiB each) and batches of them travel between nodes.
+        larger={"/api/v1/imports": settings.max_import_bytes, "/api/v1/network/": 64 * 1024 * 1024},
     )
     app.add_middleware(RequestContext, registry=node.metrics)
     return app

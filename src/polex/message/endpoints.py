@@ -3,17 +3,19 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import orjson
 from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
 
 from polex.api.dependencies import NodeDep, PrincipalDep
 from polex.domain.base import RecordId
+from polex.errors import BadRequest, FieldError
 from polex.message.schemas import (
     DeliveryReceipt,
-    DeliveryReport,
+    DeliveryReports,
     EnvelopeAccepted,
     MessageAccepted,
     MessageCreate,
@@ -22,6 +24,7 @@ from polex.message.schemas import (
 )
 
 router = APIRouter(prefix="/api/v1/messages", tags=["messages"])
+MAX_BATCH_BYTES = 64 * 1024 * 1024
 node_router = APIRouter(prefix="/api/v1/network", tags=["network"])
 
 
@@ -49,7 +52,7 @@ def list_messages(
     box: Annotated[Literal["inbox", "outbox"], Query()] = "inbox",
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> MessageList:
-    return MessageList(items=node.messages.list(principal, box, limit=limit))
+    return MessageList(items=node.messages.messages(principal, box, limit=limit))
 
 
 @router.get("/{message_id}", response_model=MessageRead, summary="A message, with its status per recipient")
@@ -57,12 +60,33 @@ def read_message(message_id: RecordId, principal: PrincipalDep, node: NodeDep) -
     return node.messages.get(message_id, principal)
 
 
-@node_router.post("/envelopes", response_model=EnvelopeAccepted, status_code=status.HTTP_202_ACCEPTED)
-async def accept_envelope(caller: NodeCaller, request: Request, node: NodeDep) -> EnvelopeAccepted:
-    """At the hub: an envelope from its sender node, stored once and queued per recipient."""
+@node_router.post("/envelopes", status_code=status.HTTP_202_ACCEPTED, response_model=None)
+async def accept_envelopes(caller: NodeCaller, request: Request, node: NodeDep) -> EnvelopeAccepted | JSONResponse:
+    """At the hub: one envelope, or a batch ``{"envelopes": [...]}``, from its sender node,
+    each stored once and queued per recipient. A batch answers per envelope."""
     raw = await request.body()
-    stored = await run_in_threadpool(node.messages.accept, raw, caller=caller)
-    return EnvelopeAccepted(message_id=_message_id(raw), duplicate=not stored)
+    batch = _batch(raw, "envelopes")
+    if batch is None:
+        stored = await run_in_threadpool(node.messages.accept, raw, caller=caller)
+        return EnvelopeAccepted(message_id=_message_id(raw), duplicate=not stored)
+    results = await run_in_threadpool(node.messages.accept_batch, batch, caller=caller)
+    return JSONResponse({"results": results}, status_code=status.HTTP_202_ACCEPTED)
+
+
+def _batch(raw: bytes, member: str) -> list[dict[str, Any]] | None:
+    """The items of a batch body, None for a single envelope; a 400 for anything else."""
+    if len(raw) > MAX_BATCH_BYTES:
+        raise BadRequest("the batch is too large", errors=[FieldError(member, f"at most {MAX_BATCH_BYTES} bytes")])
+    try:
+        document = orjson.loads(raw)
+    except orjson.JSONDecodeError as error:
+        raise BadRequest("the body is not JSON", errors=[FieldError("body", str(error))]) from None
+    if not isinstance(document, dict) or member not in document:
+        return None
+    items = document[member]
+    if not isinstance(items, list) or not all(isinstance(item, dict) for item in items) or len(items) > 1000:
+        raise BadRequest("a batch is a list of at most 1,000 envelopes", errors=[FieldError(member, "invalid")])
+    return items
 
 
 def _message_id(raw: bytes) -> str:
@@ -70,16 +94,21 @@ def _message_id(raw: bytes) -> str:
     return str(orjson.loads(raw)["routing"]["id"])
 
 
-@node_router.post("/inbox", response_model=DeliveryReceipt, status_code=status.HTTP_201_CREATED)
-async def receive_envelope(caller: NodeCaller, request: Request, node: NodeDep) -> DeliveryReceipt:
-    """At a recipient: an envelope the hub pushes; answered with a signed delivery receipt."""
+@node_router.post("/inbox", status_code=status.HTTP_201_CREATED, response_model=None)
+async def receive_envelopes(caller: NodeCaller, request: Request, node: NodeDep) -> DeliveryReceipt | JSONResponse:
+    """At a recipient: an envelope, or a batch ``{"envelopes": [...]}``, the hub pushes;
+    answered with delivery receipts this node signs (per envelope, or why it was refused)."""
     raw = await request.body()
-    receipt = await run_in_threadpool(node.messages.receive, raw, caller=caller)
-    return DeliveryReceipt(message_id=_message_id(raw), receipt=receipt)
+    batch = _batch(raw, "envelopes")
+    if batch is None:
+        receipt = await run_in_threadpool(node.messages.receive, raw, caller=caller)
+        return DeliveryReceipt(message_id=_message_id(raw), receipt=receipt)
+    receipts = await run_in_threadpool(node.messages.receive_batch, batch, caller=caller)
+    return JSONResponse({"receipts": receipts}, status_code=status.HTTP_201_CREATED)
 
 
 @node_router.post("/receipts", status_code=status.HTTP_204_NO_CONTENT)
-async def delivery_report(caller: NodeCaller, body: DeliveryReport, node: NodeDep) -> Response:
-    """At a sender: what became of one recipient of its message."""
-    await run_in_threadpool(node.messages.apply_report, body, caller=caller)
+async def delivery_report(caller: NodeCaller, body: DeliveryReports, node: NodeDep) -> Response:
+    """At a sender: what became of recipients of its messages (a batch from the hub)."""
+    await run_in_threadpool(node.messages.apply_reports, body.reports, caller=caller)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

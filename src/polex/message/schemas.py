@@ -99,3 +99,7 @@ class DeliveryReport(SchemaModel):
     status: Annotated[str, StringConstraints(pattern=r"^(delivered|expired|refused)$")]
     reason: Annotated[str, StringConstraints(max_length=2000)] | None = None
     receipt: Annotated[str, StringConstraints(max_length=8000)] | None = None
+
+
+class DeliveryReports(SchemaModel):
+    reports: list[DeliveryReport] = Field(min_length=1, max_length=1000)

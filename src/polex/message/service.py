@@ -76,6 +76,34 @@ class _Borrowed:
         return None
 
 
+BATCH_BYTES = 8 * 1024 * 1024  # one request carries at most this much of envelopes
+BATCH_ITEMS = 200
+
+
+def _batches(rows: list[Any], size_of: Callable[[Any], int]) -> list[list[Any]]:
+    """Consecutive groups of at most BATCH_ITEMS rows and about BATCH_BYTES (one row alone
+    may exceed it)."""
+    batches: list[list[Any]] = []
+    current: list[Any] = []
+    weight = 0
+    for row in rows:
+        size = size_of(row)
+        if current and (len(current) >= BATCH_ITEMS or weight + size > BATCH_BYTES):
+            batches.append(current)
+            current, weight = [], 0
+        current.append(row)
+        weight += size
+    if current:
+        batches.append(current)
+    return batches
+
+
+def _routing_id(envelope: Any) -> str | None:
+    routing = envelope.get("routing") if isinstance(envelope, dict) else None
+    value = routing.get("id") if isinstance(routing, dict) else None
+    return value if isinstance(value, str) else None
+
+
 def backoff(attempts: int) -> dt.timedelta:
     """1 s, 2 s, 4 s ... up to five minutes between tries."""
     return min(dt.timedelta(seconds=2 ** min(attempts, 12)), MAX_BACKOFF)
@@ -198,7 +226,7 @@ class MessageService:
                 )
             return row.conversation_id
 
-    def list(self, principal: Principal, box: str, *, limit: int = 100) -> list[MessageRead]:
+    def messages(self, principal: Principal, box: str, *, limit: int = 100) -> list[MessageRead]:
         principal.require(Permission.MESSAGE_READ)
         with self._uow(read_only=True) as uow:
             rows = uow.session.scalars(
@@ -252,102 +280,142 @@ class MessageService:
 
     # -- the relay: outbox to hub -----------------------------------------------------------
 
-    def relay_once(self, *, limit: int = 100) -> int:
-        """Hand due envelopes to the hub; returns how many the hub stored."""
+    def relay_once(self, *, limit: int = 500) -> int:
+        """Hand due envelopes to the hub in batches; returns how many the hub stored."""
         now = dt.datetime.now(dt.UTC)
         with self._uow(read_only=True) as uow:
             due = uow.session.execute(
                 select(OutboxRow.message_id, OutboxRow.envelope, OutboxRow.attempts)
                 .where(OutboxRow.relayed_at.is_(None), OutboxRow.next_attempt_at <= now)
-                .order_by(OutboxRow.next_attempt_at)
+                .order_by(OutboxRow.next_attempt_at, OutboxRow.message_id)
                 .limit(limit)
             ).all()
         relayed = 0
-        for message_id, envelope, attempts in due:
-            error = self._hand_to_hub(envelope)
+        for batch in _batches(list(due), lambda row: len(row[1])):
+            outcomes = self._hand_to_hub([envelope for _, envelope, _ in batch])
             with self._uow() as uow:
-                row = uow.session.get(OutboxRow, message_id)
-                if row is None or row.relayed_at is not None:
-                    continue
-                if error is None:
-                    row.relayed_at = dt.datetime.now(dt.UTC)
-                    self._set_status(uow.session, message_id, None, "at_hub", None, only_from="queued")
-                    relayed += 1
-                else:
-                    row.attempts = attempts + 1
-                    row.next_attempt_at = dt.datetime.now(dt.UTC) + backoff(attempts)
-                    row.last_error = error[:2000]
+                for (message_id, _, attempts), error in zip(batch, outcomes, strict=True):
+                    row = uow.session.get(OutboxRow, message_id)
+                    if row is None or row.relayed_at is not None:
+                        continue
+                    if error is None:
+                        row.relayed_at = dt.datetime.now(dt.UTC)
+                        self._set_status(uow.session, message_id, None, "at_hub", None, only_from="queued")
+                        relayed += 1
+                    else:
+                        row.attempts = attempts + 1
+                        row.next_attempt_at = dt.datetime.now(dt.UTC) + backoff(attempts)
+                        row.last_error = error[:2000]
                 uow.commit()
         return relayed
 
-    def _hand_to_hub(self, envelope: str) -> str | None:
-        """None when the hub stored the envelope, else why not (to retry later)."""
+    def _hand_to_hub(self, envelopes: list[str]) -> list[str | None]:
+        """Per envelope: None when the hub stored it (or had it), else why not (to retry)."""
         try:
             if self._network.is_hub:
-                self.accept(envelope.encode(), caller=self._network.node_name)
-                return None
+                results = self.accept_batch([orjson.loads(text) for text in envelopes], caller=self._network.node_name)
+                return [result.get("error") for result in results]
             hub = self._network.hub()
             if hub.url is None:
-                return "the hub has no URL"
+                return ["the hub has no URL"] * len(envelopes)
+            body = b'{"envelopes":[' + b",".join(text.encode() for text in envelopes) + b"]}"
             with self._http() as client:
                 response = client.post(
                     f"{hub.url.rstrip('/')}/api/v1/network/envelopes",
-                    content=envelope.encode(),
+                    content=body,
                     headers={
                         "Authorization": f"PolexNode {self._network.token_for(hub.name)}",
                         "Content-Type": "application/json",
                     },
                 )
-            if response.status_code in (200, 202):
-                return None
-            return f"the hub answered {response.status_code}: {response.text[:500]}"
-        except (httpx.HTTPError, NetworkUnavailable, EnvelopeRefused) as error:
-            return f"{type(error).__name__}: {error}"
+            if response.status_code not in (200, 202):
+                return [f"the hub answered {response.status_code}: {response.text[:500]}"] * len(envelopes)
+            return [item.get("error") for item in response.json()["results"]]
+        except (httpx.HTTPError, NetworkUnavailable, EnvelopeRefused, KeyError, ValueError) as error:
+            return [f"{type(error).__name__}: {error}"] * len(envelopes)
 
     # -- the hub: accept and push -------------------------------------------------------------
 
     def accept(self, raw: bytes, *, caller: str) -> bool:
-        """Store an envelope for routing; False if it was stored already (a retried relay)."""
+        """Store one envelope for routing; False if it was stored already (a retried relay)."""
+        (result,) = self.accept_batch([parse_envelope(raw)], caller=caller)
+        if "error" in result:
+            raise EnvelopeRefused(str(result["error"]))
+        return not result["duplicate"]
+
+    def accept_batch(self, envelopes: list[dict[str, Any]], *, caller: str) -> list[dict[str, Any]]:
+        """At the hub: check each envelope's routing and signature (without reading it) and
+        store the new ones in one transaction with one audit event; per envelope, its id and
+        whether it was a duplicate, or why it was refused."""
         if not self._network.is_hub:
             raise NotFound("only the hub routes envelopes")
-        envelope = parse_envelope(raw)
-        header = check_routing(envelope, self._network.directory(), now=dt.datetime.now(dt.UTC))
-        if header.sender != caller:
-            raise Forbidden(f"node '{caller}' may not relay an envelope from '{header.sender}'")
         now = dt.datetime.now(dt.UTC)
+        directory = self._network.directory(now=now)
+        results: list[dict[str, Any]] = []
+        checked: list[tuple[int, RoutingHeader, dict[str, Any]]] = []
+        for index, envelope in enumerate(envelopes):
+            try:
+                header = check_routing(envelope, directory, now=now)
+            except EnvelopeRefused as error:
+                results.append({"message_id": _routing_id(envelope), "error": error.reason})
+                continue
+            if header.sender != caller:
+                results.append({"message_id": header.id, "error": f"'{caller}' may not relay for '{header.sender}'"})
+                continue
+            results.append({"message_id": header.id, "duplicate": False})
+            checked.append((index, header, envelope))
+        stored: list[str] = []
         with self._uow() as uow:
-            if uow.session.get(HubEnvelopeRow, header.id) is not None:
-                return False
-            uow.session.add(
-                HubEnvelopeRow(
-                    message_id=header.id,
-                    sender=header.sender,
-                    conversation_id=header.conversation_id,
-                    envelope=raw.decode(),
-                    received_at=now,
-                    expires=header.expires,
-                )
+            ids = [header.id for _, header, _ in checked]
+            existing = set(
+                uow.session.scalars(select(HubEnvelopeRow.message_id).where(HubEnvelopeRow.message_id.in_(ids)))
             )
-            for recipient in header.recipients:
+            for index, header, envelope in checked:
+                if header.id in existing or header.id in stored:
+                    results[index]["duplicate"] = True
+                    continue
                 uow.session.add(
-                    HubDeliveryRow(
+                    HubEnvelopeRow(
                         message_id=header.id,
-                        recipient=recipient,
-                        status="queued",
-                        next_attempt_at=now,
-                        updated_at=now,
+                        sender=header.sender,
+                        conversation_id=header.conversation_id,
+                        envelope=orjson.dumps(envelope).decode(),
+                        received_at=now,
+                        expires=header.expires,
                     )
                 )
-            details = {"message": header.id, "sender": header.sender, "recipients": header.recipients}
-            self._audit.add(
-                uow, [EventDraft(AuditTag.ENVELOPE_ACCEPTED, Actor(kind="node", name=caller), details=details)]
-            )
+                for recipient in header.recipients:
+                    uow.session.add(
+                        HubDeliveryRow(
+                            message_id=header.id,
+                            recipient=recipient,
+                            status="queued",
+                            next_attempt_at=now,
+                            updated_at=now,
+                        )
+                    )
+                stored.append(header.id)
+            refused = [item for item in results if "error" in item]
+            if stored:
+                details: dict[str, Any] = {"messages": stored, "sender": caller}
+                event = EventDraft(AuditTag.ENVELOPE_ACCEPTED, Actor(kind="node", name=caller), details=details)
+                self._audit.add(uow, [event])
+            if refused:
+                event = EventDraft(
+                    AuditTag.ENVELOPE_REFUSED,
+                    Actor(kind="node", name=caller),
+                    decision=Decision.DENIED,
+                    details={"refused": refused},
+                )
+                self._audit.add(uow, [event])
             uow.commit()
-        return True
+        if stored:
+            self.on_hub_queue()
+        return results
 
-    def deliver_once(self, *, limit: int = 100) -> int:
-        """Push due queue entries to their recipients, expire what is past its time, and
-        report outcomes to senders. Returns how many were delivered."""
+    def deliver_once(self, *, limit: int = 1000) -> int:
+        """Push due queue entries to their recipients in batches, expire what is past its
+        time, and report outcomes to senders. Returns how many were delivered."""
         if not self._network.is_hub:
             return 0
         now = dt.datetime.now(dt.UTC)
@@ -365,12 +433,12 @@ class MessageService:
                 .join(HubEnvelopeRow, HubEnvelopeRow.message_id == HubDeliveryRow.message_id)
                 .where(HubDeliveryRow.status == "queued")
                 .order_by(HubEnvelopeRow.received_at, HubDeliveryRow.message_id)
-                .limit(limit * 10)
+                .limit(limit)
             ).all()
-        delivered = 0
         # Order is kept within a conversation: a recipient gets nothing of a conversation
         # while an earlier message of it waits for that recipient.
         waiting: set[tuple[str, str]] = set()
+        to_push: dict[str, list[tuple[str, int, str, str]]] = {}
         for message_id, recipient, attempts, next_attempt_at, envelope, expires, conversation in queued:
             if expires <= now:
                 self._finish(message_id, recipient, "expired", f"not delivered before {expires.isoformat()}", None)
@@ -378,52 +446,89 @@ class MessageService:
             if (conversation, recipient) in waiting or next_attempt_at > now:
                 waiting.add((conversation, recipient))
                 continue
-            outcome, detail = self._push(recipient, envelope)
-            if outcome == "delivered":
-                self._finish(message_id, recipient, "delivered", None, detail)
-                delivered += 1
-            elif outcome == "refused":
-                self._finish(message_id, recipient, "refused", detail, None)
-            else:
-                waiting.add((conversation, recipient))
-                with self._uow() as uow:
-                    row = uow.session.get(HubDeliveryRow, (message_id, recipient))
-                    if row is not None and row.status == "queued":
-                        row.attempts = attempts + 1
-                        row.next_attempt_at = dt.datetime.now(dt.UTC) + backoff(attempts)
-                        row.reason = detail[:2000]
-                        row.updated_at = dt.datetime.now(dt.UTC)
-                        uow.commit()
+            to_push.setdefault(recipient, []).append((message_id, attempts, envelope, conversation))
+        delivered = 0
+        for recipient, items in to_push.items():
+            for batch in _batches(items, lambda item: len(item[2])):
+                outcomes = self._push(recipient, [envelope for _, _, envelope, _ in batch])
+                delivered += self._record_pushes(recipient, batch, outcomes)
         self.report_once()
         return delivered
 
-    def _push(self, recipient: str, envelope: str) -> tuple[str, str]:
-        """('delivered', receipt) | ('refused', reason) | ('retry', reason)."""
+    def _record_pushes(
+        self, recipient: str, batch: list[tuple[str, int, str, str]], outcomes: list[tuple[str, str]]
+    ) -> int:
+        """One transaction for a pushed batch: delivered (with receipts), refused, or retried later."""
+        now = dt.datetime.now(dt.UTC)
+        delivered: list[str] = []
+        refused: list[dict[str, str]] = []
+        blocked: set[str] = set()  # conversations stalled for this recipient by a retry
+        with self._uow() as uow:
+            for (message_id, attempts, _, conversation), (outcome, detail) in zip(batch, outcomes, strict=True):
+                row = uow.session.get(HubDeliveryRow, (message_id, recipient))
+                if row is None or row.status != "queued":
+                    continue
+                row.updated_at = now
+                if outcome == "delivered" and conversation not in blocked:
+                    row.status, row.receipt, row.reason = "delivered", detail, None
+                    delivered.append(message_id)
+                elif outcome == "refused":
+                    row.status, row.reason = "refused", detail[:2000]
+                    refused.append({"message": message_id, "reason": detail[:500]})
+                else:
+                    blocked.add(conversation)
+                    row.attempts = attempts + 1
+                    row.next_attempt_at = now + backoff(attempts)
+                    row.reason = detail[:2000]
+            actor = Actor(kind="node", name=self._network.node_name)
+            events = []
+            if delivered:
+                events.append(
+                    EventDraft(
+                        AuditTag.ENVELOPE_DELIVERED, actor, details={"recipient": recipient, "messages": delivered}
+                    )
+                )
+            if refused:
+                events.append(
+                    EventDraft(AuditTag.ENVELOPE_REFUSED, actor, decision=Decision.DENIED, details={"refused": refused})
+                )
+            if events:
+                self._audit.add(uow, events)
+            uow.commit()
+        return len(delivered)
+
+    def _push(self, recipient: str, envelopes: list[str]) -> list[tuple[str, str]]:
+        """Per envelope: ('delivered', receipt) | ('refused', reason) | ('retry', reason)."""
         try:
             if recipient == self._network.node_name:
-                return "delivered", self.receive(envelope.encode(), caller=self._network.node_name)
-            member = self._network.usable_members().get(recipient)
-            if member is None or member.url is None:
-                return "retry", f"node '{recipient}' is not reachable now (absent, suspended or without URL)"
-            with self._http() as client:
-                response = client.post(
-                    f"{member.url.rstrip('/')}/api/v1/network/inbox",
-                    content=envelope.encode(),
-                    headers={
-                        "Authorization": f"PolexNode {self._network.token_for(recipient)}",
-                        "Content-Type": "application/json",
-                    },
-                )
-        except EnvelopeRefused as error:
-            return "refused", error.reason
-        except (httpx.HTTPError, NetworkUnavailable) as error:
-            return "retry", f"{type(error).__name__}: {error}"
-        if response.status_code in (200, 201):
-            receipt = str(response.json().get("receipt", ""))
-            return "delivered", receipt
-        if response.status_code == 400:  # the recipient refused the envelope itself: no retry helps
-            return "refused", response.text[:2000]
-        return "retry", f"node '{recipient}' answered {response.status_code}"
+                results = self.receive_batch([orjson.loads(text) for text in envelopes], caller=recipient)
+            else:
+                member = self._network.usable_members().get(recipient)
+                if member is None or member.url is None:
+                    reason = f"node '{recipient}' is not reachable now (absent, suspended or without URL)"
+                    return [("retry", reason)] * len(envelopes)
+                body = b'{"envelopes":[' + b",".join(text.encode() for text in envelopes) + b"]}"
+                with self._http() as client:
+                    response = client.post(
+                        f"{member.url.rstrip('/')}/api/v1/network/inbox",
+                        content=body,
+                        headers={
+                            "Authorization": f"PolexNode {self._network.token_for(recipient)}",
+                            "Content-Type": "application/json",
+                        },
+                    )
+                if response.status_code not in (200, 201):
+                    return [("retry", f"node '{recipient}' answered {response.status_code}")] * len(envelopes)
+                results = response.json()["receipts"]
+        except (httpx.HTTPError, NetworkUnavailable, KeyError, ValueError) as error:
+            return [("retry", f"{type(error).__name__}: {error}")] * len(envelopes)
+        outcomes: list[tuple[str, str]] = []
+        for result in results:
+            if "receipt" in result:
+                outcomes.append(("delivered", str(result["receipt"])))
+            else:  # the recipient refused the envelope itself: no retry helps
+                outcomes.append(("refused", str(result.get("error", "refused"))))
+        return outcomes
 
     def _finish(self, message_id: str, recipient: str, status: str, reason: str | None, receipt: str | None) -> None:
         tag = {
@@ -441,8 +546,9 @@ class MessageService:
             self._audit.add(uow, [EventDraft(tag, Actor(kind="node", name=self._network.node_name), details=details)])
             uow.commit()
 
-    def report_once(self, *, limit: int = 100) -> int:
-        """Tell senders what became of their messages (delivered, expired, refused)."""
+    def report_once(self, *, limit: int = 1000) -> int:
+        """Tell senders what became of their messages (delivered, expired, refused), one
+        batch per sender."""
         with self._uow(read_only=True) as uow:
             due = uow.session.execute(
                 select(
@@ -457,25 +563,30 @@ class MessageService:
                 .where(HubDeliveryRow.status != "queued", HubDeliveryRow.reported_at.is_(None))
                 .limit(limit)
             ).all()
-        reported = 0
+        by_sender: dict[str, list[DeliveryReport]] = {}
         for message_id, recipient, status, reason, receipt, sender in due:
             report = DeliveryReport(
                 message_id=message_id, recipient=recipient, status=status, reason=reason, receipt=receipt
             )
-            if not self._report(sender, report):
+            by_sender.setdefault(sender, []).append(report)
+        reported = 0
+        for sender, reports in by_sender.items():
+            if not self._report(sender, reports):
                 continue
             with self._uow() as uow:
-                row = uow.session.get(HubDeliveryRow, (message_id, recipient))
-                if row is not None:
-                    row.reported_at = dt.datetime.now(dt.UTC)
-                    uow.commit()
-            reported += 1
+                now = dt.datetime.now(dt.UTC)
+                for report in reports:
+                    row = uow.session.get(HubDeliveryRow, (report.message_id, report.recipient))
+                    if row is not None:
+                        row.reported_at = now
+                uow.commit()
+            reported += len(reports)
         return reported
 
-    def _report(self, sender: str, report: DeliveryReport) -> bool:
+    def _report(self, sender: str, reports: list[DeliveryReport]) -> bool:
         try:
             if sender == self._network.node_name:
-                self.apply_report(report, caller=sender)
+                self.apply_reports(reports, caller=sender)
                 return True
             member = self._network.usable_members().get(sender)
             if member is None or member.url is None:
@@ -483,7 +594,7 @@ class MessageService:
             with self._http() as client:
                 response = client.post(
                     f"{member.url.rstrip('/')}/api/v1/network/receipts",
-                    json=report.model_dump(mode="json"),
+                    json={"reports": [report.model_dump(mode="json") for report in reports]},
                     headers={"Authorization": f"PolexNode {self._network.token_for(sender)}"},
                 )
             return response.status_code in (200, 204)
@@ -493,21 +604,43 @@ class MessageService:
     # -- recipients -----------------------------------------------------------------------------
 
     def receive(self, raw: bytes, *, caller: str) -> str:
-        """Open an envelope the hub pushed and store the message once; returns a delivery
-        receipt signed by this node."""
+        """Open one envelope the hub pushed; returns the signed delivery receipt."""
+        (result,) = self.receive_batch([parse_envelope(raw)], caller=caller)
+        if "error" in result:
+            raise EnvelopeRefused(str(result["error"]))
+        return str(result["receipt"])
+
+    def receive_batch(self, envelopes: list[dict[str, Any]], *, caller: str) -> list[dict[str, Any]]:
+        """Open envelopes the hub pushed and store each message once (the wire may repeat;
+        the application does not), in one transaction; per envelope, a delivery receipt
+        signed by this node, or why it was refused."""
         hub = self._network.hub()
         if caller != hub.name:
             raise Forbidden("messages arrive through the hub")
         now = dt.datetime.now(dt.UTC)
-        envelope = parse_envelope(raw)
-        header, body = open_envelope(envelope, self._network.node_keys(), self._network.directory(now=now), now=now)
-        try:
-            content = orjson.loads(body)
-            subject, text, author = str(content["subject"]), str(content["body"]), dict(content["author"])
-        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as error:
-            raise EnvelopeRefused(f"the body is not a polex message: {error}") from None
+        keys = self._network.node_keys()
+        directory = self._network.directory(now=now)
+        results: list[dict[str, Any]] = []
+        opened: list[tuple[RoutingHeader, str, str, dict[str, Any]]] = []
+        for envelope in envelopes:
+            try:
+                header, body = open_envelope(envelope, keys, directory, now=now)
+                content = orjson.loads(body)
+                opened.append((header, str(content["subject"]), str(content["body"]), dict(content["author"])))
+                results.append({"message_id": header.id})
+            except EnvelopeRefused as error:
+                results.append({"message_id": _routing_id(envelope), "error": error.reason})
+            except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as error:
+                results.append({"message_id": _routing_id(envelope), "error": f"not a polex message: {error}"})
         with self._uow() as uow:
-            if uow.session.get(MessageRow, (header.id, "inbox")) is None:  # the wire may repeat; we do not
+            ids = [header.id for header, *_ in opened]
+            known = set(
+                uow.session.scalars(select(MessageRow.id).where(MessageRow.id.in_(ids), MessageRow.box == "inbox"))
+            )
+            new: list[str] = []
+            for header, subject, text, author in opened:
+                if header.id in known or header.id in new:
+                    continue
                 uow.session.add(
                     MessageRow(
                         id=header.id,
@@ -526,12 +659,21 @@ class MessageService:
                         received_at=now,
                     )
                 )
-                details = {"message": header.id, "sender": header.sender}
-                event = EventDraft(AuditTag.MESSAGE_RECEIVED, Actor(kind="node", name=header.sender), details=details)
+                new.append(header.id)
+            if new:
+                event = EventDraft(
+                    AuditTag.MESSAGE_RECEIVED, Actor(kind="node", name=caller), details={"messages": new}
+                )
                 self._audit.add(uow, [event])
-                uow.commit()
+            uow.commit()
+        for result in results:
+            if "error" not in result:
+                result["receipt"] = self._receipt(str(result["message_id"]), now)
+        return results
+
+    def _receipt(self, message_id: str, now: dt.datetime) -> str:
         claims = {
-            "message_id": header.id,
+            "message_id": message_id,
             "recipient": self._network.node_name,
             "status": "delivered",
             "at": now.isoformat(),
@@ -544,17 +686,22 @@ class MessageService:
         )
 
     def apply_report(self, report: DeliveryReport, *, caller: str) -> None:
-        """A sender learns what became of one recipient: delivered (with the recipient's
-        signed receipt, checked here), expired or refused."""
+        self.apply_reports([report], caller=caller)
+
+    def apply_reports(self, reports: list[DeliveryReport], *, caller: str) -> None:
+        """A sender learns what became of its recipients: delivered (with each recipient's
+        signed receipt, checked here), expired or refused; in one transaction."""
         if caller != self._network.hub().name:
             raise Forbidden("delivery reports come from the hub")
-        if report.status == "delivered":
-            self._check_receipt(report)
+        for report in reports:
+            if report.status == "delivered":
+                self._check_receipt(report)
         with self._uow() as uow:
-            self._set_status(uow.session, report.message_id, report.recipient, report.status, report.reason)
-            row = uow.session.get(MessageRecipientRow, (report.message_id, report.recipient))
-            if row is not None and report.receipt:
-                row.receipt = report.receipt
+            for report in reports:
+                self._set_status(uow.session, report.message_id, report.recipient, report.status, report.reason)
+                row = uow.session.get(MessageRecipientRow, (report.message_id, report.recipient))
+                if row is not None and report.receipt:
+                    row.receipt = report.receipt
             uow.commit()
 
     def _check_receipt(self, report: DeliveryReport) -> None:
