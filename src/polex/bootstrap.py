@@ -25,6 +25,7 @@ from polex.auth.tokens import TokenIssuer
 from polex.case.feature import CASE_FEATURE
 from polex.crypto import pki
 from polex.document.feature import DOCUMENT_FEATURE
+from polex.events import EventHub
 from polex.ingest.service import ImportService
 from polex.message.service import MessageService
 from polex.network.keys import NodeKeyFiles
@@ -68,6 +69,7 @@ class Node:
     network: NetworkService
     network_view: NetworkView
     messages: MessageService
+    events: EventHub
     records: dict[str, RecordService]
     features: tuple[RecordFeature, ...]
     metrics: CollectorRegistry = field(default_factory=CollectorRegistry)
@@ -137,7 +139,10 @@ def _wire(settings: Settings, *, migrate: bool, engine: Engine | None) -> Node:
     )
     policy = PolicyService(uow, audit, node_country=settings.node_country, is_hub=settings.is_hub)
     keys = network_keys(settings)
+    events = EventHub()
     view = NetworkView(uow, keys, node_name=settings.node_name, is_hub=settings.is_hub, hub_url=settings.hub_url)
+    messages = MessageService(uow, audit, view)
+    messages.events = events
     records = {feature.record_type.kind.value: RecordService(uow, audit, policy, feature) for feature in FEATURES}
     return Node(
         settings=settings,
@@ -159,7 +164,8 @@ def _wire(settings: Settings, *, migrate: bool, engine: Engine | None) -> Node:
         retention=RetentionService(uow, audit, policy),
         network=NetworkService(uow, audit, keys, is_hub=settings.is_hub, node_name=settings.node_name),
         network_view=view,
-        messages=MessageService(uow, audit, view),
+        messages=messages,
+        events=events,
         records=records,
         imports=ImportService(uow, records, audit),
         features=FEATURES,

@@ -5,7 +5,7 @@ the recipient, stored once, and acknowledged with a receipt the recipient signed
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
@@ -227,3 +227,91 @@ def test_an_offline_recipient_gets_its_messages_when_it_returns_or_the_sender_le
     subjects = [m["subject"] for m in officer.get("/api/v1/messages?box=inbox").json()["items"]]
     assert "Wait" in subjects
     assert "Late" not in subjects
+
+
+def read_events(lines: Iterator[str], want: int, seconds: float = 20) -> list[dict[str, Any]]:
+    """The first ``want`` events of a Server-Sent Events stream (comments skipped)."""
+    events: list[dict[str, Any]] = []
+    current: dict[str, Any] = {}
+    deadline = time.monotonic() + seconds
+    for line in lines:
+        if time.monotonic() > deadline:
+            break
+        if not line:
+            if "event" in current:
+                events.append(current)
+                if len(events) >= want:
+                    break
+            current = {}
+        elif line.startswith("id: "):
+            current["id"] = int(line[4:])
+        elif line.startswith("event: "):
+            current["event"] = line[7:]
+        elif line.startswith("data: "):
+            current["data"] = orjson.loads(line[6:])
+    return events
+
+
+def test_users_are_told_in_real_time_of_new_messages_and_receipts(network: tuple[LiveServer, LiveServer]) -> None:
+    fra, hub = network
+    officer = fra.as_roles(Role.INVESTIGATOR)
+    reviewer = hub.as_roles(Role.NCB_OPERATOR)
+    with officer.stream("GET", "/api/v1/events", timeout=30) as stream:
+        assert stream.status_code == 200
+        assert stream.headers["content-type"].startswith("text/event-stream")
+        lines = stream.iter_lines()
+        assert next(lines) == "retry: 3000"  # subscribed
+        sent = reviewer.post("/api/v1/messages", json={"to": ["FRA"], "subject": "Live", "body": "now"}).json()
+        (event,) = read_events(lines, 1)
+    assert event["event"] == "message.received"
+    assert event["data"]["id"] == sent["id"]
+    assert event["data"]["subject"] == "Live"
+
+    # A client that was away resumes from the last event it saw.
+    with officer.stream("GET", "/api/v1/events", headers={"Last-Event-ID": str(event["id"] - 1)}) as again:
+        (replayed,) = read_events(again.iter_lines(), 1)
+    assert replayed["id"] == event["id"]
+
+    # The sender's users see the receipt arrive.
+    with reviewer.stream("GET", "/api/v1/events", timeout=30) as stream:
+        lines = stream.iter_lines()
+        assert next(lines) == "retry: 3000"
+        other = reviewer.post("/api/v1/messages", json={"to": ["FRA"], "subject": "Ack?", "body": "b"}).json()
+        statuses = [e for e in read_events(lines, 1) if e["event"] == "message.status"]
+    assert {"id": other["id"], "recipient": fra.node.settings.node_name, "status": "delivered"} in [
+        s["data"] for s in statuses
+    ]
+
+
+def test_event_streams_carry_only_what_the_user_may_see(network: tuple[LiveServer, LiveServer]) -> None:
+    fra, hub = network
+    import threading
+
+    border = fra.as_roles(Role.BORDER_OFFICER)  # no message:read
+    analyst = fra.as_roles(Role.ANALYST)  # message:read
+    seen: dict[str, list[str]] = {"border": [], "analyst": []}
+
+    def listen(name: str, client: httpx.Client, opened: threading.Event) -> None:
+        with client.stream("GET", "/api/v1/events", headers={"Last-Event-ID": "0"}, timeout=10) as stream:
+            lines = stream.iter_lines()
+            next(lines)
+            opened.set()
+            try:
+                for line in lines:
+                    seen[name].append(line)
+            except httpx.ReadTimeout:
+                return
+
+    listeners = []
+    for name, client in (("border", border), ("analyst", analyst)):
+        opened = threading.Event()
+        thread = threading.Thread(target=listen, args=(name, client, opened), daemon=True)
+        thread.start()
+        assert opened.wait(10)
+        listeners.append(thread)
+    sent = hub.as_roles(Role.NCB_OPERATOR).post("/api/v1/messages", json={"to": ["FRA"], "subject": "x", "body": "y"})
+    wait_for(lambda: any(sent.json()["id"] in line for line in seen["analyst"]), 20)
+    for thread in listeners:
+        thread.join(15)  # the streams end by read timeout: nothing more was sent
+    assert not [line for line in seen["border"] if line.startswith("event:")]  # nothing, not even the replay
+    assert_problem(fra.client().get("/api/v1/events"), 401)

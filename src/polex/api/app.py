@@ -18,6 +18,7 @@ from polex.auth.endpoints import router as auth_router
 from polex.bootstrap import Node
 from polex.ingest.endpoints import formats_router
 from polex.ingest.endpoints import router as import_router
+from polex.message.endpoints import events_router
 from polex.message.endpoints import node_router as message_node_router
 from polex.message.endpoints import router as message_router
 from polex.network.endpoints import router as network_router
@@ -76,6 +77,7 @@ def create_app(node: Node) -> FastAPI:
     app.include_router(network_router)
     app.include_router(message_router)
     app.include_router(message_node_router)
+    app.include_router(events_router)
     for feature in node.features:
         app.include_router(build_router(feature))
     # Outermost first: the request id and metrics see every answer, the 413s included.

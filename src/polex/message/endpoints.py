@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal
 
 import orjson
 from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 
 from polex.api.dependencies import NodeDep, PrincipalDep
 from polex.domain.base import RecordId
@@ -112,3 +114,45 @@ async def delivery_report(caller: NodeCaller, body: DeliveryReports, node: NodeD
     """At a sender: what became of recipients of its messages (a batch from the hub)."""
     await run_in_threadpool(node.messages.apply_reports, body.reports, caller=caller)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+events_router = APIRouter(tags=["events"])
+KEEP_ALIVE_SECONDS = 15.0
+
+
+@events_router.get(
+    "/api/v1/events",
+    summary="Server-Sent Events: new messages and delivery statuses, as far as you may see them",
+    response_class=StreamingResponse,
+)
+async def events(
+    request: Request,
+    principal: PrincipalDep,
+    node: NodeDep,
+    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID", max_length=20, pattern=r"^\d+$")] = None,
+) -> StreamingResponse:
+    """Each event names what happened and the ids to fetch through the API; a stream ends
+    when its user is suspended or falls too far behind, and resumes with Last-Event-ID."""
+    hub = node.events
+    subscription = hub.subscribe(principal.permissions, after=int(last_event_id) if last_event_id else None)
+
+    async def stream() -> AsyncIterator[str]:
+        try:
+            yield "retry: 3000\n\n"
+            while not subscription.overflowed:
+                if await request.is_disconnected():
+                    break
+                try:
+                    event = await asyncio.wait_for(subscription.queue.get(), timeout=KEEP_ALIVE_SECONDS)
+                except TimeoutError:
+                    if node.policy.suspension_of(principal) is not None:
+                        break
+                    yield ": keep-alive\n\n"
+                    continue
+                data = orjson.dumps(dict(event.data)).decode()
+                yield f"id: {event.id}\nevent: {event.kind}\ndata: {data}\n\n"
+        finally:
+            hub.unsubscribe(subscription)
+
+    headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    return StreamingResponse(stream(), media_type="text/event-stream", headers=headers)

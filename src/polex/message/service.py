@@ -40,6 +40,7 @@ from polex.domain.base import new_id
 from polex.domain.message import RoutingHeader
 from polex.domain.roles import Permission
 from polex.errors import BadRequest, FieldError, Forbidden, NotFound
+from polex.events import EventHub
 from polex.message.schemas import (
     EVERYONE,
     DeliveryReport,
@@ -126,6 +127,7 @@ class MessageService:
         self._http = http or (lambda: _Borrowed(self._client()))
         # Called after an envelope enters the outbox (wake the relay) or the hub's queues
         # (wake the delivery), so that a message moves at once rather than at the next round.
+        self.events: EventHub | None = None  # users' real-time streams, when the API serves
         self.on_outbox: Callable[[], None] = lambda: None
         self.on_hub_queue: Callable[[], None] = lambda: None
 
@@ -666,6 +668,11 @@ class MessageService:
                 )
                 self._audit.add(uow, [event])
             uow.commit()
+        if self.events is not None:  # tell the node's users, after the commit
+            for header, subject, _, _ in opened:
+                if header.id in new:
+                    data = {"id": header.id, "sender": header.sender, "subject": subject, "handling": header.handling}
+                    self.events.publish("message.received", data, permission=Permission.MESSAGE_READ)
         for result in results:
             if "error" not in result:
                 result["receipt"] = self._receipt(str(result["message_id"]), now)
@@ -703,6 +710,10 @@ class MessageService:
                 if row is not None and report.receipt:
                     row.receipt = report.receipt
             uow.commit()
+        if self.events is not None:
+            for report in reports:
+                data = {"id": report.message_id, "recipient": report.recipient, "status": report.status}
+                self.events.publish("message.status", data, permission=Permission.MESSAGE_READ)
 
     def _check_receipt(self, report: DeliveryReport) -> None:
         keys = self._network.directory().get(report.recipient)
