@@ -32,6 +32,7 @@ from polex.storage.unit_of_work import UnitOfWorkFactory
 MEMBERSHIP_FILE = "membership.jws"
 TOKEN_REUSE_SECONDS = 60.0  # node tokens live 120 s
 HUB_MEMBERS_SECONDS = 1.0  # a suspension at the hub takes effect within this
+REFETCH_AFTER_FAILURE_SECONDS = 30.0
 
 
 class NetworkUnavailable(Exception):
@@ -77,6 +78,7 @@ class NetworkView:
         self._tokens: dict[str, tuple[float, str]] = {}
         self._hub_members: tuple[float, Membership] | None = None
         self._directory: tuple[Membership, Directory] | None = None
+        self._next_fetch = 0.0  # monotonic time before which a failed fetch is not retried
 
     # -- this node ------------------------------------------------------------------------
 
@@ -117,12 +119,15 @@ class NetworkView:
             self._hub_members = (time.monotonic(), fresh)
             return fresh
         cached = self._cached
-        if cached is not None and now < cached.next_update:
+        if cached is not None and (now < cached.next_update or time.monotonic() < self._next_fetch):
             return cached
         with self._lock:
             try:
                 self._cached = self._fetch(now)
             except (NetworkUnavailable, MembershipRefused, httpx.HTTPError) as error:
+                # The hub is away: keep the list we have (a stale list is still signed) and
+                # try again in a while rather than on every message.
+                self._next_fetch = time.monotonic() + REFETCH_AFTER_FAILURE_SECONDS
                 if self._cached is None:
                     self._cached = self._stored(now)
                 if self._cached is None:
