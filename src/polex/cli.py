@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from polex.agency.schemas import AgencyRead
     from polex.auth.principal import Principal
     from polex.bootstrap import Node
+    from polex.domain.policy import Purpose
 
 app = typer.Typer(
     name="polex",
@@ -272,14 +273,7 @@ def export_records(
 ) -> None:
     """Write the records the node's own agency may have in full or redacted, in an outside
     format (audited as an export; hit-only records are withheld and counted)."""
-    from polex.errors import PolexError
-    from polex.policy.service import parse_purpose
-
-    try:
-        declared = parse_purpose(purpose)
-    except PolexError as error:
-        _fail(f"--purpose: {error.errors[0].reason if error.errors else error}")
-        return
+    declared = _declared_purpose(purpose)
     from polex.auth.principal import Principal, PrincipalKind
     from polex.domain.roles import Role
     from polex.formats.registry import WritableFormatAdapter, get_format
@@ -375,6 +369,18 @@ def _local_node(data_dir: Path, *, migrate: bool = True) -> Iterator[Node]:
         _fail(str(error))
     finally:
         node.close()
+
+
+def _declared_purpose(value: str | None) -> Purpose:
+    """--purpose as the API reads X-Polex-Purpose; exits with 2 naming the problem."""
+    from polex.errors import PolexError
+    from polex.policy.service import parse_purpose
+
+    try:
+        return parse_purpose(value)
+    except PolexError as error:
+        _fail(f"--purpose: {error.errors[0].reason if error.errors else error}")
+        raise AssertionError("unreachable") from error
 
 
 def _own_agency(node: Node) -> AgencyRead:
@@ -525,9 +531,7 @@ def policy_check(
     """Explain what a requester would get of a record, or dry-run a new agreement."""
     from polex.domain.decisions import Requester
     from polex.domain.policy import Agreement
-    from polex.errors import PolexError
     from polex.policy.schemas import DecisionRead
-    from polex.policy.service import parse_purpose
 
     if dry_run is not None:
         document = _read_document(dry_run, Agreement)
@@ -537,11 +541,7 @@ def policy_check(
     if not (kind and record and country and purpose):
         _fail("give --kind, --record, --country and --purpose (and --agency), or --dry-run FILE")
         return
-    try:
-        declared = parse_purpose(purpose)
-    except PolexError as error:
-        _fail(f"--purpose: {error.errors[0].reason if error.errors else error}")
-        return
+    declared = _declared_purpose(purpose)
     with _local_node(data_dir) as node:
         requester = Requester(agency_id=agency or "unknown-agency", country=country.upper(), purpose=declared)
         decision = node.policy.explain(_administrator(node), requester, kind, record, None)

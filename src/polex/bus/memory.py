@@ -25,8 +25,7 @@ from polex.bus.ports import (
     BusMessage,
     BusUnavailable,
     check_consumer_name,
-    check_headers,
-    check_subject,
+    check_publication,
     check_subject_filter,
     subject_matches,
 )
@@ -84,10 +83,7 @@ class InProcessBus:
         self.close()
 
     def publish(self, subject: str, data: bytes, *, message_id: str, headers: Mapping[str, str] | None = None) -> bool:
-        check_subject(subject)
-        if not message_id:
-            raise ValueError("a message needs a message_id: it is what makes redelivery harmless")
-        check_headers(headers or {})
+        check_publication(subject, message_id, headers or {})
         with self._condition:
             self._check_open()
             now = time.monotonic()

@@ -33,8 +33,7 @@ from polex.bus.ports import (
     BusMessage,
     BusUnavailable,
     check_consumer_name,
-    check_headers,
-    check_subject,
+    check_publication,
     check_subject_filter,
     subject_matches,
 )
@@ -127,10 +126,7 @@ class NatsJetStreamBus:
     # -- the Bus port -------------------------------------------------------------------
 
     def publish(self, subject: str, data: bytes, *, message_id: str, headers: Mapping[str, str] | None = None) -> bool:
-        check_subject(subject)
-        if not message_id:
-            raise ValueError("a message needs a message_id: it is what makes redelivery harmless")
-        check_headers(headers or {})
+        check_publication(subject, message_id, headers or {})
         if not any(subject_matches(pattern, subject) for pattern in self._subjects):
             raise ValueError(f"subject {subject!r} is not among the subjects of stream {self.stream}: {self._subjects}")
         return self._run(self._publish(subject, bytes(data), message_id, dict(headers or {})))

@@ -133,3 +133,11 @@ def _tokens(subject: str, what: str) -> list[str]:
     if any(token == "" for token in tokens):
         raise ValueError(f"a {what} has no empty tokens: {subject!r}")
     return tokens
+
+
+def check_publication(subject: str, message_id: str, headers: Mapping[str, str]) -> None:
+    """What every bus refuses before publishing: a bad subject, no id, reserved headers."""
+    check_subject(subject)
+    if not message_id:
+        raise ValueError("a message needs a message_id: it is what makes redelivery harmless")
+    check_headers(headers)

@@ -290,8 +290,7 @@ def decide(policy: PolicySet, requester: Requester, facts: RecordFacts, now: dt.
     ]
     if not granting:
         return _none(_no_agreement(requester, facts))
-    best = max(LEVEL_RANK[state.agreement.level] for state in granting)
-    deciding = [state for state in granting if LEVEL_RANK[state.agreement.level] == best]
+    deciding = _best(granting)
     rules = [_agreement_rule(state) for state in deciding]
     onward = onward and handling not in _NO_ONWARD_HANDLING and all(s.agreement.onward_transmission for s in deciding)
     if _in_list(requester.country, restrictions.get("hit_only_countries")):
@@ -301,21 +300,37 @@ def decide(policy: PolicySet, requester: Requester, facts: RecordFacts, now: dt.
     if deciding[0].agreement.level is AccessLevel.HIT_ONLY:
         return Decision(Outcome.HIT_ONLY, tuple(rules), consult_owner=consult)
 
-    kind_fields = content_fields(facts.kind)
+    withheld_rules, removed = _withheld(deciding, facts.kind, national)
+    outcome = Outcome.REDACTED if removed else Outcome.FULL
+    return Decision(outcome, (*rules, *withheld_rules), removed, consult, onward)
+
+
+def _best(granting: list[AgreementState]) -> list[AgreementState]:
+    """The agreements that decide: those granting the best level among ``granting``."""
+    best = max(LEVEL_RANK[state.agreement.level] for state in granting)
+    return [state for state in granting if LEVEL_RANK[state.agreement.level] == best]
+
+
+def _withheld(
+    deciding: list[AgreementState], kind: str, national: NationalRules | None
+) -> tuple[list[Rule], tuple[str, ...]]:
+    """For a full or field-set grant: the fields withheld (outside the shared field sets, or
+    never sent abroad by the owner country's law), in the kind's field order, and why."""
+    kind_fields = content_fields(kind)
+    rules: list[Rule] = []
     removed: list[str] = []
     if deciding[0].agreement.level is AccessLevel.FIELDS:
         shared = {path for state in deciding for path in state.agreement.fields}
-        removed = [name for name in kind_fields if f"{facts.kind}.{name}" not in shared]
+        removed = [name for name in kind_fields if f"{kind}.{name}" not in shared]
         if removed:
-            rules.append(_field_set_rule(sorted(path for path in shared if path.startswith(f"{facts.kind}."))))
+            rules.append(_field_set_rule(sorted(path for path in shared if path.startswith(f"{kind}."))))
     if national is not None:
         withheld = national.withheld_fields()
-        never = [name for name in kind_fields if f"{facts.kind}.{name}" in withheld]
+        never = [name for name in kind_fields if f"{kind}.{name}" in withheld]
         if never:
             rules.append(_withheld_rule(national, never))
             removed = [name for name in kind_fields if name in removed or name in never]
-    outcome = Outcome.REDACTED if removed else Outcome.FULL
-    return Decision(outcome, tuple(rules), tuple(removed), consult, onward)
+    return rules, tuple(removed)
 
 
 # -- the compiled evaluation -------------------------------------------------------------
@@ -482,28 +497,14 @@ class RequesterPolicy:
 
     @staticmethod
     def _grant_from(granting: list[AgreementState], kind: str, national: NationalRules | None) -> _Grant:
-        best = max(LEVEL_RANK[state.agreement.level] for state in granting)
-        deciding = [state for state in granting if LEVEL_RANK[state.agreement.level] == best]
+        deciding = _best(granting)
         level = deciding[0].agreement.level
-        rules = [_agreement_rule(state) for state in deciding]
-        cited = tuple(rules)
+        cited = tuple(_agreement_rule(state) for state in deciding)
         onward = all(state.agreement.onward_transmission for state in deciding)
-        removed: list[str] = []
         if level is AccessLevel.HIT_ONLY:
             return _Grant(level, cited, (), onward, cited)
-        kind_fields = content_fields(kind)
-        if level is AccessLevel.FIELDS:
-            shared = {path for state in deciding for path in state.agreement.fields}
-            removed = [name for name in kind_fields if f"{kind}.{name}" not in shared]
-            if removed:
-                rules.append(_field_set_rule(sorted(path for path in shared if path.startswith(f"{kind}."))))
-        if national is not None:
-            withheld = national.withheld_fields()
-            never = [name for name in kind_fields if f"{kind}.{name}" in withheld]
-            if never:
-                rules.append(_withheld_rule(national, never))
-                removed = [name for name in kind_fields if name in removed or name in never]
-        return _Grant(level, tuple(rules), tuple(removed), onward, cited)
+        withheld_rules, removed = _withheld(deciding, kind, national)
+        return _Grant(level, (*cited, *withheld_rules), removed, onward, cited)
 
     def visible_owner_countries(self, kind: str) -> frozenset[str]:
         """The owner countries whose records of this kind this requester might see at all;

@@ -99,6 +99,11 @@ def _batches(rows: list[Any], size_of: Callable[[Any], int]) -> list[list[Any]]:
     return batches
 
 
+def _envelope_batch(envelopes: list[str]) -> bytes:
+    """``{"envelopes": [...]}`` from envelopes already serialised, without parsing them again."""
+    return b'{"envelopes":[' + b",".join(text.encode() for text in envelopes) + b"]}"
+
+
 def _routing_id(envelope: Any) -> str | None:
     routing = envelope.get("routing") if isinstance(envelope, dict) else None
     value = routing.get("id") if isinstance(routing, dict) else None
@@ -136,6 +141,19 @@ class MessageService:
             limits = httpx.Limits(max_connections=20, max_keepalive_connections=20)
             self._shared = httpx.Client(timeout=10, limits=limits)
         return self._shared
+
+    def _post(self, base_url: str, path: str, audience: str, body: bytes) -> httpx.Response:
+        """A JSON request to another node's API, with this node's token for ``audience``."""
+        with self._http() as client:
+            response: httpx.Response = client.post(
+                f"{base_url.rstrip('/')}{path}",
+                content=body,
+                headers={
+                    "Authorization": f"PolexNode {self._network.token_for(audience)}",
+                    "Content-Type": "application/json",
+                },
+            )
+            return response
 
     def close(self) -> None:
         if self._shared is not None:
@@ -320,16 +338,7 @@ class MessageService:
             hub = self._network.hub()
             if hub.url is None:
                 return ["the hub has no URL"] * len(envelopes)
-            body = b'{"envelopes":[' + b",".join(text.encode() for text in envelopes) + b"]}"
-            with self._http() as client:
-                response = client.post(
-                    f"{hub.url.rstrip('/')}/api/v1/network/envelopes",
-                    content=body,
-                    headers={
-                        "Authorization": f"PolexNode {self._network.token_for(hub.name)}",
-                        "Content-Type": "application/json",
-                    },
-                )
+            response = self._post(hub.url, "/api/v1/network/envelopes", hub.name, _envelope_batch(envelopes))
             if response.status_code not in (200, 202):
                 return [f"the hub answered {response.status_code}: {response.text[:500]}"] * len(envelopes)
             return [item.get("error") for item in response.json()["results"]]
@@ -509,16 +518,7 @@ class MessageService:
                 if member is None or member.url is None:
                     reason = f"node '{recipient}' is not reachable now (absent, suspended or without URL)"
                     return [("retry", reason)] * len(envelopes)
-                body = b'{"envelopes":[' + b",".join(text.encode() for text in envelopes) + b"]}"
-                with self._http() as client:
-                    response = client.post(
-                        f"{member.url.rstrip('/')}/api/v1/network/inbox",
-                        content=body,
-                        headers={
-                            "Authorization": f"PolexNode {self._network.token_for(recipient)}",
-                            "Content-Type": "application/json",
-                        },
-                    )
+                response = self._post(member.url, "/api/v1/network/inbox", recipient, _envelope_batch(envelopes))
                 if response.status_code not in (200, 201):
                     return [("retry", f"node '{recipient}' answered {response.status_code}")] * len(envelopes)
                 results = response.json()["receipts"]
@@ -593,12 +593,8 @@ class MessageService:
             member = self._network.usable_members().get(sender)
             if member is None or member.url is None:
                 return False
-            with self._http() as client:
-                response = client.post(
-                    f"{member.url.rstrip('/')}/api/v1/network/receipts",
-                    json={"reports": [report.model_dump(mode="json") for report in reports]},
-                    headers={"Authorization": f"PolexNode {self._network.token_for(sender)}"},
-                )
+            body = orjson.dumps({"reports": [report.model_dump(mode="json") for report in reports]})
+            response = self._post(member.url, "/api/v1/network/receipts", sender, body)
             return response.status_code in (200, 204)
         except (httpx.HTTPError, NetworkUnavailable):
             return False
@@ -692,9 +688,6 @@ class MessageService:
             algorithms=["ES256"],
         )
 
-    def apply_report(self, report: DeliveryReport, *, caller: str) -> None:
-        self.apply_reports([report], caller=caller)
-
     def apply_reports(self, reports: list[DeliveryReport], *, caller: str) -> None:
         """A sender learns what became of its recipients: delivered (with each recipient's
         signed receipt, checked here), expired or refused; in one transaction."""
@@ -753,9 +746,3 @@ class MessageService:
             if row.status in ("delivered", "expired", "refused") and status == "at_hub":
                 continue
             row.status, row.reason, row.updated_at = status, reason, dt.datetime.now(dt.UTC)
-
-
-def refused_event(caller: str, reason: str) -> EventDraft:
-    return EventDraft(
-        AuditTag.ENVELOPE_REFUSED, Actor(kind="node", name=caller), decision=Decision.DENIED, details={"reason": reason}
-    )

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import ColumnElement, and_, or_, select, update
 
 from polex.audit.service import AuditTrail, EventDraft, actor_of
 from polex.auth.principal import Principal
@@ -90,67 +90,52 @@ class RetentionService:
                 return total
 
     def _request_reviews(self, now: dt.datetime) -> int:
-        total = 0
-        while True:
-            with self._uow() as uow:
-                rows = uow.session.execute(
-                    select(RecordRow.id, RecordRow.kind, RecordRow.retain_until)
-                    .where(
-                        RecordRow.deleted_at.is_(None),
-                        RecordRow.review_requested_at.is_(None),
-                        RecordRow.retain_until <= now + REVIEW_BEFORE_EXPIRY,
-                    )
-                    .order_by(RecordRow.retain_until)
-                    .limit(self._batch)
-                    .with_for_update(skip_locked=True)
-                ).all()
-                by_kind: dict[str, list[str]] = defaultdict(list)
-                for row in rows:
-                    by_kind[row.kind].append(row.id)
-                ids = [row.id for row in rows]
-                if ids:
-                    uow.session.execute(update(RecordRow).where(RecordRow.id.in_(ids)).values(review_requested_at=now))
-                    self._audit.add(uow, self._events(by_kind, "review_requested", {"within_days": 183}))
-                uow.commit()
-            total += len(rows)
-            if len(rows) < self._batch:
-                return total
+        return self._sweep(
+            and_(RecordRow.review_requested_at.is_(None), RecordRow.retain_until <= now + REVIEW_BEFORE_EXPIRY),
+            "review_requested",
+            {"review_requested_at": now},
+            {"within_days": REVIEW_BEFORE_EXPIRY.days},
+        )
 
     def _purge(self, now: dt.datetime) -> int:
+        # The content goes, and with it the originals and the projections that held
+        # personal data; the tombstone tells replicas to purge too.
+        tombstone: dict[str, Any] = {
+            "content": {},
+            "provenance": {},
+            "label": "",
+            "terms": "",
+            "key": None,
+            "status": None,
+            "deleted_at": now,
+            "purged_at": now,
+            "updated_at": now,
+            "version": RecordRow.version + 1,
+        }
+        return self._sweep(RecordRow.retain_until <= now, "purged", tombstone, {"reason": "retention deadline passed"})
+
+    def _sweep(self, due: ColumnElement[bool], action: str, values: dict[str, Any], details: dict[str, Any]) -> int:
+        """Apply ``values`` to the live records ``due`` selects, a batch per transaction with
+        one audit event per record kind; rows another process holds are left to it."""
         total = 0
         while True:
             with self._uow() as uow:
                 rows = uow.session.execute(
                     select(RecordRow.id, RecordRow.kind)
-                    .where(RecordRow.deleted_at.is_(None), RecordRow.retain_until <= now)
+                    .where(RecordRow.deleted_at.is_(None), due)
                     .order_by(RecordRow.retain_until)
                     .limit(self._batch)
                     .with_for_update(skip_locked=True)
                 ).all()
-                by_kind: dict[str, list[str]] = defaultdict(list)
-                for row in rows:
-                    by_kind[row.kind].append(row.id)
-                ids = [row.id for row in rows]
-                if ids:
-                    # The content goes, and with it the originals and the projections that
-                    # held personal data; the tombstone tells replicas to purge too.
+                if rows:
+                    by_kind: dict[str, list[str]] = defaultdict(list)
+                    for row in rows:
+                        by_kind[row.kind].append(row.id)
+                    ids = [row.id for row in rows]
                     uow.session.execute(
-                        update(RecordRow)
-                        .where(RecordRow.id.in_(ids), RecordRow.deleted_at.is_(None))
-                        .values(
-                            content={},
-                            provenance={},
-                            label="",
-                            terms="",
-                            key=None,
-                            status=None,
-                            deleted_at=now,
-                            purged_at=now,
-                            updated_at=now,
-                            version=RecordRow.version + 1,
-                        )
+                        update(RecordRow).where(RecordRow.id.in_(ids), RecordRow.deleted_at.is_(None)).values(**values)
                     )
-                    self._audit.add(uow, self._events(by_kind, "purged", {"reason": "retention deadline passed"}))
+                    self._audit.add(uow, self._events(by_kind, action, details))
                 uow.commit()
             total += len(rows)
             if len(rows) < self._batch:
