@@ -204,7 +204,7 @@ def proofs(size: int, samples: int) -> dict[str, tuple[float, float]]:
             node.audit.integrate()
             root = node.audit.root(size)
             print(f"  built a log of {size:,} synthetic leaves in {time.perf_counter() - built:.0f} s", flush=True)
-            rng = random.Random(7)  # noqa: S311 - positions to sample, not secrets
+            rng = random.Random(7)
             timings: dict[str, list[float]] = {"inclusion": [], "consistency": []}
             for _ in range(samples):
                 index = rng.randrange(size)

@@ -38,7 +38,9 @@ import httpx
 BODY = "x" * 4096
 
 
-def start_demo(directory: Path, base_port: int) -> tuple[subprocess.Popen[bytes], dict[str, object]]:
+def start_demo(
+    directory: Path, base_port: int, *, size: float = 0.02
+) -> tuple[subprocess.Popen[bytes], dict[str, object]]:
     process = subprocess.Popen(
         [
             sys.executable,
@@ -49,7 +51,7 @@ def start_demo(directory: Path, base_port: int) -> tuple[subprocess.Popen[bytes]
             str(directory),
             "--reset",
             "--size",
-            "0.02",
+            str(size),
             "--base-port",
             str(base_port),
         ],

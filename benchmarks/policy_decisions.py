@@ -308,7 +308,7 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    rng = random.Random(args.seed)  # noqa: S311 - synthetic data, not secrets
+    rng = random.Random(args.seed)
     agencies = {country: [str(uuid.UUID(int=rng.getrandbits(128))) for _ in range(4)] for country in COUNTRIES}
     policy = policy_set(rng)
     items = records(rng, args.records, agencies, args.restricted_share)

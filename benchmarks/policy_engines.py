@@ -93,7 +93,7 @@ class Model:
 
 
 def build_model(seed: int, n_requesters: int, records_per_requester: int) -> Model:
-    rng = random.Random(seed)  # noqa: S311 - synthetic data, not secrets
+    rng = random.Random(seed)
     codes: set[str] = set()
     while len(codes) < N_COUNTRIES:
         codes.add("".join(rng.choices(string.ascii_uppercase, k=3)))

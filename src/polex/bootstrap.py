@@ -36,6 +36,7 @@ from polex.policy.retention import RetentionService
 from polex.policy.service import PolicyService
 from polex.record.service import RecordService
 from polex.record.spec import RecordFeature
+from polex.screening.service import ScreeningService
 from polex.settings import Settings
 from polex.storage.engine import make_engine
 from polex.storage.migrate import current_revision, head_revision, upgrade
@@ -71,6 +72,7 @@ class Node:
     messages: MessageService
     events: EventHub
     records: dict[str, RecordService]
+    screening: ScreeningService
     features: tuple[RecordFeature, ...]
     metrics: CollectorRegistry = field(default_factory=CollectorRegistry)
 
@@ -144,6 +146,13 @@ def _wire(settings: Settings, *, migrate: bool, engine: Engine | None) -> Node:
     messages = MessageService(uow, audit, view)
     messages.events = events
     records = {feature.record_type.kind.value: RecordService(uow, audit, policy, feature) for feature in FEATURES}
+    retention = RetentionService(uow, audit, policy)
+    screening = ScreeningService(uow, audit, policy, records, events)
+    # The index follows every change to the records it answers for, after each commit.
+    for kind in ("travel_document", "vehicle"):
+        records[kind].key_listeners.append(screening.index)
+    retention.key_listeners.append(screening.index)
+    screening.load_index()
     return Node(
         settings=settings,
         engine=engine,
@@ -161,12 +170,13 @@ def _wire(settings: Settings, *, migrate: bool, engine: Engine | None) -> Node:
         ),
         agencies=AgencyService(uow, audit, node_country=settings.node_country, is_hub=settings.is_hub),
         policy=policy,
-        retention=RetentionService(uow, audit, policy),
+        retention=retention,
         network=NetworkService(uow, audit, keys, is_hub=settings.is_hub, node_name=settings.node_name),
         network_view=view,
         messages=messages,
         events=events,
         records=records,
+        screening=screening,
         imports=ImportService(uow, records, audit),
         features=FEATURES,
     )

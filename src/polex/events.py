@@ -30,12 +30,17 @@ class Event:
     kind: str  # e.g. message.received, message.status
     data: Mapping[str, Any]
     permission: Permission
+    agency_id: str | None = None  # only this agency's users receive it (a hit on its record)
+
+    def for_subscriber(self, permissions: frozenset[Permission], agency_id: str | None) -> bool:
+        return self.permission in permissions and (self.agency_id is None or self.agency_id == agency_id)
 
 
 @dataclass(eq=False)  # kept in a set, by identity
 class Subscription:
     permissions: frozenset[Permission]
     loop: asyncio.AbstractEventLoop
+    agency_id: str | None = None
     queue: asyncio.Queue[Event] = field(default_factory=lambda: asyncio.Queue(QUEUE_SIZE))
     overflowed: bool = False  # fell too far behind: its stream ends and the client resumes
 
@@ -47,13 +52,15 @@ class EventHub:
         self._recent: deque[Event] = deque(maxlen=REPLAY)
         self._subscriptions: set[Subscription] = set()
 
-    def publish(self, kind: str, data: Mapping[str, Any], *, permission: Permission) -> None:
+    def publish(
+        self, kind: str, data: Mapping[str, Any], *, permission: Permission, agency_id: str | None = None
+    ) -> None:
         with self._lock:
-            event = Event(next(self._counter), kind, dict(data), permission)
+            event = Event(next(self._counter), kind, dict(data), permission, agency_id)
             self._recent.append(event)
             subscriptions = list(self._subscriptions)
         for subscription in subscriptions:
-            if permission in subscription.permissions:
+            if event.for_subscriber(subscription.permissions, subscription.agency_id):
                 subscription.loop.call_soon_threadsafe(self._offer, subscription, event)
 
     @staticmethod
@@ -63,13 +70,15 @@ class EventHub:
         except asyncio.QueueFull:  # too slow: end its stream rather than grow without bound
             subscription.overflowed = True
 
-    def subscribe(self, permissions: frozenset[Permission], *, after: int | None = None) -> Subscription:
+    def subscribe(
+        self, permissions: frozenset[Permission], *, agency_id: str | None = None, after: int | None = None
+    ) -> Subscription:
         """A new stream's queue, first filled with the events after ``after`` still kept."""
-        subscription = Subscription(permissions=permissions, loop=asyncio.get_running_loop())
+        subscription = Subscription(permissions=permissions, loop=asyncio.get_running_loop(), agency_id=agency_id)
         with self._lock:
             if after is not None:
                 for event in self._recent:
-                    if event.id > after and event.permission in permissions:
+                    if event.id > after and event.for_subscriber(permissions, agency_id):
                         subscription.queue.put_nowait(event)
             self._subscriptions.add(subscription)
         return subscription

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 import uvicorn
 
@@ -46,6 +47,29 @@ def assert_problem(response: httpx.Response, status: int) -> dict[str, Any]:
         assert isinstance(body[member], str)
         assert body[member]
     return body
+
+
+def read_events(lines: Iterator[str], want: int, seconds: float = 20) -> list[dict[str, Any]]:
+    """The first ``want`` events of a Server-Sent Events stream (comments skipped)."""
+    events: list[dict[str, Any]] = []
+    current: dict[str, Any] = {}
+    deadline = time.monotonic() + seconds
+    for line in lines:
+        if time.monotonic() > deadline:
+            break
+        if not line:
+            if "event" in current:
+                events.append(current)
+                if len(events) >= want:
+                    break
+            current = {}
+        elif line.startswith("id: "):
+            current["id"] = int(line[4:])
+        elif line.startswith("event: "):
+            current["event"] = line[7:]
+        elif line.startswith("data: "):
+            current["data"] = orjson.loads(line[6:])
+    return events
 
 
 def error_fields(body: dict[str, Any]) -> set[str]:

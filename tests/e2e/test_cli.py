@@ -223,6 +223,16 @@ def test_demo_starts_every_node_and_stops_cleanly_then_reuses_its_data(tmp_path:
             return {message["sender"] for message in inbox.json()["items"]}
 
         wait_for(lambda: senders() == {n["name"] for n in summary["nodes"] if n["role"] == "national"}, 30, "mail")
+        # The scripted border checks: every member's documents were found by another member.
+        for officer in (u for u in summary["users"] if u["node"] == "hub" and u["username"].endswith(".officer")):
+            officer_token = httpx.post(
+                f"{hub['url']}/api/v1/auth/token",
+                data={"username": officer["username"], "password": officer["password"]},
+            ).json()["access_token"]
+            hits = httpx.get(f"{hub['url']}/api/v1/hits", headers={"Authorization": f"Bearer {officer_token}"})
+            countries = {hit["checked_by"]["country"] for hit in hits.json()["items"]}
+            assert countries, f"no hit on the records of {officer['username']}"
+            assert officer["username"].split(".")[0].upper() not in countries
     finally:
         demo.send_signal(signal.SIGINT)
         output = demo.communicate(timeout=60)[0]

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -20,7 +20,7 @@ from polex.domain.message import RoutingHeader
 from polex.domain.roles import Role
 from polex.network.keys import CA_CERTIFICATE, NODE_CERTIFICATE, NODE_CSR, NodeKeyFiles
 from polex.network.schemas import EnrolmentCreate
-from tests.e2e.conftest import LiveServer, assert_problem, error_fields
+from tests.e2e.conftest import LiveServer, assert_problem, error_fields, read_events
 
 
 def wait_for(condition: Callable[[], Any], seconds: float = 30) -> Any:
@@ -228,29 +228,6 @@ def test_an_offline_recipient_gets_its_messages_when_it_returns_or_the_sender_le
     subjects = [m["subject"] for m in officer.get("/api/v1/messages?box=inbox").json()["items"]]
     assert "Wait" in subjects
     assert "Late" not in subjects
-
-
-def read_events(lines: Iterator[str], want: int, seconds: float = 20) -> list[dict[str, Any]]:
-    """The first ``want`` events of a Server-Sent Events stream (comments skipped)."""
-    events: list[dict[str, Any]] = []
-    current: dict[str, Any] = {}
-    deadline = time.monotonic() + seconds
-    for line in lines:
-        if time.monotonic() > deadline:
-            break
-        if not line:
-            if "event" in current:
-                events.append(current)
-                if len(events) >= want:
-                    break
-            current = {}
-        elif line.startswith("id: "):
-            current["id"] = int(line[4:])
-        elif line.startswith("event: "):
-            current["event"] = line[7:]
-        elif line.startswith("data: "):
-            current["data"] = orjson.loads(line[6:])
-    return events
 
 
 def test_users_are_told_in_real_time_of_new_messages_and_receipts(network: tuple[LiveServer, LiveServer]) -> None:

@@ -24,6 +24,7 @@ from polex.message.endpoints import router as message_router
 from polex.network.endpoints import router as network_router
 from polex.policy.endpoints import router as policy_router
 from polex.record.endpoints import build_router
+from polex.screening.endpoints import router as screening_router
 
 
 def create_app(node: Node) -> FastAPI:
@@ -78,6 +79,7 @@ def create_app(node: Node) -> FastAPI:
     app.include_router(message_router)
     app.include_router(message_node_router)
     app.include_router(events_router)
+    app.include_router(screening_router)
     for feature in node.features:
         app.include_router(build_router(feature))
     # Outermost first: the request id and metrics see every answer, the 413s included.

@@ -48,6 +48,10 @@ class EventDraft:
     result_count: int | None = None
     query_terms: dict[str, str] = field(default_factory=dict)  # normalised term to the value as typed
     details: dict[str, Any] = field(default_factory=dict)
+    # Declared in the request body rather than in headers (the screening endpoints' fixed
+    # wire shape); the request's own declaration is used when these are None.
+    purpose: str | None = None
+    case_reference: str | None = None
 
 
 def actor_of(principal: Principal) -> Actor:
@@ -118,8 +122,8 @@ class AuditTrail:
                 actor=draft.actor,
                 record_kind=draft.record_kind,
                 record_ids=record_ids,
-                purpose=request.purpose,
-                case_reference=request.case_reference,
+                purpose=draft.purpose or request.purpose,
+                case_reference=draft.case_reference or request.case_reference,
                 decision=draft.decision,
                 result_count=draft.result_count,
                 request_id=request.request_id,

@@ -210,6 +210,31 @@ def exchange_messages(nodes: list[tuple[DemoNode, int, Path]], users: list[dict[
             )
 
 
+def first_checks(nodes: list[tuple[DemoNode, int, Path]], users: list[dict[str, str]]) -> None:
+    """At the hub, each member's officer checks at a border some documents another member
+    reported stolen, and some that nobody did: the owners get hits to confirm."""
+    hub_node, hub_port, _ = next(item for item in nodes if item[0].role is NodeRole.HUB)
+    url = f"http://127.0.0.1:{hub_port}"
+    officers = [user for user in users if user["node"] == hub_node.name and user["username"].endswith(".officer")]
+    for position, officer in enumerate(officers):
+        token = httpx.post(
+            f"{url}/api/v1/auth/token", data={"username": officer["username"], "password": officer["password"]}
+        )
+        if token.status_code != 200:
+            continue
+        headers = {"Authorization": f"Bearer {token.json()['access_token']}", "X-Polex-Purpose": "border_control"}
+        with httpx.Client(base_url=url, headers=headers, timeout=10) as client:
+            other = officers[(position + 1) % len(officers)]["username"].split(".")[0].upper()
+            listed = client.get("/api/v1/travel-documents", params={"owner_country": other, "limit": 3})
+            documents = [
+                {"number": item["number"], "country": item["issuing_country"]}
+                for item in listed.json().get("items", [])
+                if "number" in item
+            ]
+            documents.append({"number": f"DEMO{position:05d}", "country": other})  # not on file
+            client.post("/api/v1/documents/check", json={"purpose": "border_control", "documents": documents})
+
+
 class Stop(Exception):
     pass
 
@@ -277,6 +302,7 @@ def run_demo(directory: Path, *, reset: bool, base_port: int, size: float) -> in
         _wait_healthy(nodes, processes)
         if to_prepare:
             exchange_messages(nodes, users)
+            first_checks(nodes, users)
         summary = {
             "nodes": [
                 {

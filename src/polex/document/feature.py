@@ -5,7 +5,7 @@ from __future__ import annotations
 from polex.auth.principal import Principal
 from polex.domain.base import RecordKind
 from polex.domain.countries import HUB_COUNTRY
-from polex.domain.document import TravelDocument, normalise_document_number
+from polex.domain.document import TravelDocument, document_key, normalise_document_number
 from polex.domain.records import RECORD_TYPES
 from polex.errors import Forbidden
 from polex.record.spec import Projection, RecordFeature, TermFilter
@@ -24,6 +24,7 @@ def project_document(document: TravelDocument) -> Projection:
         key=f"{document.issuing_country}:{document.document_type.value}:{document.number}",
         status=document.status.value,
         terms=frozenset(terms),
+        lookup=frozenset({document_key(document.issuing_country, document.number)}),
     )
 
 

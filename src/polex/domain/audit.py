@@ -101,6 +101,13 @@ class AuditTag(StrEnum):
     NODE_SUSPENDED = "network:node:suspended"
     NODE_REINSTATED = "network:node:reinstated"
     NODE_REVOKED = "network:node:revoked"
+    DOCUMENTS_CHECKED = "screening:document:checked"
+    VEHICLES_CHECKED = "screening:vehicle:checked"
+    PERSONS_MATCHED = "screening:person:matched"
+    HITS_LISTED = "screening:hit:listed"
+    HIT_CONFIRMATION_REQUESTED = "screening:hit:confirmation_requested"
+    HIT_CONFIRMED = "screening:hit:confirmed"
+    HIT_REJECTED = "screening:hit:rejected"
     AUDIT_SEARCHED = "audit:event:searched"
     AUDIT_UNSEALED = "audit:terms:unsealed"
 

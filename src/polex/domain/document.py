@@ -34,6 +34,13 @@ def _check_number(number: str) -> str:
     return number
 
 
+def document_key(issuing_country: str, number: str) -> str:
+    """The identifier a document is checked by: issuer and normalised number, not its type
+    (a border post may read a passport number off a card; a stolen number is a hit whatever
+    type the reporting country filed it under)."""
+    return f"doc:{issuing_country}:{number}"
+
+
 DocumentNumber = Annotated[
     str,
     BeforeValidator(lambda value: normalise_document_number(value) if isinstance(value, str) else value),

@@ -28,6 +28,17 @@ def normalise_plate(raw: str) -> str:
     return latin_lookalikes(re.sub(r"[\s\-.\u00b7\u30fb]", "", raw).upper())
 
 
+def vin_key(vin: str) -> str:
+    """The identifier a vehicle is checked by when its VIN is known."""
+    return f"vin:{vin}"
+
+
+def plate_key(country: str, plate: str) -> str:
+    """The identifier a vehicle is checked by from its plate: a plate means nothing without
+    the country that issued it."""
+    return f"plate:{country}:{plate}"
+
+
 def _check_plate(plate: str) -> str:
     if not 1 <= len(plate) <= 15:
         raise ValueError(f"a registration plate has 1 to 15 characters, this one has {len(plate)}")
@@ -85,3 +96,14 @@ class Vehicle(SchemaModel):
         if self.model_year is not None and self.model_year > dt.datetime.now(dt.UTC).year + 1:
             raise ValueError(f"model_year: {self.model_year} is more than a year ahead")
         return self
+
+    def lookup_keys(self) -> frozenset[str]:
+        """What a check finds this vehicle by; nothing once it is recovered."""
+        if self.status is VehicleStatus.RECOVERED:
+            return frozenset()
+        keys = set()
+        if self.vin is not None:
+            keys.add(vin_key(self.vin))
+        if self.plate is not None and self.plate_country is not None:
+            keys.add(plate_key(self.plate_country, self.plate))
+        return frozenset(keys)

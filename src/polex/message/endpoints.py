@@ -122,7 +122,7 @@ KEEP_ALIVE_SECONDS = 15.0
 
 @events_router.get(
     "/api/v1/events",
-    summary="Server-Sent Events: new messages and delivery statuses, as far as you may see them",
+    summary="Server-Sent Events: messages, delivery statuses and hits on your records, as far as you may see them",
     response_class=StreamingResponse,
 )
 async def events(
@@ -134,7 +134,11 @@ async def events(
     """Each event names what happened and the ids to fetch through the API; a stream ends
     when its user is suspended or falls too far behind, and resumes with Last-Event-ID."""
     hub = node.events
-    subscription = hub.subscribe(principal.permissions, after=int(last_event_id) if last_event_id else None)
+    subscription = hub.subscribe(
+        principal.permissions,
+        agency_id=principal.agency_id,
+        after=int(last_event_id) if last_event_id else None,
+    )
 
     async def stream() -> AsyncIterator[str]:
         try:

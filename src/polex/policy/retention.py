@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
-from sqlalchemy import ColumnElement, and_, or_, select, update
+from sqlalchemy import ColumnElement, and_, delete, or_, select, update
 
 from polex.audit.service import AuditTrail, EventDraft, actor_of
 from polex.auth.principal import Principal
@@ -28,7 +28,7 @@ from polex.domain.policy import (
 from polex.domain.roles import Permission
 from polex.errors import BadRequest, FieldError, NotFound
 from polex.policy.service import PolicyService
-from polex.storage.tables import RecordRow
+from polex.storage.tables import RecordKeyRow, RecordRow
 from polex.storage.unit_of_work import UnitOfWorkFactory
 
 _SYSTEM = Actor(kind="system", name="retention")
@@ -50,12 +50,18 @@ class DueRecord:
     review_requested_at: dt.datetime | None
 
 
+class KeyListener(Protocol):
+    def keys_changed(self, added: Iterable[str], removed: Iterable[str]) -> None: ...
+
+
 class RetentionService:
     def __init__(self, uow: UnitOfWorkFactory, audit: AuditTrail, policy: PolicyService, *, batch: int = 1000) -> None:
         self._uow = uow
         self._audit = audit
         self._policy = policy
         self._batch = batch
+        # Told which lookup keys a purge dropped (the screening index forgets them).
+        self.key_listeners: list[KeyListener] = []
 
     def run_once(self, now: dt.datetime | None = None) -> RetentionRun:
         """Give deadlines to records without one, ask owners to review what nears its
@@ -112,13 +118,28 @@ class RetentionService:
             "updated_at": now,
             "version": RecordRow.version + 1,
         }
-        return self._sweep(RecordRow.retain_until <= now, "purged", tombstone, {"reason": "retention deadline passed"})
+        return self._sweep(
+            RecordRow.retain_until <= now,
+            "purged",
+            tombstone,
+            {"reason": "retention deadline passed"},
+            drop_keys=True,
+        )
 
-    def _sweep(self, due: ColumnElement[bool], action: str, values: dict[str, Any], details: dict[str, Any]) -> int:
+    def _sweep(
+        self,
+        due: ColumnElement[bool],
+        action: str,
+        values: dict[str, Any],
+        details: dict[str, Any],
+        *,
+        drop_keys: bool = False,
+    ) -> int:
         """Apply ``values`` to the live records ``due`` selects, a batch per transaction with
         one audit event per record kind; rows another process holds are left to it."""
         total = 0
         while True:
+            dropped: list[str] = []
             with self._uow() as uow:
                 rows = uow.session.execute(
                     select(RecordRow.id, RecordRow.kind)
@@ -135,8 +156,16 @@ class RetentionService:
                     uow.session.execute(
                         update(RecordRow).where(RecordRow.id.in_(ids), RecordRow.deleted_at.is_(None)).values(**values)
                     )
+                    if drop_keys:
+                        dropped = list(
+                            uow.session.scalars(select(RecordKeyRow.key).where(RecordKeyRow.record_id.in_(ids)))
+                        )
+                        uow.session.execute(delete(RecordKeyRow).where(RecordKeyRow.record_id.in_(ids)))
                     self._audit.add(uow, self._events(by_kind, action, details))
                 uow.commit()
+            if dropped:
+                for listener in self.key_listeners:
+                    listener.keys_changed((), dropped)
             total += len(rows)
             if len(rows) < self._batch:
                 return total

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import builtins
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.orm import Session
 
-from polex.storage.tables import RecordRow
+from polex.storage.tables import RecordKeyRow, RecordRow
+
+_KEYS_PER_STATEMENT = 500  # stays under every backend's bound-parameter limit
 
 
 @dataclass(frozen=True)
@@ -79,3 +82,67 @@ class RecordRepository:
         )
         result = self._session.execute(statement)
         return bool(getattr(result, "rowcount", 0) == 1)
+
+    # -- lookup keys --------------------------------------------------------------------
+
+    def add_keys(self, record_id: str, keys: Collection[str]) -> None:
+        self._session.add_all(RecordKeyRow(key=key, record_id=record_id) for key in keys)
+
+    def replace_keys(self, record_id: str, keys: Collection[str]) -> tuple[set[str], set[str]]:
+        """Make ``keys`` the record's lookup keys; returns (added, removed)."""
+        current = set(self._session.scalars(select(RecordKeyRow.key).where(RecordKeyRow.record_id == record_id)))
+        wanted = set(keys)
+        added, removed = wanted - current, current - wanted
+        if removed:
+            self._session.execute(
+                delete(RecordKeyRow).where(RecordKeyRow.record_id == record_id, RecordKeyRow.key.in_(removed))
+            )
+        self.add_keys(record_id, added)
+        return added, removed
+
+    def remove_keys(self, record_ids: Collection[str]) -> builtins.list[str]:
+        """Drop the lookup keys of withdrawn or purged records; returns the keys dropped."""
+        removed: builtins.list[str] = []
+        ids = list(record_ids)
+        for start in range(0, len(ids), _KEYS_PER_STATEMENT):
+            chunk = ids[start : start + _KEYS_PER_STATEMENT]
+            removed += self._session.scalars(select(RecordKeyRow.key).where(RecordKeyRow.record_id.in_(chunk)))
+            self._session.execute(delete(RecordKeyRow).where(RecordKeyRow.record_id.in_(chunk)))
+        return removed
+
+    def live_by_keys(self, keys: Collection[str]) -> builtins.list[tuple[str, RecordRow]]:
+        """The live records filed under any of ``keys``, each with the key that found it."""
+        found: builtins.list[tuple[str, RecordRow]] = []
+        wanted = sorted(set(keys))
+        for start in range(0, len(wanted), _KEYS_PER_STATEMENT):
+            statement = (
+                select(RecordKeyRow.key, RecordRow)
+                .join(RecordRow, RecordRow.id == RecordKeyRow.record_id)
+                .where(RecordKeyRow.key.in_(wanted[start : start + _KEYS_PER_STATEMENT]))
+                .where(RecordRow.deleted_at.is_(None))
+                .order_by(RecordKeyRow.key, RecordRow.id)
+            )
+            found += [(key, row) for key, row in self._session.execute(statement).all()]
+        return found
+
+    def iter_keys(self, batch: int = 50_000) -> Iterator[str]:
+        """Every lookup key, once per record filed under it (the index counts them), read
+        in batches in key order (building the in-memory index)."""
+        after_key, after_id = "", ""
+        while True:
+            rows = self._session.execute(
+                select(RecordKeyRow.key, RecordKeyRow.record_id)
+                .where(
+                    or_(
+                        RecordKeyRow.key > after_key,
+                        and_(RecordKeyRow.key == after_key, RecordKeyRow.record_id > after_id),
+                    )
+                )
+                .order_by(RecordKeyRow.key, RecordKeyRow.record_id)
+                .limit(batch)
+            ).all()
+            for row in rows:
+                yield row.key
+            if len(rows) < batch:
+                return
+            after_key, after_id = rows[-1].key, rows[-1].record_id

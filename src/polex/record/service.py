@@ -35,7 +35,7 @@ from polex.policy.service import PolicyService, requester_of
 from polex.record.cursor import decode_cursor, encode_cursor
 from polex.record.repository import RecordQuery, RecordRepository
 from polex.record.schemas import content_fields
-from polex.record.spec import RecordFeature
+from polex.record.spec import LookupKeyListener, RecordFeature
 from polex.storage.tables import RecordRow
 from polex.storage.unit_of_work import UnitOfWork, UnitOfWorkFactory
 
@@ -82,6 +82,12 @@ class RecordService:
         self._policy = policy
         self.feature = feature
         self.kind = feature.record_type.kind.value
+        self.key_listeners: list[LookupKeyListener] = []
+
+    def _keys_changed(self, added: Sequence[str], removed: Sequence[str]) -> None:
+        if added or removed:
+            for listener in self.key_listeners:
+                listener.keys_changed(added, removed)
 
     def _event(self, action: str, principal: Principal, record_ids: Sequence[str], **fields: Any) -> EventDraft:
         return EventDraft(
@@ -257,21 +263,28 @@ class RecordService:
             provenance=provenance,
         )
         with self._uow() as uow:
-            row = self._row(new, dt.datetime.now(dt.UTC))
-            RecordRepository(uow.session).add(row)
+            row, lookup = self._row(new, dt.datetime.now(dt.UTC))
+            records = RecordRepository(uow.session)
+            records.add(row)
             self._flush_or_conflict(uow)
+            records.add_keys(row.id, lookup)
             self._audit.add(uow, [self._event("created", principal, [row.id], result_count=1)])
             uow.commit()
-            return self.to_record(row)
+        self._keys_changed(sorted(lookup), ())
+        return self.to_record(row)
 
     def create_many(self, records: Sequence[NewRecord], *, actor: Actor | None = None) -> int:
         """Store many records in one transaction (seeding, trusted imports); all or nothing,
         audited as one import event naming every record."""
         now = dt.datetime.now(dt.UTC)
         with self._uow() as uow:
-            rows = [self._row(new, now) for new in records]
-            RecordRepository(uow.session).add_all(rows)
+            made = [self._row(new, now) for new in records]
+            rows = [row for row, _ in made]
+            repository = RecordRepository(uow.session)
+            repository.add_all(rows)
             self._flush_or_conflict(uow)
+            for row, lookup in made:
+                repository.add_keys(row.id, lookup)
             event = EventDraft(
                 tag=AuditTag.for_record(self.kind, "imported"),
                 actor=actor or Actor(kind="import"),
@@ -281,6 +294,7 @@ class RecordService:
             )
             self._audit.add(uow, [event])
             uow.commit()
+        self._keys_changed([key for _, lookup in made for key in lookup], ())
         return len(records)
 
     def update(
@@ -329,10 +343,12 @@ class RecordService:
                 raise self._unstorable() from error
             if not updated_row:
                 raise self._stale(row.version, expected)
+            added, removed = records.replace_keys(row.id, projection.lookup)
             uow.session.refresh(row)
             self._audit.add(uow, [self._event("updated", principal, [row.id], details={"version": row.version})])
             uow.commit()
-            return self.to_record(row)
+        self._keys_changed(sorted(added), sorted(removed))
+        return self.to_record(row)
 
     def delete(self, record_id: str, principal: Principal, *, if_match: int | None) -> None:
         """Withdraw a record (kept as a tombstone so replicas learn of the deletion)."""
@@ -348,8 +364,10 @@ class RecordService:
             now = dt.datetime.now(dt.UTC)
             if not records.update_if_version(row.id, if_match, {"deleted_at": now, "updated_at": now}):
                 raise self._stale(row.version, if_match)
+            removed = records.remove_keys([row.id])
             self._audit.add(uow, [self._event("deleted", principal, [row.id])])
             uow.commit()
+        self._keys_changed((), removed)
 
     # -- helpers ----------------------------------------------------------------------
 
@@ -387,9 +405,10 @@ class RecordService:
             current_version=current,
         )
 
-    def _row(self, new: NewRecord, now: dt.datetime) -> RecordRow:
+    def _row(self, new: NewRecord, now: dt.datetime) -> tuple[RecordRow, frozenset[str]]:
+        """The row to insert, and the lookup keys to file it under."""
         projection = self.feature.project(new.content)
-        return RecordRow(
+        row = RecordRow(
             id=new.id or new_id(),
             kind=self.kind,
             owner_agency_id=new.owner_agency_id,
@@ -407,6 +426,7 @@ class RecordService:
             content=new.content.model_dump(mode="json"),
             retain_until=self._policy.retention_deadline(self.kind, new.owner_country, now),
         )
+        return row, projection.lookup
 
     def _flush_or_conflict(self, uow: UnitOfWork) -> None:
         try:

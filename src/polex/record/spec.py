@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from rigour.text.translit import ascii_text
 
@@ -24,6 +24,8 @@ class Projection:
     key: str | None = None
     status: str | None = None
     terms: frozenset[str] = frozenset()
+    # Exact identifiers checks look the record up by (``record_keys``), e.g. ``vin:...``.
+    lookup: frozenset[str] = frozenset()
 
     def terms_column(self) -> str:
         if not self.terms:
@@ -42,6 +44,13 @@ class TermFilter:
 
     def term_for(self, value: str) -> str:
         return f"{self.term}:{self.normalise(value.strip())}"
+
+
+class LookupKeyListener(Protocol):
+    """Told, after the commit, which lookup keys a change added and removed (the screening
+    index keeps itself current this way). A key filed under two records is added twice."""
+
+    def keys_changed(self, added: Iterable[str], removed: Iterable[str]) -> None: ...
 
 
 @dataclass(frozen=True)

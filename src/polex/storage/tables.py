@@ -160,6 +160,50 @@ class RecordRow(Base):
     )
 
 
+class RecordKeyRow(Base):
+    """The exact identifiers a check looks records up by (``doc:FRA:12AB34567``,
+    ``vin:...``, ``plate:DEU:AB123CD``), one row per identifier of a live record; written
+    in the same transaction as the record. The screening index keeps their fingerprints in
+    memory; this table confirms a fingerprint hit and names the records."""
+
+    __tablename__ = "record_keys"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    record_id: Mapped[str] = mapped_column(ForeignKey("records.id"), primary_key=True, index=True)
+
+
+class HitRow(Base):
+    """A check that found a record another agency owns: what the owner is told, and the
+    confirmation exchange that follows (the requester asks, the owner confirms or
+    rejects) before anyone acts on it."""
+
+    __tablename__ = "hits"
+
+    id: Mapped[str] = mapped_column(String(UUID_LENGTH), primary_key=True)
+    record_id: Mapped[str] = mapped_column(String(UUID_LENGTH), index=True)
+    record_kind: Mapped[str] = mapped_column(String(32))
+    owner_agency_id: Mapped[str] = mapped_column(String(UUID_LENGTH))
+    owner_country: Mapped[str] = mapped_column(String(3))
+    requester_agency_id: Mapped[str] = mapped_column(String(UUID_LENGTH))
+    requester_country: Mapped[str] = mapped_column(String(3))
+    requester_user_id: Mapped[str | None] = mapped_column(String(UUID_LENGTH))
+    purpose: Mapped[str] = mapped_column(String(64))
+    case_reference: Mapped[str | None] = mapped_column(String(128))
+    access: Mapped[str] = mapped_column(String(16))  # full, redacted or hit_only: what the requester saw
+    query: Mapped[dict[str, Any]] = mapped_column(JsonDocument)  # what was checked, normalised
+    status: Mapped[str] = mapped_column(String(24))  # unconfirmed, confirmation_requested, confirmed, rejected
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    requested_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+    request_note: Mapped[str | None] = mapped_column(Text)
+    answered_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+    answer_note: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        Index("ix_hits_owner_agency", "owner_agency_id", "created_at"),
+        Index("ix_hits_requester_agency", "requester_agency_id", "created_at"),
+    )
+
+
 class AuditEventRow(Base):
     """One entry of the audit log. ``entry`` is the canonical JSON the Merkle leaf hashes;
     the other columns are projections of it for searching, checked against it on verify."""

@@ -20,7 +20,12 @@ def project_vehicle(vehicle: Vehicle) -> Projection:
         terms.add(f"make:{vehicle.make.upper()}")
     described = " ".join(part for part in (vehicle.make, vehicle.model) if part) or "vehicle"
     identity = vehicle.vin or f"{vehicle.plate_country} {vehicle.plate}"
-    return Projection(label=f"{described} {identity}", status=vehicle.status.value, terms=frozenset(terms))
+    return Projection(
+        label=f"{described} {identity}",
+        status=vehicle.status.value,
+        terms=frozenset(terms),
+        lookup=vehicle.lookup_keys(),
+    )
 
 
 VEHICLE_FEATURE = RecordFeature(

@@ -1,0 +1,1 @@
+"""Screening (FIND): document and vehicle checks against an in-memory index, person matching, hits."""

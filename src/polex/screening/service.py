@@ -1,0 +1,410 @@
+"""Document and vehicle checks (FIND), and the hits they raise.
+
+A check reads its items into lookup keys, asks the in-memory index which keys may be on
+file, confirms those few against the store (which names the records), and lets the
+policy engine decide, per record, what the requester gets: the record in full, redacted,
+a hit-only answer (that a record exists, its reference and whom to contact), or nothing,
+in which case the item is answered exactly as a miss. The check is audited, and every hit
+recorded, in one transaction before the answer leaves; the owner of each record found is
+told in real time (which agency and country checked it, when, and for what purpose).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+
+from polex.audit.service import AuditTrail, EventDraft, actor_of
+from polex.auth.principal import Principal
+from polex.domain.audit import AuditTag
+from polex.domain.base import new_id
+from polex.domain.decisions import Outcome, RequesterPolicy, apply_decision
+from polex.domain.document import DocumentType
+from polex.domain.policy import Purpose
+from polex.domain.roles import Permission
+from polex.errors import BadRequest, Conflict, FieldError, NotFound, ValidationFailed
+from polex.events import EventHub
+from polex.formats.mrz import document_type_for
+from polex.policy.service import PolicyService, requester_of
+from polex.record.repository import RecordRepository
+from polex.record.service import RecordService
+from polex.screening.index import FingerprintIndex
+from polex.screening.queries import CheckItem, ItemError, read_document, read_vehicle
+from polex.storage.tables import HitRow, RecordRow
+from polex.storage.unit_of_work import UnitOfWorkFactory
+
+MAX_BATCH = 1000  # items per request; manifests go through the asynchronous screenings
+
+_KIND_OF_KEY = {"doc": "travel_document", "vin": "vehicle", "plate": "vehicle"}
+
+
+@dataclass(frozen=True)
+class IndexStats:
+    entries: int
+    seconds: float
+    memory_bytes: int
+
+
+class HitStatus:
+    UNCONFIRMED = "unconfirmed"
+    CONFIRMATION_REQUESTED = "confirmation_requested"
+    CONFIRMED = "confirmed"
+    REJECTED = "rejected"
+
+
+class ScreeningService:
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        audit: AuditTrail,
+        policy: PolicyService,
+        records: Mapping[str, RecordService],
+        events: EventHub,
+        index: FingerprintIndex | None = None,
+    ) -> None:
+        self._uow = uow
+        self._audit = audit
+        self._policy = policy
+        self._records = records
+        self._events = events
+        self.index = index or FingerprintIndex()
+
+    def load_index(self) -> IndexStats:
+        """Fill the index from the store (at start-up, and on demand)."""
+        started = time.perf_counter()
+        with self._uow(read_only=True) as uow:
+            entries = self.index.load(RecordRepository(uow.session).iter_keys())
+        return IndexStats(entries, time.perf_counter() - started, self.index.memory_bytes())
+
+    # -- checks ---------------------------------------------------------------------------
+
+    def check_documents(
+        self,
+        items: Sequence[Mapping[str, Any]],
+        principal: Principal,
+        *,
+        purpose: Purpose,
+        case_reference: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """One result per item, in order: ``hit`` true, false, or null with an ``error``."""
+        read = [read_document(position, dict(item)) for position, item in enumerate(self._bounded(items, "documents"))]
+        return self._check(read, principal, purpose, case_reference, AuditTag.DOCUMENTS_CHECKED, "travel_document")
+
+    def check_vehicles(
+        self,
+        items: Sequence[Mapping[str, Any]],
+        principal: Principal,
+        *,
+        purpose: Purpose,
+        case_reference: str | None = None,
+    ) -> list[dict[str, Any]]:
+        read = [read_vehicle(position, dict(item)) for position, item in enumerate(self._bounded(items, "vehicles"))]
+        return self._check(read, principal, purpose, case_reference, AuditTag.VEHICLES_CHECKED, "vehicle")
+
+    @staticmethod
+    def _bounded(items: Sequence[Mapping[str, Any]], name: str) -> Sequence[Mapping[str, Any]]:
+        if not items:
+            raise BadRequest(f"nothing to check: '{name}' is empty", errors=[FieldError(name, "is empty")])
+        if len(items) > MAX_BATCH:
+            raise BadRequest(
+                f"at most {MAX_BATCH} {name} per request; send a manifest as a screening job",
+                errors=[FieldError(name, f"has {len(items)} items, more than {MAX_BATCH}")],
+            )
+        return items
+
+    def _check(
+        self,
+        read: list[CheckItem | ItemError],
+        principal: Principal,
+        purpose: Purpose,
+        case_reference: str | None,
+        tag: AuditTag,
+        kind: str,
+    ) -> list[dict[str, Any]]:
+        principal.require(Permission.RECORD_READ)
+        items = [item for item in read if isinstance(item, CheckItem)]
+        keys = [key for item in items for key in item.keys]
+        maybe = self.index.contains_many(keys)
+        candidates = {key for key, present in zip(keys, maybe.tolist(), strict=True) if present}
+        view = self._policy.snapshot().for_requester(requester_of(principal, purpose, case_reference))
+        now = dt.datetime.now(dt.UTC)
+        results: list[dict[str, Any]] = [{} for _ in read]
+        hits: list[HitRow] = []
+        shown_ids: list[str] = []
+        with self._uow() as uow:
+            found: dict[str, list[RecordRow]] = {}
+            if candidates:
+                for key, row in RecordRepository(uow.session).live_by_keys(candidates):
+                    found.setdefault(key, []).append(row)
+            for entry in read:
+                if isinstance(entry, ItemError):
+                    results[entry.position] = entry.as_dict()
+                    continue
+                matches = self._matches(entry, found, view)
+                described: list[dict[str, Any]] = []
+                for row, shown in matches:
+                    shown_ids.append(row.id)
+                    match = self._found(row, shown, entry)
+                    if row.owner_agency_id != principal.agency_id:
+                        # Someone else's record: the owner is told, and a confirmation can follow.
+                        hits.append(self._hit_row(row, shown, entry, principal, purpose, case_reference, now))
+                        match["hit_id"] = hits[-1].id
+                    described.append(match)
+                results[entry.position] = self._result(entry, described)
+            uow.session.add_all(hits)
+            # Durable before the answer leaves: what was checked (sealed for auditors), what
+            # was found, how many items were refused.
+            errors = sum(isinstance(entry, ItemError) for entry in read)
+            terms = {key: key.split(":", 1)[1] for key in keys}
+            draft = EventDraft(
+                tag=tag,
+                actor=actor_of(principal),
+                record_kind=kind,
+                record_ids=shown_ids,
+                result_count=len(shown_ids),
+                query_terms=terms,
+                details={"items": len(read), "errors": errors, "hits": len(shown_ids)},
+                purpose=purpose.value,
+                case_reference=case_reference,
+            )
+            self._audit.add(uow, [draft])
+            uow.commit()
+        for hit in hits:
+            self._tell_owner(hit)
+        return results
+
+    def _matches(
+        self, entry: CheckItem, found: Mapping[str, list[RecordRow]], view: RequesterPolicy
+    ) -> list[tuple[RecordRow, dict[str, Any]]]:
+        seen: set[str] = set()
+        matches: list[tuple[RecordRow, dict[str, Any]]] = []
+        for key in entry.keys:
+            for row in found.get(key, ()):
+                if row.id in seen:
+                    continue
+                seen.add(row.id)
+                decision = view.decide_parts(
+                    row.kind, row.owner_agency_id, row.owner_country, row.restrictions, row.retain_until
+                )
+                if not decision.visible:
+                    continue  # answered as a miss: the record's existence is not revealed
+                shown = apply_decision(self._records[row.kind].to_json(row), decision)
+                if shown is not None:
+                    matches.append((row, shown))
+        return matches
+
+    @staticmethod
+    def _result(entry: CheckItem, found: list[dict[str, Any]]) -> dict[str, Any]:
+        if not found:
+            return {"hit": False, "query": entry.query}
+        result = {"hit": True, "query": entry.query, **found[0]}
+        if len(found) > 1:
+            result["more"] = found[1:]
+        return result
+
+    @staticmethod
+    def _found(row: RecordRow, shown: dict[str, Any], entry: CheckItem) -> dict[str, Any]:
+        access = shown.get("access", {})
+        found: dict[str, Any] = {
+            "access": access.get("outcome"),
+            "reference": row.id,
+            "kind": row.kind,
+            "owner": {"agency_id": row.owner_agency_id, "country": row.owner_country},
+            "consult_owner": bool(access.get("consult_owner", False)),
+            "record": shown,
+        }
+        if entry.document_code and access.get("outcome") != Outcome.HIT_ONLY.value:
+            filed = shown.get("document_type")
+            if filed and not _same_document_type(entry.document_code, filed):
+                found["note"] = f"filed as {filed.replace('_', ' ')}, checked as document code {entry.document_code}"
+        return found
+
+    @staticmethod
+    def _hit_row(
+        row: RecordRow,
+        shown: dict[str, Any],
+        entry: CheckItem,
+        principal: Principal,
+        purpose: Purpose,
+        case_reference: str | None,
+        now: dt.datetime,
+    ) -> HitRow:
+        return HitRow(
+            id=new_id(),
+            record_id=row.id,
+            record_kind=row.kind,
+            owner_agency_id=row.owner_agency_id,
+            owner_country=row.owner_country,
+            requester_agency_id=principal.agency_id,
+            requester_country=principal.country,
+            requester_user_id=principal.id,
+            purpose=purpose.value,
+            case_reference=case_reference,
+            access=shown.get("access", {}).get("outcome", Outcome.HIT_ONLY.value),
+            query=entry.query,
+            status=HitStatus.UNCONFIRMED,
+            created_at=now,
+        )
+
+    def _tell_owner(self, hit: HitRow) -> None:
+        self._events.publish(
+            "hit.raised", _owner_view(hit), permission=Permission.RECORD_WRITE, agency_id=hit.owner_agency_id
+        )
+
+    # -- hits and their confirmation ----------------------------------------------------------
+
+    def hits(self, principal: Principal, *, side: str, limit: int = 100) -> list[dict[str, Any]]:
+        """Hits on the caller's agency's records (``side="owner"``), or those its checks
+        raised (``side="requester"``); newest first, each with its status and age."""
+        principal.require(Permission.RECORD_READ)
+        column = HitRow.owner_agency_id if side == "owner" else HitRow.requester_agency_id
+        with self._uow(read_only=True) as uow:
+            rows = list(
+                uow.session.scalars(
+                    select(HitRow)
+                    .where(column == principal.agency_id)
+                    .order_by(HitRow.created_at.desc(), HitRow.id)
+                    .limit(limit)
+                )
+            )
+        view = _owner_view if side == "owner" else _requester_view
+        shown = [view(row) for row in rows]
+        self._audit.record(
+            [
+                EventDraft(
+                    tag=AuditTag.HITS_LISTED,
+                    actor=actor_of(principal),
+                    record_ids=[row.record_id for row in rows],
+                    result_count=len(rows),
+                    details={"side": side},
+                )
+            ]
+        )
+        return shown
+
+    def hit(self, hit_id: str, principal: Principal) -> dict[str, Any]:
+        principal.require(Permission.RECORD_READ)
+        with self._uow(read_only=True) as uow:
+            row = uow.session.get(HitRow, hit_id)
+        if row is not None and row.owner_agency_id == principal.agency_id:
+            return _owner_view(row)
+        if row is not None and row.requester_agency_id == principal.agency_id:
+            return _requester_view(row)
+        raise NotFound(f"no hit '{hit_id}' raised by or on your agency")
+
+    def request_confirmation(self, hit_id: str, note: str | None, principal: Principal) -> dict[str, Any]:
+        """The requester asks the owner to confirm the hit before acting on it."""
+        principal.require(Permission.RECORD_READ)
+        now = dt.datetime.now(dt.UTC)
+        with self._uow() as uow:
+            row = uow.session.get(HitRow, hit_id, with_for_update=True)
+            if row is None or row.requester_agency_id != principal.agency_id:
+                raise NotFound(f"no hit '{hit_id}' raised by your agency")
+            if row.status != HitStatus.UNCONFIRMED:
+                raise Conflict(
+                    f"this hit is {row.status.replace('_', ' ')}; a confirmation is asked once",
+                    errors=[FieldError("status", row.status)],
+                )
+            row.status = HitStatus.CONFIRMATION_REQUESTED
+            row.requested_at = now
+            row.request_note = note
+            self._audit.add(uow, [self._hit_event(AuditTag.HIT_CONFIRMATION_REQUESTED, principal, row)])
+            uow.commit()
+        self._events.publish(
+            "hit.confirmation_requested",
+            _owner_view(row),
+            permission=Permission.RECORD_WRITE,
+            agency_id=row.owner_agency_id,
+        )
+        return _requester_view(row)
+
+    def answer(self, hit_id: str, *, confirmed: bool, note: str | None, principal: Principal) -> dict[str, Any]:
+        """The owner confirms the record is the one found (and still valid), or rejects."""
+        principal.require(Permission.RECORD_WRITE)
+        now = dt.datetime.now(dt.UTC)
+        with self._uow() as uow:
+            row = uow.session.get(HitRow, hit_id, with_for_update=True)
+            if row is None or row.owner_agency_id != principal.agency_id:
+                raise NotFound(f"no hit '{hit_id}' on your agency's records")
+            if row.status in (HitStatus.CONFIRMED, HitStatus.REJECTED):
+                raise Conflict(f"this hit was already {row.status}", errors=[FieldError("status", row.status)])
+            if not confirmed and not note:
+                raise ValidationFailed(
+                    "say why the hit is rejected", errors=[FieldError("note", "is required to reject")]
+                )
+            row.status = HitStatus.CONFIRMED if confirmed else HitStatus.REJECTED
+            row.answered_at = now
+            row.answer_note = note
+            tag = AuditTag.HIT_CONFIRMED if confirmed else AuditTag.HIT_REJECTED
+            self._audit.add(uow, [self._hit_event(tag, principal, row)])
+            uow.commit()
+        self._events.publish(
+            "hit.answered",
+            _requester_view(row),
+            permission=Permission.RECORD_READ,
+            agency_id=row.requester_agency_id,
+        )
+        return _owner_view(row)
+
+    @staticmethod
+    def _hit_event(tag: AuditTag, principal: Principal, row: HitRow) -> EventDraft:
+        return EventDraft(
+            tag=tag,
+            actor=actor_of(principal),
+            record_kind=row.record_kind,
+            record_ids=[row.record_id],
+            result_count=1,
+            details={"hit": row.id, "status": row.status},
+        )
+
+
+def _same_document_type(code: str, filed: str) -> bool:
+    # P is any passport and I any identity card or permit: only a different family is noted.
+    read = document_type_for(code)
+    return read.value == filed or read is DocumentType.OTHER
+
+
+def _age_seconds(row: HitRow) -> int:
+    return int((dt.datetime.now(dt.UTC) - row.created_at).total_seconds())
+
+
+def _common_view(row: HitRow) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "record": {"id": row.record_id, "kind": row.record_kind},
+        "owner": {"agency_id": row.owner_agency_id, "country": row.owner_country},
+        "status": row.status,
+        "created_at": row.created_at.isoformat(),
+        "age_seconds": _age_seconds(row),
+        "requested_at": row.requested_at.isoformat() if row.requested_at else None,
+        "request_note": row.request_note,
+        "answered_at": row.answered_at.isoformat() if row.answered_at else None,
+        "answer_note": row.answer_note,
+    }
+
+
+def _owner_view(row: HitRow) -> dict[str, Any]:
+    """What the record's owner learns: which agency and country checked, when, why, and
+    what they were shown; not the officer."""
+    return {
+        **_common_view(row),
+        "checked_by": {"agency_id": row.requester_agency_id, "country": row.requester_country},
+        "purpose": row.purpose,
+        "access": row.access,
+        "query": row.query,
+    }
+
+
+def _requester_view(row: HitRow) -> dict[str, Any]:
+    return {
+        **_common_view(row),
+        "purpose": row.purpose,
+        "case_reference": row.case_reference,
+        "access": row.access,
+        "query": row.query,
+    }

@@ -1,0 +1,72 @@
+"""The fingerprint index behaves as a multiset of keys, whatever the order of changes and
+merges: checked against a plain Counter under random sequences of operations."""
+
+from collections import Counter
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from polex.screening import index as index_module
+from polex.screening.index import FingerprintIndex
+
+KEYS = [f"doc:FRA:{n:09d}" for n in range(12)]
+
+operations = st.lists(
+    st.tuples(st.sampled_from(["add", "remove", "merge"]), st.lists(st.sampled_from(KEYS), max_size=4)),
+    max_size=40,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(initial=st.lists(st.sampled_from(KEYS), max_size=15), steps=operations)
+def test_it_answers_as_a_multiset_would(initial: list[str], steps: list[tuple[str, list[str]]]) -> None:
+    index = FingerprintIndex()
+    index.load(initial)
+    model = Counter(initial)
+    for operation, keys in steps:
+        if operation == "add":
+            index.keys_changed(keys, ())
+            model.update(keys)
+        elif operation == "remove":
+            # The store only removes what it holds: the listener never hears of other keys.
+            present = [key for key in keys if model[key] > 0]
+            removable = Counter(present)
+            present = [key for key in removable for _ in range(min(removable[key], model[key]))]
+            index.keys_changed((), present)
+            model.subtract(present)
+        else:
+            with index._lock:
+                index._merge()
+        found = index.contains_many(KEYS)
+        assert found.tolist() == [model[key] > 0 for key in KEYS]
+        assert len(index) == sum(model.values())
+
+
+def test_pending_changes_are_merged_into_the_array_past_a_threshold(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(index_module, "_MERGE_MINIMUM", 10)
+    index = FingerprintIndex()
+    index.load([f"k{n}" for n in range(100)])
+    index.keys_changed([f"new{n}" for n in range(11)], [f"k{n}" for n in range(5)])
+    assert not index._added  # merged
+    assert not index._removed
+    assert len(index._base) == 106
+    assert index.contains_many(["new3", "k2", "k50"]).tolist() == [True, False, True]
+
+
+def test_a_batch_answers_in_the_order_asked_and_an_empty_index_finds_nothing() -> None:
+    empty = FingerprintIndex()
+    assert empty.contains_many(["a", "b"]).tolist() == [False, False]
+    assert empty.contains_many([]).tolist() == []
+    index = FingerprintIndex()
+    index.load(["b", "d"])
+    assert index.contains_many(["d", "a", "b", "c", "d"]).tolist() == [True, False, True, False, True]
+    assert "b" in index
+
+
+def test_memory_is_eight_bytes_a_key_once_merged() -> None:
+    index = FingerprintIndex()
+    index.load_fingerprints(np.arange(1_000_000, dtype=np.int64))
+    assert index.memory_bytes() == 8_000_000
+    assert index.contains_fingerprints(np.array([5, -1, 999_999], dtype=np.int64)).tolist() == [True, False, True]
