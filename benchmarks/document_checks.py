@@ -222,16 +222,19 @@ def main() -> int:
     print(f"queries: {args.queries:,} a run, 0.01 % of them on file; batches of {args.batch}")
 
     # Side by side at the databases' size: the same records, the same queries, the same answers.
-    asked = queries(db_size, args.queries, random.Random(args.seed))
-    rows, found = measure_index(db_size, asked, args.batch)
-    if not args.no_sqlite:
+    rows: list[tuple[str, float, int]] = []
+    found: set[str] = set()
+    if db_size:
+        asked = queries(db_size, args.queries, random.Random(args.seed))
+        rows, found = measure_index(db_size, asked, args.batch)
+    if db_size and not args.no_sqlite:
         with tempfile.TemporaryDirectory() as directory:
             elapsed, loaded, by_sqlite = sqlite_peer(db_size, asked, Path(directory))
         assert by_sqlite == found, "SQLite and the index disagree"
         rows.append(
             (f"SQLite, primary key, IN (500 keys), {db_size:,} rows (loaded in {loaded:.0f} s)", elapsed, len(asked))
         )
-    if not args.no_postgres:
+    if db_size and not args.no_postgres:
         result = postgres_peer(db_size, asked, args.batch)
         if result is not None:
             elapsed, loaded, by_postgres = result
@@ -243,7 +246,8 @@ def main() -> int:
                     len(asked),
                 )
             )
-    print(f"hits in the batch: {len(found)} of {len(asked):,}; every row found the same")
+    if db_size:
+        print(f"hits in the batch: {len(found)} of {len(asked):,}; every row found the same")
     # The index alone at the full size, when it is beyond what the databases were given.
     if args.size > db_size:
         asked = queries(args.size, args.queries, random.Random(args.seed))

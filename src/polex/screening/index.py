@@ -22,11 +22,15 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 _CHUNK = 1_000_000  # keys hashed per numpy array while building
+_PER_BUCKET = 4  # fingerprints a directory bucket holds on average (4 to 8)
+_MIN_BITS, _MAX_BITS = 8, 28
+_WALK_LIMIT = 64
 _MERGE_FRACTION = 0.02  # merge the pending changes once they reach 2 % of the array
 _MERGE_MINIMUM = 50_000
 
@@ -42,6 +46,8 @@ class FingerprintIndex:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._base: npt.NDArray[np.int64] = np.empty(0, dtype=np.int64)
+        self._bits = _MIN_BITS
+        self._directory: npt.NDArray[np.integer[Any]] = np.zeros((1 << _MIN_BITS) + 1, dtype=np.uint32)
         self._added: Counter[int] = Counter()
         self._removed: Counter[int] = Counter()
         self.entries = 0
@@ -62,7 +68,7 @@ class FingerprintIndex:
         base = np.concatenate(chunks) if chunks else np.empty(0, dtype=np.int64)
         base.sort()
         with self._lock:
-            self._base = base
+            self._set_base(base)
             self._added = Counter()
             self._removed = Counter()
             self.entries = len(base)
@@ -73,7 +79,7 @@ class FingerprintIndex:
         million of them without making 100 million strings)."""
         base = np.sort(fingerprints.astype(np.int64, copy=False))
         with self._lock:
-            self._base = base
+            self._set_base(base)
             self._added = Counter()
             self._removed = Counter()
             self.entries = len(base)
@@ -123,9 +129,22 @@ class FingerprintIndex:
             )
             base = np.concatenate((base, extra))
             base.sort()
-        self._base = base
+        self._set_base(base)
         self._added = Counter()
         self._removed = Counter()
+
+    def _set_base(self, base: npt.NDArray[np.int64]) -> None:
+        """Install a new sorted array with its directory: for each value of the top ``bits``
+        bits, where its fingerprints start (about four to eight fingerprints a bucket, so a
+        look-up reads one directory entry and a cache line or two of the array instead of
+        binary-searching the whole of it)."""
+        bits = max(_MIN_BITS, min(_MAX_BITS, int(len(base) / _PER_BUCKET).bit_length()))
+        buckets = (base >> (64 - bits)) + (1 << (bits - 1))  # signed order to 0 .. 2**bits - 1
+        # 32-bit offsets (up to 4 billion fingerprints): half a byte to a byte a record.
+        offsets: type[np.integer[Any]] = np.uint32 if len(base) < 2**32 else np.int64
+        directory: npt.NDArray[np.integer[Any]] = np.zeros((1 << bits) + 1, dtype=offsets)
+        np.cumsum(np.bincount(buckets, minlength=1 << bits), out=directory[1:])
+        self._base, self._bits, self._directory = base, bits, directory
 
     # -- reading -------------------------------------------------------------------------
 
@@ -138,40 +157,56 @@ class FingerprintIndex:
         return self.contains_fingerprints(queries)
 
     def contains_fingerprints(self, queries: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
-        # Sorted queries walk the array in order: several times faster than random probes.
-        order = np.argsort(queries)
-        ordered = queries[order]
         found = np.zeros(len(queries), dtype=bool)
         # Readers hold the lock too: a batch takes microseconds, writers are rare, and the
         # pending counters are then never copied.
         with self._lock:
-            base, added, removed = self._base, self._added, self._removed
+            base, added, removed, bits = self._base, self._added, self._removed, self._bits
             if len(base):
-                left = np.searchsorted(base, ordered, side="left")
-                inside = left < len(base)
-                hit = np.zeros(len(ordered), dtype=bool)
-                hit[inside] = base[left[inside]] == ordered[inside]
+                buckets = (queries >> (64 - bits)) + (1 << (bits - 1))
+                position = self._directory[buckets].astype(np.int64)
+                end = self._directory[buckets + 1].astype(np.int64)
+                first = np.full(len(queries), -1, dtype=np.int64)  # where each query was found
+                # A crowded bucket (fingerprints are SipHash values, so only by chance) is
+                # binary-searched rather than walked.
+                crowded = np.flatnonzero(end - position > _WALK_LIMIT)
+                if len(crowded):
+                    left = np.searchsorted(base, queries[crowded], side="left")
+                    hit = (left < len(base)) & (base[np.minimum(left, len(base) - 1)] == queries[crowded])
+                    first[crowded[hit]] = left[hit]
+                    end[crowded] = position[crowded]  # nothing left to walk
+                # Walk each query's bucket (sorted, a few entries) in lock step: a pass reads
+                # one entry of every query still walking.
+                walking = np.flatnonzero(position < end)
+                while len(walking):
+                    values = base[position[walking]]
+                    wanted = queries[walking]
+                    equal = values == wanted
+                    first[walking[equal]] = position[walking[equal]]
+                    position[walking] += 1
+                    walking = walking[(values < wanted) & (position[walking] < end[walking])]
+                found = first >= 0
                 if removed:
                     # A removal pending against the array: present only if copies remain.
-                    for position in np.flatnonzero(hit).tolist():
-                        fp = int(ordered[position])
+                    for index in np.flatnonzero(found).tolist():
+                        fp = int(queries[index])
                         if fp in removed:
-                            copies = int(np.searchsorted(base, fp, side="right")) - int(left[position])
-                            hit[position] = copies > removed[fp]
-                found[order] = hit
+                            copies = int(np.searchsorted(base, fp, side="right")) - int(first[index])
+                            found[index] = copies > removed[fp]
             if added:
-                for position, fp in enumerate(queries.tolist()):
-                    if not found[position] and fp in added:
-                        found[position] = True
+                for index, fp in enumerate(queries.tolist()):
+                    if not found[index] and fp in added:
+                        found[index] = True
         return found
 
     def __contains__(self, key: str) -> bool:
         return bool(self.contains_many([key])[0])
 
     def memory_bytes(self) -> int:
-        """The array's bytes plus an estimate for the pending changes (a dict entry with
-        its int keys and values, about 100 bytes)."""
-        return int(self._base.nbytes) + 100 * (len(self._added) + len(self._removed))
+        """The array's and the directory's bytes plus an estimate for the pending changes
+        (a dict entry with its int key and value, about 100 bytes)."""
+        pending = 100 * (len(self._added) + len(self._removed))
+        return int(self._base.nbytes) + int(self._directory.nbytes) + pending
 
     def __len__(self) -> int:
         return self.entries
