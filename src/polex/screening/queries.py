@@ -47,6 +47,9 @@ def _country(value: Any, where: str) -> str | FieldError:
 
 def read_document(position: int, item: dict[str, Any]) -> CheckItem | ItemError:
     """``{"number", "country", "type"?}`` or ``{"mrz"}``."""
+    fast = _plain_document(position, item)
+    if fast is not None:
+        return fast
     where = f"documents[{position}]"
     raw_mrz = item.get("mrz")
     if raw_mrz is not None:
@@ -88,6 +91,19 @@ def read_document(position: int, item: dict[str, Any]) -> CheckItem | ItemError:
         return ItemError(position, errors)
     query: dict[str, Any] = {"number": number, "country": country, "type": code}
     return CheckItem(position, (document_key(country, number),), query, code)
+
+
+def _plain_document(position: int, item: dict[str, Any]) -> CheckItem | None:
+    """The common case, read without the general path's work: an ASCII number with at most
+    spaces to drop, a valid alpha-3 code, no type. Anything else goes the long way."""
+    number, country = item.get("number"), item.get("country")
+    if type(number) is not str or type(country) is not str or "mrz" in item or item.get("type") is not None:
+        return None
+    number = number.replace(" ", "").upper()
+    country = country.upper()
+    if not (0 < len(number) <= 20 and number.isascii() and number.isalnum() and is_country_code(country)):
+        return None
+    return CheckItem(position, (document_key(country, number),), {"number": number, "country": country, "type": None})
 
 
 def read_vehicle(position: int, item: dict[str, Any]) -> CheckItem | ItemError:
