@@ -1,0 +1,404 @@
+"""Person scores: the best name comparison, then birth date, nationality, sex and identifiers.
+
+The score starts at the best name score over every pair of the two persons' names
+(``alignment``), then each other feature adds or removes a few points: agreement supports a
+match a little, a conflict removes more, a missing value changes nothing. Identifiers are
+the exception: the same document number adds a lot, since names alone cannot say as much.
+The total is clipped to [0, 1]; ``match`` is ``score >= threshold``.
+
+Dates are graded rather than equal or not, because watch lists record approximations
+(a year only), and clerks and OCR swap digits, days and months:
+
+========================  ==============================================  ===========
+agreement                 example                                         points
+========================  ==============================================  ===========
+exact                     1980-03-07 / 1980-03-07                         +0.05
+same year-month / year    1980-03 / 1980-03, 1980 / 1980                  +0.03/+0.02
+compatible                1980 / 1980-03-07 (one is less precise)         +0.02
+near                      one year apart, one digit wrong, day and month  -0.03
+                          swapped, same month but another day
+same year                 1980-03-07 / 1980-11-02                         -0.06
+conflict, approximate     1980 / 1984 (a year-only date, five years or    -0.10
+                          less apart)
+conflict                  1980 / 1991, 1980-03 / 1983-06                  -0.20
+firm conflict             1980-03-07 / 1981-06-20 (two full dates)        -0.30
+========================  ==============================================  ===========
+
+A 1 January date counts as a year only: lists record "born in 1958" as 1958-01-01 so often
+that the day and month say nothing. Two full dates that disagree beyond a typo are strong
+evidence of two people, which is what keeps namesakes (common in any large list) apart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+import numpy as np
+
+from polex.matching.alignment import BatchAlignment, CandidateBatch, Pair, PairReason, QueryName, align, align_batch
+from polex.matching.model import FeatureExplanation, MatchResult, PersonQuery
+from polex.matching.names import SYMBOL_IDS, NameToken, PreparedName, prepare_name
+
+# Chosen from the quality benchmark (benchmarks/person_match_quality.py, docs/matching.md).
+DEFAULT_THRESHOLD = 0.8
+
+
+class DateAgreement(StrEnum):
+    UNKNOWN = "unknown"
+    EXACT = "exact"
+    SAME_MONTH = "same year-month"
+    SAME_YEAR_ONLY = "same year"
+    COMPATIBLE = "compatible"
+    NEAR = "near"
+    SAME_YEAR = "same year, other month"
+    APPROXIMATE_CONFLICT = "conflict (approximate date)"
+    CONFLICT = "conflict"
+    FIRM_CONFLICT = "conflict (two full dates)"
+
+
+DATE_POINTS: dict[DateAgreement, float] = {
+    DateAgreement.UNKNOWN: 0.0,
+    DateAgreement.EXACT: 0.05,
+    DateAgreement.SAME_MONTH: 0.03,
+    DateAgreement.SAME_YEAR_ONLY: 0.02,
+    DateAgreement.COMPATIBLE: 0.02,
+    DateAgreement.NEAR: -0.03,
+    DateAgreement.SAME_YEAR: -0.06,
+    DateAgreement.APPROXIMATE_CONFLICT: -0.10,
+    DateAgreement.CONFLICT: -0.20,
+    DateAgreement.FIRM_CONFLICT: -0.30,
+}
+DATE_SCORES: dict[DateAgreement, float] = {
+    DateAgreement.UNKNOWN: 0.0,
+    DateAgreement.EXACT: 1.0,
+    DateAgreement.SAME_MONTH: 1.0,
+    DateAgreement.SAME_YEAR_ONLY: 1.0,
+    DateAgreement.COMPATIBLE: 1.0,
+    DateAgreement.NEAR: 0.7,
+    DateAgreement.SAME_YEAR: 0.5,
+    DateAgreement.APPROXIMATE_CONFLICT: 0.2,
+    DateAgreement.CONFLICT: 0.0,
+    DateAgreement.FIRM_CONFLICT: 0.0,
+}
+APPROXIMATE_YEARS = 5
+_NO_CODES: frozenset[str] = frozenset()  # shared: a new empty frozenset costs 216 bytes
+NATIONALITY_AGREES = 0.02
+NATIONALITY_CONFLICT = -0.10
+SEX_CONFLICT = -0.20
+IDENTIFIER_MATCH = 0.30
+IDENTIFIER_NEAR = 0.10
+IDENTIFIER_CONFLICT = -0.05
+
+
+@dataclass(frozen=True, slots=True)
+class BirthDate:
+    year: int
+    month: int | None
+    day: int | None
+
+    @classmethod
+    def parse(cls, text: str) -> BirthDate:
+        """From a normalised ``PersonQuery.birth_date`` (zero-padded, already checked)."""
+        parts = [int(part) for part in text.split("-")]
+        return cls(parts[0], parts[1] if len(parts) > 1 else None, parts[2] if len(parts) > 2 else None)
+
+    @property
+    def precision(self) -> int:
+        if self.month is None or (self.month == 1 and self.day == 1):
+            return 1
+        return 2 if self.day is None else 3
+
+    def digits(self, precision: int) -> str:
+        text = f"{self.year:04d}{self.month or 0:02d}{self.day or 0:02d}"
+        return text[: (4, 6, 8)[precision - 1]]
+
+    def __str__(self) -> str:
+        text = f"{self.year:04d}"
+        if self.month is not None:
+            text += f"-{self.month:02d}"
+        if self.day is not None:
+            text += f"-{self.day:02d}"
+        return text
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class PreparedPerson:
+    """A person normalised once for many comparisons (``PersonMatcher.prepare``)."""
+
+    names: tuple[PreparedName, ...]
+    birth_date: BirthDate | None
+    nationalities: frozenset[str]
+    sex: str | None
+    identifiers: frozenset[str]
+
+
+def compare_dates(query: BirthDate | None, candidate: BirthDate | None) -> tuple[DateAgreement, str]:
+    if query is None or candidate is None:
+        return DateAgreement.UNKNOWN, "not known on both sides"
+    common = min(query.precision, candidate.precision)
+    q_digits, c_digits = query.digits(common), candidate.digits(common)
+    pair = f"{query} / {candidate}"
+    if q_digits == c_digits:
+        if query.precision != candidate.precision:
+            return DateAgreement.COMPATIBLE, f"{pair}: agree as far as both go"
+        if common == 3:
+            return DateAgreement.EXACT, f"{pair}: same day"
+        if common == 2:
+            return DateAgreement.SAME_MONTH, f"{pair}: same year and month"
+        return DateAgreement.SAME_YEAR_ONLY, f"{pair}: same year"
+    years_apart = abs(query.year - candidate.year)
+    if years_apart == 1 and q_digits[4:] == c_digits[4:]:
+        return DateAgreement.NEAR, f"{pair}: one year apart"
+    if common > 1 and sum(a != b for a, b in zip(q_digits, c_digits, strict=True)) == 1:
+        return DateAgreement.NEAR, f"{pair}: one digit differs"
+    if common == 3 and years_apart == 0:
+        if query.month == candidate.day and query.day == candidate.month:
+            return DateAgreement.NEAR, f"{pair}: day and month swapped"
+        if query.month == candidate.month:
+            return DateAgreement.NEAR, f"{pair}: same month, another day"
+    if years_apart == 0:
+        return DateAgreement.SAME_YEAR, f"{pair}: same year, another month"
+    if common == 1 and years_apart <= APPROXIMATE_YEARS:
+        return DateAgreement.APPROXIMATE_CONFLICT, f"{pair}: {years_apart} years apart (a year-only date)"
+    if common == 3:
+        return DateAgreement.FIRM_CONFLICT, f"{pair}: {years_apart} years apart"
+    return DateAgreement.CONFLICT, f"{pair}: {years_apart} years apart"
+
+
+def _nationality_feature(query: frozenset[str], candidate: frozenset[str]) -> FeatureExplanation:
+    if not query or not candidate:
+        return FeatureExplanation("nationality", 0.0, 0.0, "not known on both sides")
+    shared = sorted(query & candidate)
+    if shared:
+        return FeatureExplanation("nationality", 1.0, NATIONALITY_AGREES, f"both {', '.join(shared)}")
+    detail = f"{', '.join(sorted(query))} / {', '.join(sorted(candidate))}: no nationality in common"
+    return FeatureExplanation("nationality", 0.0, NATIONALITY_CONFLICT, detail)
+
+
+def _sex_feature(query: str | None, candidate: str | None) -> FeatureExplanation:
+    if query is None or candidate is None:
+        return FeatureExplanation("sex", 0.0, 0.0, "not known on both sides")
+    if query == candidate:
+        return FeatureExplanation("sex", 1.0, 0.0, f"both {query}")
+    return FeatureExplanation("sex", 0.0, SEX_CONFLICT, f"{query} / {candidate}: conflict")
+
+
+def _one_edit_apart(a: str, b: str) -> bool:
+    if len(a) != len(b) or len(a) < 6:
+        return False
+    return sum(x != y for x, y in zip(a, b, strict=True)) == 1
+
+
+def _identifier_feature(query: frozenset[str], candidate: frozenset[str]) -> FeatureExplanation:
+    if not query or not candidate:
+        return FeatureExplanation("identifiers", 0.0, 0.0, "not known on both sides")
+    shared = sorted(query & candidate)
+    if shared:
+        return FeatureExplanation("identifiers", 1.0, IDENTIFIER_MATCH, f"same number: {', '.join(shared)}")
+    for a in sorted(query):
+        for b in sorted(candidate):
+            if _one_edit_apart(a, b):
+                return FeatureExplanation("identifiers", 0.7, IDENTIFIER_NEAR, f"{a} / {b}: one character differs")
+    return FeatureExplanation("identifiers", 0.0, IDENTIFIER_CONFLICT, "no number in common")
+
+
+def qualify(query: PreparedPerson, candidate: PreparedPerson) -> tuple[float, list[FeatureExplanation]]:
+    """The points the features other than names add, and their explanations."""
+    agreement, detail = compare_dates(query.birth_date, candidate.birth_date)
+    features = [
+        FeatureExplanation(
+            "birth_date", DATE_SCORES[agreement], DATE_POINTS[agreement], f"{agreement.value}: {detail}"
+        ),
+        _nationality_feature(query.nationalities, candidate.nationalities),
+        _sex_feature(query.sex, candidate.sex),
+        _identifier_feature(query.identifiers, candidate.identifiers),
+    ]
+    return sum(feature.weight for feature in features), features
+
+
+# What the most favourable other features can add: a name score this far below the threshold
+# cannot reach it, so the index skips the rest of the comparison.
+MAX_BONUS = DATE_POINTS[DateAgreement.EXACT] + NATIONALITY_AGREES + IDENTIFIER_MATCH
+MAX_BONUS_WITHOUT_IDENTIFIERS = DATE_POINTS[DateAgreement.EXACT] + NATIONALITY_AGREES
+
+_REASON_TEXT = {
+    PairReason.EDITS: "spelling",
+    PairReason.VARIANT: "name variant",
+    PairReason.PHONETIC: "sounds alike",
+    PairReason.SKELETON: "same consonants",
+    PairReason.INITIAL: "initial",
+    PairReason.JOINED: "written together or apart",
+    PairReason.DOUBLED: "doubled letter",
+}
+
+
+def _quote(tokens: tuple[NameToken, ...]) -> str:
+    return "'" + " ".join(token.form for token in tokens) + "'"
+
+
+def _pair_text(query: tuple[NameToken, ...], candidate: tuple[NameToken, ...], score: float, reason: PairReason) -> str:
+    left, right = _quote(query), _quote(candidate)
+    if reason == PairReason.SAME:
+        if all(q.form == c.form for q, c in zip(query, candidate, strict=True)):
+            return f"{left}={right}"
+        if all(q.latin == c.latin for q, c in zip(query, candidate, strict=True)):
+            return f"{left}={right} (transliteration)"
+        return f"{left}~{right} (look-alike letters)"
+    label = _REASON_TEXT.get(reason, "similar")
+    if reason == PairReason.VARIANT and len(query) == 1 and len(candidate) == 1:
+        shared = query[0].symbols & candidate[0].symbols
+        if shared and all(SYMBOL_IDS.name(symbol).startswith("NICK") for symbol in shared):
+            label = "nickname"
+        elif (
+            query[0].form.isascii() != candidate[0].form.isascii()
+            or query[0].by_consonants != candidate[0].by_consonants
+        ):
+            label = "name variant, other script"
+        else:
+            label = "spelling variant"
+    return f"{left}~{right} ({label}, {score:.2f})"
+
+
+def explain_names(query: QueryName, candidate: PreparedName, score: float, pairs: list[Pair] | None = None) -> str:
+    """Which parts of the two names paired, how, and which were left over. ``pairs`` come
+    from the alignment that gave ``score``; they are recomputed when not given."""
+    if pairs is None:
+        pairs = align(query, [candidate.tokens]).pairs(0)
+    q_tokens, c_tokens = query.name.tokens, candidate.tokens
+    parts: list[str] = []
+    q_used: set[int] = set()
+    c_used: set[int] = set()
+    for pair in sorted(pairs, key=lambda p: p.query_start):
+        parts.append(
+            _pair_text(
+                q_tokens[pair.query_start : pair.query_end],
+                c_tokens[pair.candidate_start : pair.candidate_end],
+                pair.score,
+                pair.reason,
+            )
+        )
+        q_used.update(range(pair.query_start, pair.query_end))
+        c_used.update(range(pair.candidate_start, pair.candidate_end))
+    text = f"'{query.name.text}' vs '{candidate.text}' ({score:.2f}): " + (", ".join(parts) or "no part in common")
+    missing = [token.form for index, token in enumerate(q_tokens) if index not in q_used]
+    extra = [token.form for index, token in enumerate(c_tokens) if index not in c_used]
+    if missing:
+        text += "; not in candidate: " + ", ".join(f"'{form}'" for form in missing)
+    if extra:
+        text += "; only in candidate: " + ", ".join(f"'{form}'" for form in extra)
+    return text
+
+
+@dataclass(frozen=True)
+class NameScores:
+    """Per candidate person: the best name score, which query and candidate name gave it, and
+    how their parts paired."""
+
+    scores: list[float]
+    query_names: list[int]
+    candidate_names: list[int]  # index into that person's names
+    alignments: list[BatchAlignment]  # per query name
+    rows: list[int]  # per person: the batch row of its best name
+
+    def pairs(self, person: int) -> list[Pair]:
+        return self.alignments[self.query_names[person]].pairs(self.rows[person])
+
+
+def best_name_scores(query: list[QueryName], people: Sequence[PreparedPerson]) -> NameScores:
+    """Every query name against every name of every person, in one batch per query name."""
+    names = [name.tokens for person in people for name in person.names]
+    if not names:
+        return NameScores([], [], [], [], [])
+    return best_names_in_batch(query, CandidateBatch.of_names(names), [len(person.names) for person in people])
+
+
+def best_names_in_batch(query: list[QueryName], batch: CandidateBatch, counts: list[int]) -> NameScores:
+    """The best name pair per person, the batch holding ``counts[i]`` names of person ``i`` in
+    a row. Ties go to the candidate's first name, then to the query's first name."""
+    best = np.full(batch.count, -1.0)
+    best_query = np.zeros(batch.count, dtype=np.int64)
+    alignments: list[BatchAlignment] = []
+    for q_index, query_name in enumerate(query):
+        alignment = align_batch(query_name, batch)
+        alignments.append(alignment)
+        scores = alignment.scores
+        better = scores > best
+        best = np.where(better, scores, best)
+        best_query = np.where(better, q_index, best_query)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+    person_best = np.maximum.reduceat(best, starts)
+    owner = np.repeat(np.arange(len(counts)), counts)
+    is_best = np.flatnonzero(best == person_best[owner])
+    _, first = np.unique(owner[is_best], return_index=True)
+    chosen = is_best[first]
+    return NameScores(
+        scores=person_best.tolist(),
+        query_names=best_query[chosen].tolist(),
+        candidate_names=(chosen - starts).tolist(),
+        alignments=alignments,
+        rows=chosen.tolist(),
+    )
+
+
+def match_result(
+    query_names: list[QueryName],
+    query: PreparedPerson,
+    candidate: PreparedPerson,
+    found: NameScores,
+    position: int,
+    threshold: float,
+) -> MatchResult:
+    """The score and its explanation, from the best name pair already found (``found``,
+    where the candidate is person number ``position``)."""
+    name_score = found.scores[position]
+    query_name = query_names[found.query_names[position]]
+    detail = explain_names(
+        query_name, candidate.names[found.candidate_names[position]], name_score, found.pairs(position)
+    )
+    points, features = qualify(query, candidate)
+    total = min(1.0, max(0.0, name_score + points))
+    explanation = (FeatureExplanation("name", name_score, 1.0, detail), *features)
+    return MatchResult(score=total, match=total >= threshold, explanation=explanation)
+
+
+class PersonMatcher:
+    """Scores pairs of persons; ``threshold`` is the default ``match`` cut-off."""
+
+    def __init__(self, threshold: float = DEFAULT_THRESHOLD) -> None:
+        if not 0.0 <= threshold <= 1.0:
+            raise ValueError("threshold: must be between 0 and 1")
+        self.threshold = threshold
+
+    def prepare(self, person: PersonQuery) -> PreparedPerson:
+        """Normalise once: tokens and keys of every name, the date, the codes."""
+        names: list[PreparedName] = []
+        seen: set[tuple[str, ...]] = set()
+        for index, text in enumerate(person.names):
+            try:
+                name = prepare_name(text)
+            except ValueError as error:
+                raise ValueError(f"names[{index}]: {error}") from None
+            forms = tuple(token.form for token in name.tokens)
+            if forms not in seen:  # "MOHAMMED ALI" and "Mohammed Ali" compare the same
+                seen.add(forms)
+                names.append(name)
+        return PreparedPerson(
+            names=tuple(names),
+            birth_date=BirthDate.parse(person.birth_date) if person.birth_date else None,
+            nationalities=frozenset(person.nationalities) if person.nationalities else _NO_CODES,
+            sex=person.sex,
+            identifiers=frozenset(person.identifiers) if person.identifiers else _NO_CODES,
+        )
+
+    def query_names(self, query: PreparedPerson) -> list[QueryName]:
+        return [QueryName.build(name) for name in query.names]
+
+    def score(self, query: PreparedPerson, candidate: PreparedPerson, threshold: float | None = None) -> MatchResult:
+        """The score of ``candidate`` for ``query`` in [0, 1], ``match`` at ``threshold`` (the
+        matcher's default when not given), and an explanation per feature."""
+        query_names = self.query_names(query)
+        found = best_name_scores(query_names, [candidate])
+        cut = self.threshold if threshold is None else threshold
+        return match_result(query_names, query, candidate, found, 0, cut)
