@@ -36,6 +36,8 @@ from polex.policy.retention import RetentionService
 from polex.policy.service import PolicyService
 from polex.record.service import RecordService
 from polex.record.spec import RecordFeature
+from polex.replica.service import ReplicaCollector, ReplicaFeed, ReplicaSync
+from polex.screening.jobs import ScreeningJobs
 from polex.screening.service import ScreeningService
 from polex.settings import Settings
 from polex.storage.engine import make_engine
@@ -73,6 +75,9 @@ class Node:
     events: EventHub
     records: dict[str, RecordService]
     screening: ScreeningService
+    screenings: ScreeningJobs
+    replica_feed: ReplicaFeed | None  # the hub serves it
+    replica: ReplicaSync | None  # a national node keeps it
     features: tuple[RecordFeature, ...]
     metrics: CollectorRegistry = field(default_factory=CollectorRegistry)
 
@@ -118,6 +123,8 @@ def build_node(settings: Settings, *, migrate: bool = True, engine: Engine | Non
     """Wire a node. ``migrate`` brings the database schema to the latest revision first."""
     node = _wire(settings, migrate=migrate, engine=engine)
     node.metrics.register(AuditLogCollector(node.uow))
+    if node.replica is not None:
+        node.metrics.register(ReplicaCollector(node.replica))
     return node
 
 
@@ -152,7 +159,22 @@ def _wire(settings: Settings, *, migrate: bool, engine: Engine | None) -> Node:
     for kind in ("travel_document", "vehicle"):
         records[kind].key_listeners.append(screening.index)
     retention.key_listeners.append(screening.index)
+    records["person"].change_listeners.append(screening.watchlist)
+    retention.purge_listeners.append(screening.watchlist)
     screening.load_index()
+    screening.load_watchlist()
+    replica = None if settings.is_hub else ReplicaSync(uow, audit, view)
+    if replica is not None:
+        replica.load_index()
+        screening.replica = replica
+    auth = AuthService(
+        uow,
+        issuer,
+        audit,
+        node_name=settings.node_name,
+        is_hub=settings.is_hub,
+        lockout_after=settings.login_attempts_before_lockout,
+    )
     return Node(
         settings=settings,
         engine=engine,
@@ -160,14 +182,7 @@ def _wire(settings: Settings, *, migrate: bool, engine: Engine | None) -> Node:
         audit=audit,
         witness=Witness(uow, settings.witness_peers),
         misuse=MisuseMonitor(uow, settings.misuse_rules, origin=audit.origin),
-        auth=AuthService(
-            uow,
-            issuer,
-            audit,
-            node_name=settings.node_name,
-            is_hub=settings.is_hub,
-            lockout_after=settings.login_attempts_before_lockout,
-        ),
+        auth=auth,
         agencies=AgencyService(uow, audit, node_country=settings.node_country, is_hub=settings.is_hub),
         policy=policy,
         retention=retention,
@@ -177,6 +192,9 @@ def _wire(settings: Settings, *, migrate: bool, engine: Engine | None) -> Node:
         events=events,
         records=records,
         screening=screening,
+        replica_feed=ReplicaFeed(uow, audit, policy, records, view) if settings.is_hub else None,
+        replica=replica,
+        screenings=ScreeningJobs(uow, audit, screening, auth.principal_of, settings.data_dir / "screenings"),
         imports=ImportService(uow, records, audit),
         features=FEATURES,
     )

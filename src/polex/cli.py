@@ -5,6 +5,7 @@ from __future__ import annotations
 import getpass
 import json
 import os
+import shutil
 import signal
 import sys
 from collections.abc import Iterator
@@ -307,6 +308,67 @@ def export_records(
         "file": str(out),
     }
     typer.echo(json.dumps(summary))
+
+
+def _register_match() -> None:
+    from polex.matching.cli import match_command
+
+    app.command("match")(match_command)
+
+
+_register_match()
+
+
+@app.command("screen")
+def screen_manifest(
+    manifest: Annotated[Path, typer.Argument(help="A passenger list: CSV, JSON Lines or a JSON array", exists=True)],
+    out: Annotated[Path, typer.Option(help="Where to write the results (one JSON line a row)")],
+    purpose: Annotated[str | None, typer.Option(help="Why you screen: border_control, ...")] = None,
+    format_name: Annotated[str, typer.Option("--format", help="csv, jsonl or json")] = "csv",
+    threshold: Annotated[float | None, typer.Option(min=0, max=1, help="Score of a person match")] = None,
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+) -> None:
+    """Screen a manifest against this node's records as its own agency, as the API's
+    screenings do (same policy, hits and audit), and write one result line a row."""
+    declared = _declared_purpose(purpose)
+    from polex.auth.principal import Principal, PrincipalKind
+    from polex.screening.service import DEFAULT_MATCH_THRESHOLD
+
+    with _local_node(data_dir) as node:
+        agency = _own_agency(node)
+        operator = Principal(
+            PrincipalKind.LOCAL, "local-screen", getpass.getuser(), agency.id, agency.country, frozenset({Role.ANALYST})
+        )
+        jobs = node.screenings
+        jobs.folder.mkdir(parents=True, exist_ok=True)
+        spooled = jobs.folder / f"{manifest.name}.{os.getpid()}.upload"
+        with manifest.open("rb") as source, spooled.open("wb") as copy:
+            shutil.copyfileobj(source, copy, 1 << 20)
+        job = jobs.submit(
+            spooled,
+            operator,
+            purpose=declared,
+            format_name=format_name,
+            source=manifest.name,
+            threshold=DEFAULT_MATCH_THRESHOLD if threshold is None else threshold,
+        )
+        jobs.run(job.id, principal=operator)
+        done = jobs.job(job.id, operator)
+        with out.open("wb") as results:
+            for line in jobs.results(job.id, operator):
+                results.write(line)
+    summary = {
+        "screening": done.id,
+        "status": done.status,
+        "rows": done.rows_done,
+        "rows_with_errors": done.rows_with_errors,
+        "document_hits": done.document_hits,
+        "person_matches": done.person_matches,
+        "file": str(out),
+    }
+    typer.echo(json.dumps(summary))
+    if done.status != "done":
+        _fail(done.error or "the screening failed")
 
 
 @app.command()

@@ -61,6 +61,9 @@ class Settings(BaseSettings):
     public_url: str | None = None
     hub_url: str | None = Field(default=None, description="A national node's hub (its API's base URL)")
     relay_seconds: float = Field(default=0.5, gt=0, description="How often outgoing envelopes are relayed")
+    replica_seconds: float = Field(
+        default=10.0, gt=0, description="How often a national node pulls the hub's changes into its replica"
+    )
     access_token_minutes: int = Field(default=15, ge=1, le=24 * 60)
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     max_import_bytes: int = Field(default=512 * 1_048_576, ge=1024, description="Largest file an import may upload")

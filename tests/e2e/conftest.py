@@ -25,10 +25,13 @@ import uvicorn
 
 from polex.agency.schemas import AgencyCreate
 from polex.api.app import create_app
+from polex.auth.principal import Principal, PrincipalKind
 from polex.auth.schemas import UserCreate
 from polex.bootstrap import Node
 from polex.domain.agency import AgencyKind
 from polex.domain.roles import Role
+from polex.network.keys import CA_CERTIFICATE, NODE_CERTIFICATE, NODE_CSR, NodeKeyFiles
+from polex.network.schemas import EnrolmentCreate
 from polex.provision import own_agency
 from tests.conftest import backend_params, database_url_for, make_node
 from tests.factories import unique
@@ -240,3 +243,28 @@ def hub_live(live_backend: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
     finally:
         if schema is not None:
             schema.drop()
+
+
+@pytest.fixture(scope="module")
+def network(live: LiveServer, hub_live: LiveServer) -> tuple[LiveServer, LiveServer]:
+    """France enrolled in the hub's network, as the operators would do it."""
+    hub = hub_live.node
+    operator = Principal(PrincipalKind.LOCAL, "setup", "setup", hub_live.own_agency_id, "XPO", frozenset({Role.ADMIN}))
+    keys = NodeKeyFiles(live.node.settings.keys_dir)
+    name = live.node.settings.node_name
+    invitation = hub.network.invite(name, "FRA", operator)
+    hub.network.enrol(
+        EnrolmentCreate(
+            name=name, csr=keys.read(NODE_CSR).decode(), encryption_key=keys.encryption_jwk(), url=live.base_url
+        ),
+        invitation.code,
+    )
+    hub.network.approve(name, operator)
+    issued = hub.network.enrolment(name, invitation.code)
+    assert issued.certificate is not None
+    assert issued.ca_certificate is not None
+    keys.write_public(CA_CERTIFICATE, issued.ca_certificate.encode())
+    keys.write_public(NODE_CERTIFICATE, issued.certificate.encode())
+    hub.network.ensure_hub_member(hub_live.base_url)
+    live.node.network_view.hub_url = hub_live.base_url
+    return live, hub_live

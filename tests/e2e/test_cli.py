@@ -393,3 +393,32 @@ def test_export_writes_the_records_in_an_outside_format_and_is_audited(tmp_path:
     )
     assert undeclared.returncode == 2
     assert "--purpose: is required" in undeclared.stderr
+
+
+def test_screen_a_manifest_from_the_command_line(tmp_path: Path) -> None:
+    data_dir = tmp_path / "fra"
+    run("init", "--data-dir", str(data_dir), "--name", "fra", "--country", "FRA")
+    mrz = tmp_path / "documents.mrz"
+    mrz.write_text("\n".join(td3_lines(number="34EF56789")) + "\n")
+    run("import", str(mrz), "--format", "icao-mrz", "--option", "status=stolen", "--data-dir", str(data_dir))
+    manifest = tmp_path / "AF1234.csv"
+    manifest.write_text(
+        "id,name,passport_number,issuing_country\nP1,Camille Martin,34EF56789,FRA\nP2,Ana Lopez,1,FRA\nP3,,,\n"
+    )
+    out = tmp_path / "results.jsonl"
+    completed = run(
+        "screen", str(manifest), "--purpose", "border_control", "--out", str(out), "--data-dir", str(data_dir)
+    )
+    summary = json.loads(completed.stdout)
+    assert (summary["status"], summary["rows"], summary["document_hits"], summary["rows_with_errors"]) == (
+        "done",
+        3,
+        1,
+        1,
+    )
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [line["hit"] for line in lines] == [True, False, False]
+    assert lines[0]["document"]["record"]["number"] == "34EF56789"
+    missing = run("screen", str(manifest), "--out", str(out), "--data-dir", str(data_dir), check=False)
+    assert missing.returncode == 2
+    assert "--purpose" in missing.stderr

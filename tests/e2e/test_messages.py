@@ -11,15 +11,11 @@ from typing import Any
 
 import httpx
 import orjson
-import pytest
 
-from polex.auth.principal import Principal, PrincipalKind
 from polex.crypto.envelope import seal
 from polex.domain.base import new_id
 from polex.domain.message import RoutingHeader
 from polex.domain.roles import Role
-from polex.network.keys import CA_CERTIFICATE, NODE_CERTIFICATE, NODE_CSR, NodeKeyFiles
-from polex.network.schemas import EnrolmentCreate
 from tests.e2e.conftest import LiveServer, assert_problem, error_fields, read_events
 
 
@@ -31,31 +27,6 @@ def wait_for(condition: Callable[[], Any], seconds: float = 30) -> Any:
             return value
         time.sleep(0.2)
     raise AssertionError("timed out")
-
-
-@pytest.fixture(scope="module")
-def network(live: LiveServer, hub_live: LiveServer) -> tuple[LiveServer, LiveServer]:
-    """France enrolled in the hub's network, as the operators would do it."""
-    hub = hub_live.node
-    operator = Principal(PrincipalKind.LOCAL, "setup", "setup", hub_live.own_agency_id, "XPO", frozenset({Role.ADMIN}))
-    keys = NodeKeyFiles(live.node.settings.keys_dir)
-    name = live.node.settings.node_name
-    invitation = hub.network.invite(name, "FRA", operator)
-    hub.network.enrol(
-        EnrolmentCreate(
-            name=name, csr=keys.read(NODE_CSR).decode(), encryption_key=keys.encryption_jwk(), url=live.base_url
-        ),
-        invitation.code,
-    )
-    hub.network.approve(name, operator)
-    issued = hub.network.enrolment(name, invitation.code)
-    assert issued.certificate is not None
-    assert issued.ca_certificate is not None
-    keys.write_public(CA_CERTIFICATE, issued.ca_certificate.encode())
-    keys.write_public(NODE_CERTIFICATE, issued.certificate.encode())
-    hub.network.ensure_hub_member(hub_live.base_url)
-    live.node.network_view.hub_url = hub_live.base_url
-    return live, hub_live
 
 
 def delivery_of(client: httpx.Client, message_id: str) -> dict[str, str]:

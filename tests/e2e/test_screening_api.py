@@ -5,6 +5,7 @@ owner told of a hit in real time."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import threading
 from typing import Any
 
@@ -152,3 +153,75 @@ def test_the_owner_is_told_of_a_hit_and_answers_the_confirmation(parties: dict[s
     assert seen["status"] == "confirmed"
     assert seen["age_seconds"] >= 0
     assert_problem(owner.post(f"/api/v1/hits/{hit_id}/confirm"), 409)
+
+
+def test_persons_are_matched_across_scripts_over_http(hub_live: LiveServer, parties: dict[str, httpx.Client]) -> None:
+    node, border = hub_live.node, parties["border"]
+    fra = hub_live.new_client([Role.NCB_OPERATOR], agency_id=hub_live.make_agency(country="FRA"))
+    person = {"names": [{"full": "Камиль Мартен"}, {"full": "Camille Martin"}], "birth_dates": ["1990-01-02"]}
+    assert fra.post("/api/v1/persons", json=person).status_code == 201
+    agreement = Agreement(
+        id="fra-ukr-persons-e2e",
+        title="Persons for border control",
+        kind=AgreementKind.BILATERAL_TREATY,
+        parties=["FRA", "UKR"],
+        categories=[DataCategory.PERSONS],
+        purposes=[Purpose.BORDER_CONTROL],
+        level=AccessLevel.FULL,
+        valid_from=dt.date(2020, 1, 1),
+        legal_reference="FRA-UKR border treaty, art. 5",
+    )
+    read = node.policy.propose(agreement, admin("FRA"))
+    for country in ("FRA", "UKR"):
+        node.policy.approve(agreement.id, read.version, admin(country))
+    body = {
+        "purpose": "border_control",
+        "query": {"names": ["MARTIN Camille"], "birth_date": "1990-01", "nationalities": ["FRA"], "sex": "F"},
+        "limit": 10,
+        "threshold": 0.7,
+    }
+    response = border.post("/api/v1/persons/match", json=body)
+    assert response.status_code == 200, response.text
+    [candidate] = response.json()["candidates"]
+    assert candidate["match"] is True
+    assert 0.7 <= candidate["score"] <= 1
+    assert {feature["feature"] for feature in candidate["explanation"]} >= {"name", "birth_date"}
+    assert candidate["access"] == "full"
+    bad = {**body, "query": {"names": ["\x07"]}}
+    assert error_fields(assert_problem(border.post("/api/v1/persons/match", json=bad), 422)) == {"query.names[0]"}
+    huge = {**body, "query": {"names": ["a" * 10_000]}}
+    assert_problem(border.post("/api/v1/persons/match", json=huge), 422)
+
+
+def test_a_manifest_is_screened_in_the_background_and_its_results_stream(parties: dict[str, httpx.Client]) -> None:
+    owner, border = parties["owner"], parties["border"]
+    assert owner.post("/api/v1/travel-documents", json=document_body(number="41MN98765")).status_code == 201
+    rows = "".join(f"P{n},Traveller Number{n},{'41MN98765' if n == 7 else f'55CC{n:05d}'},FRA\n" for n in range(40))
+    manifest = "id,name,passport_number,issuing_country\n" + rows + "P40,,,\n"
+    submitted = border.post(
+        "/api/v1/screenings?purpose=border_control&source=AF1234",
+        content=manifest.encode(),
+        headers={"Content-Type": "text/csv"},
+    )
+    assert submitted.status_code == 202, submitted.text
+    job = submitted.json()
+    assert submitted.headers["Location"] == f"/api/v1/screenings/{job['id']}"
+    with border.stream("GET", f"/api/v1/screenings/{job['id']}/results?follow=true", timeout=60) as stream:
+        assert stream.headers["content-type"].startswith("application/x-ndjson")
+        lines = [json.loads(line) for line in stream.iter_lines() if line]
+    assert [line["ref"] for line in lines] == [f"P{n}" for n in range(41)]
+    assert [line["ref"] for line in lines if line["hit"]] == ["P7"]
+    assert lines[-1]["status"] == "error"
+    status = border.get(f"/api/v1/screenings/{job['id']}").json()
+    assert status["status"] == "done"
+    assert status["progress"] == 1.0
+    assert status["summary"] == {"rows": 41, "rows_with_errors": 1, "document_hits": 1, "person_matches": 0}
+    resumed = border.get(f"/api/v1/screenings/{job['id']}/results?after=40")
+    assert [json.loads(line)["ref"] for line in resumed.text.splitlines()] == ["P40"]
+    # Another agency's job is not there; a manifest of unknown type is refused.
+    assert_problem(owner.get(f"/api/v1/screenings/{job['id']}"), 404)
+    unknown = border.post("/api/v1/screenings?purpose=border_control", content=b"x", headers={"Content-Type": "a/b"})
+    assert error_fields(assert_problem(unknown, 422)) == {"format"}
+    assert_problem(
+        border.post("/api/v1/screenings", content=manifest.encode(), headers={"Content-Type": "text/csv"}), 422
+    )

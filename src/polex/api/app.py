@@ -24,6 +24,8 @@ from polex.message.endpoints import router as message_router
 from polex.network.endpoints import router as network_router
 from polex.policy.endpoints import router as policy_router
 from polex.record.endpoints import build_router
+from polex.replica.endpoints import node_router as replica_node_router
+from polex.replica.endpoints import router as replica_router
 from polex.screening.endpoints import router as screening_router
 
 
@@ -39,6 +41,10 @@ def create_app(node: Node) -> FastAPI:
             relay := PeriodicTask("message-relay", node.messages.relay_once, settings.relay_seconds),
         ]
         node.messages.on_outbox = relay.wake
+        tasks.append(screenings := PeriodicTask("screenings", node.screenings.run_pending, 5.0))
+        if node.replica is not None:
+            tasks.append(PeriodicTask("replica-sync", node.replica.sync_once, settings.replica_seconds))
+        node.screenings.on_submitted = screenings.wake
         if settings.is_hub:
             delivery = PeriodicTask("message-delivery", node.messages.deliver_once, settings.relay_seconds)
             node.messages.on_hub_queue = delivery.wake
@@ -80,6 +86,8 @@ def create_app(node: Node) -> FastAPI:
     app.include_router(message_node_router)
     app.include_router(events_router)
     app.include_router(screening_router)
+    app.include_router(replica_router)
+    app.include_router(replica_node_router)
     for feature in node.features:
         app.include_router(build_router(feature))
     # Outermost first: the request id and metrics see every answer, the 413s included.
@@ -87,7 +95,11 @@ def create_app(node: Node) -> FastAPI:
         BodySizeLimit,
         limit=settings.max_body_bytes,
         # Envelopes (up to 16 MiB each) and batches of them travel between nodes.
-        larger={"/api/v1/imports": settings.max_import_bytes, "/api/v1/network/": 64 * 1024 * 1024},
+        larger={
+            "/api/v1/imports": settings.max_import_bytes,
+            "/api/v1/screenings": settings.max_import_bytes,
+            "/api/v1/network/": 64 * 1024 * 1024,
+        },
     )
     app.add_middleware(RequestContext, registry=node.metrics)
     return app

@@ -159,13 +159,14 @@ class AuthService:
         now = time.monotonic()
         if cached is not None and cached[0] > now:
             return cached[1]
-        principal = self._load_principal(claims.subject)
+        principal = self.principal_of(claims.subject)
         if len(self._principals) > PRINCIPAL_CACHE_SIZE:
             self._principals.clear()
         self._principals[claims.subject] = (now + PRINCIPAL_CACHE_SECONDS, principal)
         return principal
 
-    def _load_principal(self, user_id: str) -> Principal:
+    def principal_of(self, user_id: str) -> Principal:
+        """The user as a principal now (its roles and agency), or 401 when disabled or gone."""
         with self._uow(read_only=True) as uow:
             user = UserRepository(uow.session).get(user_id)
             if user is None or not user.active:

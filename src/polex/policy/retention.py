@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -54,6 +54,10 @@ class KeyListener(Protocol):
     def keys_changed(self, added: Iterable[str], removed: Iterable[str]) -> None: ...
 
 
+class PurgeListener(Protocol):
+    def records_changed(self, kind: str, changed: Mapping[str, Mapping[str, Any] | None]) -> None: ...
+
+
 class RetentionService:
     def __init__(self, uow: UnitOfWorkFactory, audit: AuditTrail, policy: PolicyService, *, batch: int = 1000) -> None:
         self._uow = uow
@@ -62,6 +66,7 @@ class RetentionService:
         self._batch = batch
         # Told which lookup keys a purge dropped (the screening index forgets them).
         self.key_listeners: list[KeyListener] = []
+        self.purge_listeners: list[PurgeListener] = []  # told of purged records (None content)
 
     def run_once(self, now: dt.datetime | None = None) -> RetentionRun:
         """Give deadlines to records without one, ask owners to review what nears its
@@ -140,6 +145,7 @@ class RetentionService:
         total = 0
         while True:
             dropped: list[str] = []
+            by_kind: dict[str, list[str]] = defaultdict(list)
             with self._uow() as uow:
                 rows = uow.session.execute(
                     select(RecordRow.id, RecordRow.kind)
@@ -149,7 +155,6 @@ class RetentionService:
                     .with_for_update(skip_locked=True)
                 ).all()
                 if rows:
-                    by_kind: dict[str, list[str]] = defaultdict(list)
                     for row in rows:
                         by_kind[row.kind].append(row.id)
                     ids = [row.id for row in rows]
@@ -166,6 +171,10 @@ class RetentionService:
             if dropped:
                 for listener in self.key_listeners:
                     listener.keys_changed((), dropped)
+            if drop_keys and rows:
+                for kind, ids in by_kind.items():
+                    for purge_listener in self.purge_listeners:
+                        purge_listener.records_changed(kind, dict.fromkeys(ids))
             total += len(rows)
             if len(rows) < self._batch:
                 return total

@@ -35,7 +35,7 @@ from polex.policy.service import PolicyService, requester_of
 from polex.record.cursor import decode_cursor, encode_cursor
 from polex.record.repository import RecordQuery, RecordRepository
 from polex.record.schemas import content_fields
-from polex.record.spec import LookupKeyListener, RecordFeature
+from polex.record.spec import LookupKeyListener, RecordChangeListener, RecordFeature
 from polex.storage.tables import RecordRow
 from polex.storage.unit_of_work import UnitOfWork, UnitOfWorkFactory
 
@@ -83,11 +83,17 @@ class RecordService:
         self.feature = feature
         self.kind = feature.record_type.kind.value
         self.key_listeners: list[LookupKeyListener] = []
+        self.change_listeners: list[RecordChangeListener] = []
 
     def _keys_changed(self, added: Sequence[str], removed: Sequence[str]) -> None:
         if added or removed:
             for listener in self.key_listeners:
                 listener.keys_changed(added, removed)
+
+    def _records_changed(self, changed: Mapping[str, Mapping[str, Any] | None]) -> None:
+        if changed:
+            for listener in self.change_listeners:
+                listener.records_changed(self.kind, changed)
 
     def _event(self, action: str, principal: Principal, record_ids: Sequence[str], **fields: Any) -> EventDraft:
         return EventDraft(
@@ -271,6 +277,7 @@ class RecordService:
             self._audit.add(uow, [self._event("created", principal, [row.id], result_count=1)])
             uow.commit()
         self._keys_changed(sorted(lookup), ())
+        self._records_changed({row.id: row.content})
         return self.to_record(row)
 
     def create_many(self, records: Sequence[NewRecord], *, actor: Actor | None = None) -> int:
@@ -295,6 +302,7 @@ class RecordService:
             self._audit.add(uow, [event])
             uow.commit()
         self._keys_changed([key for _, lookup in made for key in lookup], ())
+        self._records_changed({row.id: row.content for row in rows})
         return len(records)
 
     def update(
@@ -348,6 +356,7 @@ class RecordService:
             self._audit.add(uow, [self._event("updated", principal, [row.id], details={"version": row.version})])
             uow.commit()
         self._keys_changed(sorted(added), sorted(removed))
+        self._records_changed({row.id: row.content})
         return self.to_record(row)
 
     def delete(self, record_id: str, principal: Principal, *, if_match: int | None) -> None:
@@ -368,6 +377,7 @@ class RecordService:
             self._audit.add(uow, [self._event("deleted", principal, [row.id])])
             uow.commit()
         self._keys_changed((), removed)
+        self._records_changed({record_id: None})
 
     # -- helpers ----------------------------------------------------------------------
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -51,6 +51,13 @@ class LookupKeyListener(Protocol):
     index keeps itself current this way). A key filed under two records is added twice."""
 
     def keys_changed(self, added: Iterable[str], removed: Iterable[str]) -> None: ...
+
+
+class RecordChangeListener(Protocol):
+    """Told, after the commit, which records of a kind changed: the new content (JSON
+    form), or None for a record withdrawn or purged (the person watch list follows)."""
+
+    def records_changed(self, kind: str, changed: Mapping[str, Mapping[str, Any] | None]) -> None: ...
 
 
 @dataclass(frozen=True)

@@ -2,17 +2,30 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Header, Query, Request, status
 from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse, StreamingResponse
 
 from polex.api.dependencies import NodeDep, PrincipalDep
-from polex.domain.base import RecordId
+from polex.domain.base import RecordId, new_id
 from polex.domain.policy import Purpose
-from polex.errors import BadRequest, FieldError
+from polex.errors import BadRequest, FieldError, ValidationFailed
 from polex.policy.service import PURPOSE_HEADER, parse_purpose
-from polex.screening.schemas import CheckResults, DocumentCheck, HitList, HitNote, VehicleCheck
+from polex.screening.schemas import (
+    CheckResults,
+    DocumentCheck,
+    HitList,
+    HitNote,
+    PersonCandidates,
+    PersonMatch,
+    VehicleCheck,
+)
+from polex.screening.service import DEFAULT_MATCH_THRESHOLD, REPLICA_PURPOSE
+from polex.storage.tables import ScreeningRow
 
 router = APIRouter(prefix="/api/v1", tags=["screening"])
 
@@ -42,7 +55,7 @@ async def check_documents(
     results = await run_in_threadpool(
         node.screening.check_documents, items, principal, purpose=purpose, case_reference=body.case_reference
     )
-    return {"results": results}
+    return {"results": results, **await _replica_note(node, purpose)}
 
 
 @router.post("/vehicles/check", response_model=CheckResults, summary="Check vehicles by VIN or plate (up to 1,000)")
@@ -54,7 +67,35 @@ async def check_vehicles(
     results = await run_in_threadpool(
         node.screening.check_vehicles, items, principal, purpose=purpose, case_reference=body.case_reference
     )
-    return {"results": results}
+    return {"results": results, **await _replica_note(node, purpose)}
+
+
+async def _replica_note(node: Any, purpose: Purpose) -> dict[str, Any]:
+    """On a national node, how current the copy of the hub's records that answered is
+    (``hub_reachable`` false: offline, answered from data as of ``as_of``)."""
+    if node.replica is None or purpose is not REPLICA_PURPOSE:
+        return {}
+    status = await run_in_threadpool(node.replica.status)
+    return {"replica": {name: status[name] for name in ("as_of", "lag_seconds", "hub_reachable")}}
+
+
+@router.post("/persons/match", response_model=PersonCandidates, summary="Match a person against the watch list")
+async def match_persons(
+    body: PersonMatch, principal: PrincipalDep, node: NodeDep, header_purpose: PurposeHeader = None
+) -> dict[str, Any]:
+    purpose = _purpose(body.purpose, header_purpose)
+    candidates = await run_in_threadpool(
+        lambda: node.screening.match_persons(
+            body.query.model_dump(),
+            principal,
+            purpose=purpose,
+            case_reference=body.case_reference,
+            limit=body.limit,
+            threshold=body.threshold,
+            cutoff=body.cutoff,
+        )
+    )
+    return {"candidates": candidates}
 
 
 @router.get("/hits", response_model=HitList, summary="Hits on your agency's records, or raised by its checks")
@@ -100,3 +141,140 @@ async def reject_hit(hit_id: RecordId, principal: PrincipalDep, node: NodeDep, b
         lambda: node.screening.answer(hit_id, confirmed=False, note=body.note, principal=principal)
     )
     return hit
+
+
+# -- manifest screenings --------------------------------------------------------------------
+
+_MEDIA_FORMATS = {
+    "text/csv": "csv",
+    "application/x-ndjson": "jsonl",
+    "application/jsonl": "jsonl",
+    "application/json": "json",
+}
+
+
+def _screening_read(job: ScreeningRow) -> dict[str, Any]:
+    progress = 1.0 if job.status == "done" else (job.bytes_done / job.bytes_total if job.bytes_total else 0.0)
+    return {
+        "id": job.id,
+        "status": job.status,
+        "error": job.error,
+        "source": job.source,
+        "format": job.format,
+        "purpose": job.purpose,
+        "case_reference": job.case_reference,
+        "threshold": job.threshold,
+        "progress": round(min(progress, 1.0), 4),
+        "summary": {
+            "rows": job.rows_done,
+            "rows_with_errors": job.rows_with_errors,
+            "document_hits": job.document_hits,
+            "person_matches": job.person_matches,
+        },
+        "created_at": job.created_at.isoformat(),
+        "started_at": job.started_at.isoformat() if job.started_at else None,
+        "finished_at": job.finished_at.isoformat() if job.finished_at else None,
+        "results": f"/api/v1/screenings/{job.id}/results",
+    }
+
+
+@router.post(
+    "/screenings",
+    status_code=status.HTTP_202_ACCEPTED,
+    summary="Screen a manifest (CSV, JSON Lines or a JSON array) in the background",
+)
+async def submit_screening(
+    request: Request,
+    principal: PrincipalDep,
+    node: NodeDep,
+    purpose: Annotated[str, Query(max_length=64, description="Why you screen: border_control, ...")],
+    format_name: Annotated[
+        str | None, Query(alias="format", max_length=8, description="csv, jsonl or json (else from Content-Type)")
+    ] = None,
+    case_reference: Annotated[str | None, Query(max_length=128)] = None,
+    threshold: Annotated[float, Query(ge=0, le=1)] = DEFAULT_MATCH_THRESHOLD,
+    candidates: Annotated[int, Query(ge=1, le=20, description="Candidates kept a row")] = 5,
+    source: Annotated[str | None, Query(max_length=255, description="The manifest's name, for you")] = None,
+    header_purpose: PurposeHeader = None,
+) -> JSONResponse:
+    """The body is the manifest itself, streamed to disk (never held in memory); the answer
+    says where to follow the job. Each row gets one result line, bad rows included."""
+    declared = _purpose(purpose, header_purpose)
+    media = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
+    chosen = format_name or _MEDIA_FORMATS.get(media)
+    if chosen is None:
+        raise ValidationFailed(
+            "say what the manifest is", errors=[FieldError("format", "csv, jsonl or json (or a Content-Type)")]
+        )
+    folder = node.screenings.folder
+    folder.mkdir(parents=True, exist_ok=True)
+    spooled = folder / f"{new_id()}.upload"
+    try:
+        with spooled.open("wb") as out:
+            async for chunk in request.stream():
+                out.write(chunk)
+    except BaseException:
+        spooled.unlink(missing_ok=True)
+        raise
+    job = await run_in_threadpool(
+        lambda: node.screenings.submit(
+            spooled,
+            principal,
+            purpose=declared,
+            format_name=chosen,
+            source=source or "manifest",
+            case_reference=case_reference,
+            threshold=threshold,
+            candidates=candidates,
+        )
+    )
+    return JSONResponse(_screening_read(job), status_code=202, headers={"Location": f"/api/v1/screenings/{job.id}"})
+
+
+@router.get("/screenings", summary="Your agency's manifest screenings, newest first")
+async def list_screenings(principal: PrincipalDep, node: NodeDep) -> dict[str, Any]:
+    jobs = await run_in_threadpool(node.screenings.jobs, principal)
+    return {"items": [_screening_read(job) for job in jobs]}
+
+
+@router.get("/screenings/{screening_id}", summary="A screening: status, progress and summary")
+async def read_screening(screening_id: RecordId, principal: PrincipalDep, node: NodeDep) -> dict[str, Any]:
+    job = await run_in_threadpool(node.screenings.job, screening_id, principal)
+    return _screening_read(job)
+
+
+@router.get(
+    "/screenings/{screening_id}/results",
+    summary="A screening's results as JSON Lines, one per manifest row, as they are written",
+    response_class=StreamingResponse,
+)
+async def screening_results(
+    screening_id: RecordId,
+    principal: PrincipalDep,
+    node: NodeDep,
+    after: Annotated[int, Query(ge=0, description="Skip the first rows (resume a download)")] = 0,
+    follow: Annotated[bool, Query(description="Keep streaming until the job ends")] = False,
+) -> StreamingResponse:
+    lines = await run_in_threadpool(lambda: list(node.screenings.results(screening_id, principal, after=after)))
+
+    async def stream() -> AsyncIterator[bytes]:
+        sent = after
+        for line in lines:
+            yield line
+            sent += 1
+        while follow:
+            job = await run_in_threadpool(node.screenings.job, screening_id, principal)
+            more = await run_in_threadpool(_read_lines, node, job, sent)
+            for line in more:
+                yield line
+                sent += 1
+            if job.status in ("done", "failed") and not more:
+                return
+            if not more:
+                await asyncio.sleep(0.5)
+
+    return StreamingResponse(stream(), media_type="application/x-ndjson")
+
+
+def _read_lines(node: Any, job: ScreeningRow, after: int) -> list[bytes]:
+    return list(node.screenings.lines(job.id, after, job))

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from polex.screening.service import MAX_BATCH
+from polex.screening.service import DEFAULT_MATCH_THRESHOLD, MAX_BATCH
 
 Short = Annotated[str, StringConstraints(max_length=64)]
 Note = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
@@ -55,9 +55,40 @@ class CheckResults(BaseModel):
     could not be read (its ``error`` says which field and why). A hit carries ``access``
     (full, redacted or hit_only), ``reference``, ``owner``, ``record`` as far as the policy
     allows, ``consult_owner`` and, for another agency's record, the ``hit_id`` to ask the
-    owner for confirmation; further records under the same identifier are in ``more``."""
+    owner for confirmation; further records under the same identifier are in ``more``. On a
+    national node, ``replica`` says how current the copy of the hub's records is that
+    answered (``source: replica`` on a hit); ``hub_reachable`` false means offline."""
 
     results: list[dict[str, Any]]
+    replica: dict[str, Any] | None = None
+
+
+class PersonMatchQuery(_Strict):
+    """The person looked for: names in any script, birth date (``1980``, ``1980-03`` or
+    ``1980-03-07``), nationalities (ISO 3166-1), sex (M, F), document or national numbers."""
+
+    names: list[Annotated[str, StringConstraints(max_length=1000)]] = Field(min_length=1, max_length=20)
+    birth_date: Annotated[str, StringConstraints(max_length=10)] | None = Field(default=None, examples=["1980-03"])
+    nationalities: list[Annotated[str, StringConstraints(max_length=3)]] = Field(default_factory=list, max_length=10)
+    sex: Annotated[str, StringConstraints(max_length=16)] | None = None
+    identifiers: list[Annotated[str, StringConstraints(max_length=64)]] = Field(default_factory=list, max_length=20)
+
+
+class PersonMatch(_Check):
+    query: PersonMatchQuery
+    limit: int = Field(default=10, ge=1, le=100)
+    threshold: float = Field(
+        default=DEFAULT_MATCH_THRESHOLD, ge=0, le=1, description="A candidate at or above is a match"
+    )
+    cutoff: float | None = Field(default=None, ge=0, le=1, description="Candidates below are not returned (0.5)")
+
+
+class PersonCandidates(BaseModel):
+    """Ranked candidates: ``id``, ``score`` in [0, 1], ``match``, ``explanation`` per feature
+    (its ``detail`` only when the record is shown in full), ``access``, ``owner`` and the
+    ``record`` as far as the policy allows; ``hit_id`` for a match on another agency's record."""
+
+    candidates: list[dict[str, Any]]
 
 
 class HitNote(_Strict):

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import select
 
@@ -30,17 +30,20 @@ from polex.domain.roles import Permission
 from polex.errors import BadRequest, Conflict, FieldError, NotFound, ValidationFailed
 from polex.events import EventHub
 from polex.formats.mrz import document_type_for
+from polex.matching.model import Candidate, PersonQuery
+from polex.matching.scoring import DEFAULT_THRESHOLD
 from polex.policy.service import PolicyService, requester_of
 from polex.record.repository import RecordRepository
 from polex.record.service import RecordService
 from polex.screening.index import FingerprintIndex
+from polex.screening.persons import PersonWatchlist, record_of
 from polex.screening.queries import CheckItem, ItemError, read_document, read_vehicle
-from polex.storage.tables import HitRow, RecordRow
+from polex.storage.tables import HitRow, RecordRow, ReplicaRecordRow
 from polex.storage.unit_of_work import UnitOfWorkFactory
 
 MAX_BATCH = 1000  # items per request; manifests go through the asynchronous screenings
-
-_KIND_OF_KEY = {"doc": "travel_document", "vin": "vehicle", "plate": "vehicle"}
+DEFAULT_MATCH_THRESHOLD = DEFAULT_THRESHOLD
+DEFAULT_CUTOFF = 0.5  # candidates below this are not returned at all
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,17 @@ class IndexStats:
     entries: int
     seconds: float
     memory_bytes: int
+
+
+REPLICA_PURPOSE = Purpose.BORDER_CONTROL  # what the national replica was decided for
+
+
+class ReplicaLookup(Protocol):
+    watchlist: PersonWatchlist
+
+    def lookup(self, keys: Iterable[str]) -> dict[str, list[ReplicaRecordRow]]: ...
+
+    def rows(self, ids: Iterable[str]) -> dict[str, ReplicaRecordRow]: ...
 
 
 class HitStatus:
@@ -73,6 +87,13 @@ class ScreeningService:
         self._records = records
         self._events = events
         self.index = index or FingerprintIndex()
+        self.watchlist = PersonWatchlist(uow)
+        self.replica: ReplicaLookup | None = None  # a national node's copy of the hub's records
+
+    def load_watchlist(self) -> IndexStats:
+        """Fill the person watch list from the store (at start-up, and on demand)."""
+        records, seconds = self.watchlist.load()
+        return IndexStats(records, seconds, self.watchlist.memory_bytes())
 
     def load_index(self) -> IndexStats:
         """Fill the index from the store (at start-up, and on demand)."""
@@ -136,6 +157,8 @@ class ScreeningService:
         results: list[dict[str, Any]] = [{} for _ in read]
         hits: list[HitRow] = []
         shown_ids: list[str] = []
+        # The national replica answers for the hub's records, for the purpose it was made for.
+        copied = self.replica.lookup(keys) if self.replica is not None and purpose is REPLICA_PURPOSE else {}
         with self._uow() as uow:
             found: dict[str, list[RecordRow]] = {}
             if candidates:
@@ -153,6 +176,14 @@ class ScreeningService:
                     if row.owner_agency_id != principal.agency_id:
                         # Someone else's record: the owner is told, and a confirmation can follow.
                         hits.append(self._hit_row(row, shown, entry, principal, purpose, case_reference, now))
+                        match["hit_id"] = hits[-1].id
+                    described.append(match)
+                for copy in self._replica_matches(entry, copied, {row.id for row, _ in matches}):
+                    shown_ids.append(copy.id)
+                    match = self._found(copy, copy.record, entry)
+                    match["source"] = "replica"
+                    if copy.owner_agency_id != principal.agency_id:
+                        hits.append(self._hit_row(copy, copy.record, entry, principal, purpose, case_reference, now))
                         match["hit_id"] = hits[-1].id
                     described.append(match)
                 results[entry.position] = self._result(entry, described)
@@ -199,6 +230,21 @@ class ScreeningService:
         return matches
 
     @staticmethod
+    def _replica_matches(
+        entry: CheckItem, copied: Mapping[str, list[ReplicaRecordRow]], local: set[str]
+    ) -> list[ReplicaRecordRow]:
+        """The replica's records under the item's keys: already decided by the hub's policy
+        for this country and purpose; a record also held here is answered from here."""
+        seen = set(local)
+        matches = []
+        for key in entry.keys:
+            for row in copied.get(key, ()):
+                if row.id not in seen:
+                    seen.add(row.id)
+                    matches.append(row)
+        return matches
+
+    @staticmethod
     def _result(entry: CheckItem, found: list[dict[str, Any]]) -> dict[str, Any]:
         if not found:
             return {"hit": False, "query": entry.query}
@@ -208,7 +254,7 @@ class ScreeningService:
         return result
 
     @staticmethod
-    def _found(row: RecordRow, shown: dict[str, Any], entry: CheckItem) -> dict[str, Any]:
+    def _found(row: RecordRow | ReplicaRecordRow, shown: dict[str, Any], entry: CheckItem) -> dict[str, Any]:
         access = shown.get("access", {})
         found: dict[str, Any] = {
             "access": access.get("outcome"),
@@ -226,7 +272,7 @@ class ScreeningService:
 
     @staticmethod
     def _hit_row(
-        row: RecordRow,
+        row: RecordRow | ReplicaRecordRow,
         shown: dict[str, Any],
         entry: CheckItem,
         principal: Principal,
@@ -255,6 +301,193 @@ class ScreeningService:
         self._events.publish(
             "hit.raised", _owner_view(hit), permission=Permission.RECORD_WRITE, agency_id=hit.owner_agency_id
         )
+
+    # -- person matching ---------------------------------------------------------------------
+
+    def match_persons(
+        self,
+        query: Mapping[str, Any],
+        principal: Principal,
+        *,
+        purpose: Purpose,
+        case_reference: str | None = None,
+        limit: int = 10,
+        threshold: float = DEFAULT_MATCH_THRESHOLD,
+        cutoff: float | None = None,
+    ) -> list[dict[str, Any]]:
+        """Ranked candidates scoring at least ``cutoff``, each with ``match`` (score at or above
+        ``threshold``), the explanation per feature, and the record as the policy shows it.
+        A record the requester may not see is skipped as if it were not on file."""
+        person = person_query(query)
+        [candidates] = self.match_many(
+            [person],
+            principal,
+            purpose=purpose,
+            case_reference=case_reference,
+            limit=limit,
+            threshold=threshold,
+            cutoff=cutoff,
+        )
+        return candidates
+
+    def match_many(
+        self,
+        persons: Sequence[PersonQuery],
+        principal: Principal,
+        *,
+        purpose: Purpose,
+        case_reference: str | None = None,
+        limit: int = 10,
+        threshold: float = DEFAULT_MATCH_THRESHOLD,
+        cutoff: float | None = None,
+    ) -> list[list[dict[str, Any]]]:
+        """``match_persons`` for many query persons at once (a manifest's chunk): one
+        transaction, one audit event naming every record shown."""
+        principal.require(Permission.RECORD_READ)
+        cutoff = min(DEFAULT_CUTOFF, threshold) if cutoff is None else cutoff
+        if cutoff > threshold:
+            raise ValidationFailed(
+                "the cutoff cannot be above the threshold",
+                errors=[FieldError("cutoff", f"{cutoff} is above the threshold {threshold}")],
+            )
+        # More than asked: some candidates may be hidden from this requester.
+        found = [self.watchlist.search(person, limit=limit * 3 + 10, threshold=cutoff) for person in persons]
+        replica = self.replica if self.replica is not None and purpose is REPLICA_PURPOSE else None
+        copied = (
+            [replica.watchlist.search(person, limit=limit, threshold=cutoff) for person in persons] if replica else []
+        )
+        copies = replica.rows(record_of(c.entry_id) for cs in copied for c in cs) if replica else {}
+        view = self._policy.snapshot().for_requester(requester_of(principal, purpose, case_reference))
+        now = dt.datetime.now(dt.UTC)
+        results: list[list[dict[str, Any]]] = []
+        hits: list[HitRow] = []
+        with self._uow() as uow:
+            ids = sorted({record_of(candidate.entry_id) for candidates in found for candidate in candidates})
+            rows: dict[str, RecordRow] = {}
+            for start in range(0, len(ids), 500):
+                statement = select(RecordRow).where(
+                    RecordRow.id.in_(ids[start : start + 500]), RecordRow.deleted_at.is_(None)
+                )
+                rows.update((row.id, row) for row in uow.session.scalars(statement))
+            for person, candidates in zip(persons, found, strict=True):
+                shown: list[dict[str, Any]] = []
+                echo = CheckItem(0, (), {"names": list(person.names), "birth_date": person.birth_date})
+                for candidate, copy in self._merged(candidates, copied[len(results)] if replica else [], copies):
+                    row = copy or rows.get(record_of(candidate.entry_id))
+                    item = (
+                        None
+                        if row is None
+                        else self._copied_candidate(copy, candidate, threshold)
+                        if copy is not None
+                        else self._candidate(rows[row.id], candidate, view, threshold)
+                    )
+                    if row is None or item is None:
+                        continue
+                    if item["match"] and row.owner_agency_id != principal.agency_id:
+                        hit = self._hit_row(row, item["record"], echo, principal, purpose, case_reference, now)
+                        hits.append(hit)
+                        item["hit_id"] = hit.id
+                    shown.append(item)
+                    if len(shown) == limit:
+                        break
+                results.append(shown)
+            uow.session.add_all(hits)
+            terms: dict[str, str] = {}
+            for person in persons:
+                terms.update((f"name:{name.casefold()}", name) for name in person.names)
+                if person.birth_date:
+                    terms[f"birth_date:{person.birth_date}"] = person.birth_date
+            shown_ids = [item["id"] for shown in results for item in shown]
+            draft = EventDraft(
+                tag=AuditTag.PERSONS_MATCHED,
+                actor=actor_of(principal),
+                record_kind="person",
+                record_ids=shown_ids,
+                result_count=len(shown_ids),
+                query_terms=terms,
+                details={
+                    "queries": len(persons),
+                    "matches": sum(item["match"] for shown in results for item in shown),
+                    "threshold": threshold,
+                },
+                purpose=purpose.value,
+                case_reference=case_reference,
+            )
+            self._audit.add(uow, [draft])
+            uow.commit()
+        for hit in hits:
+            self._tell_owner(hit)
+        return results
+
+    @staticmethod
+    def _merged(
+        local: list[Candidate], copied: list[Candidate], copies: Mapping[str, ReplicaRecordRow]
+    ) -> list[tuple[Candidate, ReplicaRecordRow | None]]:
+        """Local and replica candidates in one ranking; a record held in both is answered
+        from here."""
+        held = {record_of(candidate.entry_id) for candidate in local}
+        merged: list[tuple[Candidate, ReplicaRecordRow | None]] = [(candidate, None) for candidate in local]
+        for candidate in copied:
+            copy = copies.get(record_of(candidate.entry_id))
+            if copy is not None and copy.id not in held:
+                merged.append((candidate, copy))
+        merged.sort(key=lambda pair: -pair[0].score)
+        return merged
+
+    @staticmethod
+    def _copied_candidate(copy: ReplicaRecordRow, candidate: Candidate, threshold: float) -> dict[str, Any]:
+        """A candidate from the national replica: the hub already decided what this country
+        may see of it (for border control); the explanation names forms only in full."""
+        full = copy.access == Outcome.FULL.value
+        return {
+            "id": copy.id,
+            "score": round(candidate.score, 4),
+            "match": candidate.score >= threshold,
+            "explanation": [
+                {
+                    "feature": feature.feature,
+                    "score": round(feature.score, 4),
+                    "weight": round(feature.weight, 4),
+                    **({"detail": feature.detail} if full else {}),
+                }
+                for feature in candidate.explanation
+            ],
+            "access": copy.access,
+            "owner": {"agency_id": copy.owner_agency_id, "country": copy.owner_country},
+            "consult_owner": copy.consult_owner,
+            "record": copy.record,
+            "source": "replica",
+        }
+
+    def _candidate(
+        self, row: RecordRow, candidate: Candidate, view: RequesterPolicy, threshold: float
+    ) -> dict[str, Any] | None:
+        decision = view.decide_parts(
+            row.kind, row.owner_agency_id, row.owner_country, row.restrictions, row.retain_until
+        )
+        record = apply_decision(self._records[row.kind].to_json(row), decision) if decision.visible else None
+        if record is None:
+            return None
+        full = decision.outcome is Outcome.FULL
+        return {
+            "id": row.id,
+            "score": round(candidate.score, 4),
+            "match": candidate.score >= threshold,
+            # Which name forms matched tells the record's content: in full only.
+            "explanation": [
+                {
+                    "feature": feature.feature,
+                    "score": round(feature.score, 4),
+                    "weight": round(feature.weight, 4),
+                    **({"detail": feature.detail} if full else {}),
+                }
+                for feature in candidate.explanation
+            ],
+            "access": decision.outcome.value,
+            "owner": {"agency_id": row.owner_agency_id, "country": row.owner_country},
+            "consult_owner": decision.consult_owner,
+            "record": record,
+        }
 
     # -- hits and their confirmation ----------------------------------------------------------
 
@@ -361,6 +594,23 @@ class ScreeningService:
             result_count=1,
             details={"hit": row.id, "status": row.status},
         )
+
+
+def person_query(query: Mapping[str, Any], prefix: str = "query") -> PersonQuery:
+    """The API's query person, or a 422 naming the field (``query.names[0]`` ...)."""
+    try:
+        return PersonQuery(
+            names=tuple(query.get("names") or ()),
+            birth_date=query.get("birth_date"),
+            nationalities=tuple(query.get("nationalities") or ()),
+            sex=query.get("sex"),
+            identifiers=tuple(query.get("identifiers") or ()),
+        )
+    except ValueError as error:
+        field, _, reason = str(error).partition(": ")
+        raise ValidationFailed(
+            f"the query person is not valid: {error}", errors=[FieldError(f"{prefix}.{field}", reason or str(error))]
+        ) from None
 
 
 def _same_document_type(code: str, filed: str) -> bool:

@@ -14,6 +14,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -202,6 +203,78 @@ class HitRow(Base):
         Index("ix_hits_owner_agency", "owner_agency_id", "created_at"),
         Index("ix_hits_requester_agency", "requester_agency_id", "created_at"),
     )
+
+
+class ScreeningRow(Base):
+    """A manifest screening job: who asked, why, how far it got and what it found. The
+    manifest and its results are files in the node's data folder, named by the id."""
+
+    __tablename__ = "screenings"
+
+    id: Mapped[str] = mapped_column(String(UUID_LENGTH), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(UUID_LENGTH))
+    agency_id: Mapped[str] = mapped_column(String(UUID_LENGTH), index=True)
+    country: Mapped[str] = mapped_column(String(3))
+    purpose: Mapped[str] = mapped_column(String(64))
+    case_reference: Mapped[str | None] = mapped_column(String(128))
+    format: Mapped[str] = mapped_column(String(8))
+    source: Mapped[str] = mapped_column(String(255))
+    threshold: Mapped[float] = mapped_column(Float)
+    candidates: Mapped[int] = mapped_column(Integer)  # at most this many candidates a row
+    status: Mapped[str] = mapped_column(String(16))  # queued, running, done, failed
+    error: Mapped[str | None] = mapped_column(Text)
+    bytes_total: Mapped[int] = mapped_column(BigInteger)
+    bytes_done: Mapped[int] = mapped_column(BigInteger, default=0)
+    rows_done: Mapped[int] = mapped_column(BigInteger, default=0)
+    rows_with_errors: Mapped[int] = mapped_column(BigInteger, default=0)
+    document_hits: Mapped[int] = mapped_column(BigInteger, default=0)
+    person_matches: Mapped[int] = mapped_column(BigInteger, default=0)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    started_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+
+
+class ReplicaRecordRow(Base):
+    """A national node's copy of a hub record its country may see (MIND), as the hub's
+    policy let it leave: the record (full, redacted or hit-only) and the SHA-256 of its
+    lookup keys, so that even a hit-only record answers a check offline."""
+
+    __tablename__ = "replica_records"
+
+    id: Mapped[str] = mapped_column(String(UUID_LENGTH), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    owner_agency_id: Mapped[str] = mapped_column(String(UUID_LENGTH))
+    owner_country: Mapped[str] = mapped_column(String(3))
+    version: Mapped[int] = mapped_column(Integer)
+    access: Mapped[str] = mapped_column(String(16))
+    consult_owner: Mapped[bool] = mapped_column(Boolean)
+    record: Mapped[dict[str, Any]] = mapped_column(JsonDocument)
+    key_hashes: Mapped[list[str]] = mapped_column(JsonDocument)
+    hub_updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    synced_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+
+
+class ReplicaKeyRow(Base):
+    """The SHA-256 of a replica record's lookup keys: what a check finds it by."""
+
+    __tablename__ = "replica_keys"
+
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    record_id: Mapped[str] = mapped_column(ForeignKey("replica_records.id"), primary_key=True, index=True)
+
+
+class ReplicaStateRow(Base):
+    """Where the national replica stands: the hub's cursor, the hub time the copy is as
+    of, and the last attempt and its error."""
+
+    __tablename__ = "replica_state"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    cursor: Mapped[str | None] = mapped_column(String(200))
+    as_of: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+    last_attempt_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+    last_error: Mapped[str | None] = mapped_column(Text)
+    full_syncs: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class AuditEventRow(Base):
