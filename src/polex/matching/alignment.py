@@ -586,4 +586,5 @@ def _greedy(query: QueryName, batch: CandidateBatch, scores: FloatArray, reasons
     extra = ((~c_covered) * token_weights).sum(axis=1)
     denominator = matched_weight + MISSING_QUERY_PART * missing + EXTRA_CANDIDATE_PART * extra
     result = np.divide(numerator, denominator, out=np.zeros(count), where=denominator > 0)
-    return BatchAlignment(np.minimum(result, 1.0), picks, query, batch, reasons)
+    # Six decimals: the pair scores are 32-bit floats, and 0.8999999761 should read 0.9.
+    return BatchAlignment(np.round(np.minimum(result, 1.0), 6), picks, query, batch, reasons)

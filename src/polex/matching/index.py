@@ -1,26 +1,30 @@
-"""An in-memory watch list: blocking keys find a few hundred candidates, the matcher scores them.
+"""An in-memory watch list: blocking keys find a few dozen candidates, the matcher scores them.
 
-Every name of every entry gets blocking keys: its tokens' Latin forms, their metaphone keys,
-their consonant skeletons, the Latin forms of adjacent tokens written together ("al" +
-"tikriti" -> "altikriti") and the skeleton of the whole name. A key is a Python string hash
-(cut to 62 bits; stable for the life of the process, which is the life of the index), and the
-postings are two numpy arrays sorted by key: ``keys`` (int64) and ``rows`` (int32 name rows).
-Twelve bytes a posting; about a dozen postings a name.
+Every name of every entry gets blocking keys: its tokens' Latin forms (doubled letters
+written once, so "Mohammed" and "Mohamed" share one), their metaphone keys, their consonant
+skeletons, the first and last four letters of tokens of seven letters or more (one typo
+leaves one of them intact), adjacent tokens written together ("al" + "tikriti" ->
+"altikriti"), the skeleton of the whole name, and for one-part names the one-letter
+deletions. A key is a Python string hash cut to 62 bits (stable for the life of the process,
+which is the life of the index); the postings are two numpy arrays sorted by key, ``keys``
+(int64) and ``rows`` (int32 name rows): twelve bytes a posting, about fifteen a name.
 
-Latin forms are keyed with doubled letters written once ("Mohammed" and "Mohamed" share
-a key); tokens of seven letters or more also by their first and last four letters, so that
-one typo leaves a key intact; one-part names by their one-letter deletions too. A search
-looks up its own keys, plus the Latin forms of every indexed token that shares a
-variant group with one of its tokens (so "محمد" reaches "mohammed", "muhammad" ...). Keys
-with more than ``COMMON_KEY`` postings ("mohammed", "kim") are not read in full: they only
-confirm candidates that a rarer key found, which keeps a search over a million names to a
-few thousand postings. Candidates are ranked by the summed rarity (IDF) of the query tokens
-they share, the best ``SCORED_CANDIDATES`` entries are scored with every one of their names,
-and those at or above the threshold come back, best first. Candidates sharing less than
-``MIN_EVIDENCE_SHARE`` of the query name's summed rarity are not scored at all.
+A search looks up its own keys, plus the Latin forms of the indexed tokens that share a
+variant group with one of its tokens (so "محمد" reaches "mohammed", "muhammad" ...). Keys with
+more than ``COMMON_KEY`` postings ("mohammed", "kim") are not read in full: they only confirm
+candidates that rarer keys found. Each query token ("unit") weighs its rarity (the IDF of
+its rarest key); a candidate earns, for each unit, that rarity times the strength of the best
+kind of key it shares (``KIND_WEIGHTS``: an exact form counts more than a sound-alike, which
+counts more than shared affixes), plus ``YEAR_EVIDENCE`` when born within a year of the
+query. Candidates with less than ``MIN_EVIDENCE_SHARE`` of the query name's rarity (or of the
+best candidate's, when none has much) are dropped; the best ``SCORED_CANDIDATES`` entries are
+scored with all of their names in one batch (``alignment.CandidateBatch.from_arrays``, which
+reads names from flat arrays rather than objects), and those at or above the threshold come
+back, best first.
 
-New postings wait in a small sorted segment that is merged into the main one when it grows
-past an eighth of it; removed entries are dropped from the postings at the same time.
+New postings wait in a small sorted segment, merged into the main one when it grows past an
+eighth of it. Removed entries are skipped at once, and the index is rebuilt without them once
+they are a quarter of it (or on ``compact``).
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ from polex.matching.scoring import (
     best_names_in_batch,
     match_result,
     qualify,
+    total_score,
 )
 
 # Kinds of blocking keys, weakest first, and how much a hit of each kind counts.
@@ -55,11 +60,10 @@ _KINDS = 8  # room in the packed (row, unit, kind) integers
 YEAR_EVIDENCE = 2.0  # ranks namesakes born within a year of the query's year first
 AFFIX_MIN_LENGTH = 7
 COMMON_KEY = 2_000
-GATHERED_POSTINGS = int(__import__("os").environ.get("GP", "3000"))
 SCORED_CANDIDATES = 48
 # Candidates must share at least this part of the query name's rarity (summed IDF). From the
-# quality benchmark: 0.5 lost none of the 683 true matches and made searches 2.4 times faster
-# than no cut; 0.6 lost two.
+# quality benchmark, when it was chosen: 0.5 lost none of the 683 true matches and made
+# searches 2.4 times faster than no cut; 0.6 lost two.
 MIN_EVIDENCE_SHARE = 0.5
 MAX_VARIANT_FORMS = 32
 _MERGE_FLOOR = 50_000
@@ -70,8 +74,9 @@ Int32Array = npt.NDArray[np.int32]
 
 def _skeleton_prefix(by_consonants: bool) -> str:
     # Skeletons of Arabic, Hebrew and Hangul tokens ("k") are kept apart from those of other
-    # scripts ("l"): a Latin query reads only "k" keys, so Latin names do not reach each other
-    # through their (noisy) skeletons, while a query in Arabic script reads both.
+    # scripts ("l"): every query reads "k" keys, but a Latin query reads "l" keys only for
+    # skeletons of four consonants or more, since short Latin skeletons are shared by many
+    # unrelated names; a query in those scripts reads both.
     return "k" if by_consonants else "l"
 
 
@@ -312,7 +317,7 @@ class PersonIndex:
             if name_score + bonus < cut:
                 continue  # even the best birth date, nationality and documents cannot lift it
             points, _ = qualify(prepared, person)
-            total = min(1.0, max(0.0, name_score + points))
+            total = total_score(name_score, points)
             if total >= cut:
                 scored.append((total, entry_id, position))
         scored.sort(key=lambda item: (-item[0], item[1]))
@@ -378,11 +383,6 @@ class PersonIndex:
         idf = np.log1p(max(1, len(self._name_entry)) / frequency[found])
         np.maximum.at(unit_idf, unit_array[found], idf)
         rare = frequency <= COMMON_KEY
-        # Read the rarest keys first, and no more than GATHERED_POSTINGS postings in all:
-        # past that budget, keys only confirm candidates, as common keys do.
-        order = np.argsort(np.where(rare, frequency, np.iinfo(np.int64).max), kind="stable")
-        spent = np.cumsum(np.where(rare, frequency, 0)[order]) - np.where(rare, frequency, 0)[order]
-        rare[order[spent >= GATHERED_POSTINGS]] = False
         # (name row, unit, kind) packed in one integer; sorted, each (row, unit) comes first
         # with its strongest kind of key.
         key_codes = unit_array * _KINDS + (_KINDS - 1 - kind_array)

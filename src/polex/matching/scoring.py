@@ -15,8 +15,9 @@ agreement                 example                                         points
 exact                     1980-03-07 / 1980-03-07                         +0.05
 same year-month / year    1980-03 / 1980-03, 1980 / 1980                  +0.03/+0.02
 compatible                1980 / 1980-03-07 (one is less precise)         +0.02
-near                      one year apart, one digit wrong, day and month  -0.03
-                          swapped, same month but another day
+near                      one year apart, one digit wrong (dates with a   -0.03
+                          month), day and month swapped, same month but
+                          another day
 same year                 1980-03-07 / 1980-11-02                         -0.06
 conflict, approximate     1980 / 1984 (a year-only date, five years or    -0.10
                           less apart)
@@ -204,6 +205,12 @@ def _identifier_feature(query: frozenset[str], candidate: frozenset[str]) -> Fea
     return FeatureExplanation("identifiers", 0.0, IDENTIFIER_CONFLICT, "no number in common")
 
 
+def total_score(name_score: float, points: float) -> float:
+    """The name score moved by the other features' points, clipped to [0, 1] and rounded to
+    six decimals (the name score is computed in 32-bit floats; more digits mean nothing)."""
+    return round(min(1.0, max(0.0, name_score + points)), 6)
+
+
 def qualify(query: PreparedPerson, candidate: PreparedPerson) -> tuple[float, list[FeatureExplanation]]:
     """The points the features other than names add, and their explanations."""
     agreement, detail = compare_dates(query.birth_date, candidate.birth_date)
@@ -358,7 +365,7 @@ def match_result(
         query_name, candidate.names[found.candidate_names[position]], name_score, found.pairs(position)
     )
     points, features = qualify(query, candidate)
-    total = min(1.0, max(0.0, name_score + points))
+    total = total_score(name_score, points)
     explanation = (FeatureExplanation("name", name_score, 1.0, detail), *features)
     return MatchResult(score=total, match=total >= threshold, explanation=explanation)
 
