@@ -20,9 +20,9 @@ A pair of parts scores, taking the best that applies:
   letters is one edit) in ``n`` letters, when ``d`` is within a budget that grows with the
   length (no edit in 2 letters, one in 3 to 6, two in 7 to 11, three beyond);
 - ``PHONETIC_SCORE`` when their metaphone keys agree (3 sounds or more);
-- ``SKELETON_SCORE`` times the similarity of their consonants, when one side was written in
-  Arabic or Hebrew script, which leave most vowels out, or in Hangul, whose romanisations
-  disagree on vowels;
+- ``SKELETON_SCORE`` times the similarity of their consonants, when one side (not both) was
+  written in Arabic or Hebrew script, which leave most vowels out, or in Hangul, whose
+  romanisations disagree on vowels;
 - ``INITIAL_SCORE`` when one is the initial of the other.
 
 Pairs below ``MIN_PAIR_SCORE`` are not pairs. Everything is computed for the whole batch of
@@ -237,24 +237,6 @@ def _single_rules(query: TokenTable, candidates: TokenTable, edits: FloatArray) 
         same_first = query.first[:, None] == candidates.first[None, :]
         rules[PairReason.INITIAL] = (same_first & either_initial) * INITIAL_SCORE
     return rules.max(axis=0), rules.argmax(axis=0)
-
-
-def token_pair_scores(query: Sequence[NameToken], candidates: Sequence[NameToken]) -> tuple[FloatArray, IntArray]:
-    """Scores and reasons of every query token against every candidate token (single tokens
-    only, no runs): what ``align`` uses for two parts."""
-    q_table, c_table = TokenTable.of(query), TokenTable.of(candidates)
-    if not query or not candidates:
-        shape = (len(query), len(candidates))
-        return np.zeros(shape, dtype=np.float32), np.zeros(shape, dtype=np.int64)
-    edits = _edit_scores(q_table.compare, c_table.compare)
-    _by_character(edits, [t.logogram for t in query], [t.logogram for t in candidates])
-    scores, reasons = _single_rules(q_table, c_table, edits)
-    across = q_table.consonants[:, None] ^ c_table.consonants[None, :]
-    if across.any():
-        skeleton = _skeletons_across(q_table.skeletons, c_table.skeletons, across)
-        reasons = np.where(skeleton > scores, PairReason.SKELETON, reasons)
-        scores = np.maximum(scores, skeleton)
-    return scores, reasons
 
 
 def _by_character(edits: FloatArray, query: list[str], candidates: list[str]) -> None:

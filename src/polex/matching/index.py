@@ -7,7 +7,7 @@ leaves one of them intact), adjacent tokens written together ("al" + "tikriti" -
 "altikriti"), the skeleton of the whole name, and for one-part names the one-letter
 deletions. A key is a Python string hash cut to 62 bits (stable for the life of the process,
 which is the life of the index); the postings are two numpy arrays sorted by key, ``keys``
-(int64) and ``rows`` (int32 name rows): twelve bytes a posting, about fifteen a name.
+(int64) and ``rows`` (int32 name rows): twelve bytes a posting, about ten postings a name.
 
 A search looks up its own keys, plus the Latin forms of the indexed tokens that share a
 variant group with one of its tokens (so "محمد" reaches "mohammed", "muhammad" ...). Keys with

@@ -125,10 +125,6 @@ class PreparedName:
     text: str
     tokens: tuple[NameToken, ...]
 
-    @property
-    def display(self) -> str:
-        return " ".join(token.form for token in self.tokens)
-
 
 _char_classes: dict[str, int] = {}
 
@@ -147,8 +143,10 @@ def _char_class(char: str) -> int:
             found = _DROP
         else:
             found = _SEP
-    # Bounded by the number of distinct characters ever seen, which is small in practice.
-    _char_classes[char] = found
+    # Names use a few thousand distinct characters; the cap keeps hostile input from growing
+    # the cache without end.
+    if len(_char_classes) < 50_000:
+        _char_classes[char] = found
     return found
 
 
