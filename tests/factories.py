@@ -106,3 +106,67 @@ def td3_lines(number: str = "34EF56789", family: str = "MARTIN", given: str = "C
             expiry_date=dt.date(2030, 1, 1),
         )
     )
+
+
+def red_notice_body(**overrides: Any) -> dict[str, Any]:
+    """A complete red notice request: a fugitive wanted for prosecution for a homicide,
+    on a court's arrest warrant, with enough identifiers and the penalty threshold met."""
+    body: dict[str, Any] = {
+        "notice_type": "red",
+        "channel": "notice",
+        "subject": {
+            "names": [
+                {"full": "Ivan Petrovich SOKOLOV", "given": "Ivan", "family": "SOKOLOV"},
+                {"full": "Иван Петрович Соколов", "kind": "transliteration"},
+            ],
+            "sex": "male",
+            "birth_dates": ["1979-04-12"],
+            "nationalities": ["UKR"],
+            "identifiers": [{"kind": "passport", "value": "FE123456", "country": "UKR"}],
+            "physical": {"height_cm": 182, "eye_colour": "blue", "hair_colour": "brown"},
+        },
+        "summary": {"language": "en", "text": "Wanted for prosecution for the murder of a business partner in Kyiv."},
+        "offences": [
+            {
+                "description": {
+                    "language": "en",
+                    "text": "Premeditated murder",
+                    "translations": {"fr": "Meurtre avec préméditation"},
+                },
+                "iccs": "0101",
+                "committed_on": "2021-06-03",
+                "place": {"place": "Kyiv", "country": "UKR"},
+                "law": "Criminal Code of Ukraine, art. 115",
+                "max_penalty_months": 180,
+            }
+        ],
+        "legal_basis": [
+            {
+                "kind": "arrest_warrant",
+                "reference": "757/1234/21",
+                "issuing_authority": "Shevchenkivskyi District Court of Kyiv",
+                "issued_on": "2021-09-01",
+                "issuing_country": "UKR",
+            }
+        ],
+    }
+    body.update(overrides)
+    return body
+
+
+def diffusion_body(**overrides: Any) -> dict[str, Any]:
+    """A blue diffusion (locate a witness) sent to a few countries."""
+    body: dict[str, Any] = {
+        "notice_type": "blue",
+        "channel": "diffusion",
+        "subject": {
+            "names": [{"full": "Maria GARCIA LOPEZ", "given": "Maria", "family": "GARCIA LOPEZ"}],
+            "sex": "female",
+            "birth_dates": ["1990"],
+            "nationalities": ["ESP"],
+        },
+        "summary": {"language": "es", "text": "Se busca su paradero como testigo de un robo a mano armada."},
+        "recipients": ["FRA", "DEU"],
+    }
+    body.update(overrides)
+    return body

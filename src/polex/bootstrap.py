@@ -22,6 +22,9 @@ from polex.audit.witness import Witness
 from polex.auth.keys import load_or_create_signing_key
 from polex.auth.service import AuthService
 from polex.auth.tokens import TokenIssuer
+from polex.bus.memory import InProcessBus
+from polex.bus.nats import NatsJetStreamBus
+from polex.bus.ports import Bus
 from polex.case.feature import CASE_FEATURE
 from polex.crypto import pki
 from polex.document.feature import DOCUMENT_FEATURE
@@ -31,11 +34,15 @@ from polex.message.service import MessageService
 from polex.network.keys import NodeKeyFiles
 from polex.network.service import NetworkService
 from polex.network.view import NetworkView
+from polex.notice.feature import NOTICE_FEATURE
+from polex.notice.service import NoticeService
+from polex.notice.types import NoticeTypes
 from polex.person.feature import PERSON_FEATURE
 from polex.policy.retention import RetentionService
 from polex.policy.service import PolicyService
 from polex.record.service import RecordService
 from polex.record.spec import RecordFeature
+from polex.replica.push import ReplicaPush
 from polex.replica.service import ReplicaCollector, ReplicaFeed, ReplicaSync
 from polex.screening.jobs import ScreeningJobs
 from polex.screening.service import ScreeningService
@@ -79,6 +86,9 @@ class Node:
     replica_feed: ReplicaFeed | None  # the hub serves it
     replica: ReplicaSync | None  # a national node keeps it
     features: tuple[RecordFeature, ...]
+    notices: NoticeService
+    bus: Bus
+    replica_push: ReplicaPush | None  # the hub pushes changes to the replicas as they happen
     metrics: CollectorRegistry = field(default_factory=CollectorRegistry)
 
     def database_ok(self) -> bool:
@@ -104,6 +114,9 @@ class Node:
 
     def close(self) -> None:
         self.messages.close()
+        if self.replica_push is not None:
+            self.replica_push.close()
+        self.bus.close()
         self.engine.dispose()
 
 
@@ -117,6 +130,14 @@ def network_keys(settings: Settings) -> NodeKeyFiles:
     if settings.is_hub:
         keys.ensure_network_ca()
     return keys
+
+
+def make_bus(settings: Settings) -> Bus:
+    """The node's internal bus: JetStream when configured, else in-process."""
+    if settings.bus_url:
+        stream = "POLEX_" + "".join(c if c.isalnum() else "_" for c in settings.node_name.upper())
+        return NatsJetStreamBus(settings.bus_url, stream=stream, subjects=[f"polex.{settings.node_name}.>"])
+    return InProcessBus()
 
 
 def build_node(settings: Settings, *, migrate: bool = True, engine: Engine | None = None) -> Node:
@@ -153,6 +174,9 @@ def _wire(settings: Settings, *, migrate: bool, engine: Engine | None) -> Node:
     messages = MessageService(uow, audit, view)
     messages.events = events
     records = {feature.record_type.kind.value: RecordService(uow, audit, policy, feature) for feature in FEATURES}
+    # Notices in force are records too (no generic endpoints: their lifecycle is the notice
+    # service's), so the policy, screening and replicas treat them as any other record.
+    records["notice"] = RecordService(uow, audit, policy, NOTICE_FEATURE)
     retention = RetentionService(uow, audit, policy)
     screening = ScreeningService(uow, audit, policy, records, events)
     # The index follows every change to the records it answers for, after each commit.
@@ -160,13 +184,31 @@ def _wire(settings: Settings, *, migrate: bool, engine: Engine | None) -> Node:
         records[kind].key_listeners.append(screening.index)
     retention.key_listeners.append(screening.index)
     records["person"].change_listeners.append(screening.watchlist)
+    records["notice"].change_listeners.append(screening.watchlist)
     retention.purge_listeners.append(screening.watchlist)
     screening.load_index()
     screening.load_watchlist()
     replica = None if settings.is_hub else ReplicaSync(uow, audit, view)
     if replica is not None:
         replica.load_index()
+        replica.events = events
         screening.replica = replica
+    notices = NoticeService(
+        uow,
+        audit,
+        policy,
+        records["notice"],
+        NoticeTypes(settings.notice_types),
+        events,
+        is_hub=settings.is_hub,
+        watchlist=screening.watchlist,
+    )
+    bus = make_bus(settings)
+    replica_feed = ReplicaFeed(uow, audit, policy, records, view) if settings.is_hub else None
+    replica_push = None
+    if replica_feed is not None:
+        replica_push = ReplicaPush(replica_feed, view, bus, node_name=settings.node_name)
+        notices.dissemination_listeners.append(replica_push.changed)
     auth = AuthService(
         uow,
         issuer,
@@ -192,9 +234,12 @@ def _wire(settings: Settings, *, migrate: bool, engine: Engine | None) -> Node:
         events=events,
         records=records,
         screening=screening,
-        replica_feed=ReplicaFeed(uow, audit, policy, records, view) if settings.is_hub else None,
+        replica_feed=replica_feed,
         replica=replica,
         screenings=ScreeningJobs(uow, audit, screening, auth.principal_of, settings.data_dir / "screenings"),
         imports=ImportService(uow, records, audit),
         features=FEATURES,
+        notices=notices,
+        bus=bus,
+        replica_push=replica_push,
     )

@@ -760,3 +760,140 @@ def network_fetch(
     typer.echo(
         json.dumps({"name": identity.name, "country": identity.country, "fingerprint": pki.fingerprint(certificate)})
     )
+
+
+# -- notices and diffusions -----------------------------------------------------------------
+#
+# At the hub, as the API does. A source's steps name the agency they are taken for
+# (--agency, an agency registered at the hub); the hub's steps (approve, refuse, return,
+# suspend, reinstate) are the operator's at the hub itself, as a reviewer. Both are audited
+# under the operator's login name.
+
+notice_app = typer.Typer(help="Notices and diffusions: draft, submit, review, publish, cancel.", no_args_is_help=True)
+app.add_typer(notice_app, name="notice")
+AgencyOption = Annotated[str | None, typer.Option("--agency", help="The source agency's id (source steps)")]
+
+
+def _notice_operator(node: Node, agency_id: str | None) -> Principal:
+    from polex.auth.principal import Principal, PrincipalKind
+
+    if agency_id is None:
+        agency = _own_agency(node)
+        roles = frozenset({Role.REVIEWER, Role.NCB_OPERATOR})
+    else:
+        agency = node.agencies.get(agency_id, _administrator(node))
+        roles = frozenset({Role.NCB_OPERATOR})
+    return Principal(
+        PrincipalKind.LOCAL, f"local-{getpass.getuser()}", getpass.getuser(), agency.id, agency.country, roles
+    )
+
+
+def _echo_notice(read: BaseModel) -> None:
+    typer.echo(read.model_dump_json(indent=2, exclude_none=True))
+
+
+@notice_app.command("draft")
+def notice_draft(
+    request: Annotated[Path, typer.Argument(help="The request, as JSON or YAML (the API's body)", exists=True)],
+    agency: AgencyOption = None,
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+) -> None:
+    """Draft a notice request or a diffusion for an agency."""
+    import yaml
+
+    from polex.domain.base import Restrictions
+    from polex.notice.service import check_request
+
+    body = yaml.safe_load(request.read_text(encoding="utf-8"))
+    if not isinstance(body, dict):
+        _fail(f"{request} does not hold an object")
+    with _local_node(data_dir) as node:
+        restrictions = body.pop("restrictions", None)
+        read = node.notices.create(
+            check_request(body),
+            _notice_operator(node, agency),
+            restrictions=Restrictions.model_validate(restrictions) if restrictions else None,
+        )
+        _echo_notice(read)
+
+
+@notice_app.command("act")
+def notice_act(
+    notice_id: Annotated[str, typer.Argument(help="The notice or diffusion")],
+    action: Annotated[
+        str, typer.Argument(help="submit, issue, approve, refuse, return, suspend, reinstate, cancel, extend")
+    ],
+    reason: Annotated[str | None, typer.Option(help="Why (refuse, return, suspend, reinstate, cancel, extend)")] = None,
+    valid_until: Annotated[str | None, typer.Option(help="extend: the new end of validity, YYYY-MM-DD")] = None,
+    agency: AgencyOption = None,
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+) -> None:
+    """Take one step of a notice's lifecycle."""
+    import datetime as dt
+
+    from polex.domain.notice import Action
+
+    try:
+        step = Action(action)
+    except ValueError:
+        _fail(
+            f"'{action}' is not an action; one of submit, issue, approve, refuse, return, suspend, reinstate, "
+            "cancel, extend"
+        )
+        return
+    until = None
+    if valid_until is not None:
+        try:
+            until = dt.date.fromisoformat(valid_until)
+        except ValueError:
+            _fail(f"--valid-until: '{valid_until}' is not a date YYYY-MM-DD")
+    with _local_node(data_dir) as node:
+        read = node.notices.act(notice_id, step, _notice_operator(node, agency), reason=reason, valid_until=until)
+        _echo_notice(read)
+
+
+@notice_app.command("show")
+def notice_show(
+    notice_id: Annotated[str, typer.Argument(help="The notice or diffusion")],
+    agency: AgencyOption = None,
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+) -> None:
+    """A notice with its findings and history (as its source, or as the hub's reviewer)."""
+    with _local_node(data_dir) as node:
+        _echo_notice(node.notices.get(notice_id, _notice_operator(node, agency), purpose=None))
+
+
+@notice_app.command("list")
+def notice_list(
+    scope: Annotated[str, typer.Option(help="review (the hub's queue) or mine (--agency's)")] = "review",
+    status: Annotated[str | None, typer.Option(help="draft, submitted, returned, published, ...")] = None,
+    agency: AgencyOption = None,
+    limit: Annotated[int, typer.Option(min=1, max=500)] = 50,
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+) -> None:
+    """One line a notice: id, status, type, reference, country, subject."""
+    from polex.notice.service import NoticeFilters
+
+    with _local_node(data_dir) as node:
+        items, _ = node.notices.list_notices(
+            _notice_operator(node, agency),
+            NoticeFilters(scope=scope, status=status),
+            purpose=None,
+            cursor=None,
+            limit=limit,
+        )
+        for item in items:
+            label = (item.notice or {}).get("subject") or {}
+            names = label.get("names") or [{}]
+            typer.echo(
+                f"{item.id}  {item.status:<10} {item.channel:<9} {item.notice_type:<10} {item.reference or '-':<12} "
+                f"{item.owner.country}  {names[0].get('full', '')}"
+            )
+
+
+@notice_app.command("sweep")
+def notice_sweep(data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
+    """Ask sources to review notices six months before expiry, and expire the ended ones
+    (what the serving hub does every notice_seconds)."""
+    with _local_node(data_dir) as node:
+        typer.echo(json.dumps(node.notices.sweep()))

@@ -22,6 +22,7 @@ from pydantic_settings import (
 
 from polex.domain.countries import CountryCode
 from polex.domain.misuse import MisuseRules
+from polex.domain.notice import NoticeTypeSpec
 
 NODE_CONFIG_FILE = "node.toml"
 DEFAULT_DATA_DIR = Path("var/node")
@@ -78,6 +79,20 @@ class Settings(BaseSettings):
     misuse_seconds: float = Field(default=10.0, gt=0, description="How often new audit entries are checked for misuse")
     retention_seconds: float = Field(
         default=3600.0, gt=0, description="How often retention deadlines are checked (reviews asked, records purged)"
+    )
+    bus_url: str | None = Field(
+        default=None,
+        description="NATS JetStream URL (nats://host:4222) for the node's internal bus; the in-process bus when unset",
+    )
+    notice_types: list[NoticeTypeSpec] = Field(
+        default_factory=list,
+        description="Notice types beyond the built-in ones (e.g. silver), or built-in ones redefined by code",
+    )
+    notice_seconds: float = Field(
+        default=60.0, gt=0, description="How often notice validity is checked (reviews asked, notices expired)"
+    )
+    public_notices_per_minute: int = Field(
+        default=120, ge=1, description="Requests a client (by address) may make to the public notices API a minute"
     )
 
     @field_validator("database_url", mode="before")

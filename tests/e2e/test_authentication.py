@@ -19,7 +19,15 @@ from tests.e2e.conftest import PASSWORD, LiveServer, assert_problem
 from tests.factories import unique
 
 SOME_ID = "0190f1c2-7a3b-7c4d-8e5f-0123456789ab"
-PUBLIC = {("/healthz", "get"), ("/api/v1/auth/token", "post")}
+PUBLIC = {
+    ("/healthz", "get"),
+    ("/api/v1/auth/token", "post"),
+    # INTERPOL's public notices API: open by design, rate-limited (tests/e2e/test_public_notices.py).
+    ("/public/notices/v1/{notice_type}", "get"),
+    ("/public/notices/v1/{notice_type}/{notice_id}", "get"),
+    ("/public/notices/v1/{notice_type}/{notice_id}/images", "get"),
+    ("/public/notices/v1/{notice_type}/{notice_id}/images/{picture_id}", "get"),
+}
 HTTP_METHODS = {"get", "post", "put", "patch", "delete"}
 
 

@@ -22,6 +22,8 @@ from polex.message.endpoints import events_router
 from polex.message.endpoints import node_router as message_node_router
 from polex.message.endpoints import router as message_router
 from polex.network.endpoints import router as network_router
+from polex.notice.endpoints import router as notice_router
+from polex.notice.public_endpoints import router as public_notices_router
 from polex.policy.endpoints import router as policy_router
 from polex.record.endpoints import build_router
 from polex.replica.endpoints import node_router as replica_node_router
@@ -44,6 +46,11 @@ def create_app(node: Node) -> FastAPI:
         tasks.append(screenings := PeriodicTask("screenings", node.screenings.run_pending, 5.0))
         if node.replica is not None:
             tasks.append(PeriodicTask("replica-sync", node.replica.sync_once, settings.replica_seconds))
+        if node.replica_push is not None:
+            tasks.append(push := PeriodicTask("replica-push", node.replica_push.push_once, 0.5))
+            node.replica_push.on_published = push.wake
+        if settings.is_hub:
+            tasks.append(PeriodicTask("notice-clock", node.notices.sweep, settings.notice_seconds))
         node.screenings.on_submitted = screenings.wake
         if settings.is_hub:
             delivery = PeriodicTask("message-delivery", node.messages.deliver_once, settings.relay_seconds)
@@ -67,7 +74,8 @@ def create_app(node: Node) -> FastAPI:
         lifespan=lifespan,
         title=f"polex node {settings.node_name} ({settings.node_country}, {settings.node_role.value})",
         version=__version__,
-        description="Police information exchange. Every endpoint but /healthz needs a bearer token or an API key.",
+        description="Police information exchange. Every endpoint but /healthz and the public notice extracts "
+        "(/public/notices/v1) needs a bearer token or an API key.",
         openapi_url="/openapi.json",
         docs_url="/docs",
         redoc_url=None,
@@ -88,6 +96,8 @@ def create_app(node: Node) -> FastAPI:
     app.include_router(screening_router)
     app.include_router(replica_router)
     app.include_router(replica_node_router)
+    app.include_router(public_notices_router)
+    app.include_router(notice_router)
     for feature in node.features:
         app.include_router(build_router(feature))
     # Outermost first: the request id and metrics see every answer, the 413s included.
@@ -99,6 +109,9 @@ def create_app(node: Node) -> FastAPI:
             "/api/v1/imports": settings.max_import_bytes,
             "/api/v1/screenings": settings.max_import_bytes,
             "/api/v1/network/": 64 * 1024 * 1024,
+            # Photos and scanned warrants uploaded to notices and diffusions.
+            "/api/v1/notices/": 11 * 1_048_576,
+            "/api/v1/diffusions/": 11 * 1_048_576,
         },
     )
     app.add_middleware(RequestContext, registry=node.metrics)

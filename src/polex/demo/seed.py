@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from polex.agency.schemas import AgencyCreate
 from polex.auth.schemas import UserCreate
 from polex.bootstrap import Node
+from polex.demo.notices import seed_notices
 from polex.demo.policy import seed_member_records, seed_policy
 from polex.demo.synthetic import generate
 from polex.domain.agency import AgencyKind
@@ -111,4 +112,5 @@ def seed_node(node: Node, *, seed: int, size: float) -> list[DemoUser]:
     if settings.is_hub:
         officers = seed_member_records(node, seed=seed, size=size)
         users.extend(DemoUser(username=name, password=password, role=role) for name, password, role in officers)
+        seed_notices(node)
     return users

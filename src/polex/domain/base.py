@@ -64,6 +64,7 @@ class RecordKind(StrEnum):
     TRAVEL_DOCUMENT = "travel_document"
     VEHICLE = "vehicle"
     CASE = "case"
+    NOTICE = "notice"  # a notice or diffusion in force (its lifecycle lives in polex.notice)
 
 
 class Tlp(StrEnum):

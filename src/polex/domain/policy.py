@@ -55,6 +55,7 @@ CATEGORY_OF_KIND: dict[str, DataCategory] = {
     RecordKind.TRAVEL_DOCUMENT.value: DataCategory.TRAVEL_DOCUMENTS,
     RecordKind.VEHICLE.value: DataCategory.VEHICLES,
     RecordKind.CASE.value: DataCategory.CASES,
+    RecordKind.NOTICE.value: DataCategory.NOTICES,
 }
 
 

@@ -8,6 +8,7 @@ from typing import Literal
 from polex.domain.base import RecordEnvelope, RecordKind, SchemaModel
 from polex.domain.case import Case
 from polex.domain.document import TravelDocument
+from polex.domain.notice import Notice
 from polex.domain.person import Person
 from polex.domain.vehicle import Vehicle
 
@@ -28,6 +29,10 @@ class CaseRecord(RecordEnvelope, Case):
     kind: Literal[RecordKind.CASE] = RecordKind.CASE
 
 
+class NoticeRecord(RecordEnvelope, Notice):
+    kind: Literal[RecordKind.NOTICE] = RecordKind.NOTICE
+
+
 @dataclass(frozen=True)
 class RecordType:
     kind: RecordKind
@@ -43,4 +48,5 @@ RECORD_TYPES: dict[RecordKind, RecordType] = {
     ),
     RecordKind.VEHICLE: RecordType(RecordKind.VEHICLE, Vehicle, VehicleRecord, "vehicles"),
     RecordKind.CASE: RecordType(RecordKind.CASE, Case, CaseRecord, "cases"),
+    RecordKind.NOTICE: RecordType(RecordKind.NOTICE, Notice, NoticeRecord, "notices"),
 }

@@ -37,6 +37,8 @@ class Permission(StrEnum):
     MESSAGE_SEND = "message:send"
     MESSAGE_READ = "message:read"  # the node's inbox and outbox
     NETWORK_ADMIN = "network:admin"  # the hub's operators: invite, approve, suspend and revoke nodes
+    NOTICE_REQUEST = "notice:request"  # draft, submit, update, cancel and extend its agency's notices; issue diffusions
+    NOTICE_REVIEW = "notice:review"  # the hub's compliance review: approve, refuse, return, suspend, cancel
 
 
 _ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -65,6 +67,7 @@ _ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.POLICY_READ,
             Permission.MESSAGE_SEND,
             Permission.MESSAGE_READ,
+            Permission.NOTICE_REQUEST,
         }
     ),
     Role.INVESTIGATOR: frozenset(
@@ -89,7 +92,13 @@ _ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         }
     ),
     Role.REVIEWER: frozenset(
-        {Permission.RECORD_READ, Permission.AGENCY_READ, Permission.NODE_READ, Permission.POLICY_READ}
+        {
+            Permission.RECORD_READ,
+            Permission.AGENCY_READ,
+            Permission.NODE_READ,
+            Permission.POLICY_READ,
+            Permission.NOTICE_REVIEW,
+        }
     ),
     Role.MONITOR: frozenset({Permission.METRICS_READ}),
 }

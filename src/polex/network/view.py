@@ -106,6 +106,11 @@ class NetworkView:
 
     # -- the members ------------------------------------------------------------------------
 
+    def refresh(self) -> None:
+        """Forget the cached member list: the next call reads (or fetches) it again."""
+        self._hub_members = None
+        self._next_fetch = 0.0
+
     def membership(self, *, now: dt.datetime | None = None) -> Membership:
         now = now or dt.datetime.now(dt.UTC)
         if self.is_hub:

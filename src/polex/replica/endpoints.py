@@ -6,11 +6,18 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
+from pydantic import Field
 
 from polex.api.dependencies import NodeDep, PrincipalDep
+from polex.domain.base import SchemaModel
 from polex.domain.roles import Permission
 from polex.errors import NotFound
 from polex.message.endpoints import NodeCaller
+
+
+class ReplicaPushBody(SchemaModel):
+    changes: list[dict[str, Any]] = Field(max_length=5000)
+
 
 node_router = APIRouter(prefix="/api/v1/network", tags=["network"])
 router = APIRouter(prefix="/api/v1/replica", tags=["replica"])
@@ -46,3 +53,12 @@ async def replica_resync(principal: PrincipalDep, node: NodeDep) -> dict[str, An
     replica = node.replica
     applied = await run_in_threadpool(replica.resync, principal)
     return {"changes": applied, **replica.status()}
+
+
+@node_router.post("/replica/push", summary="Changes the hub pushes the moment they happen (national nodes only)")
+async def replica_push(body: ReplicaPushBody, node: NodeDep, caller: NodeCaller) -> dict[str, Any]:
+    if node.replica is None:
+        raise NotFound("only national nodes keep a replica")
+    replica = node.replica
+    applied = await run_in_threadpool(replica.apply_pushed, body.changes, caller=caller)
+    return {"applied": applied}

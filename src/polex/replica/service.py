@@ -39,19 +39,21 @@ from polex.auth.principal import Principal
 from polex.domain.audit import Actor, AuditTag
 from polex.domain.decisions import Outcome, Requester, apply_decision
 from polex.domain.roles import Permission
-from polex.errors import BadRequest, FieldError, NotFound
+from polex.errors import BadRequest, FieldError, Forbidden, NotFound
+from polex.events import EventHub
 from polex.network.view import NetworkUnavailable, NetworkView
 from polex.policy.service import PolicyService
 from polex.record.service import RecordService
 from polex.screening.index import FingerprintIndex
-from polex.screening.persons import PersonWatchlist
+from polex.screening.persons import PersonWatchlist, person_content
 from polex.screening.service import REPLICA_PURPOSE
 from polex.storage.tables import RecordKeyRow, RecordRow, ReplicaKeyRow, ReplicaRecordRow, ReplicaStateRow
 from polex.storage.unit_of_work import UnitOfWorkFactory
 
 log = logging.getLogger("polex.replica")
 
-REPLICATED_KINDS = ("travel_document", "vehicle", "person")
+REPLICATED_KINDS = ("travel_document", "vehicle", "person", "notice")
+MATCHED_KINDS = ("person", "notice")  # found by their names, not by keys
 SETTLE = dt.timedelta(seconds=2)
 PAGE = 1000
 FEED_PATH = "/api/v1/network/replica"
@@ -98,14 +100,8 @@ class ReplicaFeed:
         self._network = network
 
     def changes(self, caller: str, cursor: str | None, *, limit: int = PAGE) -> dict[str, Any]:
-        member = self._network.membership().members.get(caller)
-        if member is None:
-            raise NotFound(f"no member '{caller}'")
         now = dt.datetime.now(dt.UTC)
         settled = now - SETTLE
-        view = self._policy.snapshot().for_requester(
-            Requester(agency_id=f"replica:{caller}", country=member.country, purpose=REPLICA_PURPOSE)
-        )
         statement = (
             select(RecordRow)
             .where(RecordRow.kind.in_(REPLICATED_KINDS), RecordRow.updated_at <= settled)
@@ -120,74 +116,106 @@ class ReplicaFeed:
                     and_(RecordRow.updated_at == after_time, RecordRow.id > after_id),
                 )
             )
-        changes: list[dict[str, Any]] = []
-        sent: list[str] = []
         with self._uow() as uow:
             rows = list(uow.session.scalars(statement))
-            keys: dict[str, list[str]] = {}
-            live = [row.id for row in rows if row.deleted_at is None]
-            for start in range(0, len(live), 500):
-                for key, record_id in uow.session.execute(
-                    select(RecordKeyRow.key, RecordKeyRow.record_id).where(
-                        RecordKeyRow.record_id.in_(live[start : start + 500])
-                    )
-                ):
-                    keys.setdefault(record_id, []).append(key)
-            for row in rows:
-                decision = (
-                    None
-                    if row.deleted_at is not None
-                    else view.decide_parts(
-                        row.kind, row.owner_agency_id, row.owner_country, row.restrictions, row.retain_until
-                    )
-                )
-                shown = (
-                    apply_decision(self._records[row.kind].to_json(row), decision)
-                    if decision is not None and decision.visible
-                    else None
-                )
-                # A document or vehicle is found by its keys; a person by its names, which a
-                # hit-only answer withholds: such a person cannot be matched offline.
-                unusable = (
-                    decision is None
-                    or shown is None
-                    or (row.id not in keys if row.kind != "person" else decision.outcome is Outcome.HIT_ONLY)
-                )
-                if decision is None or shown is None or unusable:
-                    changes.append({"id": row.id, "deleted": True, "updated_at": row.updated_at.isoformat()})
-                    continue
-                sent.append(row.id)
-                changes.append(
-                    {
-                        "id": row.id,
-                        "kind": row.kind,
-                        "version": row.version,
-                        "updated_at": row.updated_at.isoformat(),
-                        "owner": {"agency_id": row.owner_agency_id, "country": row.owner_country},
-                        "access": decision.outcome.value,
-                        "consult_owner": decision.consult_owner,
-                        "record": shown,
-                        "key_hashes": sorted(key_digest(key) for key in keys.get(row.id, ())),
-                    }
-                )
-            if sent:
-                # Durable before the records leave for the node.
-                self._audit.add(
-                    uow,
-                    [
-                        EventDraft(
-                            tag=AuditTag.REPLICA_SERVED,
-                            actor=Actor(kind="node", name=caller, country=member.country),
-                            record_ids=sent,
-                            result_count=len(sent),
-                            details={"node": caller, "changes": len(changes)},
-                            purpose=REPLICA_PURPOSE.value,
-                        )
-                    ],
-                )
+            changes = self._decided(uow, caller, rows)
             uow.commit()
         next_cursor = _encode_cursor(rows[-1].updated_at, rows[-1].id) if rows else cursor
         return {"changes": changes, "cursor": next_cursor, "as_of": settled.isoformat(), "more": len(rows) == limit}
+
+    def changes_for(self, caller: str, ids: Sequence[str]) -> list[dict[str, Any]]:
+        """The current state of these records, decided for the calling node: what the hub
+        pushes the moment they change, ahead of the settled feed (which repeats it)."""
+        with self._uow() as uow:
+            rows = list(
+                uow.session.scalars(
+                    select(RecordRow).where(RecordRow.id.in_(sorted(set(ids))), RecordRow.kind.in_(REPLICATED_KINDS))
+                )
+            )
+            changes = self._decided(uow, caller, rows)
+            uow.commit()
+        return changes
+
+    def _decided(self, uow: Any, caller: str, rows: Sequence[RecordRow]) -> list[dict[str, Any]]:
+        """Each row as the caller's country may copy it (or its removal), audited before it
+        leaves."""
+        member = self._network.membership().members.get(caller)
+        if member is None:
+            raise NotFound(f"no member '{caller}'")
+        view = self._policy.snapshot().for_requester(
+            Requester(agency_id=f"replica:{caller}", country=member.country, purpose=REPLICA_PURPOSE)
+        )
+        changes: list[dict[str, Any]] = []
+        sent: list[str] = []
+        keys: dict[str, list[str]] = {}
+        live = [row.id for row in rows if row.deleted_at is None]
+        for start in range(0, len(live), 500):
+            for key, record_id in uow.session.execute(
+                select(RecordKeyRow.key, RecordKeyRow.record_id).where(
+                    RecordKeyRow.record_id.in_(live[start : start + 500])
+                )
+            ):
+                keys.setdefault(record_id, []).append(key)
+        for row in rows:
+            decision = (
+                None
+                if row.deleted_at is not None
+                else view.decide_parts(
+                    row.kind, row.owner_agency_id, row.owner_country, row.restrictions, row.retain_until
+                )
+            )
+            shown = (
+                apply_decision(self._records[row.kind].to_json(row), decision)
+                if decision is not None and decision.visible
+                else None
+            )
+            # A document or vehicle is found by its keys; a person by its names, which a
+            # hit-only answer withholds: such a person cannot be matched offline.
+            unusable = (
+                decision is None
+                or shown is None
+                or (decision.outcome is Outcome.HIT_ONLY if row.kind in MATCHED_KINDS else row.id not in keys)
+            )
+            if decision is None or shown is None or unusable:
+                changes.append(
+                    {
+                        "id": row.id,
+                        "deleted": True,
+                        "version": row.version,
+                        "updated_at": row.updated_at.isoformat(),
+                    }
+                )
+                continue
+            sent.append(row.id)
+            changes.append(
+                {
+                    "id": row.id,
+                    "kind": row.kind,
+                    "version": row.version,
+                    "updated_at": row.updated_at.isoformat(),
+                    "owner": {"agency_id": row.owner_agency_id, "country": row.owner_country},
+                    "access": decision.outcome.value,
+                    "consult_owner": decision.consult_owner,
+                    "record": shown,
+                    "key_hashes": sorted(key_digest(key) for key in keys.get(row.id, ())),
+                }
+            )
+        if sent:
+            # Durable before the records leave for the node.
+            self._audit.add(
+                uow,
+                [
+                    EventDraft(
+                        tag=AuditTag.REPLICA_SERVED,
+                        actor=Actor(kind="node", name=caller, country=member.country),
+                        record_ids=sent,
+                        result_count=len(sent),
+                        details={"node": caller, "changes": len(changes)},
+                        purpose=REPLICA_PURPOSE.value,
+                    )
+                ],
+            )
+        return changes
 
 
 class ReplicaSync:
@@ -208,6 +236,9 @@ class ReplicaSync:
         self.index = FingerprintIndex()
         self.watchlist = PersonWatchlist(uow, source=self._replica_persons)
         self.reachable = False  # whether the last attempt to reach the hub succeeded
+        self.events: EventHub | None = None  # users' real-time streams, when the API serves
+        # Told, after the copy and its indexes changed, which records did (metrics, benchmarks).
+        self.applied_listeners: list[Callable[[Sequence[str]], None]] = []
 
     # -- pulling ----------------------------------------------------------------------------
 
@@ -241,11 +272,29 @@ class ReplicaSync:
         self.reachable = True
         return applied
 
-    def _apply(self, changes: Sequence[Mapping[str, Any]], cursor: str | None, as_of: dt.datetime) -> int:
+    def apply_pushed(self, changes: Sequence[Mapping[str, Any]], *, caller: str) -> int:
+        """Changes the hub pushed the moment they happened (notices put in force or
+        withdrawn): applied at once, unless the copy already holds a later version. The
+        cursor does not move: the settled feed brings the same changes again, harmlessly."""
+        hub = self._network.hub()
+        if caller != hub.name:
+            raise Forbidden("only the hub pushes replica changes")
+        return self._apply(changes, None, None, pushed=True)
+
+    def _apply(
+        self,
+        changes: Sequence[Mapping[str, Any]],
+        cursor: str | None,
+        as_of: dt.datetime | None,
+        *,
+        pushed: bool = False,
+    ) -> int:
         now = dt.datetime.now(dt.UTC)
         added: list[str] = []
         removed: list[str] = []
-        persons: dict[str, Mapping[str, Any] | None] = {}
+        matched: dict[str, dict[str, Mapping[str, Any] | None]] = {kind: {} for kind in MATCHED_KINDS}
+        notices: list[tuple[Mapping[str, Any], str]] = []
+        applied = 0
         with self._uow() as uow:
             ids = [change["id"] for change in changes]
             existing = {
@@ -257,8 +306,21 @@ class ReplicaSync:
             }
             for change in changes:
                 old = existing.get(change["id"])
-                if (old is not None and old.kind == "person") or change.get("kind") == "person":
-                    persons[change["id"]] = None if change.get("deleted") else change["record"]
+                if old is not None and int(change.get("version") or 0) < old.version:
+                    continue  # an older state than the copy's (a push overtook this page)
+                if old is None and change.get("deleted"):
+                    continue
+                applied += 1
+                kind = change.get("kind") or (old.kind if old is not None else None)
+                if kind in MATCHED_KINDS:
+                    matched[kind][change["id"]] = None if change.get("deleted") else change["record"]
+                if kind == "notice":
+                    notices.append(
+                        (
+                            change.get("record") or {"id": change["id"]},
+                            "withdrawn" if change.get("deleted") else "in_force",
+                        )
+                    )
                 if old is not None:
                     removed += [digest_fingerprint_key(digest) for digest in old.key_hashes]
                     uow.session.execute(delete(ReplicaKeyRow).where(ReplicaKeyRow.record_id == old.id))
@@ -283,16 +345,31 @@ class ReplicaSync:
                 uow.session.flush()
                 uow.session.add_all(ReplicaKeyRow(digest=digest, record_id=row.id) for digest in set(row.key_hashes))
                 added += [digest_fingerprint_key(digest) for digest in set(row.key_hashes)]
-            state = self._state_row(uow.session)
-            state.cursor = cursor
-            state.as_of = as_of
-            state.last_attempt_at = now
-            state.last_error = None
+            if not pushed:
+                state = self._state_row(uow.session)
+                state.cursor = cursor
+                state.as_of = as_of
+                state.last_attempt_at = now
+                state.last_error = None
             uow.commit()
         self.index.keys_changed(added, removed)
-        if persons:
-            self.watchlist.records_changed("person", persons)
-        return len(changes)
+        for kind, changed in matched.items():
+            if changed:
+                self.watchlist.records_changed(kind, changed)
+        if self.applied_listeners:
+            ids = [change["id"] for change in changes]
+            for listener in self.applied_listeners:
+                listener(ids)
+        if self.events is not None:
+            for record, what in notices:
+                # The hub decided this country may see it; every user who reads records
+                # here is told (the stream carries the id and type, the API the rest).
+                self.events.publish(
+                    f"notice.{what}",
+                    {key: record.get(key) for key in ("id", "notice_type", "channel", "reference", "status")},
+                    permission=Permission.RECORD_READ,
+                )
+        return applied if pushed else len(changes)
 
     def resync(self, principal: Principal) -> int:
         """Drop the copy and pull it again from the start."""
@@ -332,13 +409,15 @@ class ReplicaSync:
 
     # -- reading ------------------------------------------------------------------------------
 
-    def _replica_persons(self) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    def _replica_persons(self) -> Iterator[tuple[str, Mapping[str, Any] | None]]:
         with self._uow(read_only=True) as uow:
             rows = uow.session.execute(
-                select(ReplicaRecordRow.id, ReplicaRecordRow.record).where(ReplicaRecordRow.kind == "person")
+                select(ReplicaRecordRow.id, ReplicaRecordRow.kind, ReplicaRecordRow.record).where(
+                    ReplicaRecordRow.kind.in_(MATCHED_KINDS)
+                )
             ).all()
         for row in rows:
-            yield row.id, row.record
+            yield row.id, person_content(row.kind, row.record)
 
     def rows(self, ids: Iterable[str]) -> dict[str, ReplicaRecordRow]:
         wanted = sorted(set(ids))

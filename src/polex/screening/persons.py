@@ -1,5 +1,6 @@
-"""The person watch list: every live person record of the node, in the matcher's index,
-loaded from the store at start-up and kept current with every change after its commit."""
+"""The person watch list: every live person record of the node and the subject of every
+notice and diffusion in force, in the matcher's index, loaded from the store at start-up and
+kept current with every change after its commit."""
 
 from __future__ import annotations
 
@@ -51,6 +52,18 @@ def person_queries(content: Mapping[str, Any]) -> list[PersonQuery]:
     return queries
 
 
+WATCHED_KINDS = ("person", "notice")
+
+
+def person_content(kind: str, content: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
+    """The person a record is about: a person record itself, a notice's subject (None for
+    a notice about no person: a body, a modus operandi, a threat)."""
+    if content is None or kind == "person":
+        return content
+    subject = content.get("subject")
+    return subject if isinstance(subject, Mapping) else None
+
+
 def entry_ids(record_id: str, count: int) -> list[str]:
     return [record_id if position == 0 else f"{record_id}#{position}" for position in range(count)]
 
@@ -67,7 +80,7 @@ class PersonWatchlist:
         uow: UnitOfWorkFactory,
         index: PersonIndex | None = None,
         *,
-        source: Callable[[], Iterator[tuple[str, Mapping[str, Any]]]] | None = None,
+        source: Callable[[], Iterator[tuple[str, Mapping[str, Any] | None]]] | None = None,
     ) -> None:
         self._uow = uow
         # Where the persons come from: the node's own records, or its replica of the hub's.
@@ -82,7 +95,7 @@ class PersonWatchlist:
         fresh = PersonIndex(self.index.matcher)
         entries: dict[str, int] = {}
         for record_id, content in self._source():
-            queries = person_queries(content)
+            queries = person_queries(content) if content is not None else []
             for entry_id, query in zip(entry_ids(record_id, len(queries)), queries, strict=True):
                 fresh.add(entry_id, query)
             if queries:
@@ -92,27 +105,28 @@ class PersonWatchlist:
             self.index, self._entries = fresh, entries
         return len(entries), time.perf_counter() - started
 
-    def _live_persons(self) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    def _live_persons(self) -> Iterator[tuple[str, Mapping[str, Any] | None]]:
         after = ""
         while True:
             with self._uow(read_only=True) as uow:
                 rows = uow.session.execute(
-                    select(RecordRow.id, RecordRow.content)
-                    .where(RecordRow.kind == "person", RecordRow.deleted_at.is_(None), RecordRow.id > after)
+                    select(RecordRow.id, RecordRow.kind, RecordRow.content)
+                    .where(RecordRow.kind.in_(WATCHED_KINDS), RecordRow.deleted_at.is_(None), RecordRow.id > after)
                     .order_by(RecordRow.id)
                     .limit(_LOAD_BATCH)
                 ).all()
             for row in rows:
-                yield row.id, row.content
+                yield row.id, person_content(row.kind, row.content)
             if len(rows) < _LOAD_BATCH:
                 return
             after = rows[-1].id
 
     def records_changed(self, kind: str, changed: Mapping[str, Mapping[str, Any] | None]) -> None:
-        if kind != "person":
+        if kind not in WATCHED_KINDS:
             return
         with self._lock:
-            for record_id, content in changed.items():
+            for record_id, record in changed.items():
+                content = person_content(kind, record)
                 for entry_id in entry_ids(record_id, self._entries.pop(record_id, 0)):
                     self.index.remove(entry_id)
                 queries = person_queries(content) if content is not None else []

@@ -597,3 +597,82 @@ class HubDeliveryRow(Base):
     reported_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())  # told the sender
 
     __table_args__ = (Index("ix_hub_deliveries_due", "status", "next_attempt_at"),)
+
+
+class NoticeRow(Base):
+    """A notice or diffusion through its lifecycle, as its source wrote it. Only what is in
+    force is also a record (``records``, kind ``notice``, same id): that copy is what the
+    policy, screening, replicas and the public extract see; drafts and requests under
+    review never leave this table."""
+
+    __tablename__ = "notices"
+
+    id: Mapped[str] = mapped_column(String(UUID_LENGTH), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))  # notice | diffusion
+    notice_type: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16))
+    reference: Mapped[str | None] = mapped_column(String(32), unique=True)
+    owner_agency_id: Mapped[str] = mapped_column(ForeignKey("agencies.id"))
+    owner_country: Mapped[str] = mapped_column(String(3))
+    label: Mapped[str] = mapped_column(String(500))  # the subject's name, or what the notice is about
+    content: Mapped[dict[str, Any]] = mapped_column(JsonDocument)  # polex.domain.notice.NoticeRequest
+    restrictions: Mapped[dict[str, Any]] = mapped_column(JsonDocument)
+    findings: Mapped[list[dict[str, Any]]] = mapped_column(JsonDocument, default=list)  # the last pre-checks
+    version: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    submitted_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+    published_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+    expires_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+    review_due_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+    review_requested_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+
+    __table_args__ = (
+        Index("ix_notices_status", "status", "updated_at"),
+        Index("ix_notices_owner_agency", "owner_agency_id", "updated_at"),
+        Index("ix_notices_expires_at", "expires_at"),
+    )
+
+
+class NoticeTransitionRow(Base):
+    """One step of a notice's lifecycle: who did what, when and why. Never changed."""
+
+    __tablename__ = "notice_transitions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    notice_id: Mapped[str] = mapped_column(ForeignKey("notices.id"), index=True)
+    action: Mapped[str] = mapped_column(String(32))
+    from_status: Mapped[str | None] = mapped_column(String(16))
+    to_status: Mapped[str] = mapped_column(String(16))
+    at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    actor_kind: Mapped[str] = mapped_column(String(16))  # user, api_key, system
+    actor_id: Mapped[str | None] = mapped_column(String(UUID_LENGTH))
+    actor_agency_id: Mapped[str | None] = mapped_column(String(UUID_LENGTH))
+    actor_country: Mapped[str | None] = mapped_column(String(3))
+    reason: Mapped[str | None] = mapped_column(Text)
+    details: Mapped[dict[str, Any]] = mapped_column(JsonDocument, default=dict)
+
+
+class NoticeFileRow(Base):
+    """A photo or document attached to a notice: the bytes (small: photos and scans; large
+    files travel as message attachments) and their SHA-256."""
+
+    __tablename__ = "notice_files"
+
+    id: Mapped[str] = mapped_column(String(UUID_LENGTH), primary_key=True)
+    notice_id: Mapped[str] = mapped_column(ForeignKey("notices.id"), index=True)
+    media_type: Mapped[str] = mapped_column(String(100))
+    name: Mapped[str | None] = mapped_column(String(500))
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+
+
+class NoticeCounterRow(Base):
+    """The last notice number given in a year: references read ``2026/1234``."""
+
+    __tablename__ = "notice_counters"
+
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    last: Mapped[int] = mapped_column(Integer)

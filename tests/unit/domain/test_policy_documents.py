@@ -223,6 +223,7 @@ def test_every_record_kind_has_a_data_category() -> None:
         "travel_document": DataCategory.TRAVEL_DOCUMENTS,
         "vehicle": DataCategory.VEHICLES,
         "case": DataCategory.CASES,
+        "notice": DataCategory.NOTICES,
     }
 
 

@@ -1,0 +1,1 @@
+"""Notices and diffusions: request, review, publication, dissemination, public extracts."""
