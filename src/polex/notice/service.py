@@ -560,8 +560,6 @@ class NoticeService:
     def _check_shape(self, request: NoticeRequest, type_code: str) -> None:
         """What the model alone cannot say: fields that belong to another channel or type."""
         spec = self.types.get(type_code)
-        if request.subject is None and spec.subject.value == "person" and request.channel is Channel.DIFFUSION:
-            pass  # a draft may lack its subject; the pre-checks and issue refuse it
         if request.public_extract and not spec.public_extract:
             raise ValidationFailed(
                 f"a {spec.code} notice has no public extract",
@@ -860,22 +858,16 @@ class NoticeService:
         """Users of every agency of this node that may see the notice learn, at once, that
         it was put in force, changed or withdrawn (the stream carries only its id, type
         and reference; the notice itself is read through the API, with the policy)."""
-        if row.owner_agency_id is None:
-            return
         spec = self.types.get(row.notice_type)
         purpose = Purpose(spec.purpose)
         snapshot = self._policy.snapshot()
-        facts = None
         with self._uow(read_only=True) as uow:
             record = uow.session.get(RecordRow, row.id)
-            if record is not None:
-                facts = facts_of(record)
+            if record is None:
+                return
+            facts = facts_of(record)
             agencies = list(uow.session.execute(select(AgencyRow.id, AgencyRow.country)))
-        if facts is None:
-            return
-        kind = {
-            NoticeStatus.PUBLISHED.value: "notice.in_force",
-        }.get(row.status, "notice.withdrawn")
+        kind = "notice.in_force" if row.status == NoticeStatus.PUBLISHED.value else "notice.withdrawn"
         for agency_id, country in agencies:
             if agency_id == row.owner_agency_id:
                 continue
