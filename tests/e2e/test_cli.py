@@ -144,7 +144,7 @@ def test_serve_refuses_a_folder_without_a_node(tmp_path: Path) -> None:
     assert "polex init" in completed.stderr
 
 
-@pytest.mark.timeout(240)
+@pytest.mark.timeout(360)
 def test_demo_starts_every_node_and_stops_cleanly_then_reuses_its_data(tmp_path: Path) -> None:
     base = free_ports(5)
     demo_dir = tmp_path / "demo"
@@ -244,7 +244,10 @@ def test_demo_starts_every_node_and_stops_cleanly_then_reuses_its_data(tmp_path:
     try:
         wait_for(
             lambda: healthy(summary["nodes"][0]["url"]) and all(healthy(n["url"]) for n in summary["nodes"]),
-            60,
+            # Every node loads the matcher's name data (~11 s of CPU) for its watch list
+            # before it serves, the hub too since its notices' subjects are in it: five
+            # nodes on two cores.
+            120,
             "the second run",
         )
         user = next(u for u in summary["users"] if u["node"] == "fra" and u["role"] == "ncb_operator")
