@@ -38,6 +38,7 @@ from polex.notice.public import (
     MAX_RESULTS_PER_PAGE,
     PUBLIC_PREFIX,
     NoticeQuery,
+    PublicNotice,
     PublicNotices,
     country_alpha3,
     detail_document,
@@ -323,16 +324,23 @@ async def list_public_notices(
     return await _serve(request, state, "list", work)
 
 
+def _entry(state: PublicState, notice_type: str, notice_id: str) -> PublicNotice:
+    """The public notice ``{year}-{number}`` of this type, or the one 404 every miss gets."""
+    reference = reference_of(notice_id)
+    entry = state.notices.get(notice_type, reference) if reference else None
+    if entry is None:
+        raise NotFound(NOT_PUBLIC)
+    return entry
+
+
 @router.get("/{notice_type}/{notice_id}", summary="A public notice, as INTERPOL's API shows it")
 async def get_public_notice(request: Request, node: NodeDep, notice_type: str, notice_id: str) -> Response:
     state = public_state(request, node)
 
     def work() -> Response:
-        reference = reference_of(notice_id)
-        entry = state.notices.get(notice_type, reference) if reference else None
-        if entry is None:
-            raise NotFound(NOT_PUBLIC)
-        return _json(request, detail_document(entry, _base_url(request, state.settings)))
+        return _json(
+            request, detail_document(_entry(state, notice_type, notice_id), _base_url(request, state.settings))
+        )
 
     return await _serve(request, state, "detail", work)
 
@@ -342,11 +350,9 @@ async def list_public_images(request: Request, node: NodeDep, notice_type: str, 
     state = public_state(request, node)
 
     def work() -> Response:
-        reference = reference_of(notice_id)
-        entry = state.notices.get(notice_type, reference) if reference else None
-        if entry is None:
-            raise NotFound(NOT_PUBLIC)
-        return _json(request, images_document(entry, _base_url(request, state.settings)))
+        return _json(
+            request, images_document(_entry(state, notice_type, notice_id), _base_url(request, state.settings))
+        )
 
     return await _serve(request, state, "images", work)
 
