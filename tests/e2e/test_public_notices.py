@@ -1,13 +1,12 @@
 """INTERPOL's public notices API served by polex, over real HTTP and without credentials.
 
-Published notices are written straight into the node's database here, as the notice
-workflow stores them (a ``notices`` row, its ``records`` copy of kind ``notice`` while it is
-in force, and the photo's bytes in ``notice_files``)."""
+The notices are taken through the workflow at the hub (drafted with their photos,
+submitted, approved, suspended or cancelled), so the extract is tested on what the
+workflow really stores."""
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,8 +15,11 @@ from typing import Any
 import httpx
 import pytest
 
-from polex.domain.base import Provenance, Restrictions, new_id
+from polex.auth.principal import Principal, PrincipalKind
+from polex.domain.agency import AgencyKind
+from polex.domain.base import new_id
 from polex.domain.notice import (
+    Action,
     AttachmentKind,
     Channel,
     Language,
@@ -25,15 +27,14 @@ from polex.domain.notice import (
     LegalBasisKind,
     LocalText,
     MissingEvent,
-    Notice,
     NoticeAttachment,
     NoticeRequest,
     NoticeStatus,
     Offence,
 )
 from polex.domain.person import EyeColour, HairColour, Person, PersonName, PhysicalDescription, Place, Sex
+from polex.domain.roles import Role
 from polex.notice.public import age_range
-from polex.storage.tables import NoticeFileRow, NoticeRow, RecordRow
 from tests.e2e.conftest import LiveServer, assert_problem
 
 PREFIX = "/public/notices/v1"
@@ -53,25 +54,30 @@ class Published:
         return self.reference.replace("/", "-")
 
 
-def _reference() -> str:
-    return f"2026/{next(_numbers)}"
-
-
 def _person(given: str, family: str, **values: Any) -> Person:
     return Person(names=[PersonName(full=f"{given} {family}", given=given, family=family)], **values)
 
 
-def _photo(public: bool) -> tuple[NoticeAttachment, bytes]:
-    data = PNG + new_id().encode()
-    attachment = NoticeAttachment(
-        id=new_id(),
-        kind=AttachmentKind.PHOTO,
-        media_type="image/png",
-        sha256=hashlib.sha256(data).hexdigest(),
-        size=len(data),
-        public=public,
+def _photo(public: bool) -> tuple[bool, bytes]:
+    return public, PNG + new_id().encode()
+
+
+@dataclass(frozen=True)
+class Workflow:
+    """A French bureau that requests notices at the hub, and the hub's reviewer."""
+
+    source: Principal
+    reviewer: Principal
+
+
+def _workflow(live: LiveServer) -> Workflow:
+    ncb = live.make_agency(kind=AgencyKind.NCB, country="FRA")
+    roles = frozenset({Role.NCB_OPERATOR})
+    source = Principal(PrincipalKind.USER, new_id(), "ncb", ncb, "FRA", roles)
+    reviewer = Principal(
+        PrincipalKind.USER, new_id(), "reviewer", live.own_agency_id, "XPO", frozenset({Role.REVIEWER})
     )
-    return attachment, data
+    return Workflow(source, reviewer)
 
 
 def publish(
@@ -79,94 +85,50 @@ def publish(
     request: NoticeRequest,
     *,
     status: NoticeStatus = NoticeStatus.PUBLISHED,
-    in_force: bool = True,
-    files: tuple[tuple[NoticeAttachment, bytes], ...] = (),
+    files: tuple[tuple[bool, bytes], ...] = (),
 ) -> Published:
-    """Store a notice as the workflow does once the hub has published it."""
-    notice_id, reference = new_id(), _reference()
-    now = dt.datetime.now(dt.UTC)
-    request = request.model_copy(update={"attachments": [attachment for attachment, _ in files]})
-    notice = Notice(
-        **request.model_dump(),
-        status=status,
-        reference=reference,
-        published_at=now,
-        expires_at=now + dt.timedelta(days=5 * 365),
-    )
-    label = notice.subject.primary_name.full if notice.subject else "no subject"
-    restrictions = Restrictions().model_dump(mode="json")
-    with live.node.uow() as uow:
-        uow.session.add(
-            NoticeRow(
-                id=notice_id,
-                channel=notice.channel.value,
-                notice_type=notice.notice_type,
-                status=status.value,
-                reference=reference,
-                owner_agency_id=live.own_agency_id,
-                owner_country="FRA",
-                label=label,
-                content=request.model_dump(mode="json"),
-                restrictions=restrictions,
-                findings=[],
-                version=1,
-                created_at=now,
-                updated_at=now,
-                published_at=now,
-                expires_at=notice.expires_at,
-            )
+    """A notice taken through the workflow at the hub: drafted with its photos, submitted
+    and approved (a diffusion issued), then suspended or cancelled when ``status`` says so."""
+    notices, people = live.node.notices, _workflow(live)
+    draft = notices.create(request.model_copy(update={"attachments": []}), people.source)
+    stored = [
+        notices.add_file(
+            draft.id, data, people.source, media_type="image/png", kind=AttachmentKind.PHOTO, name=None, public=public
         )
-        uow.flush()  # the files refer to the notice
-        uow.session.add(
-            RecordRow(
-                id=notice_id,
-                kind="notice",
-                owner_agency_id=live.own_agency_id,
-                owner_country="FRA",
-                version=1,
-                created_at=now,
-                updated_at=now,
-                deleted_at=None if in_force else now,
-                key=reference,
-                label=f"{notice.notice_type} {reference}: {label}",
-                status=status.value,
-                terms="",
-                restrictions=restrictions,
-                provenance=Provenance(source_format="notice").model_dump(mode="json"),
-                content=notice.model_dump(mode="json"),
-                retain_until=None,
-            )
-        )
-        for attachment, data in files:
-            uow.session.add(
-                NoticeFileRow(
-                    id=attachment.id,
-                    notice_id=notice_id,
-                    media_type=attachment.media_type,
-                    name=None,
-                    sha256=attachment.sha256,
-                    size=len(data),
-                    data=data,
-                    created_at=now,
-                )
-            )
-        uow.commit()
-    public = [attachment.id for attachment, _ in files if attachment.public]
-    private = [attachment.id for attachment, _ in files if not attachment.public]
-    return Published(notice_id, reference, public[0] if public else None, private[0] if private else None)
+        for public, data in files
+    ]
+    attachments = [NoticeAttachment.model_validate(file.model_dump()) for file in stored]
+    if attachments:
+        notices.update(draft.id, request.model_copy(update={"attachments": attachments}), people.source, version=1)
+    if request.channel is Channel.DIFFUSION:
+        read = notices.act(draft.id, Action.ISSUE, people.source)
+    else:
+        notices.act(draft.id, Action.SUBMIT, people.source)
+        read = notices.act(draft.id, Action.APPROVE, people.reviewer)
+    if status is not NoticeStatus.PUBLISHED:
+        take_out_of_force(live, draft.id, status, people)
+    public = [file.id for file in stored if file.public]
+    private = [file.id for file in stored if not file.public]
+    assert read.reference is not None
+    return Published(draft.id, read.reference, public[0] if public else None, private[0] if private else None)
 
 
-def take_out_of_force(live: LiveServer, notice_id: str, status: NoticeStatus) -> None:
-    """What the workflow does on suspension, cancellation or expiry."""
-    now = dt.datetime.now(dt.UTC)
-    with live.node.uow() as uow:
-        record = uow.session.get(RecordRow, notice_id)
-        assert record is not None
-        record.deleted_at = now
-        record.updated_at = now
-        record.version += 1
-        record.status = status.value
-        uow.commit()
+def take_out_of_force(live: LiveServer, notice_id: str, status: NoticeStatus, people: Workflow | None = None) -> None:
+    """Suspension (by the hub) or cancellation (by the source), through the workflow."""
+    people = people or _workflow(live)
+    notices = live.node.notices
+    if status is NoticeStatus.SUSPENDED:
+        notices.act(notice_id, Action.SUSPEND, people.reviewer, reason="Under review")
+    else:
+        source = notices.get(notice_id, people.reviewer, purpose=None).owner.agency_id
+        owner = Principal(PrincipalKind.USER, new_id(), "ncb", source, "FRA", frozenset({Role.NCB_OPERATOR}))
+        notices.act(notice_id, Action.CANCEL, owner, reason="Arrested")
+
+
+@pytest.fixture(scope="module")
+def live(hub_live: LiveServer) -> LiveServer:
+    """The public extract is the hub's: notices are published there."""
+    return hub_live
 
 
 def red_request(**changes: Any) -> NoticeRequest:
@@ -191,7 +153,8 @@ def red_request(**changes: Any) -> NoticeRequest:
                     language=Language.SPANISH,
                     text="Homicidio agravado",
                     translations={Language.ENGLISH: "Aggravated homicide"},
-                )
+                ),
+                max_penalty_months=360,
             )
         ],
         "legal_basis": [
@@ -248,9 +211,9 @@ def notices(live: LiveServer) -> Iterator[Notices]:
         dupont=publish(live, dupont),
         moreau=publish(live, moreau, files=(_photo(public=True),)),
         not_consented=publish(live, red_request(subject=hidden, public_extract=False)),
-        cancelled=publish(live, red_request(subject=hidden), status=NoticeStatus.CANCELLED, in_force=False),
+        cancelled=publish(live, red_request(subject=hidden), status=NoticeStatus.CANCELLED),
         suspended=publish(live, red_request(subject=hidden), status=NoticeStatus.SUSPENDED),
-        blue=publish(live, NoticeRequest(notice_type="blue", subject=hidden, public_extract=True)),
+        blue=publish(live, NoticeRequest(notice_type="blue", subject=hidden)),  # blue has no extract
         diffusion=publish(live, red_request(subject=hidden, channel=Channel.DIFFUSION)),
     )
     settings.public_notices_per_minute = default
