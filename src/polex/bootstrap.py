@@ -34,7 +34,9 @@ from polex.message.service import MessageService
 from polex.network.keys import NodeKeyFiles
 from polex.network.service import NetworkService
 from polex.network.view import NetworkView
+from polex.notice import relay as notice_relay
 from polex.notice.feature import NOTICE_FEATURE
+from polex.notice.relay import NoticeNetwork
 from polex.notice.service import NoticeService
 from polex.notice.types import NoticeTypes
 from polex.person.feature import PERSON_FEATURE
@@ -202,7 +204,15 @@ def _wire(settings: Settings, *, migrate: bool, engine: Engine | None) -> Node:
         events,
         is_hub=settings.is_hub,
         watchlist=screening.watchlist,
+        network=NoticeNetwork(messages, view),
     )
+    # National sources' steps reach the hub, and the hub's lifecycle reports reach them, as
+    # envelopes of their own content types.
+    if settings.is_hub:
+        messages.handlers[notice_relay.STEP_TYPE] = notices.apply_relayed_step
+        messages.handlers[notice_relay.FILE_TYPE] = notices.apply_relayed_file
+    else:
+        messages.handlers[notice_relay.REPORT_TYPE] = notices.apply_report
     bus = make_bus(settings)
     replica_feed = ReplicaFeed(uow, audit, policy, records, view) if settings.is_hub else None
     replica_push = None

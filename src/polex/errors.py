@@ -114,3 +114,12 @@ class TooManyRequests(PolexError):
     status = 429
     title = "Too many requests"
     slug = "too-many-requests"
+
+
+class ServiceUnavailable(PolexError):
+    """Something this node needs is not there now (a peer, a component still loading); the
+    same request may succeed later."""
+
+    status = 503
+    title = "Service unavailable"
+    slug = "service-unavailable"

@@ -223,6 +223,29 @@ def test_demo_starts_every_node_and_stops_cleanly_then_reuses_its_data(tmp_path:
             return {message["sender"] for message in inbox.json()["items"]}
 
         wait_for(lambda: senders() == {n["name"] for n in summary["nodes"] if n["role"] == "national"}, 30, "mail")
+        # Every national bureau's red notice request, drafted and submitted on its own node,
+        # waits in the hub's review queue.
+        reviewer = next(u for u in summary["users"] if u["node"] == "hub" and u["role"] == "reviewer")
+        reviewer_token = httpx.post(
+            f"{hub['url']}/api/v1/auth/token",
+            data={"username": reviewer["username"], "password": reviewer["password"]},
+        ).json()["access_token"]
+
+        def requesting_countries() -> set[str]:
+            queue = httpx.get(
+                f"{hub['url']}/api/v1/notices",
+                params={"scope": "review", "status": "submitted", "limit": 200},
+                headers={"Authorization": f"Bearer {reviewer_token}"},
+            )
+            # The national requests' subjects are numbered from 40 (the hub's own seeds below 10).
+            return {
+                item["owner"]["country"]
+                for item in queue.json()["items"]
+                if item["notice"]["subject"]["names"][0]["family"].startswith("DEMORED4")
+            }
+
+        national_countries = {n["country"] for n in summary["nodes"] if n["role"] == "national"}
+        wait_for(lambda: national_countries <= requesting_countries(), 30, "the national notice requests")
         # The scripted border checks: every member's documents were found by another member.
         for officer in (u for u in summary["users"] if u["node"] == "hub" and u["username"].endswith(".officer")):
             officer_token = httpx.post(

@@ -13,6 +13,7 @@ class PrincipalKind(StrEnum):
     USER = "user"
     API_KEY = "api_key"
     LOCAL = "local"  # an operator at the node itself, through the CLI
+    RELAYED = "relayed"  # a user of a national node, acting at the hub through its node's signed envelopes
 
 
 @dataclass(frozen=True)

@@ -80,6 +80,12 @@ def _request(notice_type: str, country: str, position: int) -> dict[str, Any]:
     return {"modus_operandi": _text("Counterfeit banknotes hidden in the lining of tourist luggage")}
 
 
+def national_request(country: str, position: int) -> dict[str, Any]:
+    """A red notice request as a national bureau drafts it on its own node (the demo
+    submits it there; it reaches the hub's review queue in an envelope)."""
+    return {"notice_type": "red", **_request("red", country, position)}
+
+
 def seed_notices(node: Node) -> int:
     """At the hub: one notice of each type in each state (and a diffusion in force);
     returns how many. The expired ones are published first and aged by the clock."""

@@ -23,6 +23,7 @@ import httpx
 
 from polex.auth.schemas import ApiKeyCreate
 from polex.bootstrap import Node
+from polex.demo.notices import national_request
 from polex.domain.roles import Role
 from polex.provision import own_agency, set_hub_url, set_witness_peers
 from polex.settings import NodeRole, load_settings
@@ -210,6 +211,27 @@ def exchange_messages(nodes: list[tuple[DemoNode, int, Path]], users: list[dict[
             )
 
 
+def national_requests(nodes: list[tuple[DemoNode, int, Path]], users: list[dict[str, str]]) -> None:
+    """Each national bureau drafts a red notice request on its own node and submits it: it
+    travels to the hub in signed envelopes and waits there for the reviewers."""
+    for position, (demo_node, port, _) in enumerate(nodes):
+        if demo_node.role is NodeRole.HUB:
+            continue
+        user = next((u for u in users if u["node"] == demo_node.name and u["role"] == Role.NCB_OPERATOR.value), None)
+        if user is None:
+            continue
+        url = f"http://127.0.0.1:{port}"
+        form = {"username": user["username"], "password": user["password"]}
+        token = httpx.post(f"{url}/api/v1/auth/token", data=form, timeout=10)
+        if token.status_code != 200:
+            continue
+        headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
+        with httpx.Client(base_url=url, headers=headers, timeout=10) as client:
+            draft = client.post("/api/v1/notices", json=national_request(demo_node.country, 40 + position))
+            if draft.status_code == 201:
+                client.post(f"/api/v1/notices/{draft.json()['id']}/submit")
+
+
 def first_checks(nodes: list[tuple[DemoNode, int, Path]], users: list[dict[str, str]]) -> None:
     """At the hub, each member's officer checks at a border some documents another member
     reported stolen, and some that nobody did: the owners get hits to confirm."""
@@ -302,6 +324,7 @@ def run_demo(directory: Path, *, reset: bool, base_port: int, size: float) -> in
         _wait_healthy(nodes, processes)
         if to_prepare:
             exchange_messages(nodes, users)
+            national_requests(nodes, users)
             first_checks(nodes, users)
         summary = {
             "nodes": [

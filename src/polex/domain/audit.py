@@ -87,6 +87,7 @@ class AuditTag(StrEnum):
     NOTICE_FILE_ADDED = "record:notice:file_added"
     NOTICE_FILE_READ = "record:notice:file_read"
     NOTICE_PRECHECKED = "record:notice:prechecked"
+    NOTICE_RELAY_REFUSED = "record:notice:relay_refused"
     PUBLIC_NOTICES_SERVED = "public:notice:served"
     LOGIN_SUCCEEDED = "auth:session:created"
     LOGIN_FAILED = "auth:session:refused"

@@ -24,7 +24,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 import orjson
@@ -36,12 +36,13 @@ from polex.audit.service import AuditTrail, EventDraft, actor_of
 from polex.auth.principal import Principal
 from polex.crypto.envelope import EnvelopeRefused, check_routing, open_envelope, parse_envelope, seal
 from polex.domain.audit import Actor, AuditTag, Decision
-from polex.domain.base import new_id
+from polex.domain.base import Tlp, new_id
 from polex.domain.message import RoutingHeader
 from polex.domain.roles import Permission
 from polex.errors import BadRequest, FieldError, Forbidden, NotFound
 from polex.events import EventHub
 from polex.message.schemas import (
+    DEFAULT_EXPIRY,
     EVERYONE,
     DeliveryReport,
     MessageAccepted,
@@ -78,6 +79,18 @@ class _Borrowed:
 
 
 BATCH_BYTES = 8 * 1024 * 1024  # one request carries at most this much of envelopes
+MESSAGE_TYPE = "application/json"  # a message between users; other content types go to their handler
+SYSTEM_BOX = "system"  # envelopes a service sent (not a user's message): tracked, not listed
+
+
+class ContentHandler(Protocol):
+    """Acts on an opened envelope of one content type (a relayed notice step, a lifecycle
+    report). It must be idempotent by message id: the wire may deliver twice. It handles
+    what it refuses itself (telling the sender); an exception means "try again later"."""
+
+    def __call__(self, header: RoutingHeader, body: bytes) -> None: ...
+
+
 BATCH_ITEMS = 200
 
 
@@ -135,6 +148,8 @@ class MessageService:
         self.events: EventHub | None = None  # users' real-time streams, when the API serves
         self.on_outbox: Callable[[], None] = lambda: None
         self.on_hub_queue: Callable[[], None] = lambda: None
+        # What acts on envelopes that are not users' messages, by content type.
+        self.handlers: dict[str, ContentHandler] = {}
 
     def _client(self) -> httpx.Client:
         if self._shared is None:
@@ -246,6 +261,75 @@ class MessageService:
                 )
             return row.conversation_id
 
+    # -- services ---------------------------------------------------------------------------
+
+    def enqueue(
+        self,
+        session: Any,
+        *,
+        to: list[str],
+        content_type: str,
+        body: bytes,
+        conversation_id: str,
+        subject: str,
+        expires_in: dt.timedelta = DEFAULT_EXPIRY,
+        handling: Tlp = Tlp.AMBER,
+    ) -> str:
+        """Seal ``body`` for the nodes ``to`` and put it in the outbox in the caller's
+        transaction (``session``): it leaves when that transaction commits, or never. The
+        caller wakes the relay after its commit (``on_outbox``). Returns the message id.
+
+        Raises NetworkUnavailable when this node has no membership list or keys yet."""
+        now = dt.datetime.now(dt.UTC)
+        me = self._network.node_name
+        header = RoutingHeader(
+            sender=me,
+            recipients=sorted(to),
+            created=now,
+            expires=now + expires_in,
+            handling=handling,
+            conversation_id=conversation_id,
+            content_type=content_type,
+            size=len(body),
+        )
+        try:
+            envelope = seal(header, body, self._network.node_keys(), self._network.directory(now=now))
+        except ValueError as error:  # a recipient left the directory
+            raise NetworkUnavailable(str(error)) from error
+        author = {"node": me, "service": content_type}
+        session.add(
+            MessageRow(
+                id=header.id,
+                box=SYSTEM_BOX,
+                sender=me,
+                recipients=header.recipients,
+                conversation_id=conversation_id,
+                in_reply_to=None,
+                case_ref=None,
+                handling=handling.value,
+                created=now,
+                expires=header.expires,
+                subject=subject[:300],
+                body="",  # the effect is recorded by the service that sent it, not here
+                author=author,
+            )
+        )
+        for recipient in header.recipients:
+            session.add(MessageRecipientRow(message_id=header.id, recipient=recipient, status="queued", updated_at=now))
+        session.add(OutboxRow(message_id=header.id, envelope=orjson.dumps(envelope).decode(), next_attempt_at=now))
+        return header.id
+
+    def delivery(self, message_id: str) -> list[RecipientStatus]:
+        """Per recipient, what became of an envelope this node sent."""
+        with self._uow(read_only=True) as uow:
+            rows = uow.session.scalars(
+                select(MessageRecipientRow).where(MessageRecipientRow.message_id == message_id)
+            ).all()
+            return [
+                RecipientStatus(node=row.recipient, status=row.status, reason=row.reason, updated_at=row.updated_at)
+                for row in rows
+            ]
+
     def messages(self, principal: Principal, box: str, *, limit: int = 100) -> list[MessageRead]:
         principal.require(Permission.MESSAGE_READ)
         with self._uow(read_only=True) as uow:
@@ -261,7 +345,9 @@ class MessageService:
         principal.require(Permission.MESSAGE_READ)
         with self._uow(read_only=True) as uow:
             row = uow.session.scalars(
-                select(MessageRow).where(MessageRow.id == message_id).order_by(MessageRow.box)
+                select(MessageRow)
+                .where(MessageRow.id == message_id, MessageRow.box != SYSTEM_BOX)
+                .order_by(MessageRow.box)
             ).first()
             read = None if row is None else self._read(uow.session, row)
         self._audit.record([EventDraft(AuditTag.MESSAGE_READ, actor_of(principal), details={"message": message_id})])
@@ -512,7 +598,11 @@ class MessageService:
         """Per envelope: ('delivered', receipt) | ('refused', reason) | ('retry', reason)."""
         try:
             if recipient == self._network.node_name:
-                results = self.receive_batch([orjson.loads(text) for text in envelopes], caller=recipient)
+                try:
+                    results = self.receive_batch([orjson.loads(text) for text in envelopes], caller=recipient)
+                except Exception as error:  # a handler at the hub failed: try again later, as for a node
+                    log.exception("delivering to this node's own services failed")
+                    return [("retry", f"{type(error).__name__}: {error}")] * len(envelopes)
             else:
                 member = self._network.usable_members().get(recipient)
                 if member is None or member.url is None:
@@ -623,6 +713,15 @@ class MessageService:
         for envelope in envelopes:
             try:
                 header, body = open_envelope(envelope, keys, directory, now=now)
+                if header.content_type != MESSAGE_TYPE:
+                    handler = self.handlers.get(header.content_type)
+                    if handler is None:
+                        refusal = f"no service here takes {header.content_type}"
+                        results.append({"message_id": header.id, "error": refusal})
+                        continue
+                    handler(header, body)  # idempotent; raises to have the hub try again
+                    results.append({"message_id": header.id})
+                    continue
                 content = orjson.loads(body)
                 opened.append((header, str(content["subject"]), str(content["body"]), dict(content["author"])))
                 results.append({"message_id": header.id})
@@ -697,6 +796,10 @@ class MessageService:
             if report.status == "delivered":
                 self._check_receipt(report)
         with self._uow() as uow:
+            ids = [report.message_id for report in reports]
+            services = set(
+                uow.session.scalars(select(MessageRow.id).where(MessageRow.id.in_(ids), MessageRow.box == SYSTEM_BOX))
+            )
             for report in reports:
                 self._set_status(uow.session, report.message_id, report.recipient, report.status, report.reason)
                 row = uow.session.get(MessageRecipientRow, (report.message_id, report.recipient))
@@ -705,6 +808,8 @@ class MessageService:
             uow.commit()
         if self.events is not None:
             for report in reports:
+                if report.message_id in services:
+                    continue  # a service's envelope: its service tells its users what they need
                 data = {"id": report.message_id, "recipient": report.recipient, "status": report.status}
                 self.events.publish("message.status", data, permission=Permission.MESSAGE_READ)
 

@@ -66,6 +66,10 @@ class NoticeRead(SchemaModel):
     findings: list[dict[str, Any]] | None = None
     history: list[TransitionRead] | None = None
     withheld: list[str] = Field(default_factory=list, description="Fields the policy removed")
+    relay: dict[str, Any] | None = Field(
+        default=None,
+        description="On a national node, for the source: its last step sent to the hub and that envelope's delivery",
+    )
 
 
 class NoticePage(SchemaModel):

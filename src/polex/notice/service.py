@@ -28,10 +28,13 @@ from pydantic import ValidationError
 from sqlalchemy import select
 
 from polex.audit.service import AuditTrail, EventDraft, actor_of
-from polex.auth.principal import Principal
+from polex.auth.principal import Principal, PrincipalKind
+from polex.domain.agency import AgencyKind
 from polex.domain.audit import Actor, AuditTag
+from polex.domain.audit import Decision as AuditDecision
 from polex.domain.base import Owner, Provenance, Restrictions, new_id
 from polex.domain.decisions import Requester
+from polex.domain.message import RoutingHeader
 from polex.domain.notice import (
     REVIEW_BEFORE_EXPIRY,
     Action,
@@ -47,7 +50,7 @@ from polex.domain.notice import (
 )
 from polex.domain.notice_checks import PossibleDuplicate, precheck
 from polex.domain.policy import Purpose
-from polex.domain.roles import Permission
+from polex.domain.roles import Permission, Role
 from polex.errors import (
     BadRequest,
     Conflict,
@@ -55,18 +58,42 @@ from polex.errors import (
     Forbidden,
     NotFound,
     PayloadTooLarge,
+    PolexError,
     PreconditionRequired,
+    ServiceUnavailable,
     StaleVersion,
     ValidationFailed,
 )
 from polex.events import EventHub
+from polex.network.view import NetworkUnavailable
 from polex.notice.feature import notice_label, project_notice
+from polex.notice.relay import (
+    RELAYED_ACTIONS,
+    NoticeNetwork,
+    NoticeReport,
+    RelayedBy,
+    RelayedDraft,
+    RelayedFile,
+    RelayedStep,
+    encode_file,
+    file_post,
+    report_post,
+    step_post,
+)
 from polex.notice.schemas import FileRead, NoticeRead, TransitionRead
 from polex.notice.types import NoticeTypes
 from polex.policy.service import PolicyService
 from polex.record.service import ListFilters, RecordService, facts_of
 from polex.screening.persons import PersonWatchlist, person_queries, record_of
-from polex.storage.tables import AgencyRow, NoticeCounterRow, NoticeFileRow, NoticeRow, NoticeTransitionRow, RecordRow
+from polex.storage.tables import (
+    AgencyRow,
+    AppliedEnvelopeRow,
+    NoticeCounterRow,
+    NoticeFileRow,
+    NoticeRow,
+    NoticeTransitionRow,
+    RecordRow,
+)
 from polex.storage.unit_of_work import UnitOfWorkFactory
 
 log = logging.getLogger("polex.notice")
@@ -128,6 +155,7 @@ class NoticeService:
         *,
         is_hub: bool,
         watchlist: PersonWatchlist | None = None,
+        network: NoticeNetwork | None = None,
     ) -> None:
         self._uow = uow
         self._audit = audit
@@ -137,6 +165,9 @@ class NoticeService:
         self._events = events
         self._is_hub = is_hub
         self._watchlist = watchlist
+        # The envelopes to and from the hub: a national node relays its sources' steps, the
+        # hub reports back to them (None on a node outside any network).
+        self._network = network
         # Told, after the commit, of every notice record put in force, changed or withdrawn
         # (the hub pushes them to the national replicas).
         self.dissemination_listeners: list[Callable[[Sequence[str]], None]] = []
@@ -146,8 +177,8 @@ class NoticeService:
     def create(
         self, request: NoticeRequest, principal: Principal, *, restrictions: Restrictions | None = None
     ) -> NoticeRead:
-        """A new draft owned by the caller's agency."""
-        self._require_hub_service()
+        """A new draft owned by the caller's agency (at the hub, or on a national node, which
+        relays it to the hub when the source submits it)."""
         principal.require(Permission.NOTICE_REQUEST)
         spec = self.types.get(request.notice_type)
         self._check_shape(request, spec.code)
@@ -195,36 +226,54 @@ class NoticeService:
         with self._uow() as uow:
             row = self._own(uow.session, notice_id, principal)
             self._fresh(row, expected)
-            try:
-                transition_for(Action.UPDATE, Channel(row.channel), NoticeStatus(row.status))
-            except InvalidTransition as error:
-                raise Conflict(str(error), errors=[FieldError("status", str(error))]) from error
-            if request.notice_type != row.notice_type or request.channel.value != row.channel:
-                raise ValidationFailed(
-                    "a notice keeps its type and channel; draft a new one instead",
-                    errors=[FieldError("notice_type", f"is '{row.notice_type}' ({row.channel})")],
-                )
-            content = NoticeRequest.model_validate(request.model_dump(include=set(NoticeRequest.model_fields)))
-            self._check_shape(content, row.notice_type)
-            self._check_attachments(content, known=self._file_ids(uow.session, row.id))
-            row.content = content.model_dump(mode="json")
-            if restrictions is not None:
-                row.restrictions = restrictions.model_dump(mode="json")
-            row.label = notice_label(self._notice(row))
-            in_force = row.status == NoticeStatus.PUBLISHED.value
+            in_force = self._replace(uow, row, request, principal, now, restrictions=restrictions)
             if in_force:
-                row.findings = self._findings(row, now)
-            self._bump(row, now)
-            self._transition(uow.session, row, Action.UPDATE, NoticeStatus(row.status), principal, now, reason=None)
-            if in_force:
-                self._put_in_force(uow.session, row, now)
-            self._audit.add(uow, [self._event(AuditTag.NOTICE_UPDATED, principal, row)])
+                self._relay_step(uow.session, row, Action.UPDATE, principal, reason=None, valid_until=None)
             uow.commit()
         if in_force:
             self._after_record_change(row)
             if self._is_hub:  # the hub's reviewers look again at what changed in force
                 self._tell_reviewers("notice.updated", row)
+        self._wake_network()
         return self.get(notice_id, principal, purpose=None)
+
+    def _replace(
+        self,
+        uow: Any,
+        row: NoticeRow,
+        request: NoticeRequest,
+        principal: Principal,
+        now: dt.datetime,
+        *,
+        restrictions: Restrictions | None,
+    ) -> bool:
+        """The source's new text of its request, in the caller's transaction; whether the
+        notice is in force (its record copy then follows at the hub)."""
+        try:
+            transition_for(Action.UPDATE, Channel(row.channel), NoticeStatus(row.status))
+        except InvalidTransition as error:
+            raise Conflict(str(error), errors=[FieldError("status", str(error))]) from error
+        if request.notice_type != row.notice_type or request.channel.value != row.channel:
+            raise ValidationFailed(
+                "a notice keeps its type and channel; draft a new one instead",
+                errors=[FieldError("notice_type", f"is '{row.notice_type}' ({row.channel})")],
+            )
+        content = NoticeRequest.model_validate(request.model_dump(include=set(NoticeRequest.model_fields)))
+        self._check_shape(content, row.notice_type)
+        self._check_attachments(content, known=self._file_ids(uow.session, row.id))
+        row.content = content.model_dump(mode="json")
+        if restrictions is not None:
+            row.restrictions = restrictions.model_dump(mode="json")
+        row.label = notice_label(self._notice(row))
+        in_force = row.status == NoticeStatus.PUBLISHED.value
+        if in_force:
+            row.findings = self._findings(row, now)
+        self._bump(row, now)
+        self._transition(uow.session, row, Action.UPDATE, NoticeStatus(row.status), principal, now, reason=None)
+        if in_force and self._is_hub:
+            self._put_in_force(uow.session, row, now)
+        self._audit.add(uow, [self._event(AuditTag.NOTICE_UPDATED, principal, row)])
+        return in_force
 
     # -- the lifecycle ------------------------------------------------------------------
 
@@ -247,46 +296,66 @@ class NoticeService:
             row = self._visible_for_action(uow.session, notice_id, principal)
             if version is not None:
                 self._fresh(row, version)
-            try:
-                transition = transition_for(action, Channel(row.channel), NoticeStatus(row.status))
-            except InvalidTransition as error:
-                raise Conflict(str(error), errors=[FieldError("status", str(error))]) from error
-            as_hub = self._authorise(row, transition.initiator, principal)
-            if transition.needs_reason and not (reason and reason.strip()):
-                raise ValidationFailed(f"say why: '{action}' needs a reason", errors=[FieldError("reason", "required")])
-            before = NoticeStatus(row.status)
-            spec = self.types.get(row.notice_type)
-            details: dict[str, Any] = {"by": "hub" if as_hub else "source"}
-            if action in (Action.SUBMIT, Action.ISSUE):
-                row.findings = self._findings(row, now)
-                blocking = [f for f in row.findings if f["severity"] == "blocking"]
-                if action is Action.ISSUE and blocking:
-                    # A diffusion has no review: what a notice's reviewer would have
-                    # returned, the source must fix before it goes out.
-                    raise ValidationFailed(
-                        "the diffusion lacks data its type requires",
-                        errors=[FieldError(f["field"] or "notice", f["message"]) for f in blocking],
-                        findings=row.findings,
-                    )
-                row.submitted_at = now
-                details["findings"] = len(row.findings)
-            if action is Action.EXTEND:
-                self._extend(row, valid_until, spec.validity_years, now)
-                details["expires_at"] = row.expires_at.isoformat() if row.expires_at else None
-            if transition.target is not None:
-                row.status = transition.target.value
-            if transition.target is NoticeStatus.PUBLISHED and row.published_at is None:
-                row.published_at = now
-                row.reference = self._next_reference(uow.session, now.year, Channel(row.channel))
-                row.expires_at = validity_end(now, spec.validity_years)
-                row.review_due_at = row.expires_at - REVIEW_BEFORE_EXPIRY
-            self._bump(row, now)
-            self._transition(uow.session, row, action, before, principal, now, reason=reason, **details)
-            changed = self._apply_record(uow.session, row, now)
-            self._audit.add(uow, [self._event(_ACTION_TAGS[action], principal, row, **details)])
+            before, changed = self._step(uow, row, action, principal, now, reason=reason, valid_until=valid_until)
+            self._relay_step(uow.session, row, action, principal, reason=reason, valid_until=valid_until)
             uow.commit()
         self._after_step(row, action, before, changed)
+        self._wake_network()
         return self.get(notice_id, principal, purpose=None)
+
+    def _step(
+        self,
+        uow: Any,
+        row: NoticeRow,
+        action: Action,
+        principal: Principal,
+        now: dt.datetime,
+        *,
+        reason: str | None,
+        valid_until: dt.date | None,
+    ) -> tuple[NoticeStatus, bool]:
+        """One step by a user in the caller's transaction: the status before, and whether
+        the record copy in force changed."""
+        try:
+            transition = transition_for(action, Channel(row.channel), NoticeStatus(row.status))
+        except InvalidTransition as error:
+            raise Conflict(str(error), errors=[FieldError("status", str(error))]) from error
+        as_hub = self._authorise(row, transition.initiator, principal)
+        if transition.needs_reason and not (reason and reason.strip()):
+            raise ValidationFailed(f"say why: '{action}' needs a reason", errors=[FieldError("reason", "required")])
+        before = NoticeStatus(row.status)
+        spec = self.types.get(row.notice_type)
+        details: dict[str, Any] = {"by": "hub" if as_hub else "source"}
+        if action in (Action.SUBMIT, Action.ISSUE):
+            row.findings = self._findings(row, now)
+            blocking = [f for f in row.findings if f["severity"] == "blocking"]
+            if action is Action.ISSUE and blocking:
+                # A diffusion has no review: what a notice's reviewer would have
+                # returned, the source must fix before it goes out.
+                raise ValidationFailed(
+                    "the diffusion lacks data its type requires",
+                    errors=[FieldError(f["field"] or "notice", f["message"]) for f in blocking],
+                    findings=row.findings,
+                )
+            row.submitted_at = now
+            details["findings"] = len(row.findings)
+        if action is Action.EXTEND:
+            self._extend(row, valid_until, spec.validity_years, now)
+            details["expires_at"] = row.expires_at.isoformat() if row.expires_at else None
+        if transition.target is not None:
+            row.status = transition.target.value
+        # Only the hub numbers and dates a publication; a national copy learns them from
+        # the hub's report.
+        if self._is_hub and transition.target is NoticeStatus.PUBLISHED and row.published_at is None:
+            row.published_at = now
+            row.reference = self._next_reference(uow.session, now.year, Channel(row.channel))
+            row.expires_at = validity_end(now, spec.validity_years)
+            row.review_due_at = row.expires_at - REVIEW_BEFORE_EXPIRY
+        self._bump(row, now)
+        self._transition(uow.session, row, action, before, principal, now, reason=reason, **details)
+        changed = self._apply_record(uow.session, row, now)
+        self._audit.add(uow, [self._event(_ACTION_TAGS[action], principal, row, **details)])
+        return before, changed
 
     def request_notice(self, diffusion_id: str, principal: Principal) -> NoticeRead:
         """A new notice request drafted from one of the agency's diffusions."""
@@ -306,6 +375,8 @@ class NoticeService:
         and expire those whose validity ended."""
         now = now or dt.datetime.now(dt.UTC)
         done = {"review_requested": 0, "expired": 0}
+        if not self._is_hub:
+            return done  # the hub's clock rules every notice; a national copy follows its reports
         with self._uow(read_only=True) as uow:
             due = list(
                 uow.session.scalars(
@@ -367,6 +438,462 @@ class NoticeService:
         self._after_step(row, action, before, changed)
         return True
 
+    # -- the network: national sources and the hub ----------------------------------------
+
+    def _relay_step(
+        self,
+        session: Any,
+        row: NoticeRow,
+        action: Action,
+        principal: Principal,
+        *,
+        reason: str | None,
+        valid_until: dt.date | None,
+    ) -> None:
+        """On a national node: queue the source's step (and files the hub lacks) for the
+        hub in the step's transaction. Refused (and so the step is not taken) while the
+        node is outside a network."""
+        if self._is_hub or action not in RELAYED_ACTIONS:
+            return
+        if self._network is None:
+            raise ServiceUnavailable("this node is in no network: notices are reviewed and published at the hub")
+        try:
+            hub = self._network.hub()
+            draft = self._relayed_draft(session, row, principal)
+            files = session.scalars(
+                select(NoticeFileRow).where(NoticeFileRow.notice_id == row.id, NoticeFileRow.relayed_at.is_(None))
+            ).all()
+            now = dt.datetime.now(dt.UTC)
+            for file in files:
+                relayed = RelayedFile(
+                    **draft.model_dump(),
+                    file_id=file.id,
+                    media_type=file.media_type,
+                    name=file.name,
+                    sha256=file.sha256,
+                    data=encode_file(bytes(file.data)),
+                )
+                self._network.post(session, file_post(hub, relayed))
+                file.relayed_at = now
+            step = RelayedStep(
+                **draft.model_dump(),
+                action=action,
+                reason=reason,
+                valid_until=valid_until,
+                source_version=row.version,
+            )
+            message_id = self._network.post(session, step_post(hub, step))
+        except NetworkUnavailable as error:
+            raise ServiceUnavailable(f"the hub cannot be addressed now: {error}") from error
+        # The step's own history line says which envelope carried it (its delivery is shown).
+        session.flush()
+        last = session.scalars(
+            select(NoticeTransitionRow)
+            .where(NoticeTransitionRow.notice_id == row.id)
+            .order_by(NoticeTransitionRow.id.desc())
+            .limit(1)
+        ).first()
+        if last is not None:
+            last.details = {**(last.details or {}), "sent": message_id}
+
+    def _relayed_draft(self, session: Any, row: NoticeRow, principal: Principal) -> RelayedDraft:
+        agency = session.get(AgencyRow, row.owner_agency_id)
+        return RelayedDraft(
+            notice_id=row.id,
+            request=NoticeRequest.model_validate(row.content),
+            restrictions=Restrictions.model_validate(row.restrictions),
+            by=RelayedBy(
+                user_id=principal.id[:36],
+                user=principal.name,
+                agency_id=row.owner_agency_id,
+                agency_name=agency.name if agency is not None else row.owner_agency_id,
+                agency_kind=AgencyKind(agency.kind) if agency is not None else AgencyKind.NCB,
+                country=row.owner_country,
+            ),
+        )
+
+    def _relay_state(self, history: list[TransitionRead]) -> dict[str, Any] | None:
+        """On a national node: the source's last step sent to the hub and its delivery."""
+        assert self._network is not None
+        for step in reversed(history):
+            sent = step.details.get("sent")
+            if isinstance(sent, str):
+                return {"message_id": sent, "action": step.action.value, "delivery": self._network.delivery(sent)}
+        return None
+
+    def _wake_network(self) -> None:
+        if self._network is not None:
+            self._network.wake()
+
+    def _report(
+        self,
+        row: NoticeRow,
+        action: Action,
+        before: NoticeStatus | None,
+        *,
+        by: str,
+        at: dt.datetime,
+        reason: str | None,
+    ) -> NoticeReport:
+        return NoticeReport(
+            notice_id=row.id,
+            action=action,
+            by=by,
+            at=at,
+            reason=reason,
+            exists=True,
+            status=row.status,
+            from_status=before.value if before else None,
+            reference=row.reference,
+            submitted_at=row.submitted_at,
+            published_at=row.published_at,
+            expires_at=row.expires_at,
+            review_due_at=row.review_due_at,
+            review_requested_at=row.review_requested_at,
+            findings=list(row.findings or []),
+        )
+
+    def apply_relayed_step(self, header: RoutingHeader, body: bytes) -> None:
+        """At the hub: a national source's step, as if its author acted here (same
+        lifecycle, same checks), once. A refusal is reported to the source node."""
+        self._apply_relayed(header, body, RelayedStep)
+
+    def apply_relayed_file(self, header: RoutingHeader, body: bytes) -> None:
+        """At the hub: a photo or document of a national source's notice, once."""
+        self._apply_relayed(header, body, RelayedFile)
+
+    def _apply_relayed(self, header: RoutingHeader, body: bytes, model: type[RelayedDraft]) -> None:
+        if not self._is_hub or self._network is None:
+            raise Forbidden("only the hub takes relayed notice steps")
+        now = dt.datetime.now(dt.UTC)
+        try:
+            relayed = model.model_validate_json(body)
+        except ValidationError as error:
+            # Nothing to act on, and nobody to tell but the sender's operators (in the log).
+            self._record_applied(header, outcome=f"not a valid {header.content_type}: {error.error_count()} errors")
+            log.warning("refused a malformed %s from %s", header.content_type, header.sender)
+            return
+        if self._already_applied(header.id):
+            return
+        step = relayed if isinstance(relayed, RelayedStep) else None
+        action = step.action if step is not None else Action.UPDATE
+        try:
+            with self._uow() as uow:
+                if uow.session.get(AppliedEnvelopeRow, header.id) is not None:
+                    return  # a concurrent delivery got there first
+                principal = self._relayed_principal(uow.session, header.sender, relayed)
+                row = self._relayed_row(uow, header.sender, relayed, principal, now)
+                before, changed = NoticeStatus(row.status), False
+                if isinstance(relayed, RelayedFile):
+                    self._store_relayed_file(uow, row, relayed, principal, now)
+                elif step is not None:
+                    before, changed = self._relayed_action(uow, row, step, principal, now)
+                uow.session.add(
+                    AppliedEnvelopeRow(
+                        message_id=header.id, sender=header.sender, content_type=header.content_type, applied_at=now
+                    )
+                )
+                uow.commit()
+        except PolexError as error:
+            self._refuse_relayed(header, relayed, action, error, now)
+            return
+        if step is not None:
+            if changed or step.action is not Action.UPDATE:
+                self._after_step(row, step.action, before, changed)
+            if step.action is Action.UPDATE:
+                self._tell_reviewers("notice.updated", row)
+        self._wake_network()
+
+    def _relayed_principal(self, session: Any, sender: str, relayed: RelayedDraft) -> Principal:
+        """The author of a relayed step, as the hub knows it: a user of an agency of the
+        sender's country, with the bureau's rights on notices and nothing more."""
+        assert self._network is not None
+        country = self._network.country_of(sender)
+        if country is None:
+            raise Forbidden(f"node '{sender}' is not an active member of the network")
+        if relayed.by.country != country:
+            raise Forbidden(f"node '{sender}' serves {country}, not {relayed.by.country}")
+        agency = session.get(AgencyRow, relayed.by.agency_id)
+        if agency is None:
+            # The agency keeps its national id, so the notice's owner is the same everywhere.
+            session.add(
+                AgencyRow(
+                    id=relayed.by.agency_id,
+                    name=relayed.by.agency_name,
+                    country=country,
+                    kind=relayed.by.agency_kind.value,
+                    created_at=dt.datetime.now(dt.UTC),
+                )
+            )
+            session.flush()
+        elif agency.country != country:
+            raise Forbidden(f"agency '{agency.id}' is not of {country}")
+        return Principal(
+            PrincipalKind.RELAYED,
+            relayed.by.user_id,  # the user's id on its node; the node is in the name
+            f"{relayed.by.user}@{sender}",
+            relayed.by.agency_id,
+            country,
+            frozenset({Role.NCB_OPERATOR}),
+        )
+
+    def _relayed_row(
+        self, uow: Any, sender: str, relayed: RelayedDraft, principal: Principal, now: dt.datetime
+    ) -> NoticeRow:
+        """The hub's row of a relayed notice, opened as a draft from the request carried
+        the first time the notice is heard of."""
+        session = uow.session
+        row: NoticeRow | None = session.get(NoticeRow, relayed.notice_id, with_for_update=True)
+        if row is not None:
+            if row.source_node != sender or row.owner_agency_id != principal.agency_id:
+                raise NotFound(f"no notice '{relayed.notice_id}' of node '{sender}'")
+            return row
+        request = relayed.request
+        spec = self.types.get(request.notice_type)
+        self._check_shape(request, spec.code)
+        row = NoticeRow(
+            id=relayed.notice_id,
+            channel=request.channel.value,
+            notice_type=spec.code,
+            status=NoticeStatus.DRAFT.value,
+            reference=None,
+            owner_agency_id=principal.agency_id,
+            owner_country=principal.country,
+            label=notice_label(Notice.model_validate(request.model_dump())),
+            content=request.model_dump(mode="json"),
+            restrictions=relayed.restrictions.model_dump(mode="json"),
+            findings=[],
+            version=1,
+            created_at=now,
+            updated_at=now,
+            source_node=sender,
+        )
+        session.add(row)
+        session.flush()
+        self._transition(
+            session, row, Action.UPDATE, None, principal, now, reason=None, tell_source=False, detail="drafted"
+        )
+        self._audit.add(uow, [self._event(AuditTag.NOTICE_CREATED, principal, row, node=sender)])
+        return row
+
+    def _store_relayed_file(
+        self, uow: Any, row: NoticeRow, relayed: RelayedFile, principal: Principal, now: dt.datetime
+    ) -> None:
+        if uow.session.get(NoticeFileRow, relayed.file_id) is not None:
+            return
+        try:
+            data = relayed.content()
+        except ValueError as error:
+            raise ValidationFailed("the file is not base64", errors=[FieldError("data", str(error))]) from error
+        if len(data) > MAX_FILE_BYTES or hashlib.sha256(data).hexdigest() != relayed.sha256:
+            raise ValidationFailed(
+                "the file does not match its hash or is too large", errors=[FieldError("sha256", "mismatch")]
+            )
+        media_type = relayed.media_type.split(";")[0].strip().lower()
+        if media_type not in FILE_TYPES:
+            raise ValidationFailed(
+                f"'{media_type}' is not a file type notices take", errors=[FieldError("media_type", media_type)]
+            )
+        uow.session.add(
+            NoticeFileRow(
+                id=relayed.file_id,
+                notice_id=row.id,
+                media_type=media_type,
+                name=relayed.name,
+                sha256=relayed.sha256,
+                size=len(data),
+                data=data,
+                created_at=now,
+            )
+        )
+        self._audit.add(uow, [self._event(AuditTag.NOTICE_FILE_ADDED, principal, row, file=relayed.file_id)])
+
+    def _relayed_action(
+        self, uow: Any, row: NoticeRow, step: RelayedStep, principal: Principal, now: dt.datetime
+    ) -> tuple[NoticeStatus, bool]:
+        if step.action not in RELAYED_ACTIONS:
+            raise Forbidden(f"'{step.action.value}' is not a source's step", errors=[FieldError("action", "hub only")])
+        uow.session.flush()  # files relayed just before are in this conversation's order
+        if step.action is Action.UPDATE:
+            before = NoticeStatus(row.status)
+            in_force = self._replace(uow, row, step.request, principal, now, restrictions=step.restrictions)
+            return before, in_force
+        if step.action in (Action.SUBMIT, Action.ISSUE) and row.status in (
+            NoticeStatus.DRAFT.value,
+            NoticeStatus.RETURNED.value,
+        ):
+            # The text the source submits is the text reviewed.
+            content = step.request
+            if content.notice_type != row.notice_type or content.channel.value != row.channel:
+                raise ValidationFailed(
+                    "a notice keeps its type and channel", errors=[FieldError("notice_type", row.notice_type)]
+                )
+            self._check_shape(content, row.notice_type)
+            self._check_attachments(content, known=self._file_ids(uow.session, row.id))
+            row.content = content.model_dump(mode="json")
+            row.restrictions = step.restrictions.model_dump(mode="json")
+            row.label = notice_label(self._notice(row))
+        return self._step(uow, row, step.action, principal, now, reason=step.reason, valid_until=step.valid_until)
+
+    def _already_applied(self, message_id: str) -> bool:
+        with self._uow(read_only=True) as uow:
+            return uow.session.get(AppliedEnvelopeRow, message_id) is not None
+
+    def _record_applied(self, header: RoutingHeader, *, outcome: str | None) -> None:
+        with self._uow() as uow:
+            if uow.session.get(AppliedEnvelopeRow, header.id) is None:
+                uow.session.add(
+                    AppliedEnvelopeRow(
+                        message_id=header.id,
+                        sender=header.sender,
+                        content_type=header.content_type,
+                        applied_at=dt.datetime.now(dt.UTC),
+                        outcome=outcome,
+                    )
+                )
+                uow.commit()
+
+    def _refuse_relayed(
+        self, header: RoutingHeader, relayed: RelayedDraft, action: Action, error: PolexError, now: dt.datetime
+    ) -> None:
+        """Nothing of the refused step happened (its transaction rolled back): record the
+        refusal once and tell the source node, with the hub's state of the notice."""
+        reason = str(error)
+        errors = [item.as_dict() for item in error.errors]
+        assert self._network is not None
+        with self._uow() as uow:
+            if uow.session.get(AppliedEnvelopeRow, header.id) is not None:
+                return
+            uow.session.add(
+                AppliedEnvelopeRow(
+                    message_id=header.id,
+                    sender=header.sender,
+                    content_type=header.content_type,
+                    applied_at=now,
+                    outcome=reason[:2000],
+                )
+            )
+            row = uow.session.get(NoticeRow, relayed.notice_id)
+            if row is not None and row.source_node == header.sender:
+                report = self._report(row, action, NoticeStatus(row.status), by="hub", at=now, reason=None)
+            else:
+                report = NoticeReport(notice_id=relayed.notice_id, action=action, by="hub", at=now, exists=False)
+            report.refused, report.errors = reason, errors
+            self._audit.add(
+                uow,
+                [
+                    EventDraft(
+                        tag=AuditTag.NOTICE_RELAY_REFUSED,
+                        actor=Actor(kind="node", name=header.sender),
+                        record_kind="notice",
+                        record_ids=[relayed.notice_id],
+                        decision=AuditDecision.DENIED,
+                        details={"action": action.value, "reason": reason[:500], "message": header.id},
+                    )
+                ],
+            )
+            try:
+                self._network.post(uow.session, report_post(header.sender, report))
+            except NetworkUnavailable as unavailable:
+                log.warning("notice %s: cannot tell node %s: %s", relayed.notice_id, header.sender, unavailable)
+            uow.commit()
+        self._wake_network()
+
+    def apply_report(self, header: RoutingHeader, body: bytes) -> None:
+        """On a national node: the hub's state of one of this node's notices after a step
+        (a review decision, the clock, or the hub's answer to a relayed step), once."""
+        if self._is_hub or self._network is None:
+            raise Forbidden("lifecycle reports go to national nodes")
+        if header.sender != self._network.hub():
+            raise Forbidden("lifecycle reports come from the hub")
+        try:
+            report = NoticeReport.model_validate_json(body)
+        except ValidationError as error:
+            self._record_applied(header, outcome=f"not a valid report: {error.error_count()} errors")
+            log.warning("refused a malformed notice report from %s", header.sender)
+            return
+        now = dt.datetime.now(dt.UTC)
+        with self._uow() as uow:
+            session = uow.session
+            if session.get(AppliedEnvelopeRow, header.id) is not None:
+                return
+            row: NoticeRow | None = session.get(NoticeRow, report.notice_id, with_for_update=True)
+            outcome = None if row is not None else "no such notice here"
+            before = NoticeStatus(row.status) if row is not None else None
+            if row is not None:
+                if report.exists and report.status is not None:
+                    row.status = report.status
+                    row.reference = report.reference
+                    row.submitted_at = report.submitted_at
+                    row.published_at = report.published_at
+                    row.expires_at = report.expires_at
+                    row.review_due_at = report.review_due_at
+                    row.review_requested_at = report.review_requested_at
+                    row.findings = report.findings
+                elif report.refused:
+                    # The hub holds nothing of it: the request is the source's draft again.
+                    row.status = NoticeStatus.DRAFT.value
+                    row.submitted_at = None
+                self._bump(row, now)
+                details: dict[str, Any] = {"by": report.by, "hub_at": report.at.isoformat(), "envelope": header.id}
+                if report.refused:
+                    details["refused"] = report.refused
+                    details["errors"] = report.errors
+                session.add(
+                    NoticeTransitionRow(
+                        notice_id=row.id,
+                        action=report.action.value,
+                        from_status=before.value if before else None,
+                        to_status=row.status,
+                        at=now,
+                        actor_kind="hub" if report.by != "source" else "relayed",
+                        actor_id=None,
+                        actor_agency_id=None,
+                        actor_country=None,
+                        reason=report.reason,
+                        details=details,
+                    )
+                )
+                self._audit.add(
+                    uow,
+                    [
+                        EventDraft(
+                            tag=AuditTag.NOTICE_RELAY_REFUSED if report.refused else _ACTION_TAGS[report.action],
+                            actor=Actor(kind="node", name=header.sender),
+                            record_kind="notice",
+                            record_ids=[row.id],
+                            decision=AuditDecision.DENIED if report.refused else AuditDecision.ALLOWED,
+                            details={"status": row.status, "by": report.by, "message": header.id},
+                        )
+                    ],
+                )
+            session.add(
+                AppliedEnvelopeRow(
+                    message_id=header.id,
+                    sender=header.sender,
+                    content_type=header.content_type,
+                    applied_at=now,
+                    outcome=outcome,
+                )
+            )
+            uow.commit()
+        if row is not None and before is not None:
+            self._events.publish(
+                "notice.status",
+                {
+                    "id": row.id,
+                    "action": report.action.value,
+                    "from": before.value,
+                    "status": row.status,
+                    "reference": row.reference,
+                    "notice_type": row.notice_type,
+                    "by": report.by,
+                    "refused": report.refused,
+                },
+                permission=Permission.NOTICE_REQUEST,
+                agency_id=row.owner_agency_id,
+            )
+
     # -- reading ------------------------------------------------------------------------
 
     def get(self, notice_id: str, principal: Principal, *, purpose: Purpose | None) -> NoticeRead:
@@ -382,6 +909,8 @@ class NoticeService:
             if row is not None and whole:
                 read = self._read_source(row, history=self._history(uow.session, row.id))
         if row is not None and whole:
+            if not self._is_hub and self._network is not None and read.history:
+                read.relay = self._relay_state(read.history)
             if not self._is_source(row, principal):
                 read.access = "reviewer"
                 self._audit.record([self._event(AuditTag.NOTICE_READ, principal, row, access="reviewer")])
@@ -730,8 +1259,16 @@ class NoticeService:
         now: dt.datetime,
         *,
         reason: str | None,
+        tell_source: bool = True,
         **details: Any,
     ) -> None:
+        if tell_source and self._is_hub and row.source_node and self._network is not None:
+            by = "system" if principal is None else ("source" if self._is_source(row, principal) else "hub")
+            report = self._report(row, action, before, by=by, at=now, reason=reason)
+            try:
+                self._network.post(session, report_post(row.source_node, report))
+            except NetworkUnavailable as error:  # the node left the network: the hub's step stands
+                log.warning("notice %s: no report to node %s: %s", row.id, row.source_node, error)
         session.add(
             NoticeTransitionRow(
                 notice_id=row.id,
@@ -760,7 +1297,10 @@ class NoticeService:
     # -- the copy in force --------------------------------------------------------------
 
     def _apply_record(self, session: Any, row: NoticeRow, now: dt.datetime) -> bool:
-        """Bring the record copy in line with the notice's status; whether it changed."""
+        """Bring the record copy in line with the notice's status; whether it changed. Only
+        the hub holds notice records: national nodes receive them in their replica."""
+        if not self._is_hub:
+            return False
         if row.status == NoticeStatus.PUBLISHED.value:
             self._put_in_force(session, row, now)
             return True

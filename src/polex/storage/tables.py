@@ -626,6 +626,9 @@ class NoticeRow(Base):
     expires_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
     review_due_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
     review_requested_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+    # At the hub: the national node a request came from in signed envelopes (its lifecycle
+    # reports go back there). None for a notice drafted at this node.
+    source_node: Mapped[str | None] = mapped_column(String(63))
 
     __table_args__ = (
         Index("ix_notices_status", "status", "updated_at"),
@@ -667,6 +670,22 @@ class NoticeFileRow(Base):
     size: Mapped[int] = mapped_column(Integer)
     data: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    # On a national node: when the file left for the hub (None: not yet sent).
+    relayed_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+
+
+class AppliedEnvelopeRow(Base):
+    """An envelope whose content this node has acted on (a relayed notice step, a lifecycle
+    report), written in the transaction of its effect: the wire may deliver twice, the
+    effect happens once."""
+
+    __tablename__ = "applied_envelopes"
+
+    message_id: Mapped[str] = mapped_column(String(UUID_LENGTH), primary_key=True)
+    sender: Mapped[str] = mapped_column(String(63))
+    content_type: Mapped[str] = mapped_column(String(100))
+    applied_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    outcome: Mapped[str | None] = mapped_column(Text)  # why it was refused, if it was
 
 
 class NoticeCounterRow(Base):
