@@ -216,13 +216,17 @@ def import_records(
     mapping: Annotated[Path | None, typer.Option(help="The YAML mapping (csv-mapping)")] = None,
     option: Annotated[list[str] | None, typer.Option(help="Adapter option KEY=VALUE, e.g. status=lost")] = None,
     agency_id: Annotated[
-        str | None, typer.Option(help="Owner of the records; the node's own agency by default")
+        str | None, typer.Option(help="Owner of the records or notice drafts; the node's own agency by default")
     ] = None,
 ) -> None:
     """Import a file: records for the owning agency, rejections kept in quarantine.
 
+    A format that reads notices (interpol-notices) makes each a notice draft of the agency
+    instead; 'drafts' in the summary counts them.
+
     Prints a JSON summary; exits 0 when every item was imported, 3 when some were
-    quarantined, 2 when the file or mapping could not be read at all.
+    quarantined, 2 when the file or mapping could not be read at all, or the node does not
+    take what the format reads.
     """
     from polex.auth.principal import Principal, PrincipalKind
     from polex.domain.roles import Role
@@ -254,7 +258,7 @@ def import_records(
         )
         try:
             with file.open("rb") as stream:
-                summary = node.imports.run(adapter, stream, source=str(file), owner=operator)
+                summary = node.imports.run(adapter, stream, source=str(file), owner=operator, notices=node.notices)
         except MappingError as error:
             _fail(str(error))
             return

@@ -38,6 +38,10 @@ with ``public_extract`` false unless the adapter is made with ``public_extract=t
 
 Reading never raises: input that is not JSON, or not one of the three shapes, is one
 rejection for the whole input (field ``$``).
+
+The adapter reads into notice requests (``reads_into``), so ``polex import`` and
+``POST /api/v1/imports`` make each accepted notice a draft of the importing agency through
+the notice lifecycle at the hub (:mod:`polex.ingest.service`), never a record.
 """
 
 from __future__ import annotations
@@ -68,7 +72,7 @@ from polex.domain.person import (
 )
 from polex.domain.scripts import detect_script
 from polex.errors import FieldError
-from polex.formats.registry import Accepted, ReadResult, Rejection
+from polex.formats.registry import NOTICE_REQUESTS, Accepted, ReadResult, Rejection
 from polex.notice.public import (
     EYE_CODES,
     HAIR_CODES,
@@ -564,6 +568,7 @@ class InterpolNoticesAdapter:
         "of notices, read into red, yellow or other notice requests"
     )
     media_types: tuple[str, ...] = ("application/json", "application/hal+json")
+    reads_into: str = NOTICE_REQUESTS  # an import creates notice drafts (polex.ingest.service)
 
     def __init__(self, *, notice_type: str | None = None, public_extract: bool | str = False) -> None:
         if notice_type is not None and not _TYPE_CODE.match(notice_type.strip().lower()):

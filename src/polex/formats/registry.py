@@ -5,6 +5,10 @@ An adapter turns a stream in one outside format into polex records, one
 the field at fault and why. Both keep the raw input, so nothing sent is lost and a rejection
 can be shown to the sender as it was received. Adapters that can also write offer ``write``.
 
+An adapter reads records by default. One that reads notice requests instead (INTERPOL's
+public notices) says so with ``reads_into = "notice_requests"``: an import of its items
+creates notice drafts through the notice lifecycle, not records.
+
 A country ships its own adapter as a separate package by declaring an entry point in the
 ``polex.formats`` group that names an adapter class (or a factory, or an instance)::
 
@@ -30,6 +34,8 @@ from polex.domain.base import Provenance
 from polex.errors import FieldError, NotFound
 
 ENTRY_POINT_GROUP = "polex.formats"
+RECORDS = "records"
+NOTICE_REQUESTS = "notice_requests"
 
 log = logging.getLogger("polex.formats")
 
@@ -61,7 +67,8 @@ ReadResult = Accepted | Rejection
 
 @runtime_checkable
 class FormatAdapter(Protocol):
-    """Reads one outside format. ``name`` is the format's identifier (``icao-mrz``)."""
+    """Reads one outside format. ``name`` is the format's identifier (``icao-mrz``). An
+    optional ``reads_into`` says what its items are (:func:`reads_into`)."""
 
     name: str
     description: str
@@ -77,6 +84,13 @@ class WritableFormatAdapter(FormatAdapter, Protocol):
     def write(self, records: Iterable[BaseModel], stream: IO[bytes]) -> None: ...
 
 
+def reads_into(adapter: object) -> str:
+    """What an adapter reads its items into: :data:`RECORDS` (the default) or
+    :data:`NOTICE_REQUESTS`, from its optional ``reads_into`` attribute."""
+    declared = getattr(adapter, "reads_into", RECORDS)
+    return NOTICE_REQUESTS if declared == NOTICE_REQUESTS else RECORDS
+
+
 AdapterFactory = Callable[..., FormatAdapter]
 """Makes an adapter; keyword options configure it, and it must work without any."""
 
@@ -88,6 +102,7 @@ class FormatInfo:
     media_types: tuple[str, ...]
     writable: bool
     source: str  # "built-in", "entry point NAME = VALUE", or "registered"
+    reads_into: str = RECORDS  # or NOTICE_REQUESTS: an import creates notice drafts
 
 
 class UnknownFormat(NotFound):
@@ -162,6 +177,7 @@ class FormatRegistry:
             media_types=tuple(instance.media_types),
             writable=isinstance(instance, WritableFormatAdapter),
             source=source,
+            reads_into=reads_into(instance),
         )
         self._entries[name] = _Entry(factory, info)
         return info

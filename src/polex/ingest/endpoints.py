@@ -40,7 +40,11 @@ def formats(principal: PrincipalDep) -> FormatList:
     return FormatList(
         items=[
             FormatRead(
-                name=info.name, description=info.description, media_types=list(info.media_types), writable=info.writable
+                name=info.name,
+                description=info.description,
+                media_types=list(info.media_types),
+                writable=info.writable,
+                reads_into=info.reads_into,
             )
             for info in available_formats()
         ]
@@ -66,7 +70,13 @@ async def import_file(
     ] = None,
 ) -> ImportRead | JSONResponse:
     """Records for the caller's agency; what cannot be imported goes to quarantine. Large
-    files: send ``Prefer: respond-async`` and follow the import at the Location given."""
+    files: send ``Prefer: respond-async`` and follow the import at the Location given.
+
+    A format that reads notice requests (``reads_into: notice_requests``, such as
+    ``interpol-notices``) makes each a notice draft of the caller's agency instead, through
+    the notice lifecycle: only for an NCB operator (403 before the file is read otherwise),
+    and the whole import is refused when the node's notice service takes no requests; a
+    notice the agency has drafted already is quarantined as a duplicate."""
     principal.require(Permission.RECORD_WRITE)
     options: dict[str, object] = {}
     for item in option or []:
@@ -84,17 +94,28 @@ async def import_file(
         raise ValidationFailed(
             "the format does not take those options", errors=[FieldError("option", str(error))]
         ) from error
+    node.imports.authorise(adapter, principal, notices=node.notices)
     if prefer is not None and "respond-async" in prefer.lower():
         spooled = await _spool(file, node.settings.data_dir / "imports")
         import_id = await run_in_threadpool(
-            node.imports.start, adapter, spooled, source=file.filename or "upload", owner=principal
+            node.imports.start,
+            adapter,
+            spooled,
+            source=file.filename or "upload",
+            owner=principal,
+            notices=node.notices,
         )
         run = node.imports.run_of(import_id, principal)
         headers = {"Location": f"/api/v1/imports/{import_id}", "Preference-Applied": "respond-async"}
         return JSONResponse(_run_read(run).model_dump(mode="json"), status_code=202, headers=headers)
     try:
         summary = await run_in_threadpool(
-            node.imports.run, adapter, file.file, source=file.filename or "upload", owner=principal
+            node.imports.run,
+            adapter,
+            file.file,
+            source=file.filename or "upload",
+            owner=principal,
+            notices=node.notices,
         )
     except MappingError as error:
         raise ValidationFailed("the file does not fit the mapping", errors=error.errors) from error

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from polex.storage.tables import ImportRow, QuarantineRow
+from polex.storage.tables import ImportRow, NoticeRow, QuarantineRow
 
 
 class ImportRepository:
@@ -48,3 +49,11 @@ class ImportRepository:
 
     def running(self) -> list[ImportRow]:
         return list(self._session.scalars(select(ImportRow).where(ImportRow.status == "running")))
+
+    def notices_of(self, agency_id: str) -> list[tuple[str, str, dict[str, Any]]]:
+        """Every notice and diffusion of an agency, whatever its status: id, status and the
+        request as stored (an import recognises what the agency has drafted already)."""
+        statement = select(NoticeRow.id, NoticeRow.status, NoticeRow.content).where(
+            NoticeRow.owner_agency_id == agency_id
+        )
+        return [(notice_id, status, content) for notice_id, status, content in self._session.execute(statement)]

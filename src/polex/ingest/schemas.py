@@ -11,10 +11,14 @@ from polex.domain.base import SchemaModel
 class ImportRead(SchemaModel):
     id: str
     format: str
-    accepted: int
-    rejected: int
-    by_kind: dict[str, int]
-    reasons: dict[str, int]
+    accepted: int = Field(description="Items taken: records stored and notice drafts created")
+    rejected: int = Field(description="Items quarantined")
+    by_kind: dict[str, int] = Field(description="Records stored, by kind")
+    reasons: dict[str, int] = Field(description="'field: reason' of the quarantined items, to how many")
+    drafts: int = Field(default=0, description="Notice drafts created for the caller's agency (notice formats)")
+    draft_ids: list[str] = Field(
+        default_factory=list, description="The drafts, in the order of the file: /api/v1/notices/{id}"
+    )
 
 
 class QuarantinedRead(SchemaModel):
@@ -40,6 +44,10 @@ class FormatRead(SchemaModel):
     description: str
     media_types: list[str]
     writable: bool
+    reads_into: str = Field(
+        default="records",
+        description="records, or notice_requests: an import creates notice drafts (at the hub, by an NCB operator)",
+    )
 
 
 class FormatList(SchemaModel):
@@ -75,7 +83,7 @@ class ImportRunRead(SchemaModel):
     error: str | None = None
     started_at: dt.datetime
     finished_at: dt.datetime | None
-    accepted: int = Field(description="Records stored so far")
+    accepted: int = Field(description="Records stored and notice drafts created so far")
     rejected: int = Field(description="Items quarantined so far")
 
 

@@ -1,34 +1,52 @@
-"""Streams an outside format into records of the common schema.
+"""Streams an outside format into records of the common schema, or into notice drafts.
 
 Records are stored in batches, each batch one transaction with its audit event. Items the
 adapter rejects, and records the store refuses (a document already reported, one the
 importing agency may not own), go to quarantine exactly as received, with the field and
 the reason: nothing is dropped and nothing is half-written. A batch that meets a
 duplicate is retried record by record, so one duplicate does not cost its neighbours.
+
+A notice is not a record: it enters through its lifecycle. Items an adapter reads into
+notice requests (INTERPOL's public notices) each become a draft owned by the importing
+agency, made by the notice service as ``POST /api/v1/notices`` makes one: only an NCB
+operator imports them (anyone else is refused before anything is read), and a node whose
+notice service takes no requests refuses the whole import with the service's reason rather
+than quarantining every notice. Requests the notice service refuses (a type the network does
+not know, a public extract the type does not allow) and those the agency has drafted already
+(the same INTERPOL reference, or the same content: importing a file twice drafts nothing
+twice) go to quarantine like refused records. Each draft's provenance (format, source id,
+where in the file, the values polex could not hold) is kept with the draft; its
+``record:notice:imported`` audit event names the import, the format and the source id.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import hashlib
+import json
 import logging
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Any, Protocol
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from polex.audit.service import AuditTrail, EventDraft, actor_of
 from polex.auth.principal import Principal
 from polex.domain.audit import Actor, AuditTag
-from polex.domain.base import Provenance, RecordKind, new_id
+from polex.domain.base import Provenance, RecordKind, Restrictions, new_id
+from polex.domain.notice import NoticeRequest
+from polex.domain.person import IdentifierKind
 from polex.domain.records import RECORD_TYPES
 from polex.domain.roles import Permission
-from polex.errors import AlreadyExists, Conflict, NotFound, PolexError
-from polex.formats.registry import Accepted, FormatAdapter, Rejection
+from polex.errors import AlreadyExists, Conflict, FieldError, Forbidden, NotFound, PolexError
+from polex.formats.registry import NOTICE_REQUESTS, Accepted, FormatAdapter, Rejection, reads_into
 from polex.ingest.repository import ImportRepository
+from polex.notice.schemas import NoticeRead
 from polex.record.service import NewRecord, RecordService
 from polex.storage.tables import ImportRow, QuarantineRow
 from polex.storage.unit_of_work import UnitOfWorkFactory
@@ -49,10 +67,28 @@ def kind_of(record: BaseModel) -> str | None:
 class ImportSummary:
     id: str
     format: str
-    accepted: int = 0
+    accepted: int = 0  # records stored and notice drafts created
     rejected: int = 0
-    by_kind: dict[str, int] = field(default_factory=dict)
+    by_kind: dict[str, int] = field(default_factory=dict)  # records stored, by kind
     reasons: dict[str, int] = field(default_factory=dict)  # "field: reason" to how often
+    drafts: int = 0  # notice drafts created
+    draft_ids: list[str] = field(default_factory=list)  # in the order of the input
+
+
+class NoticeDrafting(Protocol):
+    """Where an import's notice requests go (:class:`polex.notice.service.NoticeService`).
+    ``create`` makes a draft owned by the principal's agency; it raises ``Forbidden`` when the
+    principal or the node may not request notices at all, another ``PolexError`` naming the
+    field when this request cannot be a draft."""
+
+    def create(
+        self,
+        request: NoticeRequest,
+        principal: Principal,
+        *,
+        restrictions: Restrictions | None = None,
+        provenance: Provenance | None = None,
+    ) -> NoticeRead: ...
 
 
 class ImportService:
@@ -64,6 +100,9 @@ class ImportService:
         # second would only compete with the first for SQLite's single writer.
         self._workers = ThreadPoolExecutor(max_workers=1, thread_name_prefix="polex-import")
         self._stopping = threading.Event()
+        # Notices have no unique key the database could enforce: two imports of the same
+        # file at once would both find no earlier draft. Drafting is serialised instead.
+        self._drafting = threading.Lock()
 
     def run(
         self,
@@ -74,29 +113,62 @@ class ImportService:
         owner: Principal,
         batch_size: int = BATCH,
         import_id: str | None = None,
+        notices: NoticeDrafting | None = None,
     ) -> ImportSummary:
-        """Import everything ``adapter`` reads from ``stream`` for the ``owner`` agency. The
-        import's row shows its counts growing batch by batch while it runs."""
+        """Import everything ``adapter`` reads from ``stream`` for the ``owner`` agency:
+        records, or notice drafts made by ``notices`` (see :meth:`authorise`). The import's
+        row shows its counts growing batch by batch while it runs."""
         summary = ImportSummary(id=import_id or new_id(), format=adapter.name)
         if import_id is None:
+            self.authorise(adapter, owner, notices=notices)
             self._begin(summary, source, owner)
         try:
-            self._read_all(adapter, stream, owner, summary, batch_size)
+            self._read_all(adapter, stream, owner, summary, batch_size, notices)
         except Exception as error:
             self._end(summary, "failed", f"{type(error).__name__}: {error}"[:2000])
             raise
         self._end(summary, "interrupted" if self._stopping.is_set() else "finished", None)
         return summary
 
+    def authorise(self, adapter: FormatAdapter, owner: Principal, *, notices: NoticeDrafting | None) -> None:
+        """Refuse, before anything is read, an import of notice requests (an adapter whose
+        ``reads_into`` says so) that would only fill the quarantine: drafting notices needs
+        the NOTICE_REQUEST permission (an NCB operator) and the node's notice service."""
+        if reads_into(adapter) != NOTICE_REQUESTS:
+            return
+        if not owner.can(Permission.NOTICE_REQUEST):
+            held = ", ".join(sorted(role.value for role in owner.roles)) or "none"
+            raise Forbidden(
+                f"the {adapter.name} format reads notice requests, which become notice drafts of your agency: "
+                f"that needs the '{Permission.NOTICE_REQUEST.value}' permission of an NCB operator, "
+                f"which none of your roles [{held}] grants",
+                permission=Permission.NOTICE_REQUEST.value,
+            )
+        if notices is None:
+            raise Forbidden(
+                f"the {adapter.name} format reads notice requests, which enter through the notice lifecycle, "
+                "and this import was given no notice service",
+                errors=[FieldError("format", "reads notice requests")],
+            )
+
     def _read_all(
-        self, adapter: FormatAdapter, stream: IO[bytes], owner: Principal, summary: ImportSummary, batch_size: int
+        self,
+        adapter: FormatAdapter,
+        stream: IO[bytes],
+        owner: Principal,
+        summary: ImportSummary,
+        batch_size: int,
+        notices: NoticeDrafting | None,
     ) -> None:
         actor = actor_of(owner)
         pending: list[tuple[Accepted, NewRecord]] = []
+        requested: list[Accepted] = []  # notice requests, drafted batch by batch
         rejections: list[Rejection] = []
         for result in adapter.read(stream):
             if isinstance(result, Rejection):
                 rejections.append(result)
+            elif isinstance(result.record, NoticeRequest):  # a Notice too: in force only through its lifecycle
+                requested.append(result)
             else:
                 kind = kind_of(result.record)
                 if kind is None:
@@ -108,6 +180,10 @@ class ImportService:
                 rejections.extend(self._store(pending, owner, actor, summary))
                 pending = []
                 self._progress(summary)
+            if len(requested) >= batch_size:
+                rejections.extend(self._draft(requested, owner, notices, summary))
+                requested = []
+                self._progress(summary)
             if len(rejections) >= batch_size:
                 self._quarantine(summary, rejections)
                 rejections = []
@@ -115,6 +191,7 @@ class ImportService:
             if self._stopping.is_set():  # the node is stopping: what is stored stays stored
                 break
         rejections.extend(self._store(pending, owner, actor, summary))
+        rejections.extend(self._draft(requested, owner, notices, summary))
         self._quarantine(summary, rejections)
 
     def _begin(self, summary: ImportSummary, source: str, owner: Principal) -> None:
@@ -152,16 +229,29 @@ class ImportService:
 
     # -- asynchronous imports: for files too big to wait for ---------------------------------
 
-    def start(self, adapter: FormatAdapter, spooled: Path, *, source: str, owner: Principal) -> str:
+    def start(
+        self,
+        adapter: FormatAdapter,
+        spooled: Path,
+        *,
+        source: str,
+        owner: Principal,
+        notices: NoticeDrafting | None = None,
+    ) -> str:
         """Import a spooled upload in the background; returns the import's id at once. The
         file is removed when the import ends, whatever its outcome."""
         summary = ImportSummary(id=new_id(), format=adapter.name)
+        try:
+            self.authorise(adapter, owner, notices=notices)
+        except PolexError:
+            spooled.unlink(missing_ok=True)
+            raise
         self._begin(summary, source, owner)
 
         def work() -> None:
             try:
                 with spooled.open("rb") as stream:
-                    self.run(adapter, stream, source=source, owner=owner, import_id=summary.id)
+                    self.run(adapter, stream, source=source, owner=owner, import_id=summary.id, notices=notices)
             except Exception:
                 log.exception("import %s failed", summary.id)  # its row says failed, with the error
             finally:
@@ -227,6 +317,101 @@ class ImportService:
             summary.accepted += stored
             summary.by_kind[kind] = summary.by_kind.get(kind, 0) + stored
         return refused
+
+    def _draft(
+        self, requested: Sequence[Accepted], owner: Principal, notices: NoticeDrafting | None, summary: ImportSummary
+    ) -> list[Rejection]:
+        """A notice draft for each request, through the notice service; returns refusals
+        (requests the agency has drafted already, or that the notice service refuses)."""
+        if not requested:
+            return []
+        if notices is None or not owner.can(Permission.NOTICE_REQUEST):
+            # Only from an adapter that did not say it reads notice requests (authorise
+            # refuses the others): its notice requests are refused one by one, as records.
+            reason = (
+                "a notice request becomes a draft through the notice lifecycle, by an NCB operator "
+                "(the adapter did not declare that it reads notice requests)"
+            )
+            return [self._refused(item, "notice", reason) for item in requested]
+        refused: list[Rejection] = []
+        events: list[EventDraft] = []
+        with self._drafting, self._recorded(events):
+            drafted = self._drafted_by(owner.agency_id)
+            for item in requested:
+                assert isinstance(item.record, NoticeRequest)
+                try:
+                    content = _stored_form(item.record)
+                except ValidationError as error:
+                    refused.append(self._invalid(item, error))
+                    continue
+                keys = _notice_keys(content)
+                earlier = next((drafted[key] for key in keys if key in drafted), None)
+                if earlier is not None:
+                    refused.append(self._refused(item, "notice", f"a duplicate of {earlier}"))
+                    continue
+                try:
+                    draft = notices.create(item.record, owner, provenance=_provenance(item, summary))
+                except Forbidden:
+                    # Not this request's fault but the caller's or the node's (a node that
+                    # takes no notice requests): the whole import is refused, with the reason.
+                    raise
+                except PolexError as error:  # the notice service's refusal, with its fields
+                    first = error.errors[0].field if error.errors else "notice"
+                    refused.append(Rejection(first, error.detail, item.raw, item.location, errors=tuple(error.errors)))
+                    continue
+                for key, described in keys.items():
+                    drafted[key] = f"your agency's notice {draft.id} ({draft.status}), which has {described}"
+                summary.accepted += 1
+                summary.drafts += 1
+                summary.draft_ids.append(draft.id)
+                events.append(self._imported_event(item, draft.id, owner, summary))
+        return refused
+
+    @contextlib.contextmanager
+    def _recorded(self, events: list[EventDraft]) -> Iterator[None]:
+        """Audit the drafts made, even when a refusal stops the import after some."""
+        try:
+            yield
+        finally:
+            if events:
+                self._audit.record(events)
+
+    def _drafted_by(self, agency_id: str) -> dict[str, str]:
+        """What tells an agency's existing notices apart (:func:`_notice_keys`), to what to
+        say of the notice when an import repeats it."""
+        drafted: dict[str, str] = {}
+        with self._uow(read_only=True) as uow:
+            for notice_id, status, content in ImportRepository(uow.session).notices_of(agency_id):
+                with contextlib.suppress(ValidationError):  # else stored under an older schema: as stored
+                    content = NoticeRequest.model_validate(content).model_dump(mode="json")
+                for key, described in _notice_keys(content).items():
+                    drafted.setdefault(key, f"your agency's notice {notice_id} ({status}), which has {described}")
+        return drafted
+
+    @staticmethod
+    def _imported_event(item: Accepted, notice_id: str, owner: Principal, summary: ImportSummary) -> EventDraft:
+        """Where the draft came from, in the audit trail; its original values stay with the
+        notice (the trail keeps no more personal data than it needs)."""
+        provenance = _provenance(item, summary)
+        return EventDraft(
+            AuditTag.NOTICE_IMPORTED,
+            actor_of(owner),
+            record_kind="notice",
+            record_ids=[notice_id],
+            details={
+                "import": summary.id,
+                "location": item.location,
+                "source_format": provenance.source_format,
+                "source_id": provenance.source_id,
+            },
+        )
+
+    def _invalid(self, item: Accepted, error: ValidationError) -> Rejection:
+        errors = tuple(
+            FieldError("/".join(str(part) for part in problem["loc"]) or "notice", problem["msg"])
+            for problem in error.errors()
+        )
+        return Rejection(errors[0].field, errors[0].reason, item.raw, item.location, errors=errors)
 
     @staticmethod
     def _new_record(kind: str, result: Accepted, owner: Principal, format_name: str) -> NewRecord:
@@ -355,3 +540,31 @@ class ImportService:
             event = EventDraft(tag, actor_of(principal), record_kind=kind, record_ids=record_ids, details=details)
             self._audit.add(uow, [event])
             uow.commit()
+
+
+def _provenance(item: Accepted, summary: ImportSummary) -> Provenance:
+    provenance = item.provenance or getattr(item.record, "provenance", None)
+    return provenance if isinstance(provenance, Provenance) else Provenance(source_format=summary.format)
+
+
+def _stored_form(request: NoticeRequest) -> dict[str, Any]:
+    """A request as the notice service stores it (a Notice read by an adapter loses its status)."""
+    content = NoticeRequest.model_validate(request.model_dump(include=set(NoticeRequest.model_fields)))
+    return content.model_dump(mode="json")
+
+
+def _notice_keys(content: Mapping[str, Any]) -> dict[str, str]:
+    """What makes two notice requests of one agency the same, each with how to say it: the
+    INTERPOL reference of their subject (the entity id of an imported INTERPOL notice) for
+    the same type and channel, or exactly the same content."""
+    keys: dict[str, str] = {}
+    subject = content.get("subject")
+    identifiers = subject.get("identifiers") if isinstance(subject, Mapping) else None
+    for identifier in identifiers if isinstance(identifiers, list) else []:
+        if isinstance(identifier, Mapping) and identifier.get("kind") == IdentifierKind.INTERPOL_REFERENCE.value:
+            value = str(identifier.get("value"))
+            kind = f"{content.get('channel')}:{content.get('notice_type')}"
+            keys[f"interpol_reference:{kind}:{value}"] = f"INTERPOL reference {value}"
+    canonical = json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    keys["content:" + hashlib.sha256(canonical.encode()).hexdigest()] = "the same content"
+    return keys

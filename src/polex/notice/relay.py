@@ -30,7 +30,7 @@ import orjson
 from pydantic import Field, StringConstraints
 
 from polex.domain.agency import AgencyKind
-from polex.domain.base import RecordId, Restrictions, SchemaModel
+from polex.domain.base import Provenance, RecordId, Restrictions, SchemaModel
 from polex.domain.notice import Action, NoticeRequest
 from polex.message.service import MessageService
 from polex.network.view import NetworkView
@@ -64,6 +64,7 @@ class RelayedDraft(SchemaModel):
     request: NoticeRequest
     restrictions: Restrictions
     by: RelayedBy
+    provenance: Provenance | None = None  # where the source's request came from, if imported
 
 
 class RelayedStep(RelayedDraft):

@@ -66,6 +66,9 @@ class NoticeRead(SchemaModel):
     findings: list[dict[str, Any]] | None = None
     history: list[TransitionRead] | None = None
     withheld: list[str] = Field(default_factory=list, description="Fields the policy removed")
+    provenance: dict[str, Any] | None = Field(
+        default=None, description="For the source: where an imported request came from (format, source id, originals)"
+    )
     relay: dict[str, Any] | None = Field(
         default=None,
         description="On a national node, for the source: its last step sent to the hub and that envelope's delivery",

@@ -175,7 +175,12 @@ class NoticeService:
     # -- drafting -----------------------------------------------------------------------
 
     def create(
-        self, request: NoticeRequest, principal: Principal, *, restrictions: Restrictions | None = None
+        self,
+        request: NoticeRequest,
+        principal: Principal,
+        *,
+        restrictions: Restrictions | None = None,
+        provenance: Provenance | None = None,
     ) -> NoticeRead:
         """A new draft owned by the caller's agency (at the hub, or on a national node, which
         relays it to the hub when the source submits it)."""
@@ -200,6 +205,7 @@ class NoticeService:
             version=1,
             created_at=now,
             updated_at=now,
+            provenance=provenance.model_dump(mode="json") if provenance is not None else None,
         )
         with self._uow() as uow:
             uow.session.add(row)
@@ -499,6 +505,7 @@ class NoticeService:
     def _relayed_draft(self, session: Any, row: NoticeRow, principal: Principal) -> RelayedDraft:
         agency = session.get(AgencyRow, row.owner_agency_id)
         return RelayedDraft(
+            provenance=Provenance.model_validate(row.provenance) if row.provenance else None,
             notice_id=row.id,
             request=NoticeRequest.model_validate(row.content),
             restrictions=Restrictions.model_validate(row.restrictions),
@@ -667,6 +674,7 @@ class NoticeService:
             created_at=now,
             updated_at=now,
             source_node=sender,
+            provenance=relayed.provenance.model_dump(mode="json") if relayed.provenance else None,
         )
         session.add(row)
         session.flush()
@@ -1469,6 +1477,7 @@ class NoticeService:
             notice=dict(row.content),
             findings=list(row.findings or []),
             history=history,
+            provenance=row.provenance,
         )
 
     @staticmethod

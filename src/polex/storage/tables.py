@@ -629,6 +629,8 @@ class NoticeRow(Base):
     # At the hub: the national node a request came from in signed envelopes (its lifecycle
     # reports go back there). None for a notice drafted at this node.
     source_node: Mapped[str | None] = mapped_column(String(63))
+    # Where the request came from when it was imported (polex.domain.base.Provenance).
+    provenance: Mapped[dict[str, Any] | None] = mapped_column(JsonDocument)
 
     __table_args__ = (
         Index("ix_notices_status", "status", "updated_at"),

@@ -1,4 +1,4 @@
-"""notice requests relayed from national nodes to the hub
+"""notice requests relayed from national nodes to the hub; imported notices' provenance
 
 Revision ID: 0014
 Revises: 0013
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import postgresql
 
 revision = "0014"
 down_revision = "0013"
@@ -28,6 +29,13 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("notices") as batch:
         batch.add_column(sa.Column("source_node", sa.String(length=63), nullable=True))
+        batch.add_column(
+            sa.Column(
+                "provenance",
+                sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+                nullable=True,
+            )
+        )
     with op.batch_alter_table("notice_files") as batch:
         batch.add_column(sa.Column("relayed_at", sa.DateTime(timezone=True), nullable=True))
 
@@ -36,5 +44,6 @@ def downgrade() -> None:
     with op.batch_alter_table("notice_files") as batch:
         batch.drop_column("relayed_at")
     with op.batch_alter_table("notices") as batch:
+        batch.drop_column("provenance")
         batch.drop_column("source_node")
     op.drop_table("applied_envelopes")
