@@ -5,7 +5,8 @@ restrictions, retention deadline) the engine answers one of four outcomes, with 
 that decided it:
 
 - ``full``: the record as stored;
-- ``redacted``: the record without the fields named in ``removed_fields``;
+- ``redacted``: the record without the fields named in ``removed_fields`` (top-level names,
+  or dotted paths inside a field such as a notice's ``subject.health``);
 - ``hit_only``: that a record exists, its reference and whom to contact; nothing personal;
 - ``none``: nothing at all; the record's existence is not revealed.
 
@@ -23,7 +24,8 @@ The rules, in the order they apply:
 8. an agreement in force must bind both countries and cover the record's data category and
    the declared purpose; the best level among them applies (full, a set of fields, hit-only);
 9. the owner's hit-only lists cap the level at hit-only;
-10. fields the owner country's law never sends abroad are withheld.
+10. fields the owner country's law never sends abroad are withheld, inside other fields too
+    (a special category wherever a person is held, e.g. a notice's subject).
 
 Every answer also says whether to consult the owner before acting (the owner's flag) and
 whether the requester may pass the data on: only if the owner allows it, the handling code
@@ -39,7 +41,8 @@ filtering thousands of candidates costs a few dictionary look-ups each.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+import functools
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -55,6 +58,7 @@ from polex.domain.policy import (
     NationalRules,
     Purpose,
     content_fields,
+    field_order,
 )
 
 
@@ -315,7 +319,9 @@ def _withheld(
     deciding: list[AgreementState], kind: str, national: NationalRules | None
 ) -> tuple[list[Rule], tuple[str, ...]]:
     """For a full or field-set grant: the fields withheld (outside the shared field sets, or
-    never sent abroad by the owner country's law), in the kind's field order, and why."""
+    never sent abroad by the owner country's law) and why. Top-level fields come first, in
+    the kind's field order, then fields inside the fields still shown, as dotted paths
+    (``subject.health``) in the models' order."""
     kind_fields = content_fields(kind)
     rules: list[Rule] = []
     removed: list[str] = []
@@ -325,12 +331,35 @@ def _withheld(
         if removed:
             rules.append(_field_set_rule(sorted(path for path in shared if path.startswith(f"{kind}."))))
     if national is not None:
-        withheld = national.withheld_fields()
-        never = [name for name in kind_fields if f"{kind}.{name}" in withheld]
-        if never:
-            rules.append(_withheld_rule(national, never))
+        never, inside = _never_sent(kind, national.withheld_fields())
+        if inside and removed:
+            # Inside a field already withheld there is nothing left to withhold.
+            inside = tuple(path for path in inside if path.partition(".")[0] not in removed)
+        if never or inside:
+            rules.append(_withheld_rule(national, (*never, *inside)))
             removed = [name for name in kind_fields if name in removed or name in never]
+            removed.extend(inside)
     return rules, tuple(removed)
+
+
+@functools.lru_cache(maxsize=4096)
+def _never_sent(kind: str, withheld: frozenset[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Of the paths a law never sends abroad, this kind's: its top-level fields in the kind's
+    order, and the fields inside the others (relative, dotted; the outermost of nested ones)
+    in the models' order. Cached: the same law meets the same kind on every decision."""
+    prefix = f"{kind}."
+    never = tuple(name for name in content_fields(kind) if prefix + name in withheld)
+    deeper = sorted(
+        (field_order(path), path.removeprefix(prefix))
+        for path in withheld
+        if path.startswith(prefix) and path.count(".") > 1
+    )
+    inside: list[str] = []
+    for _, path in deeper:
+        if path.partition(".")[0] in never or any(path.startswith(f"{outer}.") for outer in inside):
+            continue
+        inside.append(path)
+    return never, tuple(inside)
 
 
 # -- the compiled evaluation -------------------------------------------------------------
@@ -531,7 +560,7 @@ ENVELOPE_FIELDS = ("id", "kind", "schema", "owner", "created_at", "updated_at", 
 
 def apply_decision(record: Mapping[str, Any], decision: Decision) -> dict[str, Any] | None:
     """The record (its JSON form) as this decision lets it leave, with the decision's
-    explanation under ``access``; None when nothing may leave."""
+    explanation under ``access``; None when nothing may leave. The record is not changed."""
     outcome = decision.outcome
     if outcome is Outcome.NONE:
         return None
@@ -540,17 +569,61 @@ def apply_decision(record: Mapping[str, Any], decision: Decision) -> dict[str, A
         hit = {name: record[name] for name in ("id", "kind", "owner") if name in record}
         hit["access"] = access
         return hit
-    shown = dict(record)
-    for name in decision.removed_fields:
-        shown.pop(name, None)
+    shown = without_fields(record, decision.removed_fields)
     if outcome is Outcome.REDACTED:
         # Provenance keeps originals of normalised fields: withheld fields' originals go too.
         provenance = shown.get("provenance")
         if isinstance(provenance, Mapping):
             originals = provenance.get("original_values") or {}
-            kept = {
-                path: value for path, value in originals.items() if path.split("/", 1)[0] not in decision.removed_fields
-            }
+            withheld = _original_withheld(decision.removed_fields)
+            kept = {path: value for path, value in originals.items() if not withheld(path)}
             shown["provenance"] = {**provenance, "original_values": kept}
     shown["access"] = access
     return shown
+
+
+def without_fields(content: Mapping[str, Any], removed_fields: Sequence[str]) -> dict[str, Any]:
+    """A copy of ``content`` (a record or its content, as JSON) without the decision's
+    ``removed_fields``: a top-level name, or a dotted path inside one (``subject.health``),
+    taken from every element where the path passes through a list. What is not removed is
+    shared with ``content``, never changed in it."""
+    shown = dict(content)
+    for path in removed_fields:
+        if "." in path:
+            name, *inner = path.split(".")
+            if name in shown:
+                shown[name] = _without(shown[name], inner)
+        else:
+            shown.pop(path, None)
+    return shown
+
+
+def _without(value: Any, path: list[str]) -> Any:
+    if isinstance(value, list):
+        return [_without(item, path) for item in value]
+    if not isinstance(value, Mapping) or path[0] not in value:
+        return value
+    copied = dict(value)
+    if len(path) == 1:
+        del copied[path[0]]
+    else:
+        copied[path[0]] = _without(copied[path[0]], path[1:])
+    return copied
+
+
+def _original_withheld(removed_fields: Sequence[str]) -> Callable[[str], bool]:
+    """Whether a provenance ``original_values`` key (``names/0/full``, ``subject/health``)
+    lies under a removed field; list indices in the key match every element."""
+    top = frozenset(path for path in removed_fields if "." not in path)
+    inside = [tuple(path.split(".")) for path in removed_fields if "." in path]
+
+    def withheld(key: str) -> bool:
+        segments = key.split("/")
+        if segments[0] in top:
+            return True
+        if not inside:
+            return False
+        names = tuple(segment for segment in segments if not segment.isdigit())
+        return any(names[: len(path)] == path for path in inside)
+
+    return withheld

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Mapping
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any, get_args, get_origin
 
-from pydantic import Field, StringConstraints, field_validator, model_validator
+from pydantic import BaseModel, Field, StringConstraints, field_validator, model_validator
 
 from polex.domain.base import RecordKind, SchemaModel, Text
 from polex.domain.countries import is_country_code, normalise_country_code
+from polex.domain.person import Person
 from polex.domain.records import RECORD_TYPES
 
 Slug = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[a-z0-9][a-z0-9-]{1,62}$")]
@@ -72,32 +74,108 @@ class SpecialCategory(StrEnum):
     SEX_LIFE = "sex_life"
 
 
-# Which fields of each record kind hold a special category. A national rule that names a
-# category withholds these fields; one that names a field path withholds that field.
-SPECIAL_FIELDS: dict[SpecialCategory, tuple[str, ...]] = {
-    SpecialCategory.BIOMETRICS: ("person.biometrics",),
-    SpecialCategory.GENETIC: ("person.biometrics",),  # DNA profiles are referenced there
-    SpecialCategory.HEALTH: ("person.health",),
+def _models_in(annotation: Any) -> tuple[type[BaseModel], ...]:
+    """The models a field holds: itself, as an option, or in a list. A mapping's keys are
+    data, not fields, so nothing inside one can be named."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return (annotation,)
+    if get_origin(annotation) in (dict, Mapping):
+        return ()
+    return tuple(model for argument in get_args(annotation) for model in _models_in(argument))
+
+
+def _fields_of(models: tuple[type[BaseModel], ...]) -> list[str]:
+    return list(dict.fromkeys(name for model in models for name in model.model_fields))
+
+
+def _walk(kind: str, names: list[str]) -> tuple[type[BaseModel], ...]:
+    """The models the path ``kind.names...`` leads to (none at a plain value), or ValueError
+    naming the first segment that is not a field where it stands."""
+    path = ".".join([kind, *names])
+    models: tuple[type[BaseModel], ...] = (RECORD_TYPES[RecordKind(kind)].content,)
+    where = f"a {kind}"
+    for depth, name in enumerate(names):
+        fields = _fields_of(models)
+        if not fields:
+            raise ValueError(f"'{path}': {where} holds a value, not fields; '{name}' cannot be one of them")
+        if name not in fields:
+            raise ValueError(f"'{path}': '{name}' is not a field of {where} ({', '.join(fields)})")
+        models = tuple(
+            inner
+            for model in models
+            if name in model.model_fields
+            for inner in _models_in(model.model_fields[name].annotation)
+        )
+        where = ".".join([kind, *names[: depth + 1]])
+    return models
+
+
+def content_fields(kind: str) -> tuple[str, ...]:
+    """The top-level content fields of a record kind: what an agreement can name."""
+    return tuple(RECORD_TYPES[RecordKind(kind)].content.model_fields)
+
+
+def check_field_path(path: str, *, nested: bool = True) -> str:
+    """``kind.field``, e.g. ``person.identifiers``; with ``nested``, also a field inside one,
+    through options and lists, e.g. ``notice.subject.health``. Each segment must be a field
+    of the model where it stands; the error names the first that is not."""
+    kind, _, rest = path.partition(".")
+    if kind not in CATEGORY_OF_KIND:
+        raise ValueError(f"'{path}': '{kind}' is not a record kind ({', '.join(CATEGORY_OF_KIND)})")
+    names = rest.split(".")
+    if len(names) > 1 and not nested:
+        raise ValueError(f"'{path}': name a whole field, 'kind.field' (only national rules name fields inside one)")
+    _walk(kind, names)
+    return path
+
+
+def field_order(path: str) -> tuple[int, ...]:
+    """Where a valid field path stands in its kind's content models: each segment's position
+    among its model's fields, so that paths sort in the models' order."""
+    kind, *names = path.split(".")
+    return tuple(_fields_of(_walk(kind, names[:depth])).index(name) for depth, name in enumerate(names))
+
+
+def _paths_to(target: type[BaseModel]) -> tuple[str, ...]:
+    """Every path ``kind[.field...]`` at which a record kind's content is or holds a ``target``."""
+    found: list[str] = []
+
+    def walk(model: type[BaseModel], path: str, seen: frozenset[type[BaseModel]]) -> None:
+        if model is target:
+            found.append(path)
+            return
+        for name, info in model.model_fields.items():
+            for inner in _models_in(info.annotation):
+                if inner not in seen:
+                    walk(inner, f"{path}.{name}", seen | {inner})
+
+    for kind, record_type in RECORD_TYPES.items():
+        walk(record_type.content, kind.value, frozenset({record_type.content}))
+    return tuple(found)
+
+
+PERSON_PATHS = _paths_to(Person)
+"""Where a person is held, found in the content models: the person record itself and a
+notice's subject (``person``, ``notice.subject``)."""
+
+# Which fields of a person hold a special category. A national rule that names a category
+# withholds them wherever a person is held; one that names a field path withholds that
+# field, of that record kind only.
+_PERSON_SPECIAL_FIELDS: dict[SpecialCategory, tuple[str, ...]] = {
+    SpecialCategory.BIOMETRICS: ("biometrics",),
+    SpecialCategory.GENETIC: ("biometrics",),  # DNA profiles are referenced there
+    SpecialCategory.HEALTH: ("health",),
     SpecialCategory.ETHNICITY: (),
     SpecialCategory.RELIGION: (),
     SpecialCategory.POLITICAL_OPINION: (),
     SpecialCategory.SEX_LIFE: (),
 }
-
-
-def content_fields(kind: str) -> tuple[str, ...]:
-    """The top-level content fields of a record kind: what an agreement or rule can name."""
-    return tuple(RECORD_TYPES[RecordKind(kind)].content.model_fields)
-
-
-def check_field_path(path: str) -> str:
-    """``kind.field``: a content field of a record kind, e.g. ``person.identifiers``."""
-    kind, _, name = path.partition(".")
-    if kind not in CATEGORY_OF_KIND:
-        raise ValueError(f"'{path}': '{kind}' is not a record kind ({', '.join(CATEGORY_OF_KIND)})")
-    if name not in content_fields(kind):
-        raise ValueError(f"'{path}': '{name}' is not a field of a {kind} ({', '.join(content_fields(kind))})")
-    return path
+SPECIAL_FIELDS: dict[SpecialCategory, tuple[str, ...]] = {
+    category: tuple(f"{where}.{name}" for where in PERSON_PATHS for name in names)
+    for category, names in _PERSON_SPECIAL_FIELDS.items()
+}
+"""The field paths each special category stands for, e.g. ``person.health`` and
+``notice.subject.health``."""
 
 
 FieldPath = Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)]
@@ -165,7 +243,7 @@ class Agreement(SchemaModel):
     @field_validator("fields")
     @classmethod
     def _fields(cls, fields: list[str]) -> list[str]:
-        return [check_field_path(path) for path in fields]
+        return [check_field_path(path, nested=False) for path in fields]
 
     @model_validator(mode="after")
     def _consistent(self) -> Agreement:
@@ -194,8 +272,8 @@ class NationalRules(SchemaModel):
     country: Annotated[str, StringConstraints(min_length=3, max_length=3)]
     never_shared: list[str] = Field(
         default_factory=list,
-        description="Special categories (e.g. 'biometrics', 'health') or field paths ('person.identifiers') "
-        "never sent abroad",
+        description="Special categories (e.g. 'biometrics', 'health': wherever a person is held) or field paths "
+        "('person.identifiers', or inside a field: 'notice.subject.health') never sent abroad",
     )
     retention_months: dict[DataCategory, Annotated[int, Field(ge=1, le=1200)]] = Field(
         default_factory=dict, description="Maximum retention per data category; 60 months where not said"
@@ -224,11 +302,14 @@ class NationalRules(SchemaModel):
                 checked.append(check_field_path(value))
             else:
                 known = ", ".join(category.value for category in SpecialCategory)
-                raise ValueError(f"'{value}' is neither a special category ({known}) nor a field path 'kind.field'")
+                raise ValueError(
+                    f"'{value}' is neither a special category ({known}) nor a field path 'kind.field[.inner...]'"
+                )
         return checked
 
     def withheld_fields(self) -> frozenset[str]:
-        """Every ``kind.field`` these rules never send abroad."""
+        """Every field path (``kind.field``, or nested ``kind.field.inner``) these rules never
+        send abroad."""
         paths: set[str] = set()
         for value in self.never_shared:
             if "." in value:

@@ -20,7 +20,7 @@ from polex.domain.base import (
     collect_original_values,
     new_id,
 )
-from polex.domain.decisions import RecordFacts, apply_decision
+from polex.domain.decisions import RecordFacts, apply_decision, without_fields
 from polex.domain.policy import Purpose
 from polex.domain.roles import Permission
 from polex.errors import (
@@ -217,7 +217,7 @@ class RecordService:
                 if not decision.discloses_content:
                     withheld += decision.visible  # the invisible are not even counted
                     continue
-                content = {k: v for k, v in row.content.items() if k not in decision.removed_fields}
+                content = without_fields(row.content, decision.removed_fields)
                 try:
                     contents.append(content_type.model_validate(content))
                 except ValidationError:

@@ -4,6 +4,7 @@ that an invalid one is refused with an error that names the field."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 import pytest
@@ -15,6 +16,7 @@ from polex.domain.person import Person
 from polex.domain.policy import (
     ALL_MEMBERS,
     CATEGORY_OF_KIND,
+    PERSON_PATHS,
     SPECIAL_FIELDS,
     AccessLevel,
     Agreement,
@@ -26,6 +28,7 @@ from polex.domain.policy import (
     SpecialCategory,
     check_field_path,
     content_fields,
+    field_order,
 )
 from polex.domain.vehicle import Vehicle
 
@@ -180,6 +183,7 @@ def test_only_level_fields_takes_fields(level: str) -> None:
         ("person", "'' is not a field of a person"),
         ("persons.names", "'persons' is not a record kind"),
         ("vehicle.id", "'id' is not a field of a vehicle"),  # envelope fields are not for agreements to name
+        ("person.physical.height_cm", "name a whole field, 'kind.field'"),  # shared fields are whole fields
     ],
 )
 def test_an_unknown_field_path_is_refused(path: str, fragment: str) -> None:
@@ -245,6 +249,60 @@ def test_special_fields_name_real_fields() -> None:
     assert "person.health" in SPECIAL_FIELDS[SpecialCategory.HEALTH]
 
 
+def test_special_fields_reach_every_person_a_record_holds() -> None:
+    # Found in the content models, not listed by hand: a kind that comes to hold a person is covered.
+    assert PERSON_PATHS == ("person", "notice.subject")
+    assert SPECIAL_FIELDS[SpecialCategory.HEALTH] == ("person.health", "notice.subject.health")
+    assert SPECIAL_FIELDS[SpecialCategory.BIOMETRICS] == ("person.biometrics", "notice.subject.biometrics")
+    assert SPECIAL_FIELDS[SpecialCategory.GENETIC] == SPECIAL_FIELDS[SpecialCategory.BIOMETRICS]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "notice.subject.health",
+        "notice.subject.biometrics",
+        "notice.subject.physical.marks",  # an option inside an option
+        "notice.offences.description.text",  # through a list
+        "notice.body.physical.height_cm",
+        "person.names.full",
+        "travel_document.holder.birth_date",
+    ],
+)
+def test_a_field_path_may_reach_inside_a_field(path: str) -> None:
+    assert check_field_path(path) == path
+
+
+@pytest.mark.parametrize(
+    ("path", "fragment"),
+    [
+        ("notice.subject.nonsense", "'nonsense' is not a field of notice.subject (names, sex,"),
+        ("notice.subjects.health", "'subjects' is not a field of a notice"),
+        ("notice.subject.physical.shoe_size", "'shoe_size' is not a field of notice.subject.physical"),
+        ("notice.subject.health.text", "notice.subject.health holds a value, not fields; 'text' cannot be"),
+        # A mapping's keys are data: nothing inside one can be named.
+        ("notice.summary.translations.fr", "notice.summary.translations holds a value, not fields"),
+        ("notice.subject..health", "'' is not a field of notice.subject"),
+    ],
+)
+def test_a_nested_field_path_names_its_bad_segment(path: str, fragment: str) -> None:
+    with pytest.raises(ValueError, match="^" + re.escape(f"'{path}': ")) as info:
+        check_field_path(path)
+    assert fragment in str(info.value)
+    errors = refusal(NationalRules, rules_body(never_shared=["health", path]))
+    assert_names_field(errors, "never_shared", fragment)
+
+
+def test_field_order_follows_the_models() -> None:
+    paths = ["notice.subject.biometrics", "notice.subject.health", "notice.notice_type", "notice.subject.names"]
+    assert sorted(paths, key=field_order) == [
+        "notice.notice_type",
+        "notice.subject.names",
+        "notice.subject.health",
+        "notice.subject.biometrics",
+    ]
+
+
 # -- national rules ----------------------------------------------------------------------
 
 
@@ -252,13 +310,13 @@ def test_valid_national_rules() -> None:
     rules = NationalRules.model_validate(
         rules_body(
             country="fra",
-            never_shared=["biometrics", "health", "person.identifiers"],
+            never_shared=["biometrics", "health", "person.identifiers", "notice.subject.identifiers"],
             retention_months={"persons": 1, "vehicles": 1200},
             refused_purposes=["crime_prevention"],
         )
     )
     assert rules.country == "FRA"
-    assert rules.never_shared == ["biometrics", "health", "person.identifiers"]
+    assert rules.never_shared == ["biometrics", "health", "person.identifiers", "notice.subject.identifiers"]
     assert rules.retention_months == {DataCategory.PERSONS: 1, DataCategory.VEHICLES: 1200}
     assert rules.refused_purposes == [Purpose.CRIME_PREVENTION]
     empty = NationalRules.model_validate(rules_body())
@@ -306,8 +364,17 @@ def test_withheld_fields() -> None:
         rules_body(never_shared=["biometrics", "genetic", "health", "religion", "vehicle.vin", "person.identifiers"])
     )
     assert rules.withheld_fields() == frozenset(
-        {"person.biometrics", "person.health", "vehicle.vin", "person.identifiers"}
+        {
+            "person.biometrics",
+            "person.health",
+            "notice.subject.biometrics",
+            "notice.subject.health",
+            "vehicle.vin",
+            "person.identifiers",
+        }
     )
+    nested = NationalRules.model_validate(rules_body(never_shared=["notice.subject.health"]))
+    assert nested.withheld_fields() == frozenset({"notice.subject.health"})  # a path is of its kind only
     assert NationalRules.model_validate(rules_body(never_shared=["ethnicity"])).withheld_fields() == frozenset()
     assert NationalRules.model_validate(rules_body()).withheld_fields() == frozenset()
 

@@ -31,6 +31,7 @@ from polex.domain.decisions import (
     decide,
 )
 from polex.domain.document import TravelDocument
+from polex.domain.notice import Notice
 from polex.domain.person import Person
 from polex.domain.policy import (
     ALL_MEMBERS,
@@ -48,7 +49,7 @@ from polex.domain.policy import (
 )
 from polex.domain.records import RECORD_TYPES
 from polex.domain.vehicle import Vehicle
-from tests.factories import case_body, document_body, person_body, vehicle_body
+from tests.factories import case_body, document_body, person_body, red_notice_body, vehicle_body
 
 NOW = dt.datetime(2025, 6, 15, 12, 0, tzinfo=dt.UTC)
 TODAY = NOW.date()
@@ -653,6 +654,14 @@ def stored_record(kind: str, owner: str = FRA_POLICE, country: str = "FRA") -> d
         "travel_document": document_body(remarks="reported at the border"),
         "vehicle": vehicle_body(place_of_theft="Lyon", remarks="false plates likely"),
         "case": case_body(summary="A network stealing cars", links=[]),
+        "notice": red_notice_body(
+            subject={
+                **red_notice_body()["subject"],
+                "health": "needs dialysis",
+                "biometrics": [{"modality": "fingerprints", "reference": "TCN-0002"}],
+                "physical": {"height_cm": 182, "marks": [{"kind": "tattoo", "location": "left arm"}]},
+            }
+        ),
     }
     originals = {
         "person": {
@@ -663,6 +672,13 @@ def stored_record(kind: str, owner: str = FRA_POLICE, country: str = "FRA") -> d
         "travel_document": {"number": "ab-123", "holder/names/0/full": "camille martin"},
         "vehicle": {"plate": "ab 123 cd", "vin": "vf1 rfb05"},
         "case": {"title": "vols", "summary": "a network"},
+        "notice": {
+            "subject/names/0/full": "ivan petrovich sokolov",
+            "subject/health": "Needs dialysis!",
+            "subject/biometrics/0/reference": "tcn-0002",
+            "subject/physical/marks/0/location": "Left arm ",
+            "offences/0/law": "criminal code art 115",
+        },
     }
     envelope = {
         "id": "01900000-0000-7000-8000-000000000abc",
@@ -731,7 +747,7 @@ GROUP_NAMES = ("eu", "eastern")
 AGENCIES = (FRA_POLICE, FRA_GENDARMERIE, UKR_POLICE, UKR_BORDER_GUARD, DEU_POLICE)
 USERS = ("officer-1", "officer-2", "officer-3")
 PURPOSES = (Purpose.CRIMINAL_INVESTIGATION, Purpose.BORDER_CONTROL, Purpose.MISSING_PERSONS)
-KINDS = ("person", "travel_document", "vehicle", "case")
+KINDS = ("person", "travel_document", "vehicle", "case", "notice")
 
 # The reference's own vocabulary: the content models, and the category each kind is filed under.
 MODELS: dict[str, type[BaseModel]] = {
@@ -739,12 +755,14 @@ MODELS: dict[str, type[BaseModel]] = {
     "travel_document": TravelDocument,
     "vehicle": Vehicle,
     "case": Case,
+    "notice": Notice,
 }
 FILED_UNDER = {
     "person": DataCategory.PERSONS,
     "travel_document": DataCategory.TRAVEL_DOCUMENTS,
     "vehicle": DataCategory.VEHICLES,
     "case": DataCategory.CASES,
+    "notice": DataCategory.NOTICES,
 }
 ALL_PATHS = tuple(f"{kind}.{name}" for kind, model in MODELS.items() for name in model.model_fields)
 
@@ -906,7 +924,16 @@ def expected(world: World, requester: Requester, item: Item) -> Expected:
         shared = {path for signed in deciding for path in signed.agreement.fields}
         removed |= {name for path, name in fields.items() if path not in shared}
     if law is not None:
-        removed |= {name for path, name in fields.items() if path in never_sent(law)}
+        never = never_sent(law)
+        removed |= {name for path, name in fields.items() if path in never}
+        # Inside the fields still shown: the outermost of the paths the law names there.
+        prefix = f"{item.kind}."
+        inside = {path.removeprefix(prefix) for path in never if path.startswith(prefix) and path.count(".") > 1}
+        removed |= {
+            path
+            for path in inside
+            if path.split(".")[0] not in removed and not any(path.startswith(f"{outer}.") for outer in inside)
+        }
     onward = passable and all(signed.agreement.onward_transmission for signed in deciding)
     outcome = Outcome.REDACTED if removed else Outcome.FULL
     return Expected(outcome, frozenset(removed), consult, onward)
@@ -945,9 +972,7 @@ FIELD_SETS = st.sampled_from([*KINDS, "", "", "", ""]).flatmap(
         else st.lists(st.sampled_from(ALL_PATHS), min_size=1, max_size=12, unique=True)
     )
 )
-CATEGORIES = st.lists(
-    st.sampled_from([*FILED_UNDER.values(), DataCategory.NOTICES]), min_size=2, max_size=4, unique=True
-)
+CATEGORIES = st.lists(st.sampled_from(list(FILED_UNDER.values())), min_size=2, max_size=4, unique=True)
 AGREED_PURPOSES = st.lists(st.sampled_from(PURPOSES), min_size=1, max_size=3, unique=True)
 STARTS = st.sampled_from([-400, -400, -400, -1, 0, 1])
 ENDS = st.sampled_from([None, None, None, None, -1, 0, 1, 365])
@@ -967,6 +992,10 @@ WITHHELD: list[list[str]] = [
     ["genetic", "vehicle.vin", "case.summary"],
     ["religion", "travel_document.holder", "vehicle.plate"],
     ["ethnicity"],
+    # Inside fields: through options and lists, one inside another, one inside a withheld field.
+    ["biometrics", "notice.subject.physical.marks", "notice.offences.law"],
+    ["notice.subject.physical", "notice.subject.physical.height_cm", "person.names.full"],
+    ["health", "notice.subject"],
 ]
 LAWS = {
     country: st.sampled_from(
@@ -1187,5 +1216,43 @@ def check(
         assert content - want.removed <= set(shown)
         for path in shown["provenance"]["original_values"]:
             assert path.split("/")[0] not in want.removed
+        assert_only_removed(record, shown, want.removed)
     else:
         assert content <= set(shown)
+
+
+def leaves(value: Any, path: tuple[str | int, ...] = ()) -> dict[tuple[str | int, ...], Any]:
+    """Every leaf of a JSON value by its full path (list indices included); an empty list or
+    object is a leaf too."""
+    if isinstance(value, dict) and value:
+        return {found: leaf for key, item in value.items() for found, leaf in leaves(item, (*path, key)).items()}
+    if isinstance(value, list) and value:
+        return {found: leaf for index, item in enumerate(value) for found, leaf in leaves(item, (*path, index)).items()}
+    return {path: value}
+
+
+def under(path: tuple[str | int, ...], removed: Iterable[str]) -> bool:
+    """The leaf lies under one of the removed fields (dotted, list indices skipped)."""
+    names = tuple(part for part in path if isinstance(part, str))
+    return any(names[: len(field.split("."))] == tuple(field.split(".")) for field in removed)
+
+
+def assert_only_removed(record: dict[str, Any], shown: dict[str, Any], removed: Iterable[str]) -> None:
+    """Nothing under a removed field is left, in the content or among the provenance's
+    original values; everything else is left as it was (an object everything was taken out
+    of stays, empty)."""
+    removed = list(removed)
+    content = {name: value for name, value in record.items() if name not in ("provenance", "access")}
+    shown_content = {name: value for name, value in shown.items() if name not in ("provenance", "access")}
+    kept = {path: leaf for path, leaf in leaves(content).items() if not under(path, removed)}
+    survivors = leaves(shown_content)
+    assert not [path for path in survivors if under(path, removed)]
+    assert {path: survivors.get(path) for path in kept} == kept
+    assert all(survivors[path] == {} for path in set(survivors) - set(kept))
+    if "provenance" in record:
+        originals = record["provenance"]["original_values"]
+        assert shown["provenance"]["original_values"] == {
+            key: value
+            for key, value in originals.items()
+            if not under(tuple(int(part) if part.isdigit() else part for part in key.split("/")), removed)
+        }
