@@ -29,10 +29,10 @@ from typing import Annotated, Any
 import orjson
 from pydantic import Field, StringConstraints
 
-from polex.domain.agency import AgencyKind
 from polex.domain.base import Provenance, RecordId, Restrictions, SchemaModel
 from polex.domain.notice import Action, NoticeRequest
 from polex.message.service import MessageService
+from polex.network.relayed import RelayedBy
 from polex.network.view import NetworkView
 
 STEP_TYPE = "application/vnd.polex.notice-step+json"
@@ -44,17 +44,6 @@ RELAYED_ACTIONS = frozenset({Action.SUBMIT, Action.ISSUE, Action.UPDATE, Action.
 REPORT_EXPIRY = dt.timedelta(days=90)  # a national node offline longer than this resyncs by hand
 
 Name = Annotated[str, StringConstraints(min_length=1, max_length=300)]
-
-
-class RelayedBy(SchemaModel):
-    """Who acted on the national node (what the hub records of the step's author)."""
-
-    user_id: Annotated[str, StringConstraints(min_length=1, max_length=36)]  # the user's id on its node
-    user: Name
-    agency_id: RecordId
-    agency_name: Annotated[str, StringConstraints(min_length=1, max_length=500)]
-    agency_kind: AgencyKind
-    country: Annotated[str, StringConstraints(min_length=3, max_length=3)]
 
 
 class RelayedDraft(SchemaModel):

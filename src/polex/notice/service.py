@@ -28,8 +28,7 @@ from pydantic import ValidationError
 from sqlalchemy import select
 
 from polex.audit.service import AuditTrail, EventDraft, actor_of
-from polex.auth.principal import Principal, PrincipalKind
-from polex.domain.agency import AgencyKind
+from polex.auth.principal import Principal
 from polex.domain.audit import Actor, AuditTag
 from polex.domain.audit import Decision as AuditDecision
 from polex.domain.base import Owner, Provenance, Restrictions, new_id
@@ -65,13 +64,13 @@ from polex.errors import (
     ValidationFailed,
 )
 from polex.events import EventHub
+from polex.network.relayed import RelayedBy, relayed_principal
 from polex.network.view import NetworkUnavailable
 from polex.notice.feature import notice_label, project_notice
 from polex.notice.relay import (
     RELAYED_ACTIONS,
     NoticeNetwork,
     NoticeReport,
-    RelayedBy,
     RelayedDraft,
     RelayedFile,
     RelayedStep,
@@ -509,14 +508,7 @@ class NoticeService:
             notice_id=row.id,
             request=NoticeRequest.model_validate(row.content),
             restrictions=Restrictions.model_validate(row.restrictions),
-            by=RelayedBy(
-                user_id=principal.id[:36],
-                user=principal.name,
-                agency_id=row.owner_agency_id,
-                agency_name=agency.name if agency is not None else row.owner_agency_id,
-                agency_kind=AgencyKind(agency.kind) if agency is not None else AgencyKind.NCB,
-                country=row.owner_country,
-            ),
+            by=RelayedBy.of(principal, agency),
         )
 
     def _relay_state(self, history: list[TransitionRead]) -> dict[str, Any] | None:
@@ -616,33 +608,7 @@ class NoticeService:
         sender's country, with the bureau's rights on notices and nothing more."""
         assert self._network is not None
         country = self._network.country_of(sender)
-        if country is None:
-            raise Forbidden(f"node '{sender}' is not an active member of the network")
-        if relayed.by.country != country:
-            raise Forbidden(f"node '{sender}' serves {country}, not {relayed.by.country}")
-        agency = session.get(AgencyRow, relayed.by.agency_id)
-        if agency is None:
-            # The agency keeps its national id, so the notice's owner is the same everywhere.
-            session.add(
-                AgencyRow(
-                    id=relayed.by.agency_id,
-                    name=relayed.by.agency_name,
-                    country=country,
-                    kind=relayed.by.agency_kind.value,
-                    created_at=dt.datetime.now(dt.UTC),
-                )
-            )
-            session.flush()
-        elif agency.country != country:
-            raise Forbidden(f"agency '{agency.id}' is not of {country}")
-        return Principal(
-            PrincipalKind.RELAYED,
-            relayed.by.user_id,  # the user's id on its node; the node is in the name
-            f"{relayed.by.user}@{sender}",
-            relayed.by.agency_id,
-            country,
-            frozenset({Role.NCB_OPERATOR}),
-        )
+        return relayed_principal(session, sender=sender, country=country, by=relayed.by, allowed={Role.NCB_OPERATOR})
 
     def _relayed_row(
         self, uow: Any, sender: str, relayed: RelayedDraft, principal: Principal, now: dt.datetime
