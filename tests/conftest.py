@@ -89,7 +89,10 @@ def make_node(
     port: int = 8400,
 ) -> Node:
     identity = NodeIdentity(name=name, country=country, role=NodeRole.HUB if hub else NodeRole.NATIONAL, port=port)
-    return initialise_node(data_dir, identity, database_url=database_url)
+    node = initialise_node(data_dir, identity, database_url=database_url)
+    # Tests match persons right away: the watch list is loaded before the node is handed out.
+    assert node.screening.watchlist.wait_ready(timeout=120), node.screening.watchlist.failure
+    return node
 
 
 @pytest.fixture

@@ -115,6 +115,7 @@ class Node:
         return checks
 
     def close(self) -> None:
+        self.screening.close()
         self.messages.close()
         if self.replica_push is not None:
             self.replica_push.close()
@@ -189,7 +190,9 @@ def _wire(settings: Settings, *, migrate: bool, engine: Engine | None) -> Node:
     records["notice"].change_listeners.append(screening.watchlist)
     retention.purge_listeners.append(screening.watchlist)
     screening.load_index()
-    screening.load_watchlist()
+    # Not the person watch list: seconds of CPU (the matcher's name data), so a serving node
+    # loads it in the background behind /readyz (polex.api.system) and other callers on
+    # first use; changes told meanwhile are kept for it.
     replica = None if settings.is_hub else ReplicaSync(uow, audit, view)
     if replica is not None:
         replica.load_index()

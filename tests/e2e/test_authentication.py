@@ -21,6 +21,7 @@ from tests.factories import unique
 SOME_ID = "0190f1c2-7a3b-7c4d-8e5f-0123456789ab"
 PUBLIC = {
     ("/healthz", "get"),
+    ("/readyz", "get"),  # probes cannot log in either
     ("/api/v1/auth/token", "post"),
     # INTERPOL's public notices API: open by design, rate-limited (tests/e2e/test_public_notices.py).
     ("/public/notices/v1/{notice_type}", "get"),

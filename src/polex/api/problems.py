@@ -127,6 +127,9 @@ def install_problem_handlers(app: FastAPI, registry: CollectorRegistry) -> None:
             denials.labels(getattr(request.scope.get("route"), "path", "unmatched")).inc()
             await run_in_threadpool(_audit_denial, request, principal, error)
         headers = {"WWW-Authenticate": 'Bearer realm="polex"'} if error.status == 401 else None
+        retry_after = error.extra.get("retry_after")
+        if isinstance(retry_after, int | float) and error.status in (429, 503):
+            headers = {"Retry-After": str(max(1, int(retry_after)))}
         return problem_response(
             error.status,
             error.title,

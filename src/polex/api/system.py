@@ -1,8 +1,11 @@
-"""Health, metrics and what this node is."""
+"""Health, readiness, metrics and what this node is."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI, Response
 from fastapi.concurrency import run_in_threadpool
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
@@ -10,8 +13,20 @@ from pydantic import BaseModel
 from polex import SCHEMA_VERSION, __version__
 from polex.api.dependencies import NodeDep, PrincipalDep
 from polex.domain.roles import Permission
+from polex.screening.persons import RETRY_AFTER_SECONDS
 
-router = APIRouter(tags=["system"])
+
+@asynccontextmanager
+async def _load_in_background(app: FastAPI) -> AsyncIterator[None]:
+    """Part of the app's lifespan (FastAPI merges an included router's): the node serves at
+    once, its person watch list loads meanwhile, and /readyz says when it is done. (The
+    process still answers nothing while rigour builds its name data, a few seconds in which
+    it holds the GIL; the records themselves load alongside requests.)"""
+    app.state.node.screening.watchlist.start()
+    yield
+
+
+router = APIRouter(tags=["system"], lifespan=_load_in_background)
 
 
 class Health(BaseModel):
@@ -20,6 +35,14 @@ class Health(BaseModel):
     role: str
     database: str
     checks: dict[str, bool]
+
+
+class Readiness(BaseModel):
+    status: str
+    node: str
+    role: str
+    checks: dict[str, bool]
+    components: dict[str, str]
 
 
 class NodeInfo(BaseModel):
@@ -34,12 +57,13 @@ class NodeInfo(BaseModel):
 @router.get(
     "/healthz",
     response_model=Health,
-    summary="Health and readiness (the one endpoint without login: probes cannot log in)",
+    summary="Health, for liveness probes (without login, as /readyz: probes cannot log in)",
 )
 async def healthz(node: NodeDep, response: Response) -> Health:
     """503 when the node cannot serve (its database is unreachable or its schema is not the
     code's); ``degraded`` with 200 when it serves but a background duty lags (audit
-    checkpoints). Deliberately little: it answers anyone, so it names checks, never data."""
+    checkpoints). 200 while components still load: whether it takes all traffic is /readyz.
+    Deliberately little: it answers anyone, so it names checks, never data."""
     checks = await run_in_threadpool(node.readiness)
     serving = checks["database"] and checks.get("schema", False)
     if not serving:
@@ -50,6 +74,33 @@ async def healthz(node: NodeDep, response: Response) -> Health:
         role=node.settings.node_role.value,
         database="ok" if checks["database"] else "unreachable",
         checks=checks,
+    )
+
+
+@router.get(
+    "/readyz",
+    response_model=Readiness,
+    summary="Readiness, for load balancers: 503 until every component is loaded (without login)",
+    responses={503: {"model": Readiness, "description": "Not ready: a component still loads, or unavailable"}},
+)
+async def readyz(node: NodeDep, response: Response) -> Readiness:
+    """200 ``ready`` once the node serves (as /healthz) and every component it answers with
+    is loaded; else 503 with ``Retry-After``: ``loading`` naming the components not ready
+    yet (``person_watchlist``: person matching answers 503 until then; document and vehicle
+    checks do not wait for it), or ``unavailable`` as /healthz."""
+    checks = await run_in_threadpool(node.readiness)
+    components = node.screening.components()
+    serving = checks["database"] and checks.get("schema", False)
+    ready = serving and all(state == "ready" for state in components.values())
+    if not ready:
+        response.status_code = 503
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return Readiness(
+        status="ready" if ready else ("loading" if serving else "unavailable"),
+        node=node.settings.node_name,
+        role=node.settings.node_role.value,
+        checks=checks,
+        components=components,
     )
 
 

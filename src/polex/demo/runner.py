@@ -362,8 +362,10 @@ def _wait_healthy(
     nodes: list[tuple[DemoNode, int, Path]],
     processes: list[tuple[DemoNode, subprocess.Popen[bytes]]],
 ) -> None:
+    # Ready, not only alive: the summary invites to match persons, which waits for the
+    # watch list each node loads once it serves.
     deadline = time.monotonic() + START_TIMEOUT_SECONDS
-    pending = {demo_node.name: f"http://127.0.0.1:{port}/healthz" for demo_node, port, _ in nodes}
+    pending = {demo_node.name: f"http://127.0.0.1:{port}/readyz" for demo_node, port, _ in nodes}
     with httpx.Client(timeout=2.0) as client:
         while pending:
             for demo_node, process in processes:
@@ -376,7 +378,7 @@ def _wait_healthy(
                 except httpx.HTTPError:
                     pass
             if time.monotonic() > deadline:
-                raise RuntimeError(f"nodes not healthy after {START_TIMEOUT_SECONDS:.0f} s: {sorted(pending)}")
+                raise RuntimeError(f"nodes not ready after {START_TIMEOUT_SECONDS:.0f} s: {sorted(pending)}")
             if pending:
                 time.sleep(0.2)
 

@@ -44,6 +44,8 @@ from polex.storage.unit_of_work import UnitOfWorkFactory
 MAX_BATCH = 1000  # items per request; manifests go through the asynchronous screenings
 DEFAULT_MATCH_THRESHOLD = DEFAULT_THRESHOLD
 DEFAULT_CUTOFF = 0.5  # candidates below this are not returned at all
+# A manifest's rows wait this long for the person watch list to load rather than fail.
+MANIFEST_WAIT_SECONDS = 300.0
 
 
 @dataclass(frozen=True)
@@ -91,9 +93,21 @@ class ScreeningService:
         self.replica: ReplicaLookup | None = None  # a national node's copy of the hub's records
 
     def load_watchlist(self) -> IndexStats:
-        """Fill the person watch list from the store (at start-up, and on demand)."""
+        """Fill the person watch list from the store now, in the calling thread (a node
+        that serves loads it in the background: ``watchlist.start``)."""
         records, seconds = self.watchlist.load()
         return IndexStats(records, seconds, self.watchlist.memory_bytes())
+
+    def components(self) -> dict[str, str]:
+        """What person matching needs and whether it is ready: each watch list's state
+        (``idle``, ``loading``, ``ready`` or ``failed``)."""
+        states = {"person_watchlist": self.watchlist.state.value}
+        if self.replica is not None:
+            states["replica_watchlist"] = self.replica.watchlist.state.value
+        return states
+
+    def close(self) -> None:
+        self.watchlist.close()
 
     def load_index(self) -> IndexStats:
         """Fill the index from the store (at start-up, and on demand)."""
@@ -314,10 +328,12 @@ class ScreeningService:
         limit: int = 10,
         threshold: float = DEFAULT_MATCH_THRESHOLD,
         cutoff: float | None = None,
+        wait: float = 0.0,
     ) -> list[dict[str, Any]]:
         """Ranked candidates scoring at least ``cutoff``, each with ``match`` (score at or above
         ``threshold``), the explanation per feature, and the record as the policy shows it.
-        A record the requester may not see is skipped as if it were not on file."""
+        A record the requester may not see is skipped as if it were not on file. Until the
+        watch list is loaded (waiting ``wait`` seconds at most) raises WatchlistLoading (503)."""
         person = person_query(query)
         [candidates] = self.match_many(
             [person],
@@ -327,6 +343,7 @@ class ScreeningService:
             limit=limit,
             threshold=threshold,
             cutoff=cutoff,
+            wait=wait,
         )
         return candidates
 
@@ -340,9 +357,11 @@ class ScreeningService:
         limit: int = 10,
         threshold: float = DEFAULT_MATCH_THRESHOLD,
         cutoff: float | None = None,
+        wait: float = MANIFEST_WAIT_SECONDS,
     ) -> list[list[dict[str, Any]]]:
         """``match_persons`` for many query persons at once (a manifest's chunk): one
-        transaction, one audit event naming every record shown."""
+        transaction, one audit event naming every record shown. Waits for the watch lists
+        to be loaded (``wait`` seconds at most, then WatchlistLoading)."""
         principal.require(Permission.RECORD_READ)
         cutoff = min(DEFAULT_CUTOFF, threshold) if cutoff is None else cutoff
         if cutoff > threshold:
@@ -350,11 +369,17 @@ class ScreeningService:
                 "the cutoff cannot be above the threshold",
                 errors=[FieldError("cutoff", f"{cutoff} is above the threshold {threshold}")],
             )
-        # More than asked: some candidates may be hidden from this requester.
-        found = [self.watchlist.search(person, limit=limit * 3 + 10, threshold=cutoff) for person in persons]
         replica = self.replica if self.replica is not None and purpose is REPLICA_PURPOSE else None
+        # Never an empty answer from a watch list still loading: wait for it, or refuse.
+        self.watchlist.ensure_ready(wait)
+        if replica is not None:
+            replica.watchlist.ensure_ready(wait)
+        # More than asked: some candidates may be hidden from this requester.
+        found = [self.watchlist.search(person, limit=limit * 3 + 10, threshold=cutoff, wait=0) for person in persons]
         copied = (
-            [replica.watchlist.search(person, limit=limit, threshold=cutoff) for person in persons] if replica else []
+            [replica.watchlist.search(person, limit=limit, threshold=cutoff, wait=0) for person in persons]
+            if replica
+            else []
         )
         copies = replica.rows(record_of(c.entry_id) for cs in copied for c in cs) if replica else {}
         view = self._policy.snapshot().for_requester(requester_of(principal, purpose, case_reference))
