@@ -30,13 +30,13 @@ from polex.crypto import pki
 from polex.document.feature import DOCUMENT_FEATURE
 from polex.events import EventHub
 from polex.ingest.service import ImportService
+from polex.message.outbound import ServiceNetwork
 from polex.message.service import MessageService
 from polex.network.keys import NodeKeyFiles
 from polex.network.service import NetworkService
 from polex.network.view import NetworkView
 from polex.notice import relay as notice_relay
 from polex.notice.feature import NOTICE_FEATURE
-from polex.notice.relay import NoticeNetwork
 from polex.notice.service import NoticeService
 from polex.notice.types import NoticeTypes
 from polex.person.feature import PERSON_FEATURE
@@ -46,7 +46,9 @@ from polex.record.service import RecordService
 from polex.record.spec import RecordFeature
 from polex.replica.push import ReplicaPush
 from polex.replica.service import ReplicaCollector, ReplicaFeed, ReplicaSync
+from polex.screening import hit_exchange
 from polex.screening.jobs import ScreeningJobs
+from polex.screening.online import OnlineFind
 from polex.screening.service import ScreeningService
 from polex.settings import Settings
 from polex.storage.engine import make_engine
@@ -198,6 +200,9 @@ def _wire(settings: Settings, *, migrate: bool, engine: Engine | None) -> Node:
         replica.load_index()
         replica.events = events
         screening.replica = replica
+        if settings.find_online:
+            screening.online = OnlineFind(view, timeout=settings.find_timeout_seconds)
+    service_network = ServiceNetwork(messages, view)
     notices = NoticeService(
         uow,
         audit,
@@ -207,15 +212,18 @@ def _wire(settings: Settings, *, migrate: bool, engine: Engine | None) -> Node:
         events,
         is_hub=settings.is_hub,
         watchlist=screening.watchlist,
-        network=NoticeNetwork(messages, view),
+        network=service_network,
     )
     # National sources' steps reach the hub, and the hub's lifecycle reports reach them, as
     # envelopes of their own content types.
+    screening.network, screening.is_hub = service_network, settings.is_hub
     if settings.is_hub:
         messages.handlers[notice_relay.STEP_TYPE] = notices.apply_relayed_step
         messages.handlers[notice_relay.FILE_TYPE] = notices.apply_relayed_file
+        messages.handlers[hit_exchange.HIT_ANSWER_TYPE] = screening.apply_hit_answer
     else:
         messages.handlers[notice_relay.REPORT_TYPE] = notices.apply_report
+        messages.handlers[hit_exchange.HIT_TYPE] = screening.apply_hit_report
     bus = make_bus(settings)
     replica_feed = ReplicaFeed(uow, audit, policy, records, view) if settings.is_hub else None
     replica_push = None

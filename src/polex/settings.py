@@ -65,6 +65,13 @@ class Settings(BaseSettings):
     replica_seconds: float = Field(
         default=10.0, gt=0, description="How often a national node pulls the hub's changes into its replica"
     )
+    find_online: bool = Field(
+        default=True,
+        description="A national node checks the hub's records online (FIND), falling back on its replica",
+    )
+    find_timeout_seconds: float = Field(
+        default=2.0, gt=0, le=60, description="How long a national node waits for the hub's answer to a check"
+    )
     access_token_minutes: int = Field(default=15, ge=1, le=24 * 60)
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     max_import_bytes: int = Field(default=512 * 1_048_576, ge=1024, description="Largest file an import may upload")

@@ -33,6 +33,13 @@ def settled(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(replica_module, "SETTLE", dt.timedelta(0))
 
 
+@pytest.fixture
+def replica_only(network: tuple[LiveServer, LiveServer], monkeypatch: pytest.MonkeyPatch) -> None:
+    """France answers from its copy alone (find_online false), as a node configured for MIND
+    only does; tests/e2e/test_find.py covers asking the hub online first."""
+    monkeypatch.setattr(network[0].node.screening, "online", None)
+
+
 def file_at_hub(hub: LiveServer, agency_id: str, number: str, restrictions: Restrictions) -> str:
     record = NewRecord(
         content=TravelDocument.model_validate(document_body(number=number, issuing_country="UKR")),
@@ -54,7 +61,7 @@ def check(client: httpx.Client, *numbers: str) -> dict[str, object]:
 
 
 def test_border_checks_answer_from_the_replica_online_and_offline(
-    network: tuple[LiveServer, LiveServer], settled: None
+    network: tuple[LiveServer, LiveServer], settled: None, replica_only: None
 ) -> None:
     fra, hub = network
     treaty = Agreement(

@@ -28,6 +28,7 @@ from polex.policy.endpoints import router as policy_router
 from polex.record.endpoints import build_router
 from polex.replica.endpoints import node_router as replica_node_router
 from polex.replica.endpoints import router as replica_router
+from polex.screening.endpoints import node_router as find_node_router
 from polex.screening.endpoints import router as screening_router
 
 
@@ -94,6 +95,7 @@ def create_app(node: Node) -> FastAPI:
     app.include_router(message_node_router)
     app.include_router(events_router)
     app.include_router(screening_router)
+    app.include_router(find_node_router)
     app.include_router(replica_router)
     app.include_router(replica_node_router)
     app.include_router(public_notices_router)

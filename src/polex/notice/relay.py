@@ -31,9 +31,8 @@ from pydantic import Field, StringConstraints
 
 from polex.domain.base import Provenance, RecordId, Restrictions, SchemaModel
 from polex.domain.notice import Action, NoticeRequest
-from polex.message.service import MessageService
+from polex.message.outbound import Post
 from polex.network.relayed import RelayedBy
-from polex.network.view import NetworkView
 
 STEP_TYPE = "application/vnd.polex.notice-step+json"
 FILE_TYPE = "application/vnd.polex.notice-file+json"
@@ -41,7 +40,6 @@ REPORT_TYPE = "application/vnd.polex.notice-report+json"
 
 # The source's steps a national node relays; the rest of the lifecycle happens at the hub.
 RELAYED_ACTIONS = frozenset({Action.SUBMIT, Action.ISSUE, Action.UPDATE, Action.CANCEL, Action.EXTEND})
-REPORT_EXPIRY = dt.timedelta(days=90)  # a national node offline longer than this resyncs by hand
 
 Name = Annotated[str, StringConstraints(min_length=1, max_length=300)]
 
@@ -96,16 +94,6 @@ class NoticeReport(SchemaModel):
     findings: list[dict[str, Any]] = Field(default_factory=list)
 
 
-class Post(SchemaModel):
-    """What the notice service asks the network to carry (built here, sealed by the relay)."""
-
-    to: str
-    content_type: str
-    body: bytes
-    conversation_id: str
-    subject: str
-
-
 def step_post(hub: str, step: RelayedStep) -> Post:
     return Post(
         to=hub,
@@ -138,44 +126,3 @@ def report_post(node: str, report: NoticeReport) -> Post:
 
 def encode_file(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
-
-
-class NoticeNetwork:
-    """The network as the notice service sees it: who the hub is, which country a node
-    serves, and the outbox, written in the caller's transaction."""
-
-    def __init__(self, messages: MessageService, view: NetworkView) -> None:
-        self._messages = messages
-        self._view = view
-
-    @property
-    def node_name(self) -> str:
-        return self._view.node_name
-
-    def hub(self) -> str:
-        """The hub's node name; raises NetworkUnavailable before this node has joined."""
-        return self._view.hub().name
-
-    def country_of(self, node: str) -> str | None:
-        """The country an active member serves (None if it is not one now)."""
-        member = self._view.usable_members().get(node)
-        return member.country if member is not None else None
-
-    def post(self, session: Any, post: Post) -> str:
-        """Seal and queue ``post`` in the caller's transaction; returns the message id."""
-        return self._messages.enqueue(
-            session,
-            to=[post.to],
-            content_type=post.content_type,
-            body=post.body,
-            conversation_id=post.conversation_id,
-            subject=post.subject,
-            expires_in=REPORT_EXPIRY,
-        )
-
-    def wake(self) -> None:
-        """After the caller's commit: move what it queued now, not at the relay's next round."""
-        self._messages.on_outbox()
-
-    def delivery(self, message_id: str) -> list[dict[str, Any]]:
-        return [status.model_dump(mode="json") for status in self._messages.delivery(message_id)]

@@ -64,12 +64,12 @@ from polex.errors import (
     ValidationFailed,
 )
 from polex.events import EventHub
+from polex.message.outbound import ServiceNetwork
 from polex.network.relayed import RelayedBy, relayed_principal
 from polex.network.view import NetworkUnavailable
 from polex.notice.feature import notice_label, project_notice
 from polex.notice.relay import (
     RELAYED_ACTIONS,
-    NoticeNetwork,
     NoticeReport,
     RelayedDraft,
     RelayedFile,
@@ -154,7 +154,7 @@ class NoticeService:
         *,
         is_hub: bool,
         watchlist: PersonWatchlist | None = None,
-        network: NoticeNetwork | None = None,
+        network: ServiceNetwork | None = None,
     ) -> None:
         self._uow = uow
         self._audit = audit

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Query, Request, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import ValidationError as PydanticValidationError
 
 from polex.api.dependencies import NodeDep, PrincipalDep
 from polex.domain.base import RecordId, new_id
 from polex.domain.policy import Purpose
-from polex.errors import BadRequest, FieldError, ValidationFailed
+from polex.errors import BadRequest, FieldError, NotFound, ValidationFailed
+from polex.message.endpoints import NodeCaller
 from polex.policy.service import PURPOSE_HEADER, parse_purpose
+from polex.screening.online import FIND_PATH, FindItems, FindPerson, hub_principal
 from polex.screening.schemas import (
     CheckResults,
     DocumentCheck,
@@ -22,6 +25,7 @@ from polex.screening.schemas import (
     HitNote,
     PersonCandidates,
     PersonMatch,
+    PersonMatchQuery,
     VehicleCheck,
 )
 from polex.screening.service import DEFAULT_MATCH_THRESHOLD, REPLICA_PURPOSE
@@ -52,10 +56,13 @@ async def check_documents(
 ) -> dict[str, Any]:
     purpose = _purpose(body.purpose, header_purpose)
     items = [item.model_dump(exclude_none=True) for item in body.documents]
+    note: dict[str, Any] = {}
     results = await run_in_threadpool(
-        node.screening.check_documents, items, principal, purpose=purpose, case_reference=body.case_reference
+        lambda: node.screening.check_documents(
+            items, principal, purpose=purpose, case_reference=body.case_reference, note=note
+        )
     )
-    return {"results": results, **await _replica_note(node, purpose)}
+    return {"results": results, **note, **await _replica_note(node, purpose, note)}
 
 
 @router.post("/vehicles/check", response_model=CheckResults, summary="Check vehicles by VIN or plate (up to 1,000)")
@@ -64,16 +71,20 @@ async def check_vehicles(
 ) -> dict[str, Any]:
     purpose = _purpose(body.purpose, header_purpose)
     items = [item.model_dump(exclude_none=True) for item in body.vehicles]
+    note: dict[str, Any] = {}
     results = await run_in_threadpool(
-        node.screening.check_vehicles, items, principal, purpose=purpose, case_reference=body.case_reference
+        lambda: node.screening.check_vehicles(
+            items, principal, purpose=purpose, case_reference=body.case_reference, note=note
+        )
     )
-    return {"results": results, **await _replica_note(node, purpose)}
+    return {"results": results, **note, **await _replica_note(node, purpose, note)}
 
 
-async def _replica_note(node: Any, purpose: Purpose) -> dict[str, Any]:
+async def _replica_note(node: Any, purpose: Purpose, note: Mapping[str, Any]) -> dict[str, Any]:
     """On a national node, how current the copy of the hub's records that answered is
-    (``hub_reachable`` false: offline, answered from data as of ``as_of``)."""
-    if node.replica is None or purpose is not REPLICA_PURPOSE:
+    (``hub_reachable`` false: offline, answered from data as of ``as_of``); nothing when
+    the hub answered online."""
+    if node.replica is None or purpose is not REPLICA_PURPOSE or note.get("hub", {}).get("checked") == "online":
         return {}
     status = await run_in_threadpool(node.replica.status)
     return {"replica": {name: status[name] for name in ("as_of", "lag_seconds", "hub_reachable")}}
@@ -84,11 +95,72 @@ async def match_persons(
     body: PersonMatch, principal: PrincipalDep, node: NodeDep, header_purpose: PurposeHeader = None
 ) -> dict[str, Any]:
     purpose = _purpose(body.purpose, header_purpose)
+    note: dict[str, Any] = {}
     candidates = await run_in_threadpool(
         lambda: node.screening.match_persons(
             body.query.model_dump(),
             principal,
             purpose=purpose,
+            case_reference=body.case_reference,
+            limit=body.limit,
+            threshold=body.threshold,
+            cutoff=body.cutoff,
+            note=note,
+        )
+    )
+    return {"candidates": candidates, **note}
+
+
+# -- FIND: national nodes' checks at the hub ---------------------------------------------------
+
+node_router = APIRouter(prefix=FIND_PATH, tags=["network"])
+
+
+def _hub_only(node: Any) -> None:
+    if not node.settings.is_hub:
+        raise NotFound("only the hub answers FIND requests")
+
+
+@node_router.post("/documents", summary="A national node's document checks, for its user (hub only)")
+async def find_documents(body: FindItems, caller: NodeCaller, node: NodeDep) -> dict[str, Any]:
+    _hub_only(node)
+    principal = await run_in_threadpool(hub_principal, node.uow, node.network_view, caller, body.by)
+    results = await run_in_threadpool(
+        lambda: node.screening.check_documents(
+            body.items, principal, purpose=body.purpose, case_reference=body.case_reference
+        )
+    )
+    return {"results": results}
+
+
+@node_router.post("/vehicles", summary="A national node's vehicle checks, for its user (hub only)")
+async def find_vehicles(body: FindItems, caller: NodeCaller, node: NodeDep) -> dict[str, Any]:
+    _hub_only(node)
+    principal = await run_in_threadpool(hub_principal, node.uow, node.network_view, caller, body.by)
+    results = await run_in_threadpool(
+        lambda: node.screening.check_vehicles(
+            body.items, principal, purpose=body.purpose, case_reference=body.case_reference
+        )
+    )
+    return {"results": results}
+
+
+@node_router.post("/persons", summary="A national node's person match, for its user (hub only)")
+async def find_persons(body: FindPerson, caller: NodeCaller, node: NodeDep) -> dict[str, Any]:
+    _hub_only(node)
+    try:  # the same bounds as a user's query
+        query = PersonMatchQuery.model_validate(body.query).model_dump()
+    except PydanticValidationError as error:
+        raise ValidationFailed(
+            "the query person is not valid",
+            errors=[FieldError(".".join(["query", *map(str, e["loc"])]), e["msg"]) for e in error.errors()],
+        ) from None
+    principal = await run_in_threadpool(hub_principal, node.uow, node.network_view, caller, body.by)
+    candidates = await run_in_threadpool(
+        lambda: node.screening.match_persons(
+            query,
+            principal,
+            purpose=body.purpose,
             case_reference=body.case_reference,
             limit=body.limit,
             threshold=body.threshold,

@@ -57,10 +57,14 @@ class CheckResults(BaseModel):
     allows, ``consult_owner`` and, for another agency's record, the ``hit_id`` to ask the
     owner for confirmation; further records under the same identifier are in ``more``. On a
     national node, ``replica`` says how current the copy of the hub's records is that
-    answered (``source: replica`` on a hit); ``hub_reachable`` false means offline."""
+    answered (``source: replica`` on a hit); ``hub_reachable`` false means offline. A national
+    node asks the hub online first (FIND): ``hub.checked`` is ``online`` (hits from there say
+    ``source: hub``), ``replica`` when the hub could not answer in time, or ``none`` when
+    nothing stood in for it (the hub's records were not checked; ``hub.error`` says why)."""
 
     results: list[dict[str, Any]]
     replica: dict[str, Any] | None = None
+    hub: dict[str, Any] | None = None
 
 
 class PersonMatchQuery(_Strict):
@@ -86,9 +90,12 @@ class PersonMatch(_Check):
 class PersonCandidates(BaseModel):
     """Ranked candidates: ``id``, ``score`` in [0, 1], ``match``, ``explanation`` per feature
     (its ``detail`` only when the record is shown in full), ``access``, ``owner`` and the
-    ``record`` as far as the policy allows; ``hit_id`` for a match on another agency's record."""
+    ``record`` as far as the policy allows; ``hit_id`` for a match on another agency's record.
+    On a national node, ``hub`` says whether the hub's watch list was searched online (its
+    candidates say ``source: hub``), replaced by the replica, or not searched."""
 
     candidates: list[dict[str, Any]]
+    hub: dict[str, Any] | None = None
 
 
 class HitNote(_Strict):

@@ -12,33 +12,41 @@ told in real time (which agency and country checked it, when, and for what purpo
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from sqlalchemy import select
+from pydantic import ValidationError as PydanticValidationError
+from sqlalchemy import and_, or_, select
 
 from polex.audit.service import AuditTrail, EventDraft, actor_of
 from polex.auth.principal import Principal
-from polex.domain.audit import AuditTag
+from polex.domain.audit import Actor, AuditTag
 from polex.domain.base import new_id
 from polex.domain.decisions import Outcome, RequesterPolicy, apply_decision
 from polex.domain.document import DocumentType
+from polex.domain.message import RoutingHeader
 from polex.domain.policy import Purpose
 from polex.domain.roles import Permission
-from polex.errors import BadRequest, Conflict, FieldError, NotFound, ValidationFailed
+from polex.errors import BadRequest, Conflict, FieldError, Forbidden, NotFound, ServiceUnavailable, ValidationFailed
 from polex.events import EventHub
 from polex.formats.mrz import document_type_for
 from polex.matching.model import Candidate, PersonQuery
 from polex.matching.scoring import DEFAULT_THRESHOLD
+from polex.message.outbound import ServiceNetwork
+from polex.network.relayed import RelayedBy
+from polex.network.view import NetworkUnavailable
 from polex.policy.service import PolicyService, requester_of
 from polex.record.repository import RecordRepository
 from polex.record.service import RecordService
+from polex.screening import hit_exchange
 from polex.screening.index import FingerprintIndex
+from polex.screening.online import FindPerson, HubUnavailable, OnlineFind, hub_matches, relayed_by
 from polex.screening.persons import PersonWatchlist, record_of
 from polex.screening.queries import CheckItem, ItemError, read_document, read_vehicle
-from polex.storage.tables import HitRow, RecordRow, ReplicaRecordRow
+from polex.storage.tables import AgencyRow, AppliedEnvelopeRow, HitRow, RecordRow, ReplicaRecordRow
 from polex.storage.unit_of_work import UnitOfWorkFactory
 
 MAX_BATCH = 1000  # items per request; manifests go through the asynchronous screenings
@@ -56,6 +64,9 @@ class IndexStats:
 
 
 REPLICA_PURPOSE = Purpose.BORDER_CONTROL  # what the national replica was decided for
+
+
+log = logging.getLogger("polex.screening")
 
 
 class ReplicaLookup(Protocol):
@@ -91,6 +102,13 @@ class ScreeningService:
         self.index = index or FingerprintIndex()
         self.watchlist = PersonWatchlist(uow)
         self.replica: ReplicaLookup | None = None  # a national node's copy of the hub's records
+        # A national node asks the hub for the hub's records online (FIND), and falls back on
+        # its replica when the hub cannot answer in time.
+        self.online: OnlineFind | None = None
+        # The hub tells a record's owner country, on its national node, of hits on its
+        # records, and takes the answers back (polex.screening.hit_exchange).
+        self.network: ServiceNetwork | None = None
+        self.is_hub = False
 
     def load_watchlist(self) -> IndexStats:
         """Fill the person watch list from the store now, in the calling thread (a node
@@ -108,6 +126,8 @@ class ScreeningService:
 
     def close(self) -> None:
         self.watchlist.close()
+        if self.online is not None:
+            self.online.close()
 
     def load_index(self) -> IndexStats:
         """Fill the index from the store (at start-up, and on demand)."""
@@ -125,10 +145,16 @@ class ScreeningService:
         *,
         purpose: Purpose,
         case_reference: str | None = None,
+        note: dict[str, Any] | None = None,
     ) -> list[dict[str, Any]]:
-        """One result per item, in order: ``hit`` true, false, or null with an ``error``."""
-        read = [read_document(position, dict(item)) for position, item in enumerate(self._bounded(items, "documents"))]
-        return self._check(read, principal, purpose, case_reference, AuditTag.DOCUMENTS_CHECKED, "travel_document")
+        """One result per item, in order: ``hit`` true, false, or null with an ``error``. On
+        a national node, ``note`` (when given) is filled with where the hub's records were
+        checked: ``online`` at the hub, or the ``replica``, or ``none`` (see polex.screening.online)."""
+        bounded = self._bounded(items, "documents")
+        read = [read_document(position, dict(item)) for position, item in enumerate(bounded)]
+        return self._check(
+            read, bounded, principal, purpose, case_reference, AuditTag.DOCUMENTS_CHECKED, "travel_document", note
+        )
 
     def check_vehicles(
         self,
@@ -137,9 +163,13 @@ class ScreeningService:
         *,
         purpose: Purpose,
         case_reference: str | None = None,
+        note: dict[str, Any] | None = None,
     ) -> list[dict[str, Any]]:
-        read = [read_vehicle(position, dict(item)) for position, item in enumerate(self._bounded(items, "vehicles"))]
-        return self._check(read, principal, purpose, case_reference, AuditTag.VEHICLES_CHECKED, "vehicle")
+        bounded = self._bounded(items, "vehicles")
+        read = [read_vehicle(position, dict(item)) for position, item in enumerate(bounded)]
+        return self._check(
+            read, bounded, principal, purpose, case_reference, AuditTag.VEHICLES_CHECKED, "vehicle", note
+        )
 
     @staticmethod
     def _bounded(items: Sequence[Mapping[str, Any]], name: str) -> Sequence[Mapping[str, Any]]:
@@ -155,14 +185,22 @@ class ScreeningService:
     def _check(
         self,
         read: list[CheckItem | ItemError],
+        asked: Sequence[Mapping[str, Any]],
         principal: Principal,
         purpose: Purpose,
         case_reference: str | None,
         tag: AuditTag,
         kind: str,
+        note: dict[str, Any] | None,
     ) -> list[dict[str, Any]]:
         principal.require(Permission.RECORD_READ)
         items = [item for item in read if isinstance(item, CheckItem)]
+        # The hub's records: online first (outside any transaction of ours), else the replica.
+        online = self._find_items(kind, [asked[item.position] for item in items], principal, purpose, case_reference)
+        from_hub = dict(zip((item.position for item in items), online or [], strict=False))
+        where = "online" if online is not None else "replica" if self._replica_answers(purpose) else "none"
+        if note is not None and self.online is not None:
+            note.update(self._hub_note(where))
         keys = [key for item in items for key in item.keys]
         maybe = self.index.contains_many(keys)
         candidates = {key for key, present in zip(keys, maybe.tolist(), strict=True) if present}
@@ -172,7 +210,7 @@ class ScreeningService:
         hits: list[HitRow] = []
         shown_ids: list[str] = []
         # The national replica answers for the hub's records, for the purpose it was made for.
-        copied = self.replica.lookup(keys) if self.replica is not None and purpose is REPLICA_PURPOSE else {}
+        copied = self.replica.lookup(keys) if where == "replica" and self.replica is not None else {}
         with self._uow() as uow:
             found: dict[str, list[RecordRow]] = {}
             if candidates:
@@ -192,7 +230,12 @@ class ScreeningService:
                         hits.append(self._hit_row(row, shown, entry, principal, purpose, case_reference, now))
                         match["hit_id"] = hits[-1].id
                     described.append(match)
-                for copy in self._replica_matches(entry, copied, {row.id for row, _ in matches}):
+                held = {row.id for row, _ in matches}
+                for match in hub_matches(from_hub.get(entry.position) or {}):
+                    if match.get("reference") not in held:
+                        shown_ids.append(str(match.get("reference")))
+                        described.append(match)
+                for copy in self._replica_matches(entry, copied, held):
                     shown_ids.append(copy.id)
                     match = self._found(copy, copy.record, entry)
                     match["source"] = "replica"
@@ -213,15 +256,90 @@ class ScreeningService:
                 record_ids=shown_ids,
                 result_count=len(shown_ids),
                 query_terms=terms,
-                details={"items": len(read), "errors": errors, "hits": len(shown_ids)},
+                details={
+                    "items": len(read),
+                    "errors": errors,
+                    "hits": len(shown_ids),
+                    # On a national node: where the hub's records were checked.
+                    **({"hub": where} if self.online is not None or self.replica is not None else {}),
+                },
                 purpose=purpose.value,
                 case_reference=case_reference,
             )
             self._audit.add(uow, [draft])
+            self._report_hits(uow.session, hits)
             uow.commit()
         for hit in hits:
             self._tell_owner(hit)
+        if hits:
+            self._wake_network()
         return results
+
+    def _replica_answers(self, purpose: Purpose) -> bool:
+        return self.replica is not None and purpose is REPLICA_PURPOSE
+
+    def _find_items(
+        self,
+        kind: str,
+        asked: list[Mapping[str, Any]],
+        principal: Principal,
+        purpose: Purpose,
+        case_reference: str | None,
+    ) -> list[dict[str, Any]] | None:
+        """The hub's results for the readable items, asked online; None when this node does
+        not ask online or the hub could not answer."""
+        if self.online is None or not asked:
+            return None
+        by = relayed_by(principal, self._agency(principal.agency_id))
+        ask = self.online.documents if kind == "travel_document" else self.online.vehicles
+        try:
+            return ask(asked, by, purpose=purpose, case_reference=case_reference)
+        except HubUnavailable:
+            return None
+
+    def _find_person(
+        self,
+        query: Mapping[str, Any],
+        principal: Principal,
+        purpose: Purpose,
+        case_reference: str | None,
+        *,
+        limit: int,
+        threshold: float,
+        cutoff: float | None,
+    ) -> list[dict[str, Any]] | None:
+        if self.online is None:
+            return None
+        request = FindPerson(
+            by=relayed_by(principal, self._agency(principal.agency_id)),
+            purpose=purpose,
+            case_reference=case_reference,
+            query=dict(query),
+            limit=limit,
+            threshold=threshold,
+            cutoff=cutoff,
+        )
+        try:
+            candidates = self.online.persons(request)
+        except HubUnavailable:
+            return None
+        for candidate in candidates:
+            candidate["source"] = "hub"
+        return candidates
+
+    def _hub_note(self, where: str) -> dict[str, Any]:
+        assert self.online is not None
+        note: dict[str, Any] = {"checked": where, "reachable": where == "online"}
+        if where != "online" and self.online.last_error:
+            note["error"] = self.online.last_error
+        return {"hub": note}
+
+    def _agency(self, agency_id: str) -> AgencyRow | None:
+        with self._uow(read_only=True) as uow:
+            row = uow.session.get(AgencyRow, agency_id)
+            if row is not None:
+                uow.session.expunge(row)
+            return row
 
     def _matches(
         self, entry: CheckItem, found: Mapping[str, list[RecordRow]], view: RequesterPolicy
@@ -311,6 +429,116 @@ class ScreeningService:
             created_at=now,
         )
 
+    def _report_hits(self, session: Any, hits: Sequence[HitRow]) -> None:
+        """At the hub, in the caller's transaction: each hit's state to the national node of
+        its record's owner country, if it has one."""
+        if not self.is_hub or self.network is None:
+            return
+        for hit in hits:
+            try:
+                node = self.network.node_of(hit.owner_country)
+                if node is not None:
+                    self.network.post(session, hit_exchange.report_post(node, hit))
+            except NetworkUnavailable as error:  # the hit stands at the hub; the owner reads it there
+                log.warning("hit %s: the owner's node was not told: %s", hit.id, error)
+
+    def _wake_network(self) -> None:
+        if self.network is not None:
+            self.network.wake()
+
+    def apply_hit_report(self, header: RoutingHeader, body: bytes) -> None:
+        """On a national node: a hit the hub raised (or changed) on a record of this
+        country, kept as the owner's copy, and its users told."""
+        if self.is_hub or self.network is None:
+            raise Forbidden("hit reports go to national nodes")
+        if header.sender != self.network.hub():
+            raise Forbidden("hit reports come from the hub")
+        try:
+            report = hit_exchange.HitReport.model_validate_json(body)
+        except PydanticValidationError:
+            log.warning("refused a malformed hit report from %s", header.sender)
+            return
+        with self._uow() as uow:
+            row = uow.session.get(HitRow, report.id, with_for_update=True)
+            if row is None:
+                row = report.new_row(header.sender)
+                uow.session.add(row)
+                kind = "hit.raised"
+            elif hit_exchange.STATUS_ORDER.get(report.status, 0) >= hit_exchange.STATUS_ORDER.get(row.status, 0):
+                before = row.status
+                report.apply_to(row)
+                kind = "hit.confirmation_requested" if before != row.status else ""
+                if row.status in (HitStatus.CONFIRMED, HitStatus.REJECTED):
+                    kind = ""  # the owner answered it: nothing new for the owner
+            else:
+                kind = ""  # an older state, delivered late
+            local_owner = uow.session.get(AgencyRow, row.owner_agency_id) is not None
+            uow.commit()
+        if kind:
+            # The owner agency's users when it is registered here, else the country's bureau.
+            self._events.publish(
+                kind,
+                _owner_view(row),
+                permission=Permission.RECORD_WRITE if local_owner else Permission.NOTICE_REQUEST,
+                agency_id=row.owner_agency_id if local_owner else None,
+            )
+
+    def apply_hit_answer(self, header: RoutingHeader, body: bytes) -> None:
+        """At the hub: the owner country's answer from its national node, once."""
+        if not self.is_hub or self.network is None:
+            raise Forbidden("hit answers go to the hub")
+        try:
+            answer = hit_exchange.HitAnswer.model_validate_json(body)
+        except PydanticValidationError:
+            log.warning("refused a malformed hit answer from %s", header.sender)
+            return
+        country = self.network.country_of(header.sender)
+        now = dt.datetime.now(dt.UTC)
+        with self._uow() as uow:
+            if uow.session.get(AppliedEnvelopeRow, header.id) is not None:
+                return
+            row = uow.session.get(HitRow, answer.hit_id, with_for_update=True)
+            outcome = None
+            if row is None or country is None or row.owner_country != country:
+                outcome = f"node '{header.sender}' may not answer hit '{answer.hit_id}'"
+            elif row.status in (HitStatus.CONFIRMED, HitStatus.REJECTED):
+                outcome = f"the hit was already {row.status}"
+            else:
+                row.status = HitStatus.CONFIRMED if answer.confirmed else HitStatus.REJECTED
+                row.answered_at = now
+                row.answer_note = answer.note
+                actor = Actor(kind="relayed", name=f"{answer.by.user}@{header.sender}", country=country)
+                tag = AuditTag.HIT_CONFIRMED if answer.confirmed else AuditTag.HIT_REJECTED
+                event = EventDraft(
+                    tag=tag,
+                    actor=actor,
+                    record_kind=row.record_kind,
+                    record_ids=[row.record_id],
+                    result_count=1,
+                    details={"hit": row.id, "status": row.status, "node": header.sender},
+                )
+                self._audit.add(uow, [event])
+            if row is not None:
+                self._report_hits(uow.session, [row])  # the copy follows (or is corrected)
+            uow.session.add(
+                AppliedEnvelopeRow(
+                    message_id=header.id,
+                    sender=header.sender,
+                    content_type=header.content_type,
+                    applied_at=now,
+                    outcome=outcome,
+                )
+            )
+            uow.commit()
+        self._wake_network()
+        if row is not None and outcome is None:
+            self._events.publish(
+                "hit.answered",
+                _requester_view(row),
+                permission=Permission.RECORD_READ,
+                agency_id=row.requester_agency_id,
+            )
+
     def _tell_owner(self, hit: HitRow) -> None:
         self._events.publish(
             "hit.raised", _owner_view(hit), permission=Permission.RECORD_WRITE, agency_id=hit.owner_agency_id
@@ -329,12 +557,20 @@ class ScreeningService:
         threshold: float = DEFAULT_MATCH_THRESHOLD,
         cutoff: float | None = None,
         wait: float = 0.0,
+        note: dict[str, Any] | None = None,
     ) -> list[dict[str, Any]]:
         """Ranked candidates scoring at least ``cutoff``, each with ``match`` (score at or above
         ``threshold``), the explanation per feature, and the record as the policy shows it.
         A record the requester may not see is skipped as if it were not on file. Until the
         watch list is loaded (waiting ``wait`` seconds at most) raises WatchlistLoading (503)."""
         person = person_query(query)
+        hub = self._find_person(
+            query, principal, purpose, case_reference, limit=limit, threshold=threshold, cutoff=cutoff
+        )
+        if note is not None and self.online is not None:
+            note.update(
+                self._hub_note("online" if hub is not None else "replica" if self._replica_answers(purpose) else "none")
+            )
         [candidates] = self.match_many(
             [person],
             principal,
@@ -344,6 +580,7 @@ class ScreeningService:
             threshold=threshold,
             cutoff=cutoff,
             wait=wait,
+            from_hub=None if hub is None else [hub],
         )
         return candidates
 
@@ -358,6 +595,7 @@ class ScreeningService:
         threshold: float = DEFAULT_MATCH_THRESHOLD,
         cutoff: float | None = None,
         wait: float = MANIFEST_WAIT_SECONDS,
+        from_hub: list[list[dict[str, Any]]] | None = None,
     ) -> list[list[dict[str, Any]]]:
         """``match_persons`` for many query persons at once (a manifest's chunk): one
         transaction, one audit event naming every record shown. Waits for the watch lists
@@ -369,7 +607,8 @@ class ScreeningService:
                 "the cutoff cannot be above the threshold",
                 errors=[FieldError("cutoff", f"{cutoff} is above the threshold {threshold}")],
             )
-        replica = self.replica if self.replica is not None and purpose is REPLICA_PURPOSE else None
+        # The hub's candidates, when it answered online (FIND), stand for the replica's.
+        replica = self.replica if from_hub is None and self._replica_answers(purpose) else None
         # Never an empty answer from a watch list still loading: wait for it, or refuse.
         self.watchlist.ensure_ready(wait)
         if replica is not None:
@@ -415,6 +654,11 @@ class ScreeningService:
                     shown.append(item)
                     if len(shown) == limit:
                         break
+                if from_hub is not None:
+                    held = {item["id"] for item in shown}
+                    shown.extend(item for item in from_hub[len(results)] if item.get("id") not in held)
+                    shown.sort(key=lambda item: -float(item.get("score") or 0))
+                    del shown[limit:]
                 results.append(shown)
             uow.session.add_all(hits)
             terms: dict[str, str] = {}
@@ -434,14 +678,18 @@ class ScreeningService:
                     "queries": len(persons),
                     "matches": sum(item["match"] for shown in results for item in shown),
                     "threshold": threshold,
+                    **({"hub": "online"} if from_hub is not None else {}),
                 },
                 purpose=purpose.value,
                 case_reference=case_reference,
             )
             self._audit.add(uow, [draft])
+            self._report_hits(uow.session, hits)
             uow.commit()
         for hit in hits:
             self._tell_owner(hit)
+        if hits:
+            self._wake_network()
         return results
 
     @staticmethod
@@ -520,14 +768,18 @@ class ScreeningService:
         """Hits on the caller's agency's records (``side="owner"``), or those its checks
         raised (``side="requester"``); newest first, each with its status and age."""
         principal.require(Permission.RECORD_READ)
-        column = HitRow.owner_agency_id if side == "owner" else HitRow.requester_agency_id
+        if side == "owner":
+            # Copies of hits the hub raised on this country's records count as the owner's.
+            mine = or_(
+                HitRow.owner_agency_id == principal.agency_id,
+                and_(HitRow.source_node.is_not(None), HitRow.owner_country == principal.country),
+            )
+        else:
+            mine = HitRow.requester_agency_id == principal.agency_id
         with self._uow(read_only=True) as uow:
             rows = list(
                 uow.session.scalars(
-                    select(HitRow)
-                    .where(column == principal.agency_id)
-                    .order_by(HitRow.created_at.desc(), HitRow.id)
-                    .limit(limit)
+                    select(HitRow).where(mine).order_by(HitRow.created_at.desc(), HitRow.id).limit(limit)
                 )
             )
         view = _owner_view if side == "owner" else _requester_view
@@ -549,7 +801,7 @@ class ScreeningService:
         principal.require(Permission.RECORD_READ)
         with self._uow(read_only=True) as uow:
             row = uow.session.get(HitRow, hit_id)
-        if row is not None and row.owner_agency_id == principal.agency_id:
+        if row is not None and self._owns(row, principal):
             return _owner_view(row)
         if row is not None and row.requester_agency_id == principal.agency_id:
             return _requester_view(row)
@@ -572,7 +824,9 @@ class ScreeningService:
             row.requested_at = now
             row.request_note = note
             self._audit.add(uow, [self._hit_event(AuditTag.HIT_CONFIRMATION_REQUESTED, principal, row)])
+            self._report_hits(uow.session, [row])
             uow.commit()
+        self._wake_network()
         self._events.publish(
             "hit.confirmation_requested",
             _owner_view(row),
@@ -587,7 +841,7 @@ class ScreeningService:
         now = dt.datetime.now(dt.UTC)
         with self._uow() as uow:
             row = uow.session.get(HitRow, hit_id, with_for_update=True)
-            if row is None or row.owner_agency_id != principal.agency_id:
+            if row is None or not self._owns(row, principal):
                 raise NotFound(f"no hit '{hit_id}' on your agency's records")
             if row.status in (HitStatus.CONFIRMED, HitStatus.REJECTED):
                 raise Conflict(f"this hit was already {row.status}", errors=[FieldError("status", row.status)])
@@ -600,7 +854,24 @@ class ScreeningService:
             row.answer_note = note
             tag = AuditTag.HIT_CONFIRMED if confirmed else AuditTag.HIT_REJECTED
             self._audit.add(uow, [self._hit_event(tag, principal, row)])
+            if row.source_node is not None:
+                # The hub holds the hit: the answer goes there, in this transaction.
+                if self.network is None:
+                    raise ServiceUnavailable("this node is in no network: the answer cannot reach the hub")
+                agency = uow.session.get(AgencyRow, principal.agency_id)
+                answer = hit_exchange.HitAnswer(
+                    hit_id=row.id, confirmed=confirmed, note=note, by=RelayedBy.of(principal, agency)
+                )
+                try:
+                    self.network.post(uow.session, hit_exchange.answer_post(row.source_node, answer))
+                except NetworkUnavailable as error:
+                    raise ServiceUnavailable(f"the hub cannot be addressed now: {error}") from error
+            else:
+                self._report_hits(uow.session, [row])
             uow.commit()
+        self._wake_network()
+        if row.source_node is not None:
+            return _owner_view(row)  # the requester is told by the hub
         self._events.publish(
             "hit.answered",
             _requester_view(row),
@@ -608,6 +879,14 @@ class ScreeningService:
             agency_id=row.requester_agency_id,
         )
         return _owner_view(row)
+
+    @staticmethod
+    def _owns(row: HitRow, principal: Principal) -> bool:
+        """The owner agency; for a copy of a hub's hit, any agency of the record's country
+        (the country's bureau answers for its records at the hub)."""
+        if row.owner_agency_id == principal.agency_id:
+            return True
+        return row.source_node is not None and row.owner_country == principal.country
 
     @staticmethod
     def _hit_event(tag: AuditTag, principal: Principal, row: HitRow) -> EventDraft:

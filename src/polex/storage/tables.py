@@ -198,6 +198,9 @@ class HitRow(Base):
     request_note: Mapped[str | None] = mapped_column(Text)
     answered_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
     answer_note: Mapped[str | None] = mapped_column(Text)
+    # On a national node: the hub that raised this hit on one of its country's records (the
+    # hub holds the hit; this is the owner's copy, and its answer goes back there).
+    source_node: Mapped[str | None] = mapped_column(String(63))
 
     __table_args__ = (
         Index("ix_hits_owner_agency", "owner_agency_id", "created_at"),

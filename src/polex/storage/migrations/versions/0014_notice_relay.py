@@ -1,4 +1,5 @@
-"""notice requests relayed from national nodes to the hub; imported notices' provenance
+"""notice requests relayed from national nodes to the hub; imported notices' provenance;
+hits raised at the hub copied to the owner's national node
 
 Revision ID: 0014
 Revises: 0013
@@ -38,9 +39,13 @@ def upgrade() -> None:
         )
     with op.batch_alter_table("notice_files") as batch:
         batch.add_column(sa.Column("relayed_at", sa.DateTime(timezone=True), nullable=True))
+    with op.batch_alter_table("hits") as batch:
+        batch.add_column(sa.Column("source_node", sa.String(length=63), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("hits") as batch:
+        batch.drop_column("source_node")
     with op.batch_alter_table("notice_files") as batch:
         batch.drop_column("relayed_at")
     with op.batch_alter_table("notices") as batch:

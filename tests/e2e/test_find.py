@@ -1,0 +1,251 @@
+"""FIND over real HTTP: a French officer checks on the French node, which asks the hub online
+for the hub's records on the officer's behalf. The hub decides each record for that officer
+(France, their agency, the purpose), audits the check as theirs and raises the hit for the
+owner; the French node merges and audits its side. When the hub cannot answer, border checks
+fall back on the replica and say so; other purposes say the hub's records were not checked."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+from sqlalchemy import select
+
+from polex.domain.base import Restrictions, Tlp, new_id
+from polex.domain.document import TravelDocument
+from polex.domain.person import Person
+from polex.domain.policy import AccessLevel, Agreement, AgreementKind, DataCategory, Purpose
+from polex.domain.roles import Role
+from polex.errors import Forbidden
+from polex.network.relayed import RelayedBy
+from polex.record.service import NewRecord
+from polex.screening.online import OnlineFind, hub_principal
+from polex.storage.tables import AgencyRow, AuditEventRow, HitRow
+from tests.e2e.conftest import LiveServer, assert_problem
+from tests.e2e.test_replica import admin, file_at_hub
+from tests.factories import document_body
+
+
+def _treaty(hub: LiveServer, name: str) -> None:
+    treaty = Agreement(
+        id=f"fra-ukr-find-{name}-{new_id()[-6:]}",
+        title="Documents and persons",
+        kind=AgreementKind.BILATERAL_TREATY,
+        parties=["FRA", "UKR"],
+        categories=[DataCategory.TRAVEL_DOCUMENTS, DataCategory.PERSONS],
+        purposes=[Purpose.BORDER_CONTROL, Purpose.CRIMINAL_INVESTIGATION],
+        level=AccessLevel.FULL,
+        valid_from=dt.date(2020, 1, 1),
+        legal_reference="FRA-UKR treaty, art. 7",
+    )
+    read = hub.node.policy.propose(treaty, admin("UKR"))
+    for country in ("FRA", "UKR"):
+        hub.node.policy.approve(treaty.id, read.version, admin(country))
+
+
+def _check(client: httpx.Client, purpose: str, *numbers: str) -> dict[str, Any]:
+    body = {"purpose": purpose, "documents": [{"number": n, "country": "UKR"} for n in numbers]}
+    response = client.post("/api/v1/documents/check", json=body)
+    assert response.status_code == 200, response.text
+    answer: dict[str, Any] = response.json()
+    return answer
+
+
+def _user(node: LiveServer, role: Role) -> tuple[str, httpx.Client]:
+    """A fresh user whose client declares no purpose header (the body says it)."""
+    username, _ = node.make_user([role])
+    return username, node.bearer(node.token_for(username), purpose=None)
+
+
+def _hub_down(online: OnlineFind) -> None:
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("connection refused", request=request)
+
+    online._client = httpx.Client(transport=httpx.MockTransport(refuse))
+    online._down_until = 0.0
+
+
+def test_a_national_check_is_answered_online_by_the_hub_for_that_officer(
+    network: tuple[LiveServer, LiveServer],
+) -> None:
+    fra, hub = network
+    _treaty(hub, "online")
+    ukr = hub.make_agency(country="UKR")
+    suffix = new_id()[-6:].upper()
+    shared = file_at_hub(hub, ukr, f"UF{suffix}1", Restrictions(handling=Tlp.GREEN))
+    hit_only = file_at_hub(hub, ukr, f"UF{suffix}2", Restrictions(handling=Tlp.GREEN, hit_only_countries=["FRA"]))
+    file_at_hub(hub, ukr, f"UF{suffix}3", Restrictions(handling=Tlp.GREEN, excluded_countries=["FRA"]))
+
+    username, investigator = _user(fra, Role.INVESTIGATOR)
+    # Criminal investigation: the replica (made for border control) could not have answered.
+    answer = _check(investigator, "criminal_investigation", f"UF{suffix}1", f"UF{suffix}2", f"UF{suffix}3", "UF0")
+    assert answer["hub"] == {"checked": "online", "reachable": True}
+    results = answer["results"]
+    assert [result["hit"] for result in results] == [True, True, False, False]
+    assert (results[0]["source"], results[0]["reference"], results[0]["access"]) == ("hub", shared, "full")
+    assert (results[1]["reference"], results[1]["access"]) == (hit_only, "hit_only")
+    assert "number" not in results[1]["record"]
+    assert results[0]["hit_id"]
+
+    # At the hub: the officer's agency under its national id, the check audited as theirs,
+    # and the hits raised for the owner, naming France as the requester.
+    officer_agency = fra.own_agency_id
+    with hub.node.uow(read_only=True) as uow:
+        agency = uow.session.get(AgencyRow, officer_agency)
+        assert agency is not None
+        assert agency.country == "FRA"
+        events = uow.session.scalars(
+            select(AuditEventRow).where(AuditEventRow.tag == "screening:document:checked").order_by(AuditEventRow.seq)
+        ).all()
+        hits = uow.session.scalars(select(HitRow).where(HitRow.record_id.in_([shared, hit_only]))).all()
+    entries = [orjson.loads(event.entry) for event in events]
+    mine = [entry for entry in entries if entry["actor"].get("name") == f"{username}@fra"]
+    assert mine, "the hub did not audit the check as the French officer's"
+    assert mine[-1]["actor"]["kind"] == "relayed"
+    assert mine[-1]["purpose"] == "criminal_investigation"
+    assert {hit.requester_country for hit in hits} == {"FRA"}
+    assert {hit.requester_agency_id for hit in hits} == {officer_agency}
+    # The French node audited its side and says the hub answered.
+    with fra.node.uow(read_only=True) as uow:
+        national = uow.session.scalars(
+            select(AuditEventRow).where(AuditEventRow.tag == "screening:document:checked").order_by(AuditEventRow.seq)
+        ).all()
+    last = orjson.loads(national[-1].entry)
+    assert last["details"]["hub"] == "online"
+    assert set(last["record_ids"]) >= {shared, hit_only}
+
+
+def test_a_person_the_country_sees_only_as_a_hit_is_matched_online(network: tuple[LiveServer, LiveServer]) -> None:
+    fra, hub = network
+    _treaty(hub, "persons")
+    ukr = hub.make_agency(country="UKR")
+    hidden = NewRecord(
+        content=Person.model_validate({"names": [{"full": "Тарас Гнатюк"}], "birth_dates": ["1981-09-14"]}),
+        owner_agency_id=ukr,
+        owner_country="UKR",
+        restrictions=Restrictions(handling=Tlp.GREEN, hit_only_countries=["FRA"]),
+        id=new_id(),
+    )
+    hub.node.records["person"].create_many([hidden])
+    _, officer = _user(fra, Role.BORDER_OFFICER)
+    matched = officer.post(
+        "/api/v1/persons/match",
+        json={"purpose": "border_control", "query": {"names": ["Taras Hnatiuk"], "birth_date": "1981"}},
+    )
+    assert matched.status_code == 200, matched.text
+    assert matched.json()["hub"]["checked"] == "online"
+    [candidate] = [c for c in matched.json()["candidates"] if c["id"] == hidden.id]
+    assert (candidate["source"], candidate["access"], candidate["match"]) == ("hub", "hit_only", True)
+    assert "names" not in (candidate["record"] or {})
+
+
+def test_without_the_hub_border_checks_fall_back_on_the_replica_and_say_so(
+    network: tuple[LiveServer, LiveServer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fra, _ = network
+    online = fra.node.screening.online
+    assert online is not None
+    monkeypatch.setattr(online, "_client", online._client)
+    monkeypatch.setattr(online, "_down_until", 0.0)
+    _hub_down(online)
+    _, officer = _user(fra, Role.BORDER_OFFICER)
+
+    border = _check(officer, "border_control", "UF-NOT-FILED")
+    assert border["hub"]["checked"] == "replica"
+    assert border["hub"]["reachable"] is False
+    assert "refused" in border["hub"]["error"]
+    assert "as_of" in border["replica"]
+
+    _, investigator = _user(fra, Role.INVESTIGATOR)
+    other = _check(investigator, "criminal_investigation", "UF-NOT-FILED")
+    assert other["hub"]["checked"] == "none"  # never a silent miss
+    assert other["replica"] is None
+
+
+def test_only_the_hub_answers_find_and_only_nodes_ask(network: tuple[LiveServer, LiveServer]) -> None:
+    fra, hub = network
+    body = {
+        "by": {
+            "user_id": "u",
+            "user": "x",
+            "agency_id": new_id(),
+            "agency_name": "x",
+            "agency_kind": "police",
+            "country": "FRA",
+        },
+        "purpose": "border_control",
+        "items": [{"number": "X1", "country": "UKR"}],
+    }
+    assert hub.client().post("/api/v1/network/find/documents", json=body).status_code == 401
+    user = hub.as_roles(Role.ADMIN).post("/api/v1/network/find/documents", json=body)
+    assert user.status_code == 401
+    assert_problem(fra.as_roles(Role.ADMIN).post("/api/v1/network/find/documents", json=body), 401)
+    # A node speaks for its own country only.
+    forged = RelayedBy.model_validate({**body["by"], "country": "DEU"})
+    with pytest.raises(Forbidden, match="serves FRA"):
+        hub_principal(hub.node.uow, hub.node.network_view, fra.node.settings.node_name, forged)
+
+
+def test_a_hit_at_the_hub_reaches_the_owner_country_whose_bureau_answers_from_its_node(
+    network: tuple[LiveServer, LiveServer],
+) -> None:
+    fra, hub = network
+    _treaty(hub, "hits")
+    french_agency = hub.make_agency(country="FRA")
+    number = f"FR{new_id()[-7:].upper()}"
+    record = NewRecord(
+        content=TravelDocument.model_validate(document_body(number=number, issuing_country="FRA")),
+        owner_agency_id=french_agency,
+        owner_country="FRA",
+        restrictions=Restrictions(handling=Tlp.GREEN),
+        id=new_id(),
+    )
+    hub.node.records["travel_document"].create_many([record])
+    ukrainian = hub.make_agency(country="UKR")
+    username, _ = hub.make_user([Role.BORDER_OFFICER], agency_id=ukrainian)
+    border = hub.bearer(hub.token_for(username), purpose=None)
+    body = {"purpose": "border_control", "documents": [{"number": number, "country": "FRA"}]}
+    checked = border.post("/api/v1/documents/check", json=body)
+    assert checked.status_code == 200, checked.text
+    hit_id = checked.json()["results"][0]["hit_id"]
+
+    # France's bureau, on its own node, sees the hit on its country's record.
+    _, bureau = _user(fra, Role.NCB_OPERATOR)
+
+    def owner_copy() -> dict[str, Any] | None:
+        items = bureau.get("/api/v1/hits", params={"side": "owner"}).json()["items"]
+        return next((item for item in items if item["id"] == hit_id), None)
+
+    copy = _wait(owner_copy, "the hit on the French node")
+    assert copy["checked_by"] == {"agency_id": ukrainian, "country": "UKR"}
+    assert copy["record"]["id"] == record.id
+    assert copy["status"] == "unconfirmed"
+
+    # The requester asks at the hub; the request reaches France; France confirms from there.
+    asked = border.post(f"/api/v1/hits/{hit_id}/confirmation-request", json={"note": "Traveller held at gate 12"})
+    assert asked.status_code == 200, asked.text
+    _wait(lambda: (c := owner_copy()) and c["status"] == "confirmation_requested", "the request in France")
+    answered = bureau.post(f"/api/v1/hits/{hit_id}/confirm", json={"note": "Stolen in Lyon, still wanted"})
+    assert answered.status_code == 200, answered.text
+
+    def at_hub() -> dict[str, Any]:
+        body: dict[str, Any] = border.get(f"/api/v1/hits/{hit_id}").json()
+        return body
+
+    final = _wait(lambda: (h := at_hub())["status"] == "confirmed" and h, "the answer at the hub")
+    assert final["answer_note"] == "Stolen in Lyon, still wanted"
+    assert_problem(bureau.post(f"/api/v1/hits/{hit_id}/reject", json={"note": "changed my mind"}), 409)
+
+
+def _wait(check: Any, what: str, seconds: float = 15) -> Any:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
