@@ -30,6 +30,7 @@ from polex.crypto import pki
 from polex.document.feature import DOCUMENT_FEATURE
 from polex.events import EventHub
 from polex.ingest.service import ImportService
+from polex.message.attachments import attachment_service
 from polex.message.outbound import ServiceNetwork
 from polex.message.service import MessageService
 from polex.network.keys import NodeKeyFiles
@@ -176,7 +177,7 @@ def _wire(settings: Settings, *, migrate: bool, engine: Engine | None) -> Node:
     keys = network_keys(settings)
     events = EventHub()
     view = NetworkView(uow, keys, node_name=settings.node_name, is_hub=settings.is_hub, hub_url=settings.hub_url)
-    messages = MessageService(uow, audit, view)
+    messages = MessageService(uow, audit, view, attachments=attachment_service(uow, audit, view, settings))
     messages.events = events
     records = {feature.record_type.kind.value: RecordService(uow, audit, policy, feature) for feature in FEATURES}
     # Notices in force are records too (no generic endpoints: their lifecycle is the notice

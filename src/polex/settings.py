@@ -101,6 +101,21 @@ class Settings(BaseSettings):
     public_notices_per_minute: int = Field(
         default=120, ge=1, description="Requests a client (by address) may make to the public notices API a minute"
     )
+    attachment_chunk_bytes: int = Field(
+        default=8 * 1_048_576,
+        ge=64 * 1024,
+        le=32 * 1_048_576,
+        description="Size of the chunks attachments are uploaded, sealed and relayed in (the last is shorter)",
+    )
+    attachment_max_bytes: int = Field(
+        default=2 * 1024**3 + 64 * 1_048_576,
+        ge=1,
+        le=2**40,
+        description="Largest attachment this node takes, uploaded by a user or arriving from the network",
+    )
+    attachment_upload_hours: float = Field(
+        default=7 * 24, gt=0, description="How long an upload that was not sent with a message is kept"
+    )
 
     @field_validator("database_url", mode="before")
     @classmethod

@@ -18,7 +18,7 @@ from polex.auth.endpoints import router as auth_router
 from polex.bootstrap import Node
 from polex.ingest.endpoints import formats_router
 from polex.ingest.endpoints import router as import_router
-from polex.message.endpoints import events_router
+from polex.message.endpoints import attachments_router, events_router
 from polex.message.endpoints import node_router as message_node_router
 from polex.message.endpoints import router as message_router
 from polex.network.endpoints import router as network_router
@@ -92,6 +92,7 @@ def create_app(node: Node) -> FastAPI:
     app.include_router(policy_router)
     app.include_router(network_router)
     app.include_router(message_router)
+    app.include_router(attachments_router)
     app.include_router(message_node_router)
     app.include_router(events_router)
     app.include_router(screening_router)
@@ -111,6 +112,8 @@ def create_app(node: Node) -> FastAPI:
             "/api/v1/imports": settings.max_import_bytes,
             "/api/v1/screenings": settings.max_import_bytes,
             "/api/v1/network/": 64 * 1024 * 1024,
+            # Attachments are uploaded a chunk a request (the declarations are far smaller).
+            "/api/v1/attachments": max(settings.attachment_chunk_bytes, settings.max_body_bytes),
             # Photos and scanned warrants uploaded to notices and diffusions.
             "/api/v1/notices/": 11 * 1_048_576,
             "/api/v1/diffusions/": 11 * 1_048_576,

@@ -1,5 +1,6 @@
-"""Messages over HTTP: users send and read; nodes hand envelopes and reports to each other
-(authenticated by node tokens, ``Authorization: PolexNode <token>``)."""
+"""Messages over HTTP: users send and read, upload and download attachments; nodes hand
+envelopes, attachment chunks and reports to each other (authenticated by node tokens,
+``Authorization: PolexNode <token>``)."""
 
 from __future__ import annotations
 
@@ -8,17 +9,25 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal
 
 import orjson
-from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
+from starlette.requests import ClientDisconnect
 
 from polex.api.dependencies import NodeDep, PrincipalDep
+from polex.crypto.attachment import MAX_CHUNKS
 from polex.domain.base import RecordId
-from polex.errors import BadRequest, FieldError
+from polex.errors import BadRequest, FieldError, PayloadTooLarge
+from polex.message.chunks import ChunkTooLarge, ChunkWriter, content_digest, parse_content_digest
 from polex.message.schemas import (
+    AttachmentCreate,
+    AttachmentFetched,
+    AttachmentUploadRead,
     DeliveryReceipt,
     DeliveryReports,
     EnvelopeAccepted,
+    HubAttachmentDeclared,
+    HubAttachmentStatus,
     MessageAccepted,
     MessageCreate,
     MessageList,
@@ -28,6 +37,12 @@ from polex.message.schemas import (
 router = APIRouter(prefix="/api/v1/messages", tags=["messages"])
 MAX_BATCH_BYTES = 64 * 1024 * 1024
 node_router = APIRouter(prefix="/api/v1/network", tags=["network"])
+attachments_router = APIRouter(prefix="/api/v1/attachments", tags=["messages"])
+ChunkIndex = Annotated[int, Path(ge=0, lt=MAX_CHUNKS, description="The chunk's position, from 0")]
+ContentDigest = Annotated[
+    str | None,
+    Header(alias="Content-Digest", max_length=1000, description="The chunk's SHA-256: sha-256=:<base64>: (RFC 9530)"),
+]
 
 
 async def node_caller(
@@ -60,6 +75,104 @@ def list_messages(
 @router.get("/{message_id}", response_model=MessageRead, summary="A message, with its status per recipient")
 def read_message(message_id: RecordId, principal: PrincipalDep, node: NodeDep) -> MessageRead:
     return node.messages.get(message_id, principal)
+
+
+@router.get(
+    "/{message_id}/attachments/{attachment_id}",
+    response_class=StreamingResponse,
+    summary="An attachment of a message, streamed (a single byte range too)",
+    responses={200: {"content": {"application/octet-stream": {}}}, 206: {"description": "The range asked"}},
+)
+def download_attachment(
+    message_id: RecordId,
+    attachment_id: RecordId,
+    principal: PrincipalDep,
+    node: NodeDep,
+    range_header: Annotated[str | None, Header(alias="Range", max_length=200)] = None,
+) -> StreamingResponse:
+    """Received attachments once fetched from the hub and verified (``status: available``),
+    sent ones at any time. ``Repr-Digest`` gives the whole file's SHA-256."""
+    download = node.messages.attachments.download(message_id, attachment_id, principal, range_header)
+    return StreamingResponse(
+        download.content,
+        status_code=status.HTTP_206_PARTIAL_CONTENT if download.partial else status.HTTP_200_OK,
+        media_type=download.media_type,
+        headers=download.headers(),
+    )
+
+
+# -- uploads ------------------------------------------------------------------------------------
+
+
+def _digest(header: str | None) -> str:
+    try:
+        return parse_content_digest(header)
+    except ValueError as error:
+        raise BadRequest("the chunk's SHA-256 is needed", errors=[FieldError("Content-Digest", str(error))]) from None
+
+
+async def _receive(request: Request, writer: ChunkWriter, what: str) -> None:
+    """The request's body into ``writer``, as it streams in: never whole in memory."""
+    try:
+        async for piece in request.stream():
+            writer.write(piece)
+    except ChunkTooLarge as error:
+        raise PayloadTooLarge(
+            f"{what} has more than the {error.limit} bytes it must have",
+            errors=[FieldError("body", f"{error.limit} bytes")],
+        ) from None
+    except ClientDisconnect:
+        raise BadRequest(f"{what} ended before all its bytes arrived") from None
+
+
+@attachments_router.post("", response_model=AttachmentUploadRead, status_code=status.HTTP_201_CREATED)
+def create_upload(body: AttachmentCreate, principal: PrincipalDep, node: NodeDep) -> JSONResponse:
+    """Declare a file to upload in chunks of ``chunk_size`` bytes; send it with a message
+    (``attachments``) once complete. Only your agency sees it."""
+    created = node.messages.attachments.uploads.create(body, principal)
+    return JSONResponse(
+        created.model_dump(mode="json"),
+        status_code=status.HTTP_201_CREATED,
+        headers={"Location": f"/api/v1/attachments/{created.id}"},
+    )
+
+
+@attachments_router.get("/{upload_id}", response_model=AttachmentUploadRead, summary="An upload, with what is missing")
+def read_upload(upload_id: RecordId, principal: PrincipalDep, node: NodeDep) -> AttachmentUploadRead:
+    return node.messages.attachments.uploads.get(upload_id, principal)
+
+
+@attachments_router.put("/{upload_id}/chunks/{chunk}", response_model=AttachmentUploadRead)
+async def put_upload_chunk(
+    upload_id: RecordId,
+    chunk: ChunkIndex,
+    request: Request,
+    principal: PrincipalDep,
+    node: NodeDep,
+    digest: ContentDigest = None,
+) -> AttachmentUploadRead:
+    """One chunk, as raw bytes: exactly ``chunk_size`` of them but for the last. Chunks go in
+    any order; the same chunk again is a no-op (resume after an interruption)."""
+    uploads = node.messages.attachments.uploads
+    expected = _digest(digest)
+    slot = await run_in_threadpool(uploads.slot, upload_id, chunk, principal)
+    with uploads.writer(slot) as writer:
+        await _receive(request, writer, f"chunk {chunk}")
+        result: AttachmentUploadRead = await run_in_threadpool(uploads.store_chunk, slot, writer, expected, principal)
+    return result
+
+
+@attachments_router.post("/{upload_id}/complete", response_model=AttachmentUploadRead)
+def complete_upload(upload_id: RecordId, principal: PrincipalDep, node: NodeDep) -> AttachmentUploadRead:
+    """Check that all chunks arrived and make the file declared (size and SHA-256)."""
+    return node.messages.attachments.uploads.complete(upload_id, principal)
+
+
+@attachments_router.delete("/{upload_id}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_upload(upload_id: RecordId, principal: PrincipalDep, node: NodeDep) -> Response:
+    """Drop an upload not sent (uploads never sent are dropped after a week anyway)."""
+    node.messages.attachments.uploads.delete(upload_id, principal)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @node_router.post("/envelopes", status_code=status.HTTP_202_ACCEPTED, response_model=None)
@@ -113,6 +226,76 @@ async def receive_envelopes(caller: NodeCaller, request: Request, node: NodeDep)
 async def delivery_report(caller: NodeCaller, body: DeliveryReports, node: NodeDep) -> Response:
     """At a sender: what became of recipients of its messages (a batch from the hub)."""
     await run_in_threadpool(node.messages.apply_reports, body.reports, caller=caller)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+# -- attachments between nodes, through the hub's store -------------------------------------------
+
+
+@node_router.put("/attachments/{attachment_id}", response_model=HubAttachmentStatus)
+async def declare_attachment(
+    attachment_id: RecordId, caller: NodeCaller, body: HubAttachmentDeclared, node: NodeDep
+) -> HubAttachmentStatus:
+    """At the hub: a sender's node declares an attachment of its message; again, to learn
+    how far its chunks got."""
+    result: HubAttachmentStatus = await run_in_threadpool(
+        node.messages.attachments.hub.declare, attachment_id, body, caller=caller
+    )
+    return result
+
+
+@node_router.get("/attachments/{attachment_id}", response_model=HubAttachmentStatus)
+async def attachment_status(attachment_id: RecordId, caller: NodeCaller, node: NodeDep) -> HubAttachmentStatus:
+    result: HubAttachmentStatus = await run_in_threadpool(
+        node.messages.attachments.hub.status, attachment_id, caller=caller
+    )
+    return result
+
+
+@node_router.put("/attachments/{attachment_id}/chunks/{chunk}", response_model=HubAttachmentStatus)
+async def put_attachment_chunk(
+    attachment_id: RecordId,
+    chunk: ChunkIndex,
+    caller: NodeCaller,
+    request: Request,
+    node: NodeDep,
+    digest: ContentDigest = None,
+) -> HubAttachmentStatus:
+    """At the hub: the next sealed chunk from the sender's node, checked against its declaration."""
+    store = node.messages.attachments.hub
+    expected = _digest(digest)
+    slot = await run_in_threadpool(store.chunk_slot, attachment_id, chunk, caller=caller)
+    with node.messages.attachments.writer(slot) as writer:
+        await _receive(request, writer, f"chunk {chunk}")
+        result: HubAttachmentStatus = await run_in_threadpool(store.store_chunk, slot, writer, expected, caller=caller)
+    return result
+
+
+class _ChunkFile(FileResponse):
+    chunk_size = 1024 * 1024  # read and sent a MiB at a time, not Starlette's 64 KiB: 8 hops a chunk, not 128
+
+
+@node_router.get(
+    "/attachments/{attachment_id}/chunks/{chunk}",
+    response_class=_ChunkFile,
+    responses={200: {"content": {"application/octet-stream": {}}}},
+)
+async def get_attachment_chunk(
+    attachment_id: RecordId, chunk: ChunkIndex, caller: NodeCaller, node: NodeDep
+) -> FileResponse:
+    """At the hub: a sealed chunk, for a recipient of the message it came with."""
+    path, sha256, _ = await run_in_threadpool(node.messages.attachments.hub.chunk, attachment_id, chunk, caller=caller)
+    return _ChunkFile(path, media_type="application/octet-stream", headers={"Content-Digest": content_digest(sha256)})
+
+
+@node_router.post("/attachments/{attachment_id}/fetched", status_code=status.HTTP_204_NO_CONTENT)
+async def attachment_fetched(
+    attachment_id: RecordId, caller: NodeCaller, body: AttachmentFetched, node: NodeDep
+) -> Response:
+    """At the hub: a recipient has what it needs of an attachment (or refused it)."""
+    await run_in_threadpool(
+        node.messages.attachments.hub.fetched, attachment_id, body.outcome, body.reason, caller=caller
+    )
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

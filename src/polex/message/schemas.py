@@ -5,13 +5,26 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-from pydantic import Field, StringConstraints, field_validator
+from pydantic import Field, StringConstraints, field_validator, model_validator
 
+from polex.crypto.attachment import MAX_CHUNKS, chunk_count, decode_key
 from polex.domain.base import RecordId, SchemaModel, Tlp
 from polex.domain.countries import is_country_code, normalise_country_code
 
 EVERYONE = "*"
 DEFAULT_EXPIRY = dt.timedelta(days=30)
+MAX_ATTACHMENTS = 20  # a message's attachments
+
+Sha256Hex = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+# RFC 6838 4.2: type "/" subtype, restricted names; parameters are not kept.
+MediaType = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True, pattern=r"^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,62}/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,62}$"
+    ),
+]
+# A file's name as its user knows it, shown and offered back on download: no folders.
+FileName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255, pattern=r"^[^/\\]+$")]
 
 
 class MessageCreate(SchemaModel):
@@ -29,6 +42,18 @@ class MessageCreate(SchemaModel):
         le=90 * 86400,
         description="Seconds the message waits for an offline recipient (30 days by default)",
     )
+    attachments: list[RecordId] = Field(
+        default_factory=list,
+        max_length=MAX_ATTACHMENTS,
+        description="Ids of completed uploads (POST /api/v1/attachments) to send with the message",
+    )
+
+    @field_validator("attachments")
+    @classmethod
+    def _distinct_attachments(cls, values: list[str]) -> list[str]:
+        if len(set(values)) != len(values):
+            raise ValueError("an attachment is named twice")
+        return values
 
     @field_validator("to")
     @classmethod
@@ -53,6 +78,19 @@ class RecipientStatus(SchemaModel):
     updated_at: dt.datetime
 
 
+class AttachmentInfo(SchemaModel):
+    id: str
+    name: str
+    media_type: str
+    size: int
+    sha256: str = Field(description="SHA-256 of the file, hex: the recipient checked it before offering the file")
+    status: str = Field(
+        description="outbox: sealed (going to the hub), at_hub, refused; inbox: fetching, available, refused"
+    )
+    reason: str | None = None
+    progress: float = Field(description="Share of the chunks relayed to the hub (outbox) or fetched from it (inbox)")
+
+
 class MessageRead(SchemaModel):
     id: str
     box: str
@@ -69,6 +107,9 @@ class MessageRead(SchemaModel):
     author: dict[str, Any]
     received_at: dt.datetime | None = None
     delivery: list[RecipientStatus] = Field(default_factory=list, description="Per recipient (outbox only)")
+    attachments: list[AttachmentInfo] = Field(
+        default_factory=list, description="Download each at /api/v1/messages/{id}/attachments/{attachment id}"
+    )
 
 
 class MessageAccepted(SchemaModel):
@@ -103,3 +144,94 @@ class DeliveryReport(SchemaModel):
 
 class DeliveryReports(SchemaModel):
     reports: list[DeliveryReport] = Field(min_length=1, max_length=1000)
+
+
+# -- attachments ------------------------------------------------------------------------------
+
+
+class AttachmentCreate(SchemaModel):
+    """What a user declares before uploading a file in chunks."""
+
+    name: FileName
+    media_type: MediaType = "application/octet-stream"
+    size: int = Field(ge=0, le=2**53 - 1, description="Bytes of the whole file (the node's limit applies)")
+    sha256: Sha256Hex = Field(description="SHA-256 of the whole file, lowercase hex: checked on completion")
+
+
+class AttachmentUploadRead(SchemaModel):
+    id: str
+    name: str
+    media_type: str
+    size: int
+    sha256: str
+    chunk_size: int = Field(
+        description="Every chunk has this many bytes but the last (size - (chunk_count - 1) * chunk_size)"
+    )
+    chunk_count: int
+    status: str = Field(description="uploading, complete (ready to send), failed, sent")
+    reason: str | None = None
+    received: int = Field(description="How many chunks arrived")
+    missing: list[tuple[int, int]] = Field(description="Chunks still to upload, as inclusive ranges [first, last]")
+    message_id: str | None = None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+class SealedAttachment(SchemaModel):
+    """An attachment as the message body carries it to the recipients (end to end encrypted
+    and signed with the body): what it is, the key that opens it, and each sealed chunk's hash."""
+
+    id: RecordId
+    name: FileName
+    media_type: MediaType
+    size: int = Field(ge=0, le=2**53 - 1)
+    sha256: Sha256Hex
+    chunk_size: int = Field(ge=1, le=2**31 - 1)
+    chunk_count: int = Field(ge=1, le=MAX_CHUNKS)
+    key: Annotated[str, StringConstraints(min_length=43, max_length=43)]
+    chunks: list[Sha256Hex] = Field(min_length=1, description="SHA-256 of each sealed chunk, in order")
+
+    @field_validator("key")
+    @classmethod
+    def _key(cls, value: str) -> str:
+        decode_key(value)
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SealedAttachment:
+        if self.chunk_count != chunk_count(self.size, self.chunk_size):
+            raise ValueError("chunk_count does not follow from size and chunk_size")
+        if len(self.chunks) != self.chunk_count:
+            raise ValueError("chunks must list one hash per chunk")
+        return self
+
+
+class HubAttachmentDeclared(SchemaModel):
+    """From a sender's node to the hub, before the chunks: which message the attachment
+    belongs to and what its sealed chunks are (the hub checks each against it)."""
+
+    message_id: RecordId
+    size: int = Field(ge=1, le=2**53 - 1, description="Bytes of all the sealed chunks")
+    chunk_bytes: int = Field(ge=1, le=2**31 - 1, description="Bytes of each sealed chunk but the last")
+    chunks: list[Sha256Hex] = Field(min_length=1, max_length=MAX_CHUNKS, description="SHA-256 of each sealed chunk")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> HubAttachmentDeclared:
+        if len(self.chunks) != chunk_count(self.size, self.chunk_bytes):
+            raise ValueError("chunks must list one hash per chunk of chunk_bytes in size")
+        return self
+
+
+class HubAttachmentStatus(SchemaModel):
+    id: str
+    message_id: str
+    chunk_count: int
+    received: int = Field(description="Chunks 0 to received - 1 are at the hub; send the next one")
+    complete: bool
+
+
+class AttachmentFetched(SchemaModel):
+    """From a recipient to the hub: it no longer needs the chunks."""
+
+    outcome: Annotated[str, StringConstraints(pattern=r"^(verified|refused)$")]
+    reason: Annotated[str, StringConstraints(max_length=2000)] | None = None

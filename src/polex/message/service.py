@@ -39,16 +39,19 @@ from polex.domain.audit import Actor, AuditTag, Decision
 from polex.domain.base import Tlp, new_id
 from polex.domain.message import RoutingHeader
 from polex.domain.roles import Permission
-from polex.errors import BadRequest, FieldError, Forbidden, NotFound
+from polex.errors import BadRequest, FieldError, Forbidden, NotFound, ServiceUnavailable
 from polex.events import EventHub
+from polex.message.attachments import AttachmentService, parse_sealed
 from polex.message.schemas import (
     DEFAULT_EXPIRY,
     EVERYONE,
+    AttachmentInfo,
     DeliveryReport,
     MessageAccepted,
     MessageCreate,
     MessageRead,
     RecipientStatus,
+    SealedAttachment,
 )
 from polex.network.view import NetworkUnavailable, NetworkView
 from polex.storage.tables import (
@@ -136,10 +139,17 @@ class MessageService:
         network: NetworkView,
         *,
         http: Callable[[], Any] | None = None,
+        attachments: AttachmentService | None = None,
     ) -> None:
         self._uow = uow
         self._audit = audit
         self._network = network
+        # Files sent with messages (None: this node takes none); an outgoing message's
+        # envelope leaves once its attachments are at the hub: wake the relay then.
+        self._attachments = attachments
+        if attachments is not None:
+            attachments.on_ready = lambda: self.on_outbox()
+            attachments.on_fetched = self._attachment_fetched
         # One pooled client for every peer, made on first use: connections are reused.
         self._shared: httpx.Client | None = None
         self._http = http or (lambda: _Borrowed(self._client()))
@@ -170,7 +180,21 @@ class MessageService:
             )
             return response
 
+    def _attachment_fetched(self, message_id: str, attachment_id: str, status: str) -> None:
+        """Tell users a received attachment can be downloaded (or was refused)."""
+        if self.events is not None:
+            data = {"id": message_id, "attachment": attachment_id, "status": status}
+            self.events.publish("message.attachment", data, permission=Permission.MESSAGE_READ)
+
+    @property
+    def attachments(self) -> AttachmentService:
+        if self._attachments is None:
+            raise ServiceUnavailable("this node takes no attachments")
+        return self._attachments
+
     def close(self) -> None:
+        if self._attachments is not None:
+            self._attachments.close()
         if self._shared is not None:
             self._shared.close()
             self._shared = None
@@ -201,52 +225,77 @@ class MessageService:
         if not recipients:
             raise BadRequest("nobody to send to", errors=[FieldError("to", "no other active node")])
         conversation_id = self._conversation_of(data.in_reply_to) or new_id()
-        author = {"agency_id": principal.agency_id, "country": principal.country, "name": principal.name}
-        body = orjson.dumps({"subject": data.subject, "body": data.body, "author": author})
-        header = RoutingHeader(
-            sender=me,
-            recipients=recipients,
-            created=now,
-            expires=now + dt.timedelta(seconds=data.expires_in),
-            handling=data.handling,
-            conversation_id=conversation_id,
-            in_reply_to=data.in_reply_to,
-            case_ref=data.case_ref,
-            size=len(body),
-        )
-        envelope = seal(header, body, keys, directory)
-        with self._uow() as uow:
-            uow.session.add(
-                MessageRow(
-                    id=header.id,
-                    box="outbox",
-                    sender=me,
-                    recipients=recipients,
-                    conversation_id=conversation_id,
-                    in_reply_to=data.in_reply_to,
-                    case_ref=data.case_ref,
-                    handling=data.handling.value,
-                    created=now,
-                    expires=header.expires,
-                    subject=data.subject,
-                    body=data.body,
-                    author=author,
-                )
+        message_id = new_id()
+        # Attachments are sealed (the long part) before the transaction, which commits only
+        # once they are on disk; whatever fails on the way removes them.
+        sealed = self.attachments.uploads.seal(data.attachments, principal, message_id) if data.attachments else None
+        try:
+            author = {"agency_id": principal.agency_id, "country": principal.country, "name": principal.name}
+            content: dict[str, Any] = {"subject": data.subject, "body": data.body, "author": author}
+            if sealed is not None:
+                content["attachments"] = sealed.manifests
+            body = orjson.dumps(content)
+            header = RoutingHeader(
+                id=message_id,
+                sender=me,
+                recipients=recipients,
+                created=now,
+                expires=now + dt.timedelta(seconds=data.expires_in),
+                handling=data.handling,
+                conversation_id=conversation_id,
+                in_reply_to=data.in_reply_to,
+                case_ref=data.case_ref,
+                size=len(body),
             )
-            for recipient in recipients:
+            try:
+                envelope = seal(header, body, keys, directory)
+            except ValueError as error:  # too large (attachments' hashes count too), or a recipient just left
+                raise BadRequest(f"the message cannot be sealed: {error}") from None
+            with self._uow() as uow:
                 uow.session.add(
-                    MessageRecipientRow(message_id=header.id, recipient=recipient, status="queued", updated_at=now)
+                    MessageRow(
+                        id=header.id,
+                        box="outbox",
+                        sender=me,
+                        recipients=recipients,
+                        conversation_id=conversation_id,
+                        in_reply_to=data.in_reply_to,
+                        case_ref=data.case_ref,
+                        handling=data.handling.value,
+                        created=now,
+                        expires=header.expires,
+                        subject=data.subject,
+                        body=data.body,
+                        author=author,
+                    )
                 )
-            uow.session.add(
-                OutboxRow(message_id=header.id, envelope=orjson.dumps(envelope).decode(), next_attempt_at=now)
-            )
-            event = EventDraft(
-                AuditTag.MESSAGE_SENT,
-                actor_of(principal),
-                details={"message": header.id, "recipients": recipients, "handling": data.handling.value},
-            )
-            self._audit.add(uow, [event])
-            uow.commit()
+                for recipient in recipients:
+                    uow.session.add(
+                        MessageRecipientRow(message_id=header.id, recipient=recipient, status="queued", updated_at=now)
+                    )
+                uow.session.add(
+                    OutboxRow(message_id=header.id, envelope=orjson.dumps(envelope).decode(), next_attempt_at=now)
+                )
+                details: dict[str, Any] = {
+                    "message": header.id,
+                    "recipients": recipients,
+                    "handling": data.handling.value,
+                }
+                if sealed is not None:
+                    self.attachments.uploads.attach(uow.session, sealed, now)
+                    details["attachments"] = [
+                        {"id": item["id"], "name": item["name"], "size": item["size"], "sha256": item["sha256"]}
+                        for item in sealed.manifests
+                    ]
+                self._audit.add(uow, [EventDraft(AuditTag.MESSAGE_SENT, actor_of(principal), details=details)])
+                uow.commit()
+        except BaseException:
+            if sealed is not None:
+                sealed.discard()
+            raise
+        if sealed is not None:
+            sealed.release_uploads()
+            self.attachments.wake()  # to the hub now
         self.on_outbox()
         return MessageAccepted(id=header.id, conversation_id=conversation_id, recipients=recipients)
 
@@ -336,7 +385,8 @@ class MessageService:
             rows = uow.session.scalars(
                 select(MessageRow).where(MessageRow.box == box).order_by(MessageRow.created.desc()).limit(limit)
             ).all()
-            items = [self._read(uow.session, row) for row in rows]
+            infos = AttachmentService.infos(uow.session, [(row.id, row.box) for row in rows])
+            items = [self._read(uow.session, row, infos.get((row.id, row.box), [])) for row in rows]
         event = EventDraft(AuditTag.MESSAGES_LISTED, actor_of(principal), details={"box": box, "count": len(items)})
         self._audit.record([event])
         return items
@@ -349,14 +399,18 @@ class MessageService:
                 .where(MessageRow.id == message_id, MessageRow.box != SYSTEM_BOX)
                 .order_by(MessageRow.box)
             ).first()
-            read = None if row is None else self._read(uow.session, row)
+            if row is None:
+                read = None
+            else:
+                infos = AttachmentService.infos(uow.session, [(row.id, row.box)])
+                read = self._read(uow.session, row, infos.get((row.id, row.box), []))
         self._audit.record([EventDraft(AuditTag.MESSAGE_READ, actor_of(principal), details={"message": message_id})])
         if read is None:
             raise NotFound(f"no message '{message_id}'")
         return read
 
     @staticmethod
-    def _read(session: Any, row: MessageRow) -> MessageRead:
+    def _read(session: Any, row: MessageRow, attachments: list[AttachmentInfo]) -> MessageRead:
         delivery = []
         if row.box == "outbox":
             statuses = session.scalars(
@@ -382,20 +436,42 @@ class MessageService:
             author=row.author,
             received_at=row.received_at,
             delivery=delivery,
+            attachments=attachments,
         )
 
     # -- the relay: outbox to hub -----------------------------------------------------------
 
     def relay_once(self, *, limit: int = 500) -> int:
-        """Hand due envelopes to the hub in batches; returns how many the hub stored."""
+        """Hand due envelopes to the hub in batches; returns how many the hub stored. An
+        envelope whose attachments are not all at the hub waits, and so do the later
+        messages of its conversation (the hub keeps a conversation's order as it gets it)."""
+        if self._attachments is not None:
+            self._attachments.start()
         now = dt.datetime.now(dt.UTC)
         with self._uow(read_only=True) as uow:
-            due = uow.session.execute(
-                select(OutboxRow.message_id, OutboxRow.envelope, OutboxRow.attempts)
+            rows = uow.session.execute(
+                select(
+                    OutboxRow.message_id,
+                    OutboxRow.envelope,
+                    OutboxRow.attempts,
+                    MessageRow.conversation_id,
+                    MessageRow.created,
+                )
+                .outerjoin(
+                    MessageRow,
+                    (MessageRow.id == OutboxRow.message_id) & MessageRow.box.in_(("outbox", SYSTEM_BOX)),
+                )
                 .where(OutboxRow.relayed_at.is_(None), OutboxRow.next_attempt_at <= now)
                 .order_by(OutboxRow.next_attempt_at, OutboxRow.message_id)
                 .limit(limit)
             ).all()
+            held, since = AttachmentService.held_messages(uow.session) if self._attachments else (set(), {})
+        due = [
+            (message_id, envelope, attempts)
+            for message_id, envelope, attempts, conversation, created in rows
+            if message_id not in held
+            and not (conversation in since and created is not None and created >= since[conversation])
+        ]
         relayed = 0
         for batch in _batches(list(due), lambda row: len(row[1])):
             outcomes = self._hand_to_hub([envelope for _, envelope, _ in batch])
@@ -709,7 +785,7 @@ class MessageService:
         keys = self._network.node_keys()
         directory = self._network.directory(now=now)
         results: list[dict[str, Any]] = []
-        opened: list[tuple[RoutingHeader, str, str, dict[str, Any]]] = []
+        opened: list[tuple[RoutingHeader, str, str, dict[str, Any], list[SealedAttachment]]] = []
         for envelope in envelopes:
             try:
                 header, body = open_envelope(envelope, keys, directory, now=now)
@@ -723,7 +799,12 @@ class MessageService:
                     results.append({"message_id": header.id})
                     continue
                 content = orjson.loads(body)
-                opened.append((header, str(content["subject"]), str(content["body"]), dict(content["author"])))
+                attachments = parse_sealed(content.get("attachments", []))
+                if attachments and self._attachments is None:
+                    results.append({"message_id": header.id, "error": "this node takes no attachments"})
+                    continue
+                subject, text, author = str(content["subject"]), str(content["body"]), dict(content["author"])
+                opened.append((header, subject, text, author, attachments))
                 results.append({"message_id": header.id})
             except EnvelopeRefused as error:
                 results.append({"message_id": _routing_id(envelope), "error": error.reason})
@@ -735,7 +816,7 @@ class MessageService:
                 uow.session.scalars(select(MessageRow.id).where(MessageRow.id.in_(ids), MessageRow.box == "inbox"))
             )
             new: list[str] = []
-            for header, subject, text, author in opened:
+            for header, subject, text, author, attachments in opened:
                 if header.id in known or header.id in new:
                     continue
                 uow.session.add(
@@ -756,6 +837,8 @@ class MessageService:
                         received_at=now,
                     )
                 )
+                if attachments and self._attachments is not None:
+                    self._attachments.receive(uow.session, header, attachments, now)
                 new.append(header.id)
             if new:
                 event = EventDraft(
@@ -763,8 +846,10 @@ class MessageService:
                 )
                 self._audit.add(uow, [event])
             uow.commit()
+        if self._attachments is not None and any(items for *_, items in opened):
+            self._attachments.wake()  # fetch them from the hub now
         if self.events is not None:  # tell the node's users, after the commit
-            for header, subject, _, _ in opened:
+            for header, subject, *_ in opened:
                 if header.id in new:
                     data = {"id": header.id, "sender": header.sender, "subject": subject, "handling": header.handling}
                     self.events.publish("message.received", data, permission=Permission.MESSAGE_READ)

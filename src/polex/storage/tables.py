@@ -700,3 +700,115 @@ class NoticeCounterRow(Base):
 
     year: Mapped[int] = mapped_column(Integer, primary_key=True)
     last: Mapped[int] = mapped_column(Integer)
+
+
+class AttachmentUploadRow(Base):
+    """On a sender's node: a file a user uploads in chunks before sending it with a message.
+    Only the uploader's agency sees it; once sent, its bytes live on sealed (``message_attachments``)."""
+
+    __tablename__ = "attachment_uploads"
+
+    id: Mapped[str] = mapped_column(String(UUID_LENGTH), primary_key=True)
+    agency_id: Mapped[str] = mapped_column(String(UUID_LENGTH))
+    uploader_id: Mapped[str] = mapped_column(String(UUID_LENGTH))
+    name: Mapped[str] = mapped_column(String(255))
+    media_type: Mapped[str] = mapped_column(String(127))
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))  # of the whole file, as the uploader declared it
+    chunk_size: Mapped[int] = mapped_column(Integer)
+    chunk_count: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16))  # uploading | complete | failed | sent
+    reason: Mapped[str | None] = mapped_column(Text)  # why it failed
+    message_id: Mapped[str | None] = mapped_column(String(UUID_LENGTH))  # the message it was sent with
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+
+    __table_args__ = (
+        Index("ix_attachment_uploads_agency", "agency_id", "created_at"),
+        Index("ix_attachment_uploads_status", "status", "updated_at"),
+    )
+
+
+class AttachmentUploadChunkRow(Base):
+    """One chunk of an upload that arrived whole (its file is in place)."""
+
+    __tablename__ = "attachment_upload_chunks"
+
+    upload_id: Mapped[str] = mapped_column(ForeignKey("attachment_uploads.id"), primary_key=True)
+    chunk: Mapped[int] = mapped_column(Integer, primary_key=True)
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    received_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+
+
+class MessageAttachmentRow(Base):
+    """An attachment of a message this node sent (``outbox``: sealed here, then relayed to
+    the hub) or received (``inbox``: fetched from the hub, then verified), stored sealed on
+    disk with the content key that opens it (in clear, as the message body is)."""
+
+    __tablename__ = "message_attachments"
+
+    box: Mapped[str] = mapped_column(String(8), primary_key=True)  # outbox | inbox
+    id: Mapped[str] = mapped_column(String(UUID_LENGTH), primary_key=True)
+    message_id: Mapped[str] = mapped_column(String(UUID_LENGTH), index=True)
+    position: Mapped[int] = mapped_column(SmallInteger)
+    name: Mapped[str] = mapped_column(String(255))
+    media_type: Mapped[str] = mapped_column(String(127))
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))  # of the plaintext
+    chunk_size: Mapped[int] = mapped_column(Integer)  # of the plaintext
+    chunk_count: Mapped[int] = mapped_column(Integer)
+    content_key: Mapped[str] = mapped_column(String(64))  # base64url
+    chunks: Mapped[list[str]] = mapped_column(JsonDocument)  # SHA-256 of each sealed chunk
+    # outbox: sealed | at_hub | refused; inbox: fetching | available | refused
+    status: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(Text)
+    done: Mapped[int] = mapped_column(Integer, default=0)  # chunks relayed to, or fetched from, the hub
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+
+    __table_args__ = (Index("ix_message_attachments_due", "box", "status", "next_attempt_at"),)
+
+
+class HubAttachmentRow(Base):
+    """At the hub: the sealed chunks of an attachment (it cannot open them), declared by the
+    node that sent the message, kept until every recipient has fetched them or no longer can."""
+
+    __tablename__ = "hub_attachments"
+
+    id: Mapped[str] = mapped_column(String(UUID_LENGTH), primary_key=True)
+    sender: Mapped[str] = mapped_column(String(63))
+    message_id: Mapped[str] = mapped_column(String(UUID_LENGTH), index=True)
+    size: Mapped[int] = mapped_column(BigInteger)  # of the sealed chunks together
+    chunk_bytes: Mapped[int] = mapped_column(Integer)  # of each sealed chunk but the last
+    chunk_count: Mapped[int] = mapped_column(Integer)
+    received: Mapped[int] = mapped_column(Integer, default=0)  # chunks 0 .. received - 1 are here
+    status: Mapped[str] = mapped_column(String(16))  # receiving | complete | purged
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    completed_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+    purged_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+
+    __table_args__ = (Index("ix_hub_attachments_status", "status", "created_at"),)
+
+
+class HubAttachmentChunkRow(Base):
+    """At the hub: the SHA-256 the sender declared for one sealed chunk."""
+
+    __tablename__ = "hub_attachment_chunks"
+
+    attachment_id: Mapped[str] = mapped_column(ForeignKey("hub_attachments.id"), primary_key=True)
+    chunk: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+
+
+class HubAttachmentFetchRow(Base):
+    """At the hub: a recipient that has what it needs of an attachment (fetched and verified,
+    or refused): the hub no longer keeps the chunks for it."""
+
+    __tablename__ = "hub_attachment_fetches"
+
+    attachment_id: Mapped[str] = mapped_column(String(UUID_LENGTH), primary_key=True)
+    recipient: Mapped[str] = mapped_column(String(63), primary_key=True)
+    outcome: Mapped[str] = mapped_column(String(16))  # verified | refused
+    at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
