@@ -162,7 +162,9 @@ def test_demo_starts_every_node_and_stops_cleanly_then_reuses_its_data(tmp_path:
     demo = start()
     summary_path = demo_dir / "demo.json"
     try:
-        wait_for(lambda: summary_path.exists() or demo.poll() is not None, 120, "demo.json")
+        # Preparing five nodes' data and waiting until each is ready (its watch list loaded)
+        # takes about a minute on two idle cores; far more when other runs share them.
+        wait_for(lambda: summary_path.exists() or demo.poll() is not None, 300, "demo.json")
         assert demo.poll() is None, demo.stdout.read() if demo.stdout else ""
         summary = json.loads(summary_path.read_text())
         assert [node["role"] for node in summary["nodes"]].count("hub") == 1
@@ -272,7 +274,7 @@ def test_demo_starts_every_node_and_stops_cleanly_then_reuses_its_data(tmp_path:
             # A node answers once it serves, but not while it builds the matcher's name data
             # for its watch list (~7-11 s of CPU, holding the GIL): five nodes on two cores,
             # which other tests may share.
-            120,
+            240,
             "the second run",
         )
         user = next(u for u in summary["users"] if u["node"] == "fra" and u["role"] == "ncb_operator")
