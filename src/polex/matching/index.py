@@ -32,12 +32,14 @@ from __future__ import annotations
 import random
 import sys
 from array import array
+from dataclasses import dataclass
 from itertools import pairwise
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from polex.matching.alignment import CandidateBatch, QueryName, token_features
+from polex.matching.alignment import CandidateBatch, QueryName, Vocabulary, token_features
 from polex.matching.model import Candidate, PersonQuery
 from polex.matching.names import NameToken, PreparedName, TokenKind, collapse_doubles, join_skeletons
 from polex.matching.scoring import (
@@ -49,14 +51,18 @@ from polex.matching.scoring import (
     PreparedPerson,
     best_names_in_batch,
     match_result,
-    qualify,
+    points,
     total_score,
 )
 
 # Kinds of blocking keys, weakest first, and how much a hit of each kind counts.
 AFFIX, EDITS, CONSONANTS, SOUND, VARIANT, EXACT = range(6)
 KIND_WEIGHTS = np.array([0.5, 0.7, 0.7, 0.8, 0.9, 1.0])
-_KINDS = 8  # room in the packed (row, unit, kind) integers
+_KIND_BITS = 3
+_KINDS = 1 << _KIND_BITS  # room in the packed (row, unit, kind) integers
+# KIND_WEIGHTS by packed code (the kinds are packed strongest first: code = _KINDS - 1 - kind).
+_CODE_WEIGHTS = np.array([KIND_WEIGHTS[_KINDS - 1 - code] if _KINDS - 1 - code < len(KIND_WEIGHTS) else 0.0
+                          for code in range(_KINDS)])  # fmt: skip
 YEAR_EVIDENCE = 2.0  # ranks namesakes born within a year of the query's year first
 AFFIX_MIN_LENGTH = 7
 COMMON_KEY = 2_000
@@ -66,6 +72,7 @@ SCORED_CANDIDATES = 48
 # searches 2.4 times faster than no cut; 0.6 lost two.
 MIN_EVIDENCE_SHARE = 0.5
 MAX_VARIANT_FORMS = 32
+_QUERY_KEY_CACHE = 50_000  # query tokens whose keys are kept
 _MERGE_FLOOR = 50_000
 
 Int64Array = npt.NDArray[np.int64]
@@ -100,11 +107,57 @@ def _affixes(text: str) -> list[str]:
     return ["a" + text[:4], "z" + text[-4:]]
 
 
-def _first_of_runs(values: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
+def _first_of_runs(values: npt.NDArray[np.integer[Any]]) -> npt.NDArray[np.bool_]:
     """True where a sorted array's value differs from the one before it."""
     first = np.ones(len(values), dtype=np.bool_)
     first[1:] = values[1:] != values[:-1]
     return first
+
+
+@dataclass(frozen=True, slots=True)
+class _Postings:
+    """Postings sorted by key, each key stored once: the name rows holding ``keys[i]`` are
+    ``rows[starts[i]:starts[i + 1]]``, in ascending order. Storing each key once rather than
+    once a posting halves the memory of the postings and the range a search looks keys up in."""
+
+    keys: Int64Array
+    starts: Int64Array
+    rows: Int32Array
+
+    @classmethod
+    def empty(cls) -> _Postings:
+        return cls(np.zeros(0, dtype=np.int64), np.zeros(1, dtype=np.int64), np.zeros(0, dtype=np.int32))
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def expanded(self) -> tuple[Int64Array, Int32Array]:
+        """One (key, row) a posting."""
+        return np.repeat(self.keys, np.diff(self.starts)), self.rows
+
+    @classmethod
+    def merged(cls, base: _Postings, keys: Int64Array, rows: Int32Array) -> _Postings:
+        """``base`` and the postings ``(keys, rows)``, whose rows come after base's."""
+        base_keys, base_rows = base.expanded()
+        all_keys = np.concatenate([base_keys, keys])
+        order = np.argsort(all_keys, kind="stable")
+        all_keys = all_keys[order]
+        first = _first_of_runs(all_keys)
+        starts = np.append(np.flatnonzero(first), len(all_keys)).astype(np.int64)
+        return cls(all_keys[first], starts, np.concatenate([base_rows, rows])[order])
+
+    def ranges(self, keys: Int64Array) -> tuple[Int64Array, Int64Array]:
+        """Where each key's postings begin and end in ``rows`` (an empty range when absent)."""
+        if not len(self.keys):
+            nothing = np.zeros(len(keys), dtype=np.int64)
+            return nothing, nothing
+        at = np.searchsorted(self.keys, keys)
+        np.minimum(at, len(self.keys) - 1, out=at)
+        low = self.starts[at]
+        return low, np.where(self.keys[at] == keys, self.starts[at + 1], low)
+
+    def nbytes(self) -> int:
+        return self.keys.nbytes + self.starts.nbytes + self.rows.nbytes
 
 
 def name_keys(name: PreparedName) -> set[int]:
@@ -156,23 +209,29 @@ class PersonIndex:
         self._name_tokens = array("i")
         self._token_start = array("q", [0])
         self._run_texts: list[str] = []
+        self._run_consonants = array("b")  # run -> 1 when it holds a token written in Arabic, Hebrew or Hangul
         self._run_start = array("q", [0])
         self._vocabulary: dict[tuple[str, TokenKind], int] = {}
         self._tokens: list[NameToken] = []
+        self._token_compares: list[str] = []  # the tokens' compare forms and skeletons, read by batches
+        self._token_skeletons: list[str] = []
         self._token_weights = array("f")
         self._token_features = array("q")  # alignment.token_features of each token, six a token
+        self._token_keys = array("q")  # each token's exact blocking key, which queries read for its variants
         self._variant_tokens: dict[int, list[int]] = {}  # symbol -> ids of the indexed tokens with it
         self._entry_year = array("h")  # entry row -> birth year, 0 when unknown
         # Equal dates and nationality sets are stored once.
         self._dates: dict[BirthDate | None, BirthDate | None] = {}
         self._countries: dict[frozenset[str], frozenset[str]] = {}
-        self._keys: Int64Array = np.zeros(0, dtype=np.int64)
-        self._rows: Int32Array = np.zeros(0, dtype=np.int32)
-        self._delta_keys: Int64Array = np.zeros(0, dtype=np.int64)
-        self._delta_rows: Int32Array = np.zeros(0, dtype=np.int32)
+        self._entry_documents = array("b")  # entry row -> 1 when it holds identifiers
+        self._main = _Postings.empty()
+        self._delta = _Postings.empty()
         self._pending_keys = array("q")
         self._pending_rows = array("i")
         self._removed = 0
+        self._slots = np.zeros(0, dtype=np.int32)  # scratch for _confirm_common: -1 outside a search
+        self._query_key_cache: dict[NameToken, tuple[list[tuple[int, int]], list[int], list[int]]] = {}
+        self._query_key_vocabulary = 0
 
     def __len__(self) -> int:
         return len(self._row_of)
@@ -194,6 +253,7 @@ class PersonIndex:
         self._entry_ids.append(entry_id)
         self._people.append(prepared)
         self._entry_year.append(prepared.birth_date.year if prepared.birth_date else 0)
+        self._entry_documents.append(1 if prepared.identifiers else 0)
         for name in prepared.names:
             name_row = len(self._name_entry)
             self._name_entry.append(entry_row)
@@ -201,8 +261,11 @@ class PersonIndex:
             self._name_tokens.extend(self._token_id(token) for token in tokens)
             self._token_start.append(len(self._name_tokens))
             compares = [token.compare for token in tokens]
+            consonants = [token.by_consonants for token in tokens]
             for size in (2, 3):
-                self._run_texts.extend("".join(compares[i : i + size]) for i in range(len(tokens) - size + 1))
+                for i in range(len(tokens) - size + 1):
+                    self._run_texts.append("".join(compares[i : i + size]))
+                    self._run_consonants.append(1 if any(consonants[i : i + size]) else 0)
             self._run_start.append(len(self._run_texts))
             keys = name_keys(name)
             self._pending_keys.extend(keys)
@@ -256,8 +319,11 @@ class PersonIndex:
             return known
         token_id = self._vocabulary[key] = len(self._tokens)
         self._tokens.append(token)
+        self._token_compares.append(token.compare)
+        self._token_skeletons.append(token.skeleton)
         self._token_weights.append(token.weight)
         self._token_features.extend(token_features(token))
+        self._token_keys.append(_key("t" + token.collapsed))
         for symbol in token.symbols:
             self._variant_tokens.setdefault(symbol, []).append(token_id)
         return token_id
@@ -267,23 +333,17 @@ class PersonIndex:
             self._rebuild()
         if not self._pending_keys:
             return
-        keys = np.concatenate([self._delta_keys, np.frombuffer(self._pending_keys, dtype=np.int64)])
-        rows = np.concatenate([self._delta_rows, np.frombuffer(self._pending_rows, dtype=np.int32)])
-        order = np.argsort(keys, kind="stable")
-        self._delta_keys, self._delta_rows = keys[order], rows[order]
+        pending = (np.frombuffer(self._pending_keys, dtype=np.int64), np.frombuffer(self._pending_rows, dtype=np.int32))
+        self._delta = _Postings.merged(self._delta, *pending)
         self._pending_keys, self._pending_rows = array("q"), array("i")
-        if len(self._delta_keys) > max(_MERGE_FLOOR, len(self._keys) // 8):
+        if len(self._delta) > max(_MERGE_FLOOR, len(self._main) // 8):
             self._merge()
 
     def _merge(self) -> None:
-        if not len(self._delta_keys):
+        if not len(self._delta):
             return
-        keys = np.concatenate([self._keys, self._delta_keys])
-        rows = np.concatenate([self._rows, self._delta_rows])
-        order = np.argsort(keys, kind="stable")
-        self._keys, self._rows = keys[order], rows[order]
-        self._delta_keys = np.zeros(0, dtype=np.int64)
-        self._delta_rows = np.zeros(0, dtype=np.int32)
+        self._main = _Postings.merged(self._main, *self._delta.expanded())
+        self._delta = _Postings.empty()
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -308,16 +368,21 @@ class PersonIndex:
         if not entries:
             return []
         found = self._name_scores(query_names, entries)
+        name_scores = np.asarray(found.scores, dtype=np.float64)
+        # Even the best birth date, nationality and documents cannot lift a candidate whose
+        # name score is this far below the cut: only the others are looked at further.
+        if prepared.identifiers:
+            documents = np.frombuffer(self._entry_documents, dtype=np.int8)[np.array(entries, dtype=np.int64)]
+            bonus: float | npt.NDArray[np.float64] = np.where(documents > 0, MAX_BONUS, MAX_BONUS_WITHOUT_IDENTIFIERS)
+        else:
+            bonus = MAX_BONUS_WITHOUT_IDENTIFIERS
         scored: list[tuple[float, str, int]] = []
-        for position, (entry_row, name_score) in enumerate(zip(entries, found.scores, strict=True)):
+        for position in np.flatnonzero(name_scores + bonus >= cut).tolist():
+            entry_row = entries[position]
             person, entry_id = self._people[entry_row], self._entry_ids[entry_row]
             if person is None or entry_id is None:
                 continue
-            bonus = MAX_BONUS if prepared.identifiers and person.identifiers else MAX_BONUS_WITHOUT_IDENTIFIERS
-            if name_score + bonus < cut:
-                continue  # even the best birth date, nationality and documents cannot lift it
-            points, _ = qualify(prepared, person)
-            total = total_score(name_score, points)
+            total = total_score(float(name_scores[position]), points(prepared, person))
             if total >= cut:
                 scored.append((total, entry_id, position))
         scored.sort(key=lambda item: (-item[0], item[1]))
@@ -338,15 +403,22 @@ class PersonIndex:
         entry_rows = np.array(entries, dtype=np.int64)
         firsts, counts = name_start[entry_rows], name_start[entry_rows + 1] - name_start[entry_rows]
         rows = np.repeat(firsts - np.cumsum(counts) + counts, counts) + np.arange(int(counts.sum()))
+        vocabulary = Vocabulary(
+            self._tokens,
+            np.frombuffer(self._token_features, dtype=np.int64).reshape(-1, 6),
+            np.frombuffer(self._token_weights, dtype=np.float32),
+            self._token_compares,
+            self._token_skeletons,
+            self._variant_tokens,
+        )
         batch = CandidateBatch.from_arrays(
             rows,
             np.frombuffer(self._name_tokens, dtype=np.int32),
             np.frombuffer(self._token_start, dtype=np.int64),
-            self._tokens,
-            np.frombuffer(self._token_features, dtype=np.int64).reshape(-1, 6),
-            np.frombuffer(self._token_weights, dtype=np.float32),
+            vocabulary,
             self._run_texts,
             np.frombuffer(self._run_start, dtype=np.int64),
+            np.frombuffer(self._run_consonants, dtype=np.int8),
         )
         return best_names_in_batch(query_names, batch, counts.tolist())
 
@@ -358,7 +430,8 @@ class PersonIndex:
 
     def _candidate_entries(self, prepared: PreparedPerson) -> list[int]:
         self._flush_pending()
-        if len(self._keys) == 0 and len(self._delta_keys) == 0:
+        segments = [segment for segment in (self._main, self._delta) if len(segment)]
+        if not segments:
             return []
         keys, units, kinds, unit_names, unit_count = self._query_keys(prepared)
         if not keys:
@@ -366,14 +439,7 @@ class PersonIndex:
         key_array = np.array(keys, dtype=np.int64)
         unit_array = np.array(units, dtype=np.int64)
         kind_array = np.array(kinds, dtype=np.int64)
-        segments = [(self._keys, self._rows)]
-        if len(self._delta_keys):
-            segments.append((self._delta_keys, self._delta_rows))
-        # One binary search for both ends: a key's postings end where the next key's begin.
-        bounds = []
-        for segment_keys, _ in segments:
-            ends = np.searchsorted(segment_keys, np.concatenate([key_array, key_array + 1]))
-            bounds.append((ends[: len(keys)], ends[len(keys) :]))
+        bounds = [segment.ranges(key_array) for segment in segments]
         frequency = bounds[0][1] - bounds[0][0]
         for low, high in bounds[1:]:
             frequency = frequency + (high - low)
@@ -385,42 +451,48 @@ class PersonIndex:
         rare = frequency <= COMMON_KEY
         # (name row, unit, kind) packed in one integer; sorted, each (row, unit) comes first
         # with its strongest kind of key.
-        key_codes = unit_array * _KINDS + (_KINDS - 1 - kind_array)
-        gathered: list[Int64Array] = []
-        for (low, high), (_, rows) in zip(bounds, segments, strict=True):
-            lengths = np.where(rare, high - low, 0)
-            total = int(lengths.sum())
-            if total:
-                positions = np.repeat(low - np.cumsum(lengths) + lengths, lengths) + np.arange(total)
-                gathered.append(
-                    rows[positions].astype(np.int64) * (unit_count * _KINDS) + np.repeat(key_codes, lengths)
-                )
-        if gathered:
-            codes = np.concatenate(gathered) if len(gathered) > 1 else gathered[0]
+        unit_bits = max(1, (unit_count - 1).bit_length())
+        row_shift = _KIND_BITS + unit_bits
+        key_codes = (unit_array << _KIND_BITS) | (_KINDS - 1 - kind_array)
+        pieces: list[Int32Array] = []
+        lengths: list[int] = []
+        piece_codes: list[int] = []
+        for (low, high), segment in zip(bounds, segments, strict=True):
+            rows = segment.rows
+            for index in np.flatnonzero(rare & (high > low)).tolist():
+                piece = rows[low[index] : high[index]]
+                pieces.append(piece)
+                lengths.append(len(piece))
+                piece_codes.append(int(key_codes[index]))
+        if pieces:
+            codes = np.concatenate(pieces).astype(np.int64)
+            codes <<= row_shift
+            codes |= np.repeat(np.array(piece_codes, dtype=np.int64), lengths)
             codes.sort()
-            pairs = codes // _KINDS
-            codes = codes[_first_of_runs(pairs)]
-            name_rows = codes // (unit_count * _KINDS)
-            hit_units = (codes // _KINDS) % unit_count
-            hit_kinds = _KINDS - 1 - codes % _KINDS
+            codes = codes[_first_of_runs(codes >> _KIND_BITS)]
+            name_rows = codes >> row_shift
             first = _first_of_runs(name_rows)
             candidates = name_rows[first]
-            strength = np.zeros((len(candidates), unit_count), dtype=np.float64)
-            strength[np.cumsum(first) - 1, hit_units] = KIND_WEIGHTS[hit_kinds]
+            flat = np.zeros(len(candidates) * unit_count, dtype=np.float64)
+            cells = (np.cumsum(first) - 1) * unit_count + ((codes >> _KIND_BITS) & ((1 << unit_bits) - 1))
+            flat[cells] = _CODE_WEIGHTS[codes & (_KINDS - 1)]
+            strength = flat.reshape(len(candidates), unit_count)
         else:
             candidates = self._common_intersection(segments, bounds, frequency, unit_array)
             strength = np.zeros((len(candidates), unit_count), dtype=np.float64)
         if len(candidates) == 0:
             return []
-        self._confirm_common(candidates, strength, segments, bounds, rare, unit_array, kind_array)
-        evidence = strength @ unit_idf
         # A candidate sharing little of the query name's rarity cannot score high on names;
         # skipping it is most of what makes a search cheap. The share is of what the best
         # candidate shares when none shares much: a misspelt part may find nothing at all.
         name_evidence = float(np.bincount(np.array(unit_names, dtype=np.int64), weights=unit_idf).max())
+        common = np.flatnonzero(found & ~rare)
+        if len(common):
+            self._confirm_common(candidates, strength, segments, bounds, common, unit_array, kind_array)
+        evidence = strength @ unit_idf
         enough = evidence >= MIN_EVIDENCE_SHARE * min(name_evidence, evidence.max())
         candidates, evidence = candidates[enough], evidence[enough]
-        if prepared.birth_date is not None and len(candidates):
+        if prepared.birth_date is not None:
             # Among namesakes, those born about the same year come first.
             entries = np.frombuffer(self._name_entry, dtype=np.int32)[candidates]
             years = np.frombuffer(self._entry_year, dtype=np.int16)[entries].astype(np.int64)
@@ -437,7 +509,9 @@ class PersonIndex:
         seen: dict[int, int] = {}  # key -> its position, so that a key counts once, at its strongest
 
         def add(text: str, unit: int, kind: int) -> None:
-            key = _key(text)
+            add_key(_key(text), unit, kind)
+
+        def add_key(key: int, unit: int, kind: int) -> None:
             position = seen.get(key)
             if position is None:
                 seen[key] = len(keys)
@@ -455,21 +529,14 @@ class PersonIndex:
             single = sum(token.kind == TokenKind.NAME for token in tokens) == 1
             for token in tokens:
                 if token.kind == TokenKind.NAME:
-                    add("t" + token.collapsed, unit, EXACT)
-                    for symbol in token.symbols:
-                        for token_id in self._variant_tokens.get(symbol, ())[:MAX_VARIANT_FORMS]:
-                            add("t" + self._tokens[token_id].collapsed, unit, VARIANT)
-                    if token.phonetic:
-                        add("p" + token.phonetic, unit, SOUND)
-                    if len(token.skeleton) >= 3:
-                        add("k" + token.skeleton, unit, CONSONANTS)
-                    if len(token.skeleton) >= (3 if token.by_consonants else 4):
-                        add("l" + token.skeleton, unit, CONSONANTS)
+                    head, deletions, affixes = self._token_query_keys(token)
+                    for key, kind in head:
+                        add_key(key, unit, kind)
                     if single:
-                        for text in _deletions(token.collapsed):
-                            add("d" + text, unit, EDITS)
-                    for text in _affixes(token.collapsed):
-                        add(text, unit, AFFIX)
+                        for key in deletions:
+                            add_key(key, unit, EDITS)
+                    for key in affixes:
+                        add_key(key, unit, AFFIX)
                 unit += 1
             # Runs of two and three tokens written together meet single indexed tokens and
             # indexed pairs; their evidence goes to the run's last token.
@@ -485,30 +552,68 @@ class PersonIndex:
                         add("l" + whole, unit - 1, CONSONANTS)
         return keys, units, kinds, unit_names, max(unit, 1)
 
+    def _token_query_keys(self, token: NameToken) -> tuple[list[tuple[int, int]], list[int], list[int]]:
+        """A query token's keys: (key, kind) of its form, its variants' forms, its sound and
+        skeletons; the keys of its one-letter deletions; those of its affixes. Cached: query
+        tokens recur; a token's variants change when the vocabulary grows, which resets it."""
+        vocabulary = len(self._tokens)
+        if self._query_key_vocabulary != vocabulary or len(self._query_key_cache) >= _QUERY_KEY_CACHE:
+            self._query_key_cache.clear()
+            self._query_key_vocabulary = vocabulary
+        found = self._query_key_cache.get(token)
+        if found is not None:
+            return found
+        head = [(_key("t" + token.collapsed), EXACT)]
+        token_keys = self._token_keys
+        for symbol in token.symbols:
+            for token_id in self._variant_tokens.get(symbol, ())[:MAX_VARIANT_FORMS]:
+                head.append((token_keys[token_id], VARIANT))
+        if token.phonetic:
+            head.append((_key("p" + token.phonetic), SOUND))
+        if len(token.skeleton) >= 3:
+            head.append((_key("k" + token.skeleton), CONSONANTS))
+        if len(token.skeleton) >= (3 if token.by_consonants else 4):
+            head.append((_key("l" + token.skeleton), CONSONANTS))
+        found = (
+            head,
+            [_key("d" + text) for text in _deletions(token.collapsed)],
+            [_key(text) for text in _affixes(token.collapsed)],
+        )
+        self._query_key_cache[token] = found
+        return found
+
     def _confirm_common(
         self,
         candidates: Int64Array,
         strength: npt.NDArray[np.float64],
-        segments: list[tuple[Int64Array, Int32Array]],
+        segments: list[_Postings],
         bounds: list[tuple[Int64Array, Int64Array]],
-        rare: npt.NDArray[np.bool_],
+        common: Int64Array,
         units: Int64Array,
         kinds: Int64Array,
     ) -> None:
-        """Evidence from common keys, read only for the candidates rarer keys found."""
-        for (low, high), (_, rows) in zip(bounds, segments, strict=True):
-            for index in np.flatnonzero(~rare).tolist():
-                postings = rows[low[index] : high[index]]  # sorted by row within a key
-                if len(postings) == 0:
-                    continue
-                positions = np.searchsorted(postings, candidates)
-                found = postings[np.minimum(positions, len(postings) - 1)] == candidates
-                column = strength[:, int(units[index])]
-                np.maximum(column, found * KIND_WEIGHTS[int(kinds[index])], out=column)
+        """Evidence from common keys, read only for the candidates rarer keys found.
+
+        A common key holds thousands of names: each is looked up in a dense array of name
+        rows (the candidate's position, -1 for none), one memory read a posting.
+        """
+        slots = self._slots
+        if len(slots) < len(self._name_entry):
+            slots = self._slots = np.full(len(self._name_entry) + len(self._name_entry) // 4, -1, dtype=np.int32)
+        slots[candidates] = np.arange(len(candidates), dtype=np.int32)
+        try:
+            for (low, high), segment in zip(bounds, segments, strict=True):
+                for index in common.tolist():
+                    positions = slots[segment.rows[low[index] : high[index]]]
+                    positions = positions[positions >= 0]
+                    unit = int(units[index])
+                    strength[positions, unit] = np.maximum(strength[positions, unit], KIND_WEIGHTS[int(kinds[index])])
+        finally:
+            slots[candidates] = -1
 
     def _common_intersection(
         self,
-        segments: list[tuple[Int64Array, Int32Array]],
+        segments: list[_Postings],
         bounds: list[tuple[Int64Array, Int64Array]],
         frequency: Int64Array,
         units: Int64Array,
@@ -525,7 +630,9 @@ class PersonIndex:
                 break
         postings = []
         for index in picked:
-            parts = [rows[low[index] : high[index]] for (low, high), (_, rows) in zip(bounds, segments, strict=True)]
+            parts = [
+                segment.rows[low[index] : high[index]] for (low, high), segment in zip(bounds, segments, strict=True)
+            ]
             postings.append(np.unique(np.concatenate(parts)).astype(np.int64))
         if not postings:
             return np.zeros(0, dtype=np.int64)
@@ -537,18 +644,25 @@ class PersonIndex:
     def _best_entries(self, name_rows: Int64Array, evidence: npt.NDArray[np.float64]) -> list[int]:
         name_entry = np.frombuffer(self._name_entry, dtype=np.int32)
         entries = name_entry[name_rows]
-        # Best evidence per entry, then the entries with the most.
-        order = np.lexsort((-evidence, entries))
-        entries, evidence = entries[order], evidence[order]
-        first = np.ones(len(entries), dtype=np.bool_)
-        first[1:] = entries[1:] != entries[:-1]
-        entries, evidence = entries[first], evidence[first]
+        # Best evidence per entry, then the entries with the most. Name rows come in order, and
+        # an entry's names are consecutive rows: its best evidence is the best of its run.
+        first = _first_of_runs(entries)
+        if np.count_nonzero(first) < len(first):
+            evidence = np.maximum.reduceat(evidence, np.flatnonzero(first))
+            entries = entries[first]
         if len(entries) > SCORED_CANDIDATES:
-            top = np.argpartition(-evidence, SCORED_CANDIDATES - 1)[:SCORED_CANDIDATES]
+            # The entries with the most evidence; among equals, those added first (entries
+            # are in row order here), so that the choice does not depend on the arrays' order.
+            least = np.partition(evidence, len(evidence) - SCORED_CANDIDATES)[len(evidence) - SCORED_CANDIDATES]
+            above = np.flatnonzero(evidence > least)
+            tied = np.flatnonzero(evidence == least)[: SCORED_CANDIDATES - len(above)]
+            top = np.sort(np.concatenate([above, tied]))
             entries, evidence = entries[top], evidence[top]
-        ranked = np.argsort(-evidence, kind="stable")
+        ranked: list[int] = entries[np.argsort(-evidence, kind="stable")].tolist()
+        if not self._removed:
+            return ranked
         alive = self._people
-        return [row for row in entries[ranked].tolist() if alive[row] is not None]
+        return [row for row in ranked if alive[row] is not None]
 
     # -- accounting ------------------------------------------------------------------------
 
@@ -561,7 +675,7 @@ class PersonIndex:
         country sets) in full. Removed entries count until the index is rebuilt. Not counted:
         the name data rigour and ICU load once per process, whatever the index size.
         """
-        arrays = sum(part.nbytes for part in (self._keys, self._rows, self._delta_keys, self._delta_rows))
+        arrays = self._main.nbytes() + self._delta.nbytes()
         arrays += sum(
             part.buffer_info()[1] * part.itemsize
             for part in (
@@ -573,12 +687,24 @@ class PersonIndex:
                 self._token_weights,
                 self._token_features,
                 self._entry_year,
+                self._entry_documents,
+                self._run_consonants,
+                self._token_keys,
                 self._pending_keys,
                 self._pending_rows,
             )
         )
         containers = sum(
-            sys.getsizeof(part) for part in (self._entry_ids, self._people, self._row_of, self._run_texts, self._tokens)
+            sys.getsizeof(part)
+            for part in (
+                self._entry_ids,
+                self._people,
+                self._row_of,
+                self._run_texts,
+                self._tokens,
+                self._token_compares,
+                self._token_skeletons,
+            )
         )
         runs = sum(map(sys.getsizeof, self._run_texts))
         vocabulary = sys.getsizeof(self._vocabulary) + sum(

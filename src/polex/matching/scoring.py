@@ -135,37 +135,42 @@ class PreparedPerson:
     identifiers: frozenset[str]
 
 
+def _date_agreement(query: BirthDate, candidate: BirthDate) -> tuple[DateAgreement, str]:
+    """How two dates agree, and why (the reason may name the ``{years}`` between them)."""
+    common = min(query.precision, candidate.precision)
+    q_digits, c_digits = query.digits(common), candidate.digits(common)
+    if q_digits == c_digits:
+        if query.precision != candidate.precision:
+            return DateAgreement.COMPATIBLE, "agree as far as both go"
+        if common == 3:
+            return DateAgreement.EXACT, "same day"
+        if common == 2:
+            return DateAgreement.SAME_MONTH, "same year and month"
+        return DateAgreement.SAME_YEAR_ONLY, "same year"
+    years_apart = abs(query.year - candidate.year)
+    if years_apart == 1 and q_digits[4:] == c_digits[4:]:
+        return DateAgreement.NEAR, "one year apart"
+    if common > 1 and sum(a != b for a, b in zip(q_digits, c_digits, strict=True)) == 1:
+        return DateAgreement.NEAR, "one digit differs"
+    if common == 3 and years_apart == 0:
+        if query.month == candidate.day and query.day == candidate.month:
+            return DateAgreement.NEAR, "day and month swapped"
+        if query.month == candidate.month:
+            return DateAgreement.NEAR, "same month, another day"
+    if years_apart == 0:
+        return DateAgreement.SAME_YEAR, "same year, another month"
+    if common == 1 and years_apart <= APPROXIMATE_YEARS:
+        return DateAgreement.APPROXIMATE_CONFLICT, "{years} years apart (a year-only date)"
+    if common == 3:
+        return DateAgreement.FIRM_CONFLICT, "{years} years apart"
+    return DateAgreement.CONFLICT, "{years} years apart"
+
+
 def compare_dates(query: BirthDate | None, candidate: BirthDate | None) -> tuple[DateAgreement, str]:
     if query is None or candidate is None:
         return DateAgreement.UNKNOWN, "not known on both sides"
-    common = min(query.precision, candidate.precision)
-    q_digits, c_digits = query.digits(common), candidate.digits(common)
-    pair = f"{query} / {candidate}"
-    if q_digits == c_digits:
-        if query.precision != candidate.precision:
-            return DateAgreement.COMPATIBLE, f"{pair}: agree as far as both go"
-        if common == 3:
-            return DateAgreement.EXACT, f"{pair}: same day"
-        if common == 2:
-            return DateAgreement.SAME_MONTH, f"{pair}: same year and month"
-        return DateAgreement.SAME_YEAR_ONLY, f"{pair}: same year"
-    years_apart = abs(query.year - candidate.year)
-    if years_apart == 1 and q_digits[4:] == c_digits[4:]:
-        return DateAgreement.NEAR, f"{pair}: one year apart"
-    if common > 1 and sum(a != b for a, b in zip(q_digits, c_digits, strict=True)) == 1:
-        return DateAgreement.NEAR, f"{pair}: one digit differs"
-    if common == 3 and years_apart == 0:
-        if query.month == candidate.day and query.day == candidate.month:
-            return DateAgreement.NEAR, f"{pair}: day and month swapped"
-        if query.month == candidate.month:
-            return DateAgreement.NEAR, f"{pair}: same month, another day"
-    if years_apart == 0:
-        return DateAgreement.SAME_YEAR, f"{pair}: same year, another month"
-    if common == 1 and years_apart <= APPROXIMATE_YEARS:
-        return DateAgreement.APPROXIMATE_CONFLICT, f"{pair}: {years_apart} years apart (a year-only date)"
-    if common == 3:
-        return DateAgreement.FIRM_CONFLICT, f"{pair}: {years_apart} years apart"
-    return DateAgreement.CONFLICT, f"{pair}: {years_apart} years apart"
+    agreement, reason = _date_agreement(query, candidate)
+    return agreement, f"{query} / {candidate}: " + reason.format(years=abs(query.year - candidate.year))
 
 
 def _nationality_feature(query: frozenset[str], candidate: frozenset[str]) -> FeatureExplanation:
@@ -223,6 +228,30 @@ def qualify(query: PreparedPerson, candidate: PreparedPerson) -> tuple[float, li
         _identifier_feature(query.identifiers, candidate.identifiers),
     ]
     return sum(feature.weight for feature in features), features
+
+
+def points(query: PreparedPerson, candidate: PreparedPerson) -> float:
+    """The points ``qualify`` gives, the same number, without writing its explanations: an
+    index scores dozens of candidates a search and explains only those it returns."""
+    date = 0.0
+    if query.birth_date is not None and candidate.birth_date is not None:
+        date = DATE_POINTS[_date_agreement(query.birth_date, candidate.birth_date)[0]]
+    nationality = 0.0
+    if query.nationalities and candidate.nationalities:
+        nationality = (
+            NATIONALITY_CONFLICT if query.nationalities.isdisjoint(candidate.nationalities) else NATIONALITY_AGREES
+        )
+    sex = SEX_CONFLICT if query.sex is not None and candidate.sex is not None and query.sex != candidate.sex else 0.0
+    documents = 0.0
+    if query.identifiers and candidate.identifiers:
+        if not query.identifiers.isdisjoint(candidate.identifiers):
+            documents = IDENTIFIER_MATCH
+        elif any(_one_edit_apart(a, b) for a in query.identifiers for b in candidate.identifiers):
+            documents = IDENTIFIER_NEAR
+        else:
+            documents = IDENTIFIER_CONFLICT
+    # Added in qualify's order, so that the sum is the same to the last bit.
+    return 0 + date + nationality + sex + documents
 
 
 # What the most favourable other features can add: a name score this far below the threshold
@@ -324,22 +353,24 @@ def best_name_scores(query: list[QueryName], people: Sequence[PreparedPerson]) -
 def best_names_in_batch(query: list[QueryName], batch: CandidateBatch, counts: list[int]) -> NameScores:
     """The best name pair per person, the batch holding ``counts[i]`` names of person ``i`` in
     a row. Ties go to the candidate's first name, then to the query's first name."""
-    best = np.full(batch.count, -1.0)
+    alignments = [align_batch(query_name, batch) for query_name in query]
+    best = alignments[0].scores
     best_query = np.zeros(batch.count, dtype=np.int64)
-    alignments: list[BatchAlignment] = []
-    for q_index, query_name in enumerate(query):
-        alignment = align_batch(query_name, batch)
-        alignments.append(alignment)
-        scores = alignment.scores
-        better = scores > best
-        best = np.where(better, scores, best)
-        best_query = np.where(better, q_index, best_query)
-    starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
-    person_best = np.maximum.reduceat(best, starts)
-    owner = np.repeat(np.arange(len(counts)), counts)
-    is_best = np.flatnonzero(best == person_best[owner])
-    _, first = np.unique(owner[is_best], return_index=True)
-    chosen = is_best[first]
+    for q_index, alignment in enumerate(alignments[1:], start=1):
+        better = alignment.scores > best
+        best = np.where(better, alignment.scores, best)
+        best_query[better] = q_index
+    if len(counts) == batch.count:  # one name a person
+        chosen = np.arange(batch.count)
+        person_best = best
+        starts = chosen
+    else:
+        starts = (np.cumsum(counts) - counts).astype(np.int64)
+        person_best = np.maximum.reduceat(best, starts)
+        # The first row of each person holding its best score.
+        rows = np.arange(batch.count)
+        owner_best = np.repeat(person_best, counts)
+        chosen = np.minimum.reduceat(np.where(best == owner_best, rows, batch.count), starts)
     return NameScores(
         scores=person_best.tolist(),
         query_names=best_query[chosen].tolist(),
