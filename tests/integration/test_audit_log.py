@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+import time
 from collections.abc import Callable
 
 import pytest
@@ -13,6 +14,7 @@ from sqlalchemy import text
 
 from polex.audit import merkle
 from polex.audit.checkpoint import open_note
+from polex.audit.context import RequestInfo, current_request
 from polex.audit.repository import EventQuery
 from polex.audit.service import EventDraft, VerificationFailed
 from polex.auth.principal import Principal, PrincipalKind
@@ -54,6 +56,67 @@ def test_events_get_gapless_sequence_numbers_even_from_parallel_writers(node: No
         thread.join()
     assert node.audit.integrate() == start + 80
     assert node.audit.verify() == start + 80
+
+
+def test_concurrent_readers_share_a_commit_and_keep_their_own_request(node: Node) -> None:
+    """Group commit: events of callers that queue while another commits go out together in
+    the next transaction, each with its own request id and purpose, each caller told where
+    its own events are."""
+    node.audit.integrate()
+    firsts: dict[int, int] = {}
+
+    def read(index: int) -> None:
+        token = current_request.set(RequestInfo(request_id=f"request-{index}", purpose="criminal_investigation"))
+        try:
+            firsts[index] = node.audit.record([draft(index), draft(index)])
+        finally:
+            current_request.reset(token)
+
+    with node.audit._committing:  # someone else is committing: the callers queue
+        threads = [threading.Thread(target=read, args=(index,)) for index in range(5)]
+        for thread in threads:
+            thread.start()
+        deadline = time.monotonic() + 10
+        while len(node.audit._waiting) < 5 and time.monotonic() < deadline:
+            time.sleep(0.01)
+    for thread in threads:
+        thread.join()
+    events = {index: [node.audit.leaf(first)[0], node.audit.leaf(first + 1)[0]] for index, first in firsts.items()}
+    assert sorted(first for first in firsts.values()) == list(range(min(firsts.values()), max(firsts.values()) + 1, 2))
+    for index, pair in events.items():
+        assert [event.details["n"] for event in pair] == [index, index]
+        assert {event.request_id for event in pair} == {f"request-{index}"}
+        assert {event.purpose for event in pair} == {"criminal_investigation"}
+    # One transaction for all of them: one time stamp.
+    assert len({event.at for pair in events.values() for event in pair}) == 1
+    assert node.audit.verify() == node.audit.integrate()
+
+
+def test_one_callers_bad_event_does_not_fail_the_others_in_its_group(node: Node) -> None:
+    node.audit.integrate()
+    outcomes: dict[int, object] = {}
+    bad = EventDraft(tag=AuditTag.PERSON_READ, actor=ACTOR, details={"not json": object()})
+
+    def read(index: int) -> None:
+        try:
+            outcomes[index] = node.audit.record([bad if index == 2 else draft(index)])
+        except TypeError as error:
+            outcomes[index] = error
+
+    with node.audit._committing:
+        threads = [threading.Thread(target=read, args=(index,)) for index in range(4)]
+        for thread in threads:
+            thread.start()
+        deadline = time.monotonic() + 10
+        while len(node.audit._waiting) < 4 and time.monotonic() < deadline:
+            time.sleep(0.01)
+    for thread in threads:
+        thread.join()
+    assert isinstance(outcomes.pop(2), TypeError)
+    for index, first in outcomes.items():
+        assert isinstance(first, int)
+        assert node.audit.leaf(first)[0].details["n"] == index
+    assert node.audit.verify() == node.audit.integrate()
 
 
 def test_a_change_and_its_event_commit_together(node: Node) -> None:

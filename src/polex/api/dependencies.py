@@ -39,7 +39,10 @@ async def current_principal(
     if not credential:
         raise Unauthenticated("send a bearer token (POST /api/v1/auth/token) or an X-API-Key header")
     node = get_node(request)
-    principal = await run_in_threadpool(node.auth.authenticate, credential)
+    # A token seen in the last seconds is answered here; only the rest need the store.
+    principal = node.auth.remembered(credential)
+    if principal is None:
+        principal = await run_in_threadpool(node.auth.authenticate, credential)
     suspended = node.policy.suspension_of(principal)
     if suspended is not None:
         # A sanction takes effect at the next request, whatever the credential's lifetime.

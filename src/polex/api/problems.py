@@ -11,6 +11,8 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from prometheus_client import CollectorRegistry, Counter
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from polex.audit.service import EventDraft, actor_of
@@ -117,6 +119,27 @@ _HTTP_PROBLEMS = {
 }
 
 
+# What the stores say when a transaction waited its whole timeout for a lock (SQLite's
+# busy timeout; PostgreSQL's lock_timeout and statement_timeout).
+_LOCK_TIMEOUTS = ("database is locked", "lock timeout", "statement timeout", "canceling statement due to")
+
+
+def _is_lock_timeout(error: OperationalError) -> bool:
+    text = str(error.orig).lower()
+    return any(marker in text for marker in _LOCK_TIMEOUTS)
+
+
+def _overloaded(request: Request, detail: str) -> JSONResponse:
+    return problem_response(
+        503,
+        "Service unavailable",
+        f"the node is overloaded ({detail}); try again shortly",
+        slug="service-unavailable",
+        request=request,
+        headers={"Retry-After": "1"},
+    )
+
+
 def install_problem_handlers(app: FastAPI, registry: CollectorRegistry) -> None:
     denials = Counter("polex_access_denied_total", "Requests refused by authorisation", ["route"], registry=registry)
 
@@ -161,6 +184,20 @@ def install_problem_handlers(app: FastAPI, registry: CollectorRegistry) -> None:
             errors=errors,
             headers=getattr(error, "headers", None),
         )
+
+    @app.exception_handler(SQLAlchemyTimeoutError)
+    async def pool_exhausted(request: Request, error: SQLAlchemyTimeoutError) -> JSONResponse:
+        # Every connection of the pool stayed busy for the pool's whole timeout: the node is
+        # overloaded, not broken; the client may try again.
+        log.warning("overloaded on %s %s: %s", request.method, request.url.path, error)
+        return _overloaded(request, "every database connection is busy")
+
+    @app.exception_handler(OperationalError)
+    async def store_error(request: Request, error: OperationalError) -> JSONResponse:
+        if _is_lock_timeout(error):
+            log.warning("overloaded on %s %s: %s", request.method, request.url.path, error.orig)
+            return _overloaded(request, "the store's write lock stayed taken for its whole timeout")
+        return await unexpected(request, error)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, error: Exception) -> JSONResponse:

@@ -77,8 +77,11 @@ class AuditRepository:
     def reserve(self, count: int) -> int:
         """Take ``count`` sequence numbers; returns the first. Holds the state row's lock
         until the caller's transaction ends, which orders sequence numbers by commit."""
-        statement = update(AuditStateRow).where(AuditStateRow.id == 1).values(size=AuditStateRow.size + count)
-        new_size = self._session.execute(statement.returning(AuditStateRow.size)).scalar_one()
+        # A Core statement on the session's connection: the ORM's bulk update would also look
+        # for loaded state rows to synchronise, a cost paid on every append.
+        table = _table(AuditStateRow)
+        statement = update(table).where(table.c.id == 1).values(size=table.c.size + count).returning(table.c.size)
+        new_size = self._session.connection().execute(statement).scalar_one()
         return int(new_size) - count
 
     def insert_events(

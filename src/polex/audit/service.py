@@ -20,7 +20,7 @@ from sqlalchemy import Row
 
 from polex.audit import merkle
 from polex.audit.checkpoint import Checkpoint, CheckpointError, CheckpointSigner, open_note
-from polex.audit.context import current_request
+from polex.audit.context import RequestInfo, current_request
 from polex.audit.repository import AuditRepository, EventQuery
 from polex.audit.sealing import TermSealer
 from polex.auth.principal import Principal
@@ -72,6 +72,17 @@ class SignedCheckpoint:
     note: str
 
 
+@dataclass
+class _Waiting:
+    """Events a caller of ``record`` waits to see committed, in someone's group commit."""
+
+    drafts: Sequence[EventDraft]
+    request: RequestInfo
+    first: int = -1
+    error: BaseException | None = None
+    done: bool = False
+
+
 class VerificationFailed(Exception):
     """The stored log is not what its events and checkpoints say; names the first bad entry."""
 
@@ -94,6 +105,9 @@ class AuditTrail:
         self._integrating = threading.Lock()
         self._node_cache: dict[tuple[int, int], bytes] = {}
         self._integrated_size = 0  # only grows; spares a query per proof
+        self._waiting: list[_Waiting] = []
+        self._waiting_lock = threading.Lock()
+        self._committing = threading.Lock()
 
     # -- appending -----------------------------------------------------------------------
 
@@ -102,61 +116,116 @@ class AuditTrail:
         Returns the sequence number of the first."""
         if not drafts:
             return -1
-        request = current_request.get()
+        return self._append(uow, [(current_request.get(), drafts)])[0]
+
+    def _append(self, uow: UnitOfWork, batches: Sequence[tuple[RequestInfo, Sequence[EventDraft]]]) -> list[int]:
+        """Append each batch's events, each under its own request's id, purpose and case;
+        returns the sequence number of each batch's first event."""
         repository = AuditRepository(uow.session)
-        first = repository.reserve(len(drafts))
+        seq = repository.reserve(sum(len(drafts) for _, drafts in batches))
         now = dt.datetime.now(dt.UTC)
         now_text = entry_time(now)  # one time for the whole batch: they commit together
         rows: list[tuple[object, ...]] = []
         records: list[tuple[str, int]] = []
         terms: list[tuple[str, int]] = []
-        for seq, draft in enumerate(drafts, start=first):
-            hashes = sorted({self._sealer.term_hash(term) for term in draft.query_terms})
-            event_id = new_id()
-            record_ids = list(draft.record_ids)
-            entry = canonical_entry(
-                seq=seq,
-                id=event_id,
-                at=now_text,
-                tag=draft.tag,
-                actor=draft.actor,
-                record_kind=draft.record_kind,
-                record_ids=record_ids,
-                purpose=draft.purpose or request.purpose,
-                case_reference=draft.case_reference or request.case_reference,
-                decision=draft.decision,
-                result_count=draft.result_count,
-                request_id=request.request_id,
-                query_hashes=hashes,
-                query_sealed=self._sealer.seal(draft.query_terms, event_id) if draft.query_terms else None,
-                details=draft.details,
-            )
-            actor = draft.actor
-            rows.append(
-                (
-                    seq,
-                    event_id,
-                    draft.tag.value,
-                    actor.id,
-                    actor.agency_id,
-                    actor.country,
-                    draft.decision.value,
-                    request.request_id,
-                    entry.decode(),
-                    merkle.leaf_hash(entry),
-                )
-            )
-            records.extend((record_id, seq) for record_id in sorted(set(record_ids)))
-            terms.extend((term_hash, seq) for term_hash in hashes)
+        firsts: list[int] = []
+        for request, drafts in batches:
+            firsts.append(seq)
+            for draft in drafts:
+                self._row(seq, draft, request, now_text, rows, records, terms)
+                seq += 1
         repository.insert_events(now, rows, records, terms)
-        return first
+        return firsts
+
+    def _row(
+        self,
+        seq: int,
+        draft: EventDraft,
+        request: RequestInfo,
+        now_text: str,
+        rows: list[tuple[object, ...]],
+        records: list[tuple[str, int]],
+        terms: list[tuple[str, int]],
+    ) -> None:
+        """One event's stored row, with its record and query-term index rows."""
+        hashes = sorted({self._sealer.term_hash(term) for term in draft.query_terms})
+        event_id = new_id()
+        record_ids = list(draft.record_ids)
+        entry = canonical_entry(
+            seq=seq,
+            id=event_id,
+            at=now_text,
+            tag=draft.tag,
+            actor=draft.actor,
+            record_kind=draft.record_kind,
+            record_ids=record_ids,
+            purpose=draft.purpose or request.purpose,
+            case_reference=draft.case_reference or request.case_reference,
+            decision=draft.decision,
+            result_count=draft.result_count,
+            request_id=request.request_id,
+            query_hashes=hashes,
+            query_sealed=self._sealer.seal(draft.query_terms, event_id) if draft.query_terms else None,
+            details=draft.details,
+        )
+        actor = draft.actor
+        rows.append(
+            (
+                seq,
+                event_id,
+                draft.tag.value,
+                actor.id,
+                actor.agency_id,
+                actor.country,
+                draft.decision.value,
+                request.request_id,
+                entry.decode(),
+                merkle.leaf_hash(entry),
+            )
+        )
+        records.extend((record_id, seq) for record_id in sorted(set(record_ids)))
+        terms.extend((term_hash, seq) for term_hash in hashes)
 
     def record(self, drafts: Sequence[EventDraft]) -> int:
-        """Append events in a transaction of their own, durable when this returns."""
-        with self._uow() as uow:
-            first = self.add(uow, drafts)
-            uow.commit()
-            return first
+        """Append events in a transaction of their own, durable when this returns; returns
+        the sequence number of the first.
+
+        Concurrent callers share transactions (group commit): each queues its events, and
+        whoever holds the writer's turn commits everything queued so far in one transaction,
+        while the next callers queue up behind it. Under load a transaction carries the
+        events of many requests, instead of each request waiting for the store's write lock
+        in turn; a lone caller commits its own at once, as before.
+        """
+        if not drafts:
+            return -1
+        waiting = _Waiting(list(drafts), current_request.get())
+        with self._waiting_lock:
+            self._waiting.append(waiting)
+        with self._committing:
+            if not waiting.done:
+                with self._waiting_lock:
+                    group, self._waiting = self._waiting, []
+                self._commit_group(group)
+        if waiting.error is not None:
+            raise waiting.error
+        return waiting.first
+
+    def _commit_group(self, group: list[_Waiting]) -> None:
+        try:
+            with self._uow() as uow:
+                firsts = self._append(uow, [(waiting.request, waiting.drafts) for waiting in group])
+                uow.commit()
+        except Exception as error:
+            if len(group) == 1:
+                group[0].error, group[0].done = error, True
+                return
+            # One caller's events must not fail the others': each commits alone, keeping its
+            # own error if it has one.
+            for waiting in group:
+                self._commit_group([waiting])
+            return
+        for waiting, first in zip(group, firsts, strict=True):
+            waiting.first, waiting.done = first, True
 
     # -- integrating and checkpointing ----------------------------------------------------
 

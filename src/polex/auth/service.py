@@ -150,6 +150,18 @@ class AuthService:
             self._audit.add(uow, [event])
             uow.commit()
 
+    def remembered(self, credential: str) -> Principal | None:
+        """The principal behind a bearer token verified and looked up in the last few seconds,
+        without touching the store (so callers need not leave the event loop for it); None
+        when it must be authenticated in full."""
+        if api_keys.looks_like_api_key(credential):
+            return None
+        claims = self._tokens.remembered(credential)
+        cached = self._principals.get(claims.subject) if claims is not None else None
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
+        return None
+
     def authenticate(self, credential: str) -> Principal:
         """The principal behind a bearer token or an API key; 401 for anything else."""
         if api_keys.looks_like_api_key(credential):

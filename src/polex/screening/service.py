@@ -211,7 +211,8 @@ class ScreeningService:
         shown_ids: list[str] = []
         # The national replica answers for the hub's records, for the purpose it was made for.
         copied = self.replica.lookup(keys) if where == "replica" and self.replica is not None else {}
-        with self._uow() as uow:
+        # Reading takes no write lock: most checks find nothing and write only their audit event.
+        with self._uow(read_only=True) as uow:
             found: dict[str, list[RecordRow]] = {}
             if candidates:
                 for key, row in RecordRepository(uow.session).live_by_keys(candidates):
@@ -244,31 +245,35 @@ class ScreeningService:
                         match["hit_id"] = hits[-1].id
                     described.append(match)
                 results[entry.position] = self._result(entry, described)
-            uow.session.add_all(hits)
-            # Durable before the answer leaves: what was checked (sealed for auditors), what
-            # was found, how many items were refused.
-            errors = sum(isinstance(entry, ItemError) for entry in read)
-            terms = {key: key.split(":", 1)[1] for key in keys}
-            draft = EventDraft(
-                tag=tag,
-                actor=actor_of(principal),
-                record_kind=kind,
-                record_ids=shown_ids,
-                result_count=len(shown_ids),
-                query_terms=terms,
-                details={
-                    "items": len(read),
-                    "errors": errors,
-                    "hits": len(shown_ids),
-                    # On a national node: where the hub's records were checked.
-                    **({"hub": where} if self.online is not None or self.replica is not None else {}),
-                },
-                purpose=purpose.value,
-                case_reference=case_reference,
-            )
-            self._audit.add(uow, [draft])
-            self._report_hits(uow.session, hits)
-            uow.commit()
+        # Durable before the answer leaves: what was checked (sealed for auditors), what
+        # was found, how many items were refused.
+        errors = sum(isinstance(entry, ItemError) for entry in read)
+        terms = {key: key.split(":", 1)[1] for key in keys}
+        draft = EventDraft(
+            tag=tag,
+            actor=actor_of(principal),
+            record_kind=kind,
+            record_ids=shown_ids,
+            result_count=len(shown_ids),
+            query_terms=terms,
+            details={
+                "items": len(read),
+                "errors": errors,
+                "hits": len(shown_ids),
+                # On a national node: where the hub's records were checked.
+                **({"hub": where} if self.online is not None or self.replica is not None else {}),
+            },
+            purpose=purpose.value,
+            case_reference=case_reference,
+        )
+        if hits:
+            with self._uow() as uow:
+                uow.session.add_all(hits)
+                self._audit.add(uow, [draft])
+                self._report_hits(uow.session, hits)
+                uow.commit()
+        else:
+            self._audit.record([draft])  # shares a transaction with concurrent checks'
         for hit in hits:
             self._tell_owner(hit)
         if hits:

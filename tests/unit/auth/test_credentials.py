@@ -1,4 +1,5 @@
 import datetime as dt
+import time
 
 import pyotp
 import pytest
@@ -38,6 +39,19 @@ def test_expired_and_tampered_tokens_are_refused() -> None:
         issuer(key).verify(f"{header}.{payload[:-2]}AA.{signature}")
     with pytest.raises(Unauthenticated):
         issuer(key).verify("not-a-token")
+
+
+def test_a_remembered_token_is_refused_once_it_expires() -> None:
+    """Verified tokens are remembered (a border system sends one with every check), never
+    beyond their expiry and its leeway."""
+    tokens = issuer(minutes=1)
+    # Expired three seconds ago: still inside the five seconds of leeway, for a second or two.
+    issued = tokens.issue("user-1", now=dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1, seconds=3))
+    assert tokens.verify(issued.token).subject == "user-1"
+    assert tokens.verify(issued.token).subject == "user-1"  # from memory
+    time.sleep(2.1)
+    with pytest.raises(Unauthenticated, match="not valid"):
+        tokens.verify(issued.token)
 
 
 def test_passwords_hash_with_argon2id_and_verify() -> None:
