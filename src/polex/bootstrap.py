@@ -9,6 +9,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+import httpx
 from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine, text
 
@@ -33,6 +34,7 @@ from polex.ingest.service import ImportService
 from polex.message.attachments import attachment_service
 from polex.message.outbound import ServiceNetwork
 from polex.message.service import MessageService
+from polex.network.http import NodeClients
 from polex.network.keys import NodeKeyFiles
 from polex.network.service import NetworkService
 from polex.network.view import NetworkView
@@ -51,7 +53,7 @@ from polex.screening import hit_exchange
 from polex.screening.jobs import ScreeningJobs
 from polex.screening.online import OnlineFind
 from polex.screening.service import ScreeningService
-from polex.settings import Settings
+from polex.settings import PeerLog, Settings
 from polex.storage.engine import make_engine
 from polex.storage.migrate import current_revision, head_revision, upgrade
 from polex.storage.unit_of_work import UnitOfWorkFactory, unit_of_work_factory
@@ -138,6 +140,11 @@ def network_keys(settings: Settings) -> NodeKeyFiles:
     return keys
 
 
+def _witness_client(clients: NodeClients, peer: PeerLog) -> httpx.Client:
+    """A client to a witnessed node's audit API (its API key; the network CA over HTTPS)."""
+    return clients.client(base_url=peer.url, headers={"X-API-Key": peer.api_key.get_secret_value()}, timeout=10.0)
+
+
 def make_bus(settings: Settings) -> Bus:
     """The node's internal bus: JetStream when configured, else in-process."""
     if settings.bus_url:
@@ -176,7 +183,19 @@ def _wire(settings: Settings, *, migrate: bool, engine: Engine | None) -> Node:
     policy = PolicyService(uow, audit, node_country=settings.node_country, is_hub=settings.is_hub)
     keys = network_keys(settings)
     events = EventHub()
-    view = NetworkView(uow, keys, node_name=settings.node_name, is_hub=settings.is_hub, hub_url=settings.hub_url)
+    # Every client to another node (hub, national nodes, witnessed peers) is made by
+    # ``clients``: over HTTPS it presents this node's certificate and trusts the network CA.
+    clients = NodeClients(keys)
+    view = NetworkView(
+        uow,
+        keys,
+        node_name=settings.node_name,
+        is_hub=settings.is_hub,
+        hub_url=None,
+        hub_urls=settings.hub_access_points,
+        clients=clients,
+        require_client_certificate=settings.tls,
+    )
     messages = MessageService(uow, audit, view, attachments=attachment_service(uow, audit, view, settings))
     messages.events = events
     records = {feature.record_type.kind.value: RecordService(uow, audit, policy, feature) for feature in FEATURES}
@@ -244,7 +263,7 @@ def _wire(settings: Settings, *, migrate: bool, engine: Engine | None) -> Node:
         engine=engine,
         uow=uow,
         audit=audit,
-        witness=Witness(uow, settings.witness_peers),
+        witness=Witness(uow, settings.witness_peers, client=lambda peer: _witness_client(clients, peer)),
         misuse=MisuseMonitor(uow, settings.misuse_rules, origin=audit.origin),
         auth=auth,
         agencies=AgencyService(uow, audit, node_country=settings.node_country, is_hub=settings.is_hub),

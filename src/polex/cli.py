@@ -20,10 +20,14 @@ from polex.domain.roles import Role
 from polex.settings import DEFAULT_DATA_DIR, NodeRole, load_settings
 
 if TYPE_CHECKING:
+    import httpx
+    from cryptography import x509
+
     from polex.agency.schemas import AgencyRead
     from polex.auth.principal import Principal
     from polex.bootstrap import Node
     from polex.domain.policy import Purpose
+    from polex.network.keys import NodeKeyFiles
 
 app = typer.Typer(
     name="polex",
@@ -82,6 +86,9 @@ def init(
     port: Annotated[int, typer.Option(help="Port 'polex serve' listens on")] = 8400,
     admin_user: Annotated[str | None, typer.Option(help="Create this administrator")] = None,
     admin_password: Annotated[str | None, typer.Option(help="Or POLEX_ADMIN_PASSWORD")] = None,
+    tls: Annotated[
+        bool, typer.Option("--tls", help="Serve HTTPS, with mutual TLS on the network's node-to-node routes")
+    ] = False,
 ) -> None:
     """Create a node: config, signing keys, database (migrated), own agency, first admin."""
     from polex.errors import PolexError
@@ -91,7 +98,7 @@ def init(
     role = NodeRole.HUB if hub else NodeRole.NATIONAL
     try:
         identity = NodeIdentity(name=name, country=country.upper(), role=role, port=port)
-        node = initialise_node(data_dir, identity, admin_username=admin_user, admin_password=password)
+        node = initialise_node(data_dir, identity, admin_username=admin_user, admin_password=password, tls=tls)
     except (PolexError, ValueError) as error:
         _fail(str(error))
         return
@@ -105,10 +112,12 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Overrides node.toml")] = None,
     port: Annotated[int | None, typer.Option(help="Overrides node.toml")] = None,
 ) -> None:
-    """Serve a node's HTTP API until SIGINT or SIGTERM."""
+    """Serve a node's API until SIGINT or SIGTERM: HTTP, or HTTPS with mutual TLS for the
+    network's node-to-node routes when the node's config sets tls."""
     import uvicorn
 
     from polex.api.app import create_app
+    from polex.api.server import TlsNotReady, server_ssl_context, uvicorn_config
     from polex.bootstrap import build_node
     from polex.logs import configure_logging
 
@@ -116,14 +125,20 @@ def serve(
         _fail(f"{data_dir} holds no node; run 'polex init --data-dir {data_dir}' first")
     settings = load_settings(data_dir=data_dir, host=host, port=port)
     configure_logging(settings.log_level, json_lines=settings.log_json)
+    if settings.tls:
+        try:
+            server_ssl_context(settings)  # refuse to start, saying why, rather than fail in uvicorn
+        except (TlsNotReady, OSError, ValueError) as error:
+            _fail(str(error))
     node = build_node(settings)
     # uvicorn shuts down gracefully on SIGINT/SIGTERM, then re-raises the signal into the
     # handlers it found: these make that a normal exit (status 0), as a requested stop is.
     for stop_signal in (signal.SIGINT, signal.SIGTERM):
         signal.signal(stop_signal, lambda _signum, _frame: None)
     try:
-        uvicorn.run(
+        config = uvicorn_config(
             create_app(node),
+            settings,
             host=settings.host,
             port=settings.port,
             log_level=settings.log_level,
@@ -132,6 +147,10 @@ def serve(
             log_config=None,  # keep the JSON logging configured above
             timeout_graceful_shutdown=10,
         )
+        server = uvicorn.Server(config)
+        server.run()
+        if not server.started:
+            raise typer.Exit(3)  # uvicorn logged why (the port is taken, the app failed to start)
     finally:
         node.close()
 
@@ -142,11 +161,15 @@ def demo(
     reset: Annotated[bool, typer.Option("--reset", help="Start from fresh data")] = False,
     base_port: Annotated[int, typer.Option(help="The hub's port; national nodes take the next ones")] = 8400,
     size: Annotated[float, typer.Option(help="Scale of the synthetic data (1.0: thousands per node)")] = 1.0,
+    tls: Annotated[
+        bool,
+        typer.Option("--tls", help="Serve HTTPS, every link between nodes in mutual TLS (clients trust the demo's CA)"),
+    ] = False,
 ) -> None:
     """Start a hub and national nodes on 127.0.0.1 with synthetic data; Ctrl-C stops them."""
     from polex.demo.runner import run_demo
 
-    raise typer.Exit(run_demo(directory, reset=reset, base_port=base_port, size=size))
+    raise typer.Exit(run_demo(directory, reset=reset, base_port=base_port, size=size, tls=tls))
 
 
 @schema_app.command("export")
@@ -682,6 +705,36 @@ def network_revoke(
     typer.echo(json.dumps({"name": member.name, "status": member.status.value}))
 
 
+CaOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--ca",
+        exists=True,
+        dir_okay=False,
+        help="The network CA's certificate (PEM) from the hub's operator: the hub's HTTPS is checked against it",
+    ),
+]
+
+
+def _enrolment_client(data_dir: Path, ca: Path | None) -> httpx.Client:
+    """A client to the hub for enrolling: over HTTPS it trusts the network CA (given with --ca,
+    kept in the keys folder, or from an earlier step) and nothing else."""
+    from polex.crypto import pki
+    from polex.network.http import NodeClients
+    from polex.network.keys import CA_CERTIFICATE, NodeKeyFiles
+
+    keys = NodeKeyFiles(load_settings(data_dir=data_dir).keys_dir)
+    if ca is not None:
+        try:
+            certificate = pki.load_certificate(ca.read_bytes())
+        except pki.CertificateRefused as error:
+            _fail(f"--ca {ca}: {error.reason}")
+        if keys.has(CA_CERTIFICATE) and pki.load_certificate(keys.read(CA_CERTIFICATE)) != certificate:
+            _fail(f"--ca {ca} is not the network CA this node already trusts ({keys.path(CA_CERTIFICATE)})")
+        keys.write_public(CA_CERTIFICATE, pki.certificate_pem(certificate))
+    return NodeClients(keys).client(timeout=30)
+
+
 @network_app.command("enrol")
 def network_enrol(
     hub: Annotated[str, typer.Option(help="The hub's URL")],
@@ -689,6 +742,7 @@ def network_enrol(
         str, typer.Option(help="The enrolment code from the hub's operator", envvar="POLEX_ENROLMENT_CODE")
     ],
     data_dir: DataDir = DEFAULT_DATA_DIR,
+    ca: CaOption = None,
 ) -> None:
     """At a national node: send the certificate request to the hub; run 'polex network fetch'
     once the hub's operator approved it."""
@@ -705,12 +759,12 @@ def network_enrol(
         "url": settings.base_url,
     }
     try:
-        response = httpx.post(
-            f"{hub.rstrip('/')}/api/v1/network/enrolments",
-            json=body,
-            headers={"X-Polex-Enrolment-Code": code},
-            timeout=30,
-        )
+        with _enrolment_client(data_dir, ca) as client:
+            response = client.post(
+                f"{hub.rstrip('/')}/api/v1/network/enrolments",
+                json=body,
+                headers={"X-Polex-Enrolment-Code": code},
+            )
     except httpx.HTTPError as error:
         _fail(f"the hub at {hub} did not answer: {error}")
         return
@@ -726,6 +780,7 @@ def network_fetch(
         str, typer.Option(help="The enrolment code from the hub's operator", envvar="POLEX_ENROLMENT_CODE")
     ],
     data_dir: DataDir = DEFAULT_DATA_DIR,
+    ca: CaOption = None,
 ) -> None:
     """At a national node: fetch the certificate the hub signed, check it, and keep it."""
     import httpx
@@ -736,11 +791,11 @@ def network_fetch(
     settings = load_settings(data_dir=data_dir)
     keys = NodeKeyFiles(settings.keys_dir)
     try:
-        response = httpx.get(
-            f"{hub.rstrip('/')}/api/v1/network/enrolments/{settings.node_name}",
-            headers={"X-Polex-Enrolment-Code": code},
-            timeout=30,
-        )
+        with _enrolment_client(data_dir, ca) as client:
+            response = client.get(
+                f"{hub.rstrip('/')}/api/v1/network/enrolments/{settings.node_name}",
+                headers={"X-Polex-Enrolment-Code": code},
+            )
     except httpx.HTTPError as error:
         _fail(f"the hub at {hub} did not answer: {error}")
         return
@@ -759,11 +814,43 @@ def network_fetch(
     own_key = pki.load_private_key(keys.read(NODE_KEY)).public_key()
     if certificate.public_key() != own_key or identity.name != settings.node_name:
         _fail("the certificate is not for this node's key")
+    if keys.has(CA_CERTIFICATE) and pki.load_certificate(keys.read(CA_CERTIFICATE)) != ca_certificate:
+        _fail(f"the hub sent another CA than the network CA this node trusts ({keys.path(CA_CERTIFICATE)})")
     keys.write_public(CA_CERTIFICATE, status["ca_certificate"].encode())
     keys.write_public(NODE_CERTIFICATE, status["certificate"].encode())
+    if status.get("hub"):
+        _first_membership(keys, hub, settings.node_name, status["hub"], ca_certificate)
     typer.echo(
         json.dumps({"name": identity.name, "country": identity.country, "fingerprint": pki.fingerprint(certificate)})
     )
+
+
+def _first_membership(
+    keys: NodeKeyFiles, hub_url: str, node_name: str, hub_name: str, ca_certificate: x509.Certificate
+) -> None:
+    """The hub's signed member list, fetched as the member this node now is (with its new
+    certificate) and kept: from it the node knows the hub's name and the other members."""
+    import httpx
+
+    from polex.network.http import NodeClients
+    from polex.network.keys import NODE_KEY
+    from polex.network.membership import MembershipRefused, read_membership
+    from polex.network.node_auth import make_node_token
+    from polex.network.view import MEMBERSHIP_FILE
+
+    token = make_node_token(keys.read(NODE_KEY), issuer=node_name, audience=hub_name)
+    try:
+        with NodeClients(keys).client(timeout=30) as client:
+            response = client.get(
+                f"{hub_url.rstrip('/')}/api/v1/network/membership", headers={"Authorization": f"PolexNode {token}"}
+            )
+        response.raise_for_status()
+        signed = response.json()["membership"]
+        read_membership(signed, ca_certificate)
+    except (httpx.HTTPError, MembershipRefused, KeyError, ValueError) as error:
+        typer.secho(f"warning: no member list from the hub yet ({error}); 'polex serve' fetches it", err=True)
+        return
+    keys.write_public(MEMBERSHIP_FILE, signed.encode())
 
 
 # -- notices and diffusions -----------------------------------------------------------------

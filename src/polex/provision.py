@@ -26,19 +26,33 @@ class NodeIdentity:
     port: int
 
 
-def write_node_config(data_dir: Path, identity: NodeIdentity, *, host: str = "127.0.0.1") -> Path:
+def write_node_config(data_dir: Path, identity: NodeIdentity, *, host: str = "127.0.0.1", tls: bool = False) -> Path:
     """Write ``node.toml``; the database URL stays out of it (pass it by environment)."""
     data_dir.mkdir(parents=True, exist_ok=True)
     path = data_dir / "node.toml"
-    config = {
+    config: dict[str, object] = {
         "node_name": identity.name,
         "node_country": identity.country,
         "node_role": identity.role.value,
         "host": host,
         "port": identity.port,
     }
+    if tls:
+        config["tls"] = True
     path.write_text(tomli_w.dumps(config))
     return path
+
+
+def set_node_options(data_dir: Path, **options: object) -> None:
+    """Set (or, given None, remove) options in a node's ``node.toml``."""
+    path = data_dir / "node.toml"
+    config = tomllib.loads(path.read_text())
+    for key, value in options.items():
+        if value is None:
+            config.pop(key, None)
+        else:
+            config[key] = value
+    path.write_text(tomli_w.dumps(config))
 
 
 def set_witness_peers(
@@ -90,9 +104,11 @@ def initialise_node(
     admin_username: str | None = None,
     admin_password: str | None = None,
     database_url: str | None = None,
+    tls: bool = False,
 ) -> Node:
-    """Create (or bring up to date) a node in ``data_dir``; idempotent."""
-    write_node_config(data_dir, identity)
+    """Create (or bring up to date) a node in ``data_dir``; idempotent. With ``tls`` it will
+    serve HTTPS (the hub at once; a national node once enrolled, with its certificate)."""
+    write_node_config(data_dir, identity, tls=tls)
     settings = load_settings(data_dir=data_dir, database_url=database_url)
     node = build_node(settings)
     node.network.ensure_hub_member(settings.base_url)

@@ -7,14 +7,16 @@ then the defaults below, which run a node locally with no external service.
 
 from __future__ import annotations
 
+import json
 import os
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
@@ -61,6 +63,25 @@ class Settings(BaseSettings):
     port: int = Field(default=8400, ge=1, le=65535)
     public_url: str | None = None
     hub_url: str | None = Field(default=None, description="A national node's hub (its API's base URL)")
+    hub_urls: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="A national node's hub access points, tried in turn when one stops answering "
+        "(hub_url is the one-item form of it)",
+    )
+    tls: bool = Field(
+        default=False,
+        description="Serve HTTPS; the network's node-to-node routes then require the calling node's "
+        "certificate (mutual TLS), users' calls need none",
+    )
+    tls_certificate: Path | None = Field(
+        default=None, description="The server's certificate (PEM); the node's own certificate when unset"
+    )
+    tls_private_key: Path | None = Field(
+        default=None, description="The server certificate's private key (PEM); the node's own key when unset"
+    )
+    tls_client_ca: Path | None = Field(
+        default=None, description="The CA that client certificates must chain to; the network CA when unset"
+    )
     relay_seconds: float = Field(default=0.5, gt=0, description="How often outgoing envelopes are relayed")
     replica_seconds: float = Field(
         default=10.0, gt=0, description="How often a national node pulls the hub's changes into its replica"
@@ -122,6 +143,23 @@ class Settings(BaseSettings):
     def _empty_is_unset(cls, value: Any) -> Any:
         return None if value == "" else value
 
+    @field_validator("hub_urls", mode="before")
+    @classmethod
+    def _url_list(cls, value: Any) -> Any:
+        """``POLEX_HUB_URLS`` may be a JSON list or URLs separated by commas."""
+        if isinstance(value, str):
+            text = value.strip()
+            return json.loads(text) if text.startswith("[") else [url.strip() for url in text.split(",") if url.strip()]
+        return value
+
+    @field_validator("hub_urls")
+    @classmethod
+    def _http_urls(cls, urls: list[str]) -> list[str]:
+        for url in urls:
+            if not url.startswith(("http://", "https://")):
+                raise ValueError(f"{url!r} is not an http:// or https:// URL")
+        return urls
+
     @property
     def keys_dir(self) -> Path:
         return self.data_dir / "keys"
@@ -138,7 +176,24 @@ class Settings(BaseSettings):
 
     @property
     def base_url(self) -> str:
-        return self.public_url or f"http://{self.host}:{self.port}"
+        return self.public_url or f"{'https' if self.tls else 'http'}://{self.host}:{self.port}"
+
+    @property
+    def hub_access_points(self) -> list[str]:
+        """The hub's URLs in the order they are tried: ``hub_urls``, then ``hub_url`` if it is not among them."""
+        urls = [url.rstrip("/") for url in self.hub_urls]
+        if self.hub_url and self.hub_url.rstrip("/") not in urls:
+            urls.append(self.hub_url.rstrip("/"))
+        return urls
+
+    @property
+    def tls_files(self) -> tuple[Path, Path, Path]:
+        """The server's certificate, its key and the client CA, defaults filled in from the keys folder."""
+        return (
+            self.tls_certificate or self.keys_dir / "node.pem",
+            self.tls_private_key or self.keys_dir / "node.key.pem",
+            self.tls_client_ca or self.keys_dir / "network-ca.pem",
+        )
 
     @property
     def is_hub(self) -> bool:

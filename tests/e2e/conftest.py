@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Iterator
@@ -25,6 +26,7 @@ import uvicorn
 
 from polex.agency.schemas import AgencyCreate
 from polex.api.app import create_app
+from polex.api.server import uvicorn_config
 from polex.auth.principal import Principal, PrincipalKind
 from polex.auth.schemas import UserCreate
 from polex.bootstrap import Node
@@ -84,6 +86,8 @@ class LiveServer:
     node: Node
     base_url: str
     own_agency_id: str
+    # Over HTTPS, users' clients trust the network CA (they present no certificate).
+    verify: ssl.SSLContext | bool = True
     _clients: list[httpx.Client] = field(default_factory=list)
     _by_roles: dict[tuple[str, ...], httpx.Client] = field(default_factory=dict)
 
@@ -112,7 +116,7 @@ class LiveServer:
 
     def client(self, headers: dict[str, str] | None = None) -> httpx.Client:
         """A client without credentials (or with the headers given), closed at teardown."""
-        made = httpx.Client(base_url=self.base_url, headers=headers or {}, timeout=30)
+        made = httpx.Client(base_url=self.base_url, headers=headers or {}, timeout=30, verify=self.verify)
         self._clients.append(made)
         return made
 
@@ -120,7 +124,7 @@ class LiveServer:
         form = {"username": username, "password": password}
         if totp is not None:
             form["totp"] = totp
-        with httpx.Client(base_url=self.base_url, timeout=30) as anonymous:
+        with httpx.Client(base_url=self.base_url, timeout=30, verify=self.verify) as anonymous:
             return anonymous.post("/api/v1/auth/token", data=form)
 
     def token_for(self, username: str, password: str = PASSWORD) -> str:
@@ -173,10 +177,11 @@ class _Running:
     sock: socket.socket
 
 
-def _serve(node: Node) -> tuple[_Running, str]:
-    sock = _free_socket()
+def _serve(node: Node, sock: socket.socket | None = None) -> tuple[_Running, str]:
+    """Serve ``node`` on ``sock`` (a free port by default): HTTPS when its settings set tls."""
+    sock = sock or _free_socket()
     port = sock.getsockname()[1]
-    config = uvicorn.Config(create_app(node), host="127.0.0.1", port=port, log_level="warning")
+    config = uvicorn_config(create_app(node), node.settings, host="127.0.0.1", port=port, log_level="warning")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
@@ -184,7 +189,7 @@ def _serve(node: Node) -> tuple[_Running, str]:
         if not thread.is_alive():
             raise RuntimeError("the live server did not start")
         time.sleep(0.01)
-    return _Running(server, thread, sock), f"http://127.0.0.1:{port}"
+    return _Running(server, thread, sock), f"{'https' if node.settings.tls else 'http'}://127.0.0.1:{port}"
 
 
 def _stop(running: _Running) -> None:
@@ -245,26 +250,78 @@ def hub_live(live_backend: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
             schema.drop()
 
 
-@pytest.fixture(scope="module")
-def network(live: LiveServer, hub_live: LiveServer) -> tuple[LiveServer, LiveServer]:
-    """France enrolled in the hub's network, as the operators would do it."""
-    hub = hub_live.node
-    operator = Principal(PrincipalKind.LOCAL, "setup", "setup", hub_live.own_agency_id, "XPO", frozenset({Role.ADMIN}))
-    keys = NodeKeyFiles(live.node.settings.keys_dir)
-    name = live.node.settings.node_name
-    invitation = hub.network.invite(name, "FRA", operator)
-    hub.network.enrol(
-        EnrolmentCreate(
-            name=name, csr=keys.read(NODE_CSR).decode(), encryption_key=keys.encryption_jwk(), url=live.base_url
-        ),
+def enrol(hub: LiveServer, national: Node, url: str) -> None:
+    """``national`` enrolled in ``hub``'s network at ``url``, as the operators would do it:
+    invited, its request sent with the code, approved, its certificate and the CA kept."""
+    operator = Principal(PrincipalKind.LOCAL, "setup", "setup", hub.own_agency_id, "XPO", frozenset({Role.ADMIN}))
+    keys = NodeKeyFiles(national.settings.keys_dir)
+    name, country = national.settings.node_name, national.settings.node_country
+    invitation = hub.node.network.invite(name, country, operator)
+    hub.node.network.enrol(
+        EnrolmentCreate(name=name, csr=keys.read(NODE_CSR).decode(), encryption_key=keys.encryption_jwk(), url=url),
         invitation.code,
     )
-    hub.network.approve(name, operator)
-    issued = hub.network.enrolment(name, invitation.code)
+    hub.node.network.approve(name, operator)
+    issued = hub.node.network.enrolment(name, invitation.code)
     assert issued.certificate is not None
     assert issued.ca_certificate is not None
     keys.write_public(CA_CERTIFICATE, issued.ca_certificate.encode())
     keys.write_public(NODE_CERTIFICATE, issued.certificate.encode())
-    hub.network.ensure_hub_member(hub_live.base_url)
+
+
+@pytest.fixture(scope="module")
+def network(live: LiveServer, hub_live: LiveServer) -> tuple[LiveServer, LiveServer]:
+    """France enrolled in the hub's network, as the operators would do it."""
+    enrol(hub_live, live.node, live.base_url)
+    hub_live.node.network.ensure_hub_member(hub_live.base_url)
     live.node.network_view.hub_url = hub_live.base_url
     return live, hub_live
+
+
+@pytest.fixture(scope="module")
+def tls_network(live_backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServer, LiveServer]]:
+    """A hub and France serving HTTPS, France enrolled: every link between them is mutual TLS
+    (each presents its node certificate and trusts the network CA alone). Users' clients
+    trust the CA and present no certificate."""
+    directory = tmp_path_factory.mktemp(f"tls-{live_backend}")
+    (directory / "hub").mkdir()
+    (directory / "fra").mkdir()
+    hub_url, hub_schema = database_url_for(live_backend, directory / "hub")
+    fra_url, fra_schema = database_url_for(live_backend, directory / "fra")
+    running: list[_Running] = []
+    nodes: list[Node] = []
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            for key in list(os.environ):
+                if key.startswith("POLEX_") and not key.startswith("POLEX_TEST_"):
+                    patch.delenv(key)
+            nodes.append(
+                hub_node := make_node(directory / "hub", hub_url, name="hub", country="XPO", hub=True, tls=True)
+            )
+            nodes.append(fra_node := make_node(directory / "fra", fra_url, tls=True))
+        verify = ssl.create_default_context(cafile=hub_node.settings.keys_dir / CA_CERTIFICATE)
+        hub_running, hub_base = _serve(hub_node)
+        running.append(hub_running)
+        hub_node.network.ensure_hub_member(hub_base)
+        hub = LiveServer(hub_node, hub_base, hub_node.agencies.ensure(own_agency(hub_node.settings)).id, verify)
+        # France serves with the certificate it gets at enrolment: its port is chosen first.
+        fra_socket = _free_socket()
+        fra_base = f"https://127.0.0.1:{fra_socket.getsockname()[1]}"
+        enrol(hub, fra_node, fra_base)
+        fra_node.network_view.hub_url = hub_base
+        fra_running, _ = _serve(fra_node, fra_socket)
+        running.append(fra_running)
+        fra = LiveServer(fra_node, fra_base, fra_node.agencies.ensure(own_agency(fra_node.settings)).id, verify)
+        try:
+            yield fra, hub
+        finally:
+            fra.close()
+            hub.close()
+    finally:
+        for each in reversed(running):
+            _stop(each)
+        for built in nodes:
+            built.close()
+        for schema in (hub_schema, fra_schema):
+            if schema is not None:
+                schema.drop()

@@ -136,10 +136,11 @@ def test_an_attachment_goes_from_a_national_node_to_the_hub_after_an_interrupted
     assert part.content == data[65000:131101]
     assert part.headers["content-range"] == f"bytes 65000-131100/{len(data)}"
 
-    # The sender sees the attachment at the hub and the delivery; it can read back what it sent.
+    # The sender sees the attachment at the hub and the delivery, then the read (the reviewer
+    # opened the message above); it can read back what it sent.
     assert wait_for(lambda: attachment_of(officer, message_id)["status"] == "at_hub")
     wait_for(
-        lambda: {d["status"] for d in officer.get(f"/api/v1/messages/{message_id}").json()["delivery"]} == {"delivered"}
+        lambda: {d["status"] for d in officer.get(f"/api/v1/messages/{message_id}").json()["delivery"]} == {"read"}
     )
     assert officer.get(f"/api/v1/messages/{message_id}/attachments/{upload_id}").content == data
     gone = officer.get(f"/api/v1/attachments/{upload_id}").json()

@@ -48,7 +48,13 @@ def test_a_node_enrols_is_approved_and_appears_in_the_signed_membership(hub_live
     headers = {"X-Polex-Enrolment-Code": code}
 
     not_yet = anonymous.get("/api/v1/network/enrolments/ukr", headers=headers)
-    assert not_yet.json() == {"name": "ukr", "status": "invited", "certificate": None, "ca_certificate": None}
+    assert not_yet.json() == {
+        "name": "ukr",
+        "status": "invited",
+        "certificate": None,
+        "ca_certificate": None,
+        "hub": None,
+    }
     sent = anonymous.post("/api/v1/network/enrolments", json=enrolment_body(keys, "ukr"), headers=headers)
     assert sent.status_code == 202, sent.text
     assert sent.json()["status"] == "pending"
@@ -58,6 +64,7 @@ def test_a_node_enrols_is_approved_and_appears_in_the_signed_membership(hub_live
     assert approved.status_code == 200, approved.text
     assert approved.json()["status"] == "active"
     fetched = anonymous.get("/api/v1/network/enrolments/ukr", headers=headers).json()
+    assert fetched["hub"] == "hub"
     ca_certificate = pki.load_certificate(fetched["ca_certificate"].encode())
     certificate = pki.load_certificate(fetched["certificate"].encode())
     identity = pki.verify_node_certificate(certificate, ca_certificate)

@@ -312,13 +312,20 @@ def server_ssl_context(
     return context
 
 
-def client_ssl_context(ca_cert_path: StrPath, cert_path: StrPath, key_path: StrPath) -> ssl.SSLContext:
-    """TLS 1.3 client context: checks the server against the network CA only, and presents the node's certificate."""
+def client_ssl_context(
+    ca_cert_path: StrPath, cert_path: StrPath | None = None, key_path: StrPath | None = None
+) -> ssl.SSLContext:
+    """TLS 1.3 client context: checks the server against the network CA only, and presents the node's certificate.
+
+    Without ``cert_path`` (a node not enrolled yet, which holds the CA's certificate from its
+    operator) it presents none.
+    """
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # CERT_REQUIRED and check_hostname by default
     _harden(context)
     context.check_hostname = True
     context.verify_mode = ssl.CERT_REQUIRED
-    context.load_cert_chain(certfile=cert_path, keyfile=key_path)
+    if cert_path is not None:
+        context.load_cert_chain(certfile=cert_path, keyfile=key_path)
     context.load_verify_locations(cafile=ca_cert_path)
     return context
 

@@ -3,6 +3,10 @@
 The runner prepares each node once (config, keys, database, agencies, users, synthetic
 records), starts ``polex serve`` for each, waits until every one is healthy, writes
 ``demo.json`` and waits for SIGINT or SIGTERM, then stops every node cleanly.
+
+With ``--tls`` every node serves HTTPS with the certificate the hub's CA issued it, and every
+link between nodes is mutual TLS; users' clients trust the CA (``ca_certificate`` in
+``demo.json``) and present no certificate.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import json
 import os
 import shutil
 import signal
+import ssl
 import subprocess
 import sys
 import time
@@ -18,6 +23,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 import httpx
 
@@ -57,17 +63,29 @@ def _child_environment() -> dict[str, str]:
     return {key: value for key, value in os.environ.items() if not key.startswith("POLEX_")}
 
 
-def prepare_node(data_dir: Path, demo_node: DemoNode, port: int, size: float) -> list[dict[str, str]]:
+def node_url(port: int, *, tls: bool) -> str:
+    return f"{'https' if tls else 'http'}://127.0.0.1:{port}"
+
+
+def trust(directory: Path, *, tls: bool) -> ssl.SSLContext | bool:
+    """What the runner's own clients verify the nodes with: the demo network's CA over TLS."""
+    hub = next(demo_node for demo_node in DEMO_NODES if demo_node.role is NodeRole.HUB)
+    return ssl.create_default_context(cafile=directory / hub.name / "keys" / "network-ca.pem") if tls else True
+
+
+def prepare_node(
+    data_dir: Path, demo_node: DemoNode, port: int, size: float, tls: bool = False
+) -> list[dict[str, str]]:
     """Create and seed one node; returns its users with their passwords (run in a worker)."""
     os.environ.pop("POLEX_DATABASE_URL", None)
     from polex.demo.seed import seed_node
     from polex.provision import NodeIdentity, initialise_node
 
     identity = NodeIdentity(name=demo_node.name, country=demo_node.country, role=demo_node.role, port=port)
-    node = initialise_node(data_dir, identity)
+    node = initialise_node(data_dir, identity, tls=tls)
     try:
         users = seed_node(node, seed=demo_node.seed, size=size)
-        publish_witness_access(node, data_dir, f"http://127.0.0.1:{port}")
+        publish_witness_access(node, data_dir, node_url(port, tls=tls))
     finally:
         node.close()
     (data_dir / READY_MARK).write_text("seeded\n")
@@ -120,7 +138,7 @@ def wire_witnesses(nodes: list[tuple[DemoNode, int, Path]]) -> None:
         set_witness_peers(data_dir, peers, witness_seconds=5.0, checkpoint_seconds=5.0)
 
 
-def enrol_nationals(nodes: list[tuple[DemoNode, int, Path]]) -> None:
+def enrol_nationals(nodes: list[tuple[DemoNode, int, Path]], *, tls: bool = False) -> None:
     """Each national node joins the hub's network as an operator would (invitation, request,
     approval, certificate), done here in one step so that the demo starts as a network."""
     from polex.auth.principal import Principal, PrincipalKind
@@ -138,7 +156,7 @@ def enrol_nationals(nodes: list[tuple[DemoNode, int, Path]]) -> None:
         for demo_node, port, data_dir in nodes:
             if demo_node.role is NodeRole.HUB:
                 continue
-            set_hub_url(data_dir, f"http://127.0.0.1:{hub_port}")
+            set_hub_url(data_dir, node_url(hub_port, tls=tls))
             settings = load_settings(data_dir=data_dir)
             keys = NodeKeyFiles(settings.keys_dir)
             if keys.has(NODE_CERTIFICATE):
@@ -148,7 +166,7 @@ def enrol_nationals(nodes: list[tuple[DemoNode, int, Path]]) -> None:
                 name=demo_node.name,
                 csr=keys.read(NODE_CSR).decode(),
                 encryption_key=keys.encryption_jwk(),
-                url=f"http://127.0.0.1:{port}",
+                url=node_url(port, tls=tls),
             )
             hub.network.enrol(request, invitation.code)
             hub.network.approve(demo_node.name, operator)
@@ -171,21 +189,29 @@ FIRST_MESSAGES = {
 }
 
 
-def exchange_messages(nodes: list[tuple[DemoNode, int, Path]], users: list[dict[str, str]]) -> None:
+def exchange_messages(
+    nodes: list[tuple[DemoNode, int, Path]], users: list[dict[str, str]], *, tls: bool = False
+) -> None:
     """Each national investigator sends a message to the hub; the hub's NCB operator answers all."""
+    verify = trust(nodes[0][2].parent, tls=tls)
 
     def client(node: DemoNode, port: int, role: str) -> httpx.Client | None:
         user = next((u for u in users if u["node"] == node.name and u["role"] == role), None)
         if user is None:
             return None
-        url = f"http://127.0.0.1:{port}"
+        url = node_url(port, tls=tls)
         token = httpx.post(
-            f"{url}/api/v1/auth/token", data={"username": user["username"], "password": user["password"]}
+            f"{url}/api/v1/auth/token",
+            data={"username": user["username"], "password": user["password"]},
+            verify=verify,
         )
         if token.status_code != 200:
             return None
         return httpx.Client(
-            base_url=url, headers={"Authorization": f"Bearer {token.json()['access_token']}"}, timeout=10
+            base_url=url,
+            headers={"Authorization": f"Bearer {token.json()['access_token']}"},
+            timeout=10,
+            verify=verify,
         )
 
     for demo_node, port, _ in nodes:
@@ -211,41 +237,47 @@ def exchange_messages(nodes: list[tuple[DemoNode, int, Path]], users: list[dict[
             )
 
 
-def national_requests(nodes: list[tuple[DemoNode, int, Path]], users: list[dict[str, str]]) -> None:
+def national_requests(
+    nodes: list[tuple[DemoNode, int, Path]], users: list[dict[str, str]], *, tls: bool = False
+) -> None:
     """Each national bureau drafts a red notice request on its own node and submits it: it
     travels to the hub in signed envelopes and waits there for the reviewers."""
+    verify = trust(nodes[0][2].parent, tls=tls)
     for position, (demo_node, port, _) in enumerate(nodes):
         if demo_node.role is NodeRole.HUB:
             continue
         user = next((u for u in users if u["node"] == demo_node.name and u["role"] == Role.NCB_OPERATOR.value), None)
         if user is None:
             continue
-        url = f"http://127.0.0.1:{port}"
+        url = node_url(port, tls=tls)
         form = {"username": user["username"], "password": user["password"]}
-        token = httpx.post(f"{url}/api/v1/auth/token", data=form, timeout=10)
+        token = httpx.post(f"{url}/api/v1/auth/token", data=form, timeout=10, verify=verify)
         if token.status_code != 200:
             continue
         headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
-        with httpx.Client(base_url=url, headers=headers, timeout=10) as client:
+        with httpx.Client(base_url=url, headers=headers, timeout=10, verify=verify) as client:
             draft = client.post("/api/v1/notices", json=national_request(demo_node.country, 40 + position))
             if draft.status_code == 201:
                 client.post(f"/api/v1/notices/{draft.json()['id']}/submit")
 
 
-def first_checks(nodes: list[tuple[DemoNode, int, Path]], users: list[dict[str, str]]) -> None:
+def first_checks(nodes: list[tuple[DemoNode, int, Path]], users: list[dict[str, str]], *, tls: bool = False) -> None:
     """At the hub, each member's officer checks at a border some documents another member
     reported stolen, and some that nobody did: the owners get hits to confirm."""
-    hub_node, hub_port, _ = next(item for item in nodes if item[0].role is NodeRole.HUB)
-    url = f"http://127.0.0.1:{hub_port}"
+    hub_node, hub_port, hub_dir = next(item for item in nodes if item[0].role is NodeRole.HUB)
+    url = node_url(hub_port, tls=tls)
+    verify = trust(hub_dir.parent, tls=tls)
     officers = [user for user in users if user["node"] == hub_node.name and user["username"].endswith(".officer")]
     for position, officer in enumerate(officers):
         token = httpx.post(
-            f"{url}/api/v1/auth/token", data={"username": officer["username"], "password": officer["password"]}
+            f"{url}/api/v1/auth/token",
+            data={"username": officer["username"], "password": officer["password"]},
+            verify=verify,
         )
         if token.status_code != 200:
             continue
         headers = {"Authorization": f"Bearer {token.json()['access_token']}", "X-Polex-Purpose": "border_control"}
-        with httpx.Client(base_url=url, headers=headers, timeout=10) as client:
+        with httpx.Client(base_url=url, headers=headers, timeout=10, verify=verify) as client:
             other = officers[(position + 1) % len(officers)]["username"].split(".")[0].upper()
             listed = client.get("/api/v1/travel-documents", params={"owner_country": other, "limit": 3})
             documents = [
@@ -265,7 +297,7 @@ def _raise_stop(signum: int, _frame: FrameType | None) -> None:
     raise Stop(signal.Signals(signum).name)
 
 
-def run_demo(directory: Path, *, reset: bool, base_port: int, size: float) -> int:
+def run_demo(directory: Path, *, reset: bool, base_port: int, size: float, tls: bool = False) -> int:
     directory = directory.resolve()
     if reset and directory.exists():
         shutil.rmtree(directory)
@@ -281,11 +313,12 @@ def run_demo(directory: Path, *, reset: bool, base_port: int, size: float) -> in
     to_prepare = []
     for demo_node, port, data_dir in nodes:
         known = [user for user in previous["users"] if user["node"] == demo_node.name]
-        if (data_dir / READY_MARK).exists() and known:
+        if (data_dir / READY_MARK).exists() and known and load_settings(data_dir=data_dir).tls == tls:
             users.extend(known)  # reuse the data and the passwords of the last run
             continue
         if data_dir.exists():
-            shutil.rmtree(data_dir)  # half-prepared, or its passwords are lost: start it afresh
+            # Half-prepared, its passwords lost, or prepared with(out) TLS: start it afresh.
+            shutil.rmtree(data_dir)
         to_prepare.append((demo_node, port, data_dir))
 
     processes: list[tuple[DemoNode, subprocess.Popen[bytes]]] = []
@@ -294,13 +327,13 @@ def run_demo(directory: Path, *, reset: bool, base_port: int, size: float) -> in
             print(f"preparing {len(to_prepare)} node(s) with synthetic data ...", flush=True)
             with ProcessPoolExecutor(max_workers=min(len(to_prepare), os.cpu_count() or 2)) as pool:
                 futures = [
-                    pool.submit(prepare_node, data_dir, demo_node, port, size)
+                    pool.submit(prepare_node, data_dir, demo_node, port, size, tls)
                     for demo_node, port, data_dir in to_prepare
                 ]
                 for future in futures:
                     users.extend(future.result())
         wire_witnesses(nodes)
-        enrol_nationals(nodes)
+        enrol_nationals(nodes, tls=tls)
         for demo_node, port, data_dir in nodes:
             log = (data_dir / "serve.log").open("ab")
             command = [
@@ -321,24 +354,27 @@ def run_demo(directory: Path, *, reset: bool, base_port: int, size: float) -> in
                 start_new_session=True,
             )
             processes.append((demo_node, process))
-        _wait_healthy(nodes, processes)
+        _wait_healthy(nodes, processes, tls=tls)
         if to_prepare:
-            exchange_messages(nodes, users)
-            national_requests(nodes, users)
-            first_checks(nodes, users)
-        summary = {
+            exchange_messages(nodes, users, tls=tls)
+            national_requests(nodes, users, tls=tls)
+            first_checks(nodes, users, tls=tls)
+        summary: dict[str, Any] = {
             "nodes": [
                 {
                     "name": demo_node.name,
                     "country": demo_node.country,
                     "role": demo_node.role.value,
-                    "url": f"http://127.0.0.1:{port}",
+                    "url": node_url(port, tls=tls),
                     "data_dir": str(data_dir),
                 }
                 for demo_node, port, data_dir in nodes
             ],
             "users": sorted(users, key=lambda user: (user["node"], user["role"])),
         }
+        if tls:
+            hub_dir = next(data_dir for demo_node, _, data_dir in nodes if demo_node.role is NodeRole.HUB)
+            summary["ca_certificate"] = str(hub_dir / "keys" / "network-ca.pem")
         summary_path.write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
         os.chmod(summary_path, 0o600)  # it holds passwords
         _print_summary(summary, summary_path, time.monotonic() - started)
@@ -361,12 +397,14 @@ def run_demo(directory: Path, *, reset: bool, base_port: int, size: float) -> in
 def _wait_healthy(
     nodes: list[tuple[DemoNode, int, Path]],
     processes: list[tuple[DemoNode, subprocess.Popen[bytes]]],
+    *,
+    tls: bool = False,
 ) -> None:
     # Ready, not only alive: the summary invites to match persons, which waits for the
     # watch list each node loads once it serves.
     deadline = time.monotonic() + START_TIMEOUT_SECONDS
-    pending = {demo_node.name: f"http://127.0.0.1:{port}/readyz" for demo_node, port, _ in nodes}
-    with httpx.Client(timeout=2.0) as client:
+    pending = {demo_node.name: f"{node_url(port, tls=tls)}/readyz" for demo_node, port, _ in nodes}
+    with httpx.Client(timeout=2.0, verify=trust(nodes[0][2].parent, tls=tls)) as client:
         while pending:
             for demo_node, process in processes:
                 if process.poll() is not None:
@@ -397,7 +435,7 @@ def _stop_all(processes: list[tuple[DemoNode, subprocess.Popen[bytes]]]) -> None
             process.wait()
 
 
-def _print_summary(summary: dict[str, list[dict[str, str]]], path: Path, elapsed: float) -> None:
+def _print_summary(summary: dict[str, Any], path: Path, elapsed: float) -> None:
     print(f"\npolex demo is up in {elapsed:.1f} s. Nodes:")
     for node in summary["nodes"]:
         print(f"  {node['name']:<4} {node['country']} {node['role']:<8} {node['url']}  (API docs: {node['url']}/docs)")
@@ -407,4 +445,9 @@ def _print_summary(summary: dict[str, list[dict[str, str]]], path: Path, elapsed
             f"{user['username']} / {user['password']}" for user in summary["users"] if user["node"] == node["name"]
         ]
         print(f"  {node['name']}: " + ", ".join(logins))
+    if "ca_certificate" in summary:
+        print(
+            "\nEvery node serves HTTPS, and the links between nodes are mutual TLS; trust the demo network's CA "
+            f"to connect (curl --cacert {summary['ca_certificate']} ...)."
+        )
     print(f"\nThe same as JSON: {path}\nPress Ctrl-C to stop every node.", flush=True)

@@ -389,16 +389,13 @@ class AttachmentService:
     def _http(self) -> httpx.Client:
         if self._client is None:
             timeout = httpx.Timeout(60.0, connect=10.0)
-            self._client = httpx.Client(timeout=timeout, limits=httpx.Limits(max_connections=8))
+            self._client = self._network.clients.client(timeout=timeout, limits=httpx.Limits(max_connections=8))
         return self._client
 
     def _hub(self) -> _HubPort:
         if self._network.is_hub:
             return _LocalHub(self.hub, self._folders, self._network.node_name)
-        hub = self._network.hub()
-        if hub.url is None:
-            raise _Retry("the hub has no URL")
-        return _RemoteHub(self._http(), self._network, hub.name, hub.url)
+        return _RemoteHub(self._http(), self._network, self._network.hub().name)
 
     def _check_stop(self) -> None:
         if self._stopping.is_set():
@@ -735,18 +732,33 @@ class _LocalHub:
 
 
 class _RemoteHub:
-    """The hub's store over HTTP, with this node's token."""
+    """The hub's store over HTTP, with this node's token, at whichever hub access point answers."""
 
     RETRYABLE: ClassVar[frozenset[int]] = frozenset({401, 404, 408, 425, 429})
+    PATH = "/api/v1/network/attachments"
 
-    def __init__(self, client: httpx.Client, network: NetworkView, hub_name: str, hub_url: str) -> None:
+    def __init__(self, client: httpx.Client, network: NetworkView, hub_name: str) -> None:
         self._client = client
         self._network = network
         self._hub_name = hub_name
-        self._base = f"{hub_url.rstrip('/')}/api/v1/network/attachments"
 
     def _headers(self, **extra: str) -> dict[str, str]:
         return {"Authorization": f"PolexNode {self._network.token_for(self._hub_name)}", **extra}
+
+    def _send(self, method: str, path: str, *, content: bytes | None = None, headers: dict[str, str]) -> httpx.Response:
+        """The request at the hub (failing over between its access points); the response streams."""
+
+        def attempt(base: str) -> httpx.Response:
+            request = self._client.build_request(method, f"{base}{self.PATH}{path}", content=content, headers=headers)
+            return self._client.send(request, stream=True)
+
+        return self._network.call_hub(attempt)
+
+    def _call(self, method: str, path: str, *, content: bytes | None = None, headers: dict[str, str]) -> httpx.Response:
+        """The request at the hub (failing over between its access points), read whole."""
+        return self._network.call_hub(
+            lambda base: self._client.request(method, f"{base}{self.PATH}{path}", content=content, headers=headers)
+        )
 
     def _outcome(self, response: httpx.Response) -> None:
         if response.status_code < 300:
@@ -757,8 +769,9 @@ class _RemoteHub:
         raise _Refused(f"the hub refused it: {detail}")
 
     def declare(self, attachment_id: str, declared: HubAttachmentDeclared) -> int:
-        response = self._client.put(
-            f"{self._base}/{attachment_id}",
+        response = self._call(
+            "PUT",
+            f"/{attachment_id}",
             content=orjson.dumps(declared.model_dump(mode="json")),
             headers=self._headers(**{"Content-Type": "application/json"}),
         )
@@ -766,8 +779,9 @@ class _RemoteHub:
         return int(response.json()["received"])
 
     def put_chunk(self, attachment_id: str, index: int, data: bytes, sha256: str) -> None:
-        response = self._client.put(
-            f"{self._base}/{attachment_id}/chunks/{index}",
+        response = self._call(
+            "PUT",
+            f"/{attachment_id}/chunks/{index}",
             content=data,
             headers=self._headers(
                 **{"Content-Type": "application/octet-stream", "Content-Digest": content_digest(sha256)}
@@ -776,20 +790,22 @@ class _RemoteHub:
         self._outcome(response)
 
     def get_chunk(self, attachment_id: str, index: int, writer: ChunkWriter) -> None:
-        with self._client.stream(
-            "GET", f"{self._base}/{attachment_id}/chunks/{index}", headers=self._headers()
-        ) as response:
+        response = self._send("GET", f"/{attachment_id}/chunks/{index}", headers=self._headers())
+        try:
             if response.status_code != 200:
                 response.read()
                 self._outcome(response)
                 raise _Retry(f"the hub answered {response.status_code}")
             for piece in response.iter_bytes(PIECE):
                 writer.write(piece)
+        finally:
+            response.close()
 
     def fetched(self, attachment_id: str, outcome: str, reason: str | None) -> None:
         body = {"outcome": outcome, "reason": reason[:2000] if reason else None}
-        response = self._client.post(
-            f"{self._base}/{attachment_id}/fetched",
+        response = self._call(
+            "POST",
+            f"/{attachment_id}/fetched",
             content=orjson.dumps(body),
             headers=self._headers(**{"Content-Type": "application/json"}),
         )

@@ -1,6 +1,6 @@
 """Messages over HTTP: users send and read, upload and download attachments; nodes hand
 envelopes, attachment chunks and reports to each other (authenticated by node tokens,
-``Authorization: PolexNode <token>``)."""
+``Authorization: PolexNode <token>``, and over HTTPS by the node's client certificate too)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from starlette.requests import ClientDisconnect
 
 from polex.api.dependencies import NodeDep, PrincipalDep
+from polex.api.server import client_certificate
 from polex.crypto.attachment import MAX_CHUNKS
 from polex.domain.base import RecordId
 from polex.errors import BadRequest, FieldError, PayloadTooLarge
@@ -46,10 +47,14 @@ ContentDigest = Annotated[
 
 
 async def node_caller(
-    node: NodeDep, authorization: Annotated[str | None, Header(alias="Authorization", max_length=8192)] = None
+    request: Request,
+    node: NodeDep,
+    authorization: Annotated[str | None, Header(alias="Authorization", max_length=8192)] = None,
 ) -> str:
-    """The node behind the request's node token; checked before the body is read."""
-    caller: str = await run_in_threadpool(node.network_view.caller, authorization)
+    """The node behind the request's node token and, over mutual TLS, its certificate;
+    checked before the body is read."""
+    certificate = client_certificate(request.scope)
+    caller: str = await run_in_threadpool(node.network_view.caller, authorization, certificate)
     return caller
 
 

@@ -73,9 +73,14 @@ class MessageCreate(SchemaModel):
 
 class RecipientStatus(SchemaModel):
     node: str
-    status: str = Field(description="queued, at_hub, delivered, expired or refused")
+    status: str = Field(
+        description="queued, at_hub, delivered, read, expired or refused; never back from read (a late report)"
+    )
     reason: str | None = None
     updated_at: dt.datetime
+    read_at: dt.datetime | None = Field(
+        default=None, description="When a user of the recipient node first read it (its signed read receipt)"
+    )
 
 
 class AttachmentInfo(SchemaModel):
@@ -106,6 +111,7 @@ class MessageRead(SchemaModel):
     body: str
     author: dict[str, Any]
     received_at: dt.datetime | None = None
+    read_at: dt.datetime | None = Field(default=None, description="Inbox: when a user here first read it")
     delivery: list[RecipientStatus] = Field(default_factory=list, description="Per recipient (outbox only)")
     attachments: list[AttachmentInfo] = Field(
         default_factory=list, description="Download each at /api/v1/messages/{id}/attachments/{attachment id}"
@@ -144,6 +150,15 @@ class DeliveryReport(SchemaModel):
 
 class DeliveryReports(SchemaModel):
     reports: list[DeliveryReport] = Field(min_length=1, max_length=1000)
+
+
+class ReadReceipt(SchemaModel):
+    """From a recipient node to the sender node, in an envelope of its own through the hub:
+    a user there read the message. ``receipt`` is the JWS the recipient node signs
+    (``polex-receipt+jws``: message id, recipient, status ``read``, time)."""
+
+    message_id: RecordId
+    receipt: Annotated[str, StringConstraints(min_length=1, max_length=8000)]
 
 
 # -- attachments ------------------------------------------------------------------------------

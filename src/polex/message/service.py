@@ -14,6 +14,10 @@
    twice, the application sees it once) and answers with a delivery receipt it signs.
 5. The hub reports delivered, expired or refused to the sender
    (``POST /api/v1/network/receipts``), which updates its per-recipient status.
+6. The first read of a received message by a user of the recipient node queues a read
+   receipt that node signs, in the read's transaction, as an envelope of its own to the
+   sender's node (through the hub, steps 2 to 5); the sender checks it and shows ``read``.
+   A recipient's status only moves forward.
 
 No transaction is ever open across a network call (SQLite has one writer, and a slow
 peer must not hold the database).
@@ -23,6 +27,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -30,7 +35,8 @@ import httpx
 import orjson
 from joserfc import jws
 from joserfc.errors import JoseError
-from sqlalchemy import select
+from pydantic import ValidationError
+from sqlalchemy import select, update
 
 from polex.audit.service import AuditTrail, EventDraft, actor_of
 from polex.auth.principal import Principal
@@ -50,6 +56,7 @@ from polex.message.schemas import (
     MessageAccepted,
     MessageCreate,
     MessageRead,
+    ReadReceipt,
     RecipientStatus,
     SealedAttachment,
 )
@@ -65,6 +72,13 @@ from polex.storage.unit_of_work import UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
 RECEIPT_TYPE = "polex-receipt+jws"
+# A recipient node's read receipt, carried to the sender node in an envelope of its own.
+READ_RECEIPT_TYPE = "application/vnd.polex.read-receipt+json"
+RECEIPT_CLOCK_SKEW = dt.timedelta(minutes=5)  # a read receipt dated later than this ahead is refused
+# The sender's view of a recipient only moves forward along this order; expired and refused
+# are where a message ends undelivered, but a signed read receipt proves it arrived after all
+# (the hub may expire an entry whose push it did not get to record before a crash).
+STATUS_RANK = {"queued": 0, "at_hub": 1, "delivered": 2, "expired": 2, "refused": 2, "read": 3}
 MAX_BACKOFF = dt.timedelta(minutes=5)
 
 
@@ -126,6 +140,12 @@ def _routing_id(envelope: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def _recipient_status(row: MessageRecipientRow) -> RecipientStatus:
+    return RecipientStatus(
+        node=row.recipient, status=row.status, reason=row.reason, updated_at=row.updated_at, read_at=row.read_at
+    )
+
+
 def backoff(attempts: int) -> dt.timedelta:
     """1 s, 2 s, 4 s ... up to five minutes between tries."""
     return min(dt.timedelta(seconds=2 ** min(attempts, 12)), MAX_BACKOFF)
@@ -159,12 +179,15 @@ class MessageService:
         self.on_outbox: Callable[[], None] = lambda: None
         self.on_hub_queue: Callable[[], None] = lambda: None
         # What acts on envelopes that are not users' messages, by content type.
-        self.handlers: dict[str, ContentHandler] = {}
+        self.handlers: dict[str, ContentHandler] = {READ_RECEIPT_TYPE: self.apply_read_receipt}
+        # At the hub: senders its delivery reports did not reach, with the tries so far and
+        # when to try again (time.monotonic()).
+        self._report_retry: dict[str, tuple[int, float]] = {}
 
     def _client(self) -> httpx.Client:
         if self._shared is None:
             limits = httpx.Limits(max_connections=20, max_keepalive_connections=20)
-            self._shared = httpx.Client(timeout=10, limits=limits)
+            self._shared = self._network.clients.client(timeout=10, limits=limits)
         return self._shared
 
     def _post(self, base_url: str, path: str, audience: str, body: bytes) -> httpx.Response:
@@ -374,10 +397,7 @@ class MessageService:
             rows = uow.session.scalars(
                 select(MessageRecipientRow).where(MessageRecipientRow.message_id == message_id)
             ).all()
-            return [
-                RecipientStatus(node=row.recipient, status=row.status, reason=row.reason, updated_at=row.updated_at)
-                for row in rows
-            ]
+            return [_recipient_status(row) for row in rows]
 
     def messages(self, principal: Principal, box: str, *, limit: int = 100) -> list[MessageRead]:
         principal.require(Permission.MESSAGE_READ)
@@ -392,6 +412,9 @@ class MessageService:
         return items
 
     def get(self, message_id: str, principal: Principal) -> MessageRead:
+        """A message with its status per recipient. The first read of a received message
+        here also queues a read receipt, signed by this node, to the sender's node (in the
+        read's transaction, so it leaves once and only if the read is recorded)."""
         principal.require(Permission.MESSAGE_READ)
         with self._uow(read_only=True) as uow:
             row = uow.session.scalars(
@@ -404,10 +427,58 @@ class MessageService:
             else:
                 infos = AttachmentService.infos(uow.session, [(row.id, row.box)])
                 read = self._read(uow.session, row, infos.get((row.id, row.box), []))
+        if read is not None and read.box == "inbox" and read.read_at is None:
+            read.read_at = self._first_read(read, principal)
+            return read
         self._audit.record([EventDraft(AuditTag.MESSAGE_READ, actor_of(principal), details={"message": message_id})])
         if read is None:
             raise NotFound(f"no message '{message_id}'")
         return read
+
+    def _first_read(self, read: MessageRead, principal: Principal) -> dt.datetime | None:
+        """Record that a user read a received message and, if nobody had before, queue the
+        read receipt to its sender's node; returns when it was first read."""
+        now = dt.datetime.now(dt.UTC)
+        user = actor_of(principal)
+        node = Actor(kind="node", name=self._network.node_name)
+        with self._uow() as uow:
+            claimed = uow.session.execute(
+                update(MessageRow)
+                .where(MessageRow.id == read.id, MessageRow.box == "inbox", MessageRow.read_at.is_(None))
+                .values(read_at=now)
+            )
+            details: dict[str, Any] = {"message": read.id}
+            events = [EventDraft(AuditTag.MESSAGE_READ, user, details=details)]
+            if getattr(claimed, "rowcount", 0) != 1:  # another user's first read came just before
+                first = uow.session.scalar(
+                    select(MessageRow.read_at).where(MessageRow.id == read.id, MessageRow.box == "inbox")
+                )
+            else:
+                first = now
+                details["first"] = True
+                try:
+                    receipt = ReadReceipt(message_id=read.id, receipt=self._receipt(read.id, now, status="read"))
+                    envelope_id = self.enqueue(
+                        uow.session,
+                        to=[read.sender],
+                        content_type=READ_RECEIPT_TYPE,
+                        body=receipt.model_dump_json().encode(),
+                        conversation_id=read.conversation_id,
+                        subject=f"read receipt for {read.id}",
+                        handling=Tlp(read.handling),
+                    )
+                except NetworkUnavailable as error:  # the sender left the network (or this node): nobody to tell
+                    log.warning("no read receipt for message %s: %s", read.id, error)
+                    details["read_receipt"] = f"not sent: {error}"
+                else:
+                    details["read_receipt"] = envelope_id
+                    sent = {"message": read.id, "to": read.sender, "envelope": envelope_id, "at": now.isoformat()}
+                    events.append(EventDraft(AuditTag.READ_RECEIPT_SENT, node, details=sent))
+            self._audit.add(uow, events)
+            uow.commit()
+        if details.get("first"):
+            self.on_outbox()
+        return first
 
     @staticmethod
     def _read(session: Any, row: MessageRow, attachments: list[AttachmentInfo]) -> MessageRead:
@@ -416,10 +487,7 @@ class MessageService:
             statuses = session.scalars(
                 select(MessageRecipientRow).where(MessageRecipientRow.message_id == row.id)
             ).all()
-            delivery = [
-                RecipientStatus(node=item.recipient, status=item.status, reason=item.reason, updated_at=item.updated_at)
-                for item in statuses
-            ]
+            delivery = [_recipient_status(item) for item in statuses]
         return MessageRead(
             id=row.id,
             box=row.box,
@@ -435,6 +503,7 @@ class MessageService:
             body=row.body,
             author=row.author,
             received_at=row.received_at,
+            read_at=row.read_at,
             delivery=delivery,
             attachments=attachments,
         )
@@ -497,10 +566,10 @@ class MessageService:
             if self._network.is_hub:
                 results = self.accept_batch([orjson.loads(text) for text in envelopes], caller=self._network.node_name)
                 return [result.get("error") for result in results]
-            hub = self._network.hub()
-            if hub.url is None:
-                return ["the hub has no URL"] * len(envelopes)
-            response = self._post(hub.url, "/api/v1/network/envelopes", hub.name, _envelope_batch(envelopes))
+            hub, batch = self._network.hub(), _envelope_batch(envelopes)
+            response = self._network.call_hub(
+                lambda base: self._post(base, "/api/v1/network/envelopes", hub.name, batch)
+            )
             if response.status_code not in (200, 202):
                 return [f"the hub answered {response.status_code}: {response.text[:500]}"] * len(envelopes)
             return [item.get("error") for item in response.json()["results"]]
@@ -592,34 +661,50 @@ class MessageService:
         if not self._network.is_hub:
             return 0
         now = dt.datetime.now(dt.UTC)
+        queued = HubDeliveryRow.status == "queued"
         with self._uow(read_only=True) as uow:
-            queued = uow.session.execute(
-                select(
-                    HubDeliveryRow.message_id,
-                    HubDeliveryRow.recipient,
-                    HubDeliveryRow.attempts,
-                    HubDeliveryRow.next_attempt_at,
-                    HubEnvelopeRow.envelope,
-                    HubEnvelopeRow.expires,
-                    HubEnvelopeRow.conversation_id,
-                )
+            expired = uow.session.execute(
+                select(HubDeliveryRow.message_id, HubDeliveryRow.recipient, HubEnvelopeRow.expires)
                 .join(HubEnvelopeRow, HubEnvelopeRow.message_id == HubDeliveryRow.message_id)
-                .where(HubDeliveryRow.status == "queued")
-                .order_by(HubEnvelopeRow.received_at, HubDeliveryRow.message_id)
+                .where(queued, HubEnvelopeRow.expires <= now)
                 .limit(limit)
             ).all()
+            # Each recipient with something due is served from its own queue: a node away
+            # for hours, its backlog waiting out the back-off, holds up nobody else.
+            due = uow.session.scalars(
+                select(HubDeliveryRow.recipient).where(queued, HubDeliveryRow.next_attempt_at <= now).distinct()
+            ).all()
+            queues = {
+                recipient: uow.session.execute(
+                    select(
+                        HubDeliveryRow.message_id,
+                        HubDeliveryRow.attempts,
+                        HubDeliveryRow.next_attempt_at,
+                        HubEnvelopeRow.envelope,
+                        HubEnvelopeRow.expires,
+                        HubEnvelopeRow.conversation_id,
+                    )
+                    .join(HubEnvelopeRow, HubEnvelopeRow.message_id == HubDeliveryRow.message_id)
+                    .where(queued, HubDeliveryRow.recipient == recipient)
+                    .order_by(HubEnvelopeRow.received_at, HubDeliveryRow.message_id)
+                    .limit(limit)
+                ).all()
+                for recipient in due
+            }
+        for message_id, recipient, expires in expired:
+            self._finish(message_id, recipient, "expired", f"not delivered before {expires.isoformat()}", None)
         # Order is kept within a conversation: a recipient gets nothing of a conversation
         # while an earlier message of it waits for that recipient.
-        waiting: set[tuple[str, str]] = set()
         to_push: dict[str, list[tuple[str, int, str, str]]] = {}
-        for message_id, recipient, attempts, next_attempt_at, envelope, expires, conversation in queued:
-            if expires <= now:
-                self._finish(message_id, recipient, "expired", f"not delivered before {expires.isoformat()}", None)
-                continue
-            if (conversation, recipient) in waiting or next_attempt_at > now:
-                waiting.add((conversation, recipient))
-                continue
-            to_push.setdefault(recipient, []).append((message_id, attempts, envelope, conversation))
+        for recipient, entries in queues.items():
+            waiting: set[str] = set()
+            for message_id, attempts, next_attempt_at, envelope, expires, conversation in entries:
+                if expires <= now:
+                    continue  # expired above
+                if conversation in waiting or next_attempt_at > now:
+                    waiting.add(conversation)
+                    continue
+                to_push.setdefault(recipient, []).append((message_id, attempts, envelope, conversation))
         delivered = 0
         for recipient, items in to_push.items():
             for batch in _batches(items, lambda item: len(item[2])):
@@ -716,31 +801,46 @@ class MessageService:
 
     def report_once(self, *, limit: int = 1000) -> int:
         """Tell senders what became of their messages (delivered, expired, refused), one
-        batch per sender."""
+        batch per sender. A sender out of reach is tried again with back-off (kept in
+        memory: a restarted hub tries at once), and holds up no other sender's reports."""
+        unreported = (HubDeliveryRow.status != "queued") & HubDeliveryRow.reported_at.is_(None)
+        moment = time.monotonic()
         with self._uow(read_only=True) as uow:
-            due = uow.session.execute(
-                select(
-                    HubDeliveryRow.message_id,
-                    HubDeliveryRow.recipient,
-                    HubDeliveryRow.status,
-                    HubDeliveryRow.reason,
-                    HubDeliveryRow.receipt,
-                    HubEnvelopeRow.sender,
-                )
-                .join(HubEnvelopeRow, HubEnvelopeRow.message_id == HubDeliveryRow.message_id)
-                .where(HubDeliveryRow.status != "queued", HubDeliveryRow.reported_at.is_(None))
-                .limit(limit)
+            senders = uow.session.scalars(
+                select(HubEnvelopeRow.sender)
+                .join(HubDeliveryRow, HubEnvelopeRow.message_id == HubDeliveryRow.message_id)
+                .where(unreported)
+                .distinct()
             ).all()
-        by_sender: dict[str, list[DeliveryReport]] = {}
-        for message_id, recipient, status, reason, receipt, sender in due:
-            report = DeliveryReport(
-                message_id=message_id, recipient=recipient, status=status, reason=reason, receipt=receipt
-            )
-            by_sender.setdefault(sender, []).append(report)
+            by_sender: dict[str, list[DeliveryReport]] = {}
+            for sender in senders:
+                if self._report_retry.get(sender, (0, 0.0))[1] > moment:
+                    continue
+                due = uow.session.execute(
+                    select(
+                        HubDeliveryRow.message_id,
+                        HubDeliveryRow.recipient,
+                        HubDeliveryRow.status,
+                        HubDeliveryRow.reason,
+                        HubDeliveryRow.receipt,
+                    )
+                    .join(HubEnvelopeRow, HubEnvelopeRow.message_id == HubDeliveryRow.message_id)
+                    .where(unreported, HubEnvelopeRow.sender == sender)
+                    .limit(limit)
+                ).all()
+                by_sender[sender] = [
+                    DeliveryReport(
+                        message_id=message_id, recipient=recipient, status=status, reason=reason, receipt=receipt
+                    )
+                    for message_id, recipient, status, reason, receipt in due
+                ]
         reported = 0
         for sender, reports in by_sender.items():
             if not self._report(sender, reports):
+                attempts = self._report_retry.get(sender, (0, 0.0))[0]
+                self._report_retry[sender] = (attempts + 1, time.monotonic() + backoff(attempts).total_seconds())
                 continue
+            self._report_retry.pop(sender, None)
             with self._uow() as uow:
                 now = dt.datetime.now(dt.UTC)
                 for report in reports:
@@ -763,6 +863,9 @@ class MessageService:
             response = self._post(member.url, "/api/v1/network/receipts", sender, body)
             return response.status_code in (200, 204)
         except (httpx.HTTPError, NetworkUnavailable):
+            return False
+        except BadRequest as error:  # this node refused its own reports, as a sender's 400 would
+            log.warning("delivery reports refused: %s", error)
             return False
 
     # -- recipients -----------------------------------------------------------------------------
@@ -858,11 +961,12 @@ class MessageService:
                 result["receipt"] = self._receipt(str(result["message_id"]), now)
         return results
 
-    def _receipt(self, message_id: str, now: dt.datetime) -> str:
+    def _receipt(self, message_id: str, now: dt.datetime, status: str = "delivered") -> str:
+        """A receipt this node signs: it got (``delivered``) or a user here read (``read``) the message."""
         claims = {
             "message_id": message_id,
             "recipient": self._network.node_name,
-            "status": "delivered",
+            "status": status,
             "at": now.isoformat(),
         }
         return jws.serialize_compact(
@@ -874,25 +978,29 @@ class MessageService:
 
     def apply_reports(self, reports: list[DeliveryReport], *, caller: str) -> None:
         """A sender learns what became of its recipients: delivered (with each recipient's
-        signed receipt, checked here), expired or refused; in one transaction."""
+        signed receipt, checked here), expired or refused; in one transaction. A report that
+        comes after a later state (a delivery after the read receipt) keeps its receipt but
+        changes no status, and users are told only of changes."""
         if caller != self._network.hub().name:
             raise Forbidden("delivery reports come from the hub")
         for report in reports:
             if report.status == "delivered":
                 self._check_receipt(report)
+        changed: list[DeliveryReport] = []
         with self._uow() as uow:
             ids = [report.message_id for report in reports]
             services = set(
                 uow.session.scalars(select(MessageRow.id).where(MessageRow.id.in_(ids), MessageRow.box == SYSTEM_BOX))
             )
             for report in reports:
-                self._set_status(uow.session, report.message_id, report.recipient, report.status, report.reason)
+                if self._set_status(uow.session, report.message_id, report.recipient, report.status, report.reason):
+                    changed.append(report)
                 row = uow.session.get(MessageRecipientRow, (report.message_id, report.recipient))
                 if row is not None and report.receipt:
                     row.receipt = report.receipt
             uow.commit()
         if self.events is not None:
-            for report in reports:
+            for report in changed:
                 if report.message_id in services:
                     continue  # a service's envelope: its service tells its users what they need
                 data = {"id": report.message_id, "recipient": report.recipient, "status": report.status}
@@ -918,6 +1026,99 @@ class MessageService:
         ):
             raise BadRequest("the receipt is for another message or node", errors=[FieldError("receipt", "mismatch")])
 
+    # -- read receipts ----------------------------------------------------------------------------
+
+    def apply_read_receipt(self, header: RoutingHeader, body: bytes) -> None:
+        """On the sender's node: a recipient node's read receipt, in an envelope that node
+        signed and the hub carried. The receipt must be that node's own signature (its key in
+        the membership list) on a message this node sent to it; then that recipient's status
+        becomes ``read`` with the time the receipt states, once (a repeated receipt changes
+        nothing), and users are told. Anything else is refused (EnvelopeRefused: the hub
+        reports the reason to the node that sent it), audited, and changes nothing."""
+        recipient = header.sender
+        message_id: str | None = None
+        try:
+            try:
+                receipt = ReadReceipt.model_validate_json(body)
+            except ValidationError as error:
+                raise EnvelopeRefused(f"not a read receipt ({error.error_count()} errors)") from None
+            message_id = receipt.message_id
+            read_at = self._verified_read(receipt, recipient)
+            with self._uow() as uow:
+                sent = uow.session.get(MessageRow, (message_id, "outbox")) is not None
+                if not sent or uow.session.get(MessageRecipientRow, (message_id, recipient)) is None:
+                    raise EnvelopeRefused(f"no message '{message_id}' was sent from here to '{recipient}'")
+                claimed = uow.session.execute(
+                    update(MessageRecipientRow)
+                    .where(
+                        MessageRecipientRow.message_id == message_id,
+                        MessageRecipientRow.recipient == recipient,
+                        MessageRecipientRow.read_at.is_(None),
+                    )
+                    .values(
+                        status="read",
+                        reason=None,
+                        read_at=read_at,
+                        read_receipt=receipt.receipt,
+                        updated_at=dt.datetime.now(dt.UTC),
+                    )
+                )
+                if getattr(claimed, "rowcount", 0) != 1:
+                    return  # told already: the wire repeated it
+                details = {
+                    "message": message_id,
+                    "recipient": recipient,
+                    "read_at": read_at.isoformat(),
+                    "envelope": header.id,
+                }
+                event = EventDraft(AuditTag.READ_RECEIPT_RECEIVED, Actor(kind="node", name=recipient), details=details)
+                self._audit.add(uow, [event])
+                uow.commit()
+        except EnvelopeRefused as error:
+            log.warning("refused a read receipt from %s: %s", recipient, error.reason)
+            refused = {"envelope": header.id, "message": message_id, "recipient": recipient, "reason": error.reason}
+            self._audit.record(
+                [
+                    EventDraft(
+                        AuditTag.READ_RECEIPT_REFUSED,
+                        Actor(kind="node", name=recipient),
+                        decision=Decision.DENIED,
+                        details=refused,
+                    )
+                ]
+            )
+            raise
+        if self.events is not None:
+            data = {"id": message_id, "recipient": recipient, "status": "read", "read_at": read_at.isoformat()}
+            self.events.publish("message.status", data, permission=Permission.MESSAGE_READ)
+
+    def _verified_read(self, receipt: ReadReceipt, recipient: str) -> dt.datetime:
+        """When ``recipient`` read the message, as its signed receipt says; EnvelopeRefused
+        unless the receipt is that node's signature on a read of that very message."""
+        keys = self._network.directory().get(recipient)
+        if keys is None:
+            raise EnvelopeRefused(f"node '{recipient}' is not an active member: its receipt cannot be checked")
+        try:
+            verified = jws.deserialize_compact(receipt.receipt, keys.signing, algorithms=["ES256"])
+            claims = orjson.loads(verified.payload)
+        except (JoseError, ValueError) as error:
+            raise EnvelopeRefused(
+                f"the read receipt is not signed by node '{recipient}' ({type(error).__name__})"
+            ) from None
+        if not isinstance(claims, dict) or verified.headers().get("typ") != RECEIPT_TYPE:
+            raise EnvelopeRefused("the read receipt is not a polex receipt")
+        if claims.get("status") != "read":
+            raise EnvelopeRefused(f"the receipt says '{claims.get('status')}', not 'read'")
+        if claims.get("message_id") != receipt.message_id or claims.get("recipient") != recipient:
+            raise EnvelopeRefused(f"the read receipt is for another message or node than '{recipient}' reading it")
+        try:
+            read_at = dt.datetime.fromisoformat(str(claims.get("at")))
+        except ValueError:
+            raise EnvelopeRefused("the read receipt has no valid time") from None
+        if read_at.tzinfo is None or read_at > dt.datetime.now(dt.UTC) + RECEIPT_CLOCK_SKEW:
+            raise EnvelopeRefused("the read receipt's time is not a valid instant (no offset, or in the future)")
+        return read_at
+
     @staticmethod
     def _set_status(
         session: Any,
@@ -926,13 +1127,21 @@ class MessageService:
         status: str,
         reason: str | None,
         only_from: str | None = None,
-    ) -> None:
+    ) -> bool:
+        """Move recipients' statuses forward (never back: a report that arrives late, after a
+        later state, changes nothing); True if any changed."""
         query = select(MessageRecipientRow).where(MessageRecipientRow.message_id == message_id)
         if recipient is not None:
             query = query.where(MessageRecipientRow.recipient == recipient)
+        changed = False
         for row in session.scalars(query).all():
             if only_from is not None and row.status != only_from:
                 continue
-            if row.status in ("delivered", "expired", "refused") and status == "at_hub":
+            if STATUS_RANK.get(status, 0) < STATUS_RANK.get(row.status, 0) or (row.status, row.reason) == (
+                status,
+                reason,
+            ):
                 continue
             row.status, row.reason, row.updated_at = status, reason, dt.datetime.now(dt.UTC)
+            changed = True
+        return changed

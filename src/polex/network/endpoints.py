@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Header, Request, status
 from fastapi.concurrency import run_in_threadpool
 
 from polex.api.dependencies import NodeDep, PrincipalDep, current_principal
+from polex.api.server import client_certificate
 from polex.auth.principal import Principal, PrincipalKind
 from polex.domain.roles import Role
 from polex.errors import Unauthenticated
@@ -81,7 +82,8 @@ async def membership(
     authorization: Annotated[str | None, Header(alias="Authorization", max_length=8192)] = None,
 ) -> SignedMembership:
     if authorization is not None and authorization.startswith("PolexNode "):
-        caller = await run_in_threadpool(node.network_view.caller, authorization)
+        certificate = client_certificate(request.scope)
+        caller = await run_in_threadpool(node.network_view.caller, authorization, certificate)
         reader = Principal(PrincipalKind.LOCAL, f"node:{caller}", caller, "", "", frozenset({Role.MONITOR}))
         token, ca_certificate = await run_in_threadpool(node.network.signed_membership, reader, as_node=True)
     else:

@@ -1,8 +1,9 @@
 """Node-to-node request authentication: a short-lived token signed with the calling node's key.
 
-Until mutual TLS is wired into the HTTP servers, a node calling another node's API (the relay
-posting envelopes to the hub, the hub pushing to a recipient, a node fetching the membership
-list) proves who it is with ``Authorization: PolexNode <token>``. The token is a compact JWS::
+A node calling another node's API (the relay posting envelopes to the hub, the hub pushing to
+a recipient, a node fetching the membership list) proves who it is with ``Authorization:
+PolexNode <token>``; over HTTPS it also presents its certificate (mutual TLS), which must be
+the token issuer's (``NetworkView.caller``). The token is a compact JWS::
 
     header  {"alg": "ES256", "typ": "polex-node+jwt"}
     payload {"iss": "<calling node>", "aud": "<called node>", "iat": <unix s>, "exp": <iat + 120>, "jti": "<random>"}
@@ -14,7 +15,7 @@ the signature with that certificate's public key.
 
 Replays within a token's two minutes are not prevented here: ``jti`` is there for a caller
 that wants to remember the ids it has seen. The token binds the caller to its audience, not to
-one request, so it only stands in for the TLS client certificate it will be replaced by.
+one request; over mutual TLS a stolen token is of no use without the node's key as well.
 """
 
 from __future__ import annotations

@@ -47,6 +47,9 @@ class EnrolmentStatus(SchemaModel):
     status: MemberStatus
     certificate: str | None = Field(default=None, description="The node's certificate (PEM), once approved")
     ca_certificate: str | None = Field(default=None, description="The network CA's certificate (PEM)")
+    hub: str | None = Field(
+        default=None, description="The hub's node name (whom the node's tokens are addressed to), once approved"
+    )
 
 
 class MemberRead(SchemaModel):

@@ -227,6 +227,7 @@ class NetworkService:
                     status=MemberStatus(row.status),
                     certificate=row.certificate,
                     ca_certificate=self._keys.read(CA_CERTIFICATE).decode(),
+                    hub=self._node_name,
                 )
             return EnrolmentStatus(name=name, status=MemberStatus(row.status))
 

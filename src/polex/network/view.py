@@ -3,16 +3,20 @@
 The hub reads the members from its own table; a national node keeps the hub's latest
 signed membership list (``keys/membership.jws``), checked against the CA, and fetches a
 new one when it is due. From the members come the envelope directory (public keys of the
-nodes that may be trusted now), their URLs, and the check of node tokens.
+nodes that may be trusted now), their URLs, and the check of the nodes that call this one
+(their tokens and, over mutual TLS, their certificates). The view also holds what this node
+calls others with: its HTTP clients (``polex.network.http``) and the hub's access points.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import threading
 import time
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 import httpx
 from cryptography import x509
@@ -22,7 +26,8 @@ from sqlalchemy import select
 
 from polex.crypto import pki
 from polex.crypto.envelope import Directory, NodeKeys, NodePublicKeys
-from polex.errors import Unauthenticated
+from polex.errors import Forbidden, Unauthenticated
+from polex.network.http import AccessPoints, NodeClients
 from polex.network.keys import CA_CERTIFICATE, ENCRYPTION_KEY, NODE_KEY, NodeKeyFiles
 from polex.network.membership import Member, Membership, MembershipRefused, read_membership
 from polex.network.node_auth import NodeTokenRefused, make_node_token, parse_authorization, verify_node_token
@@ -33,6 +38,7 @@ MEMBERSHIP_FILE = "membership.jws"
 TOKEN_REUSE_SECONDS = 60.0  # node tokens live 120 s
 HUB_MEMBERS_SECONDS = 1.0  # a suspension at the hub takes effect within this
 REFETCH_AFTER_FAILURE_SECONDS = 30.0
+T = TypeVar("T")
 
 
 class NetworkUnavailable(Exception):
@@ -63,12 +69,23 @@ class NetworkView:
         node_name: str,
         is_hub: bool,
         hub_url: str | None,
+        hub_urls: Sequence[str] = (),
+        clients: NodeClients | None = None,
+        require_client_certificate: bool = False,
     ) -> None:
         self._uow = uow
         self._keys = keys
         self.node_name = node_name
         self.is_hub = is_hub
-        self.hub_url = hub_url
+        # The hub's access points from this node's config (tried in turn); none: the URL the
+        # signed membership list gives for the hub.
+        urls = [*hub_urls, *([hub_url] if hub_url else [])]
+        self._access: AccessPoints | None = AccessPoints(urls) if urls else None
+        # Every client to another node comes from here (polex.network.http).
+        self.clients = clients or NodeClients(keys)
+        # A node serving HTTPS refuses node calls that come without the node's certificate.
+        self.require_client_certificate = require_client_certificate
+        self._certified: dict[bytes, tuple[Membership, pki.NodeName]] = {}
         self._lock = threading.Lock()
         self._cached: Membership | None = None
         # Caches that keep cryptography off the per-message path: the node's own keys, a
@@ -93,6 +110,33 @@ class NetworkView:
         if not self._keys.has(CA_CERTIFICATE):
             raise NetworkUnavailable("this node has no network CA certificate: enrol it first")
         return pki.load_certificate(self._keys.read(CA_CERTIFICATE))
+
+    # -- the hub's access points -----------------------------------------------------------
+
+    @property
+    def hub_url(self) -> str | None:
+        """The hub access point this node uses now (None: the one the member list gives)."""
+        return self._access.current if self._access is not None else None
+
+    @hub_url.setter
+    def hub_url(self, url: str | None) -> None:
+        self._access = AccessPoints([url]) if url else None
+
+    @property
+    def hub_urls(self) -> list[str]:
+        """The configured access points, in the order they are tried."""
+        return list(self._access.urls) if self._access is not None else []
+
+    def call_hub(self, attempt: Callable[[str], T]) -> T:
+        """``attempt(base URL)`` at the hub, failing over between its access points (see
+        ``AccessPoints.call``); the URL in the member list when this node's config names none."""
+        access = self._access
+        if access is None:
+            url = self.hub().url
+            if not url:
+                raise NetworkUnavailable("no hub URL: none configured (hub_urls) and none in the member list")
+            access = AccessPoints([url])
+        return access.call(attempt)
 
     def token_for(self, audience: str) -> str:
         """A node token for ``audience``, reused for a minute of its two-minute lifetime."""
@@ -148,15 +192,13 @@ class NetworkView:
             return None
 
     def _fetch(self, now: dt.datetime) -> Membership:
-        if not self.hub_url:
+        access = self._access
+        if access is None:
             raise NetworkUnavailable("no hub_url configured")
-        hub_name = self._hub_name()
-        response = httpx.get(
-            f"{self.hub_url.rstrip('/')}/api/v1/network/membership",
-            headers={"Authorization": f"PolexNode {self.token_for(hub_name)}"},
-            timeout=10,
-        )
-        response.raise_for_status()
+        headers = {"Authorization": f"PolexNode {self.token_for(self._hub_name())}"}
+        with self.clients.client(timeout=10) as client:
+            response = access.call(lambda base: client.get(f"{base}/api/v1/network/membership", headers=headers))
+            response.raise_for_status()
         token = response.json()["membership"]
         membership = read_membership(token, self.ca_certificate(), now=now)
         self._keys.write_public(MEMBERSHIP_FILE, token.encode())
@@ -203,16 +245,61 @@ class NetworkView:
         self._directory = (membership, directory)
         return directory
 
-    def caller(self, authorization: str | None) -> str:
-        """The node behind a ``PolexNode`` token addressed to this node, or a 401."""
+    def caller(self, authorization: str | None, client_certificate: bytes | None = None) -> str:
+        """The node behind a ``PolexNode`` token addressed to this node: 401 without a good token.
+
+        ``client_certificate`` is the DER certificate the caller presented over mutual TLS (the
+        TLS layer has checked it chains to the network CA). It must be the certificate the
+        member list holds for an active node, and that node the token's issuer (403 otherwise).
+        A node that requires client certificates (it serves HTTPS) refuses a call without one (401).
+        """
+        certified: str | None = None
+        if client_certificate is not None:
+            certified = self._certified_node(client_certificate)
+        elif self.require_client_certificate:
+            raise Unauthenticated(
+                "node-to-node calls need mutual TLS here: connect with your node certificate (issued by the network CA)"
+            )
         token = parse_authorization(authorization)
         if token is None:
             raise Unauthenticated("a node authenticates with 'Authorization: PolexNode <token>'")
         try:
-            return verify_node_token(
+            issuer = verify_node_token(
                 token, audience=self.node_name, membership=self.membership(), ca_certificate=self.ca_certificate()
             )
         except NodeTokenRefused as error:
             raise Unauthenticated(f"node token refused: {error.reason}") from None
         except NetworkUnavailable as error:
             raise Unauthenticated(f"this node cannot check node tokens yet: {error}") from None
+        if certified is not None and certified != issuer:
+            raise Forbidden(f"the client certificate is node '{certified}''s, the token node '{issuer}''s")
+        return issuer
+
+    def _certified_node(self, der: bytes) -> str:
+        """The active member whose listed certificate ``der`` is, or a 403 saying why not."""
+        try:
+            membership = self.membership()
+            ca_certificate = self.ca_certificate()
+        except NetworkUnavailable as error:
+            raise Unauthenticated(f"this node cannot check client certificates yet: {error}") from None
+        # The signature check is the costly part: done once per certificate and member list.
+        cached = self._certified.get(der)
+        if cached is not None and cached[0] is membership:
+            node = cached[1]
+        else:
+            try:
+                node = pki.peer_node(der, ca_certificate, revoked_serials=membership.revoked_serials())
+            except pki.CertificateRefused as error:
+                raise Forbidden(f"client certificate refused: {error.reason}") from None
+            if len(self._certified) > 1024:
+                self._certified.clear()
+            self._certified[der] = (membership, node)
+        member = membership.members.get(node.name)
+        if member is None:
+            raise Forbidden(f"client certificate refused: node '{node.name}' is not a member of the network")
+        refusal = member.usable(dt.datetime.now(dt.UTC))
+        if refusal is not None:
+            raise Forbidden(f"client certificate refused: {refusal}")
+        if member.fingerprint != hashlib.sha256(der).hexdigest():
+            raise Forbidden(f"client certificate refused: not the certificate the network lists for node '{node.name}'")
+        return node.name

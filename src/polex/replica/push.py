@@ -117,7 +117,7 @@ class ReplicaPush:
     def _client_for(self) -> httpx.Client:
         with self._lock:
             if self._client is None:
-                self._client = self._http() if self._http else httpx.Client(timeout=5)
+                self._client = self._http() if self._http else self._network.clients.client(timeout=5)
             return self._client
 
     def close(self) -> None:

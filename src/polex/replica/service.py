@@ -27,6 +27,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from functools import partial
 from typing import Any
 
 import httpx
@@ -232,7 +233,7 @@ class ReplicaSync:
         self._uow = uow
         self._audit = audit
         self._network = network
-        self._http = http or (lambda: httpx.Client(timeout=30))
+        self._http = http or (lambda: network.clients.client(timeout=30))
         self.index = FingerprintIndex()
         self.watchlist = PersonWatchlist(uow, source=self._replica_persons)
         self.reachable = False  # whether the last attempt to reach the hub succeeded
@@ -249,16 +250,10 @@ class ReplicaSync:
         started = dt.datetime.now(dt.UTC)
         try:
             hub = self._network.hub()
-            if not hub.url:
-                raise NetworkUnavailable("the hub has no address in the member list")
             with self._http() as client:
                 while True:
-                    cursor = self._state().cursor
-                    response = client.get(
-                        f"{hub.url.rstrip('/')}{FEED_PATH}",
-                        params={"cursor": cursor} if cursor else {},
-                        headers={"Authorization": f"PolexNode {self._network.token_for(hub.name)}"},
-                    )
+                    page_at = partial(self._page, client, hub.name, self._state().cursor)
+                    response = self._network.call_hub(page_at)
                     response.raise_for_status()
                     page = response.json()
                     applied += self._apply(page["changes"], page["cursor"], dt.datetime.fromisoformat(page["as_of"]))
@@ -271,6 +266,14 @@ class ReplicaSync:
             return applied
         self.reachable = True
         return applied
+
+    def _page(self, client: httpx.Client, hub_name: str, cursor: str | None, base_url: str) -> httpx.Response:
+        """The hub's page of changes after ``cursor``, asked at one of its access points."""
+        return client.get(
+            f"{base_url}{FEED_PATH}",
+            params={"cursor": cursor} if cursor else {},
+            headers={"Authorization": f"PolexNode {self._network.token_for(hub_name)}"},
+        )
 
     def apply_pushed(self, changes: Sequence[Mapping[str, Any]], *, caller: str) -> int:
         """Changes the hub pushed the moment they happened (notices put in force or

@@ -88,7 +88,7 @@ class OnlineFind:
         with self._lock:
             if self._client is None:
                 limits = httpx.Limits(max_connections=32, max_keepalive_connections=32)
-                self._client = httpx.Client(timeout=self._timeout, limits=limits)
+                self._client = self._network.clients.client(timeout=self._timeout, limits=limits)
             return self._client
 
     def close(self) -> None:
@@ -135,15 +135,13 @@ class OnlineFind:
             raise HubUnavailable(self.last_error or "the hub did not answer a moment ago")
         try:
             hub = self._network.hub()
-            if not hub.url:
-                raise NetworkUnavailable("the hub has no address in the member list")
-            response = self._http().post(
-                f"{hub.url.rstrip('/')}{FIND_PATH}/{kind}",
-                content=orjson.dumps(body),
-                headers={
-                    "Authorization": f"PolexNode {self._network.token_for(hub.name)}",
-                    "Content-Type": "application/json",
-                },
+            client, content = self._http(), orjson.dumps(body)
+            headers = {
+                "Authorization": f"PolexNode {self._network.token_for(hub.name)}",
+                "Content-Type": "application/json",
+            }
+            response = self._network.call_hub(
+                lambda base: client.post(f"{base}{FIND_PATH}/{kind}", content=content, headers=headers)
             )
         except (httpx.HTTPError, NetworkUnavailable) as error:
             self._failed(f"{type(error).__name__}: {error}")

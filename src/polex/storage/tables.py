@@ -541,12 +541,13 @@ class MessageRow(Base):
     body: Mapped[str] = mapped_column(Text)
     author: Mapped[dict[str, Any]] = mapped_column(JsonDocument)  # agency, country, name of who wrote it
     received_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+    read_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())  # inbox: first read by a user here
 
     __table_args__ = (Index("ix_messages_box_created", "box", "created"),)
 
 
 class MessageRecipientRow(Base):
-    """The sender's view of one recipient: queued, at the hub, delivered, expired, refused."""
+    """The sender's view of one recipient: queued, at the hub, delivered, read, expired, refused."""
 
     __tablename__ = "message_recipients"
 
@@ -556,6 +557,8 @@ class MessageRecipientRow(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     receipt: Mapped[str | None] = mapped_column(Text)  # the recipient's signed delivery receipt (JWS)
     updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    read_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())  # as the recipient's read receipt says
+    read_receipt: Mapped[str | None] = mapped_column(Text)  # the recipient's signed read receipt (JWS)
 
 
 class OutboxRow(Base):
