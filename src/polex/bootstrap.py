@@ -241,6 +241,8 @@ def _wire(settings: Settings, *, migrate: bool, engine: Engine | None) -> Node:
         messages.handlers[notice_relay.STEP_TYPE] = notices.apply_relayed_step
         messages.handlers[notice_relay.FILE_TYPE] = notices.apply_relayed_file
         messages.handlers[hit_exchange.HIT_ANSWER_TYPE] = screening.apply_hit_answer
+        messages.handlers[hit_exchange.HIT_REQUEST_TYPE] = screening.apply_hit_request
+        messages.handlers[hit_exchange.HIT_FOUND_TYPE] = screening.apply_hit_found
     else:
         messages.handlers[notice_relay.REPORT_TYPE] = notices.apply_report
         messages.handlers[hit_exchange.HIT_TYPE] = screening.apply_hit_report

@@ -141,6 +141,7 @@ class AuditTag(StrEnum):
     HIT_CONFIRMATION_REQUESTED = "screening:hit:confirmation_requested"
     HIT_CONFIRMED = "screening:hit:confirmed"
     HIT_REJECTED = "screening:hit:rejected"
+    HIT_REPORTED = "screening:hit:reported"  # at the hub: a national node's offline hit on its record
     AUDIT_SEARCHED = "audit:event:searched"
     AUDIT_UNSEALED = "audit:terms:unsealed"
 

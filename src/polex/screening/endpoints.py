@@ -127,7 +127,7 @@ async def find_documents(body: FindItems, caller: NodeCaller, node: NodeDep) -> 
     principal = await run_in_threadpool(hub_principal, node.uow, node.network_view, caller, body.by)
     results = await run_in_threadpool(
         lambda: node.screening.check_documents(
-            body.items, principal, purpose=body.purpose, case_reference=body.case_reference
+            body.items, principal, purpose=body.purpose, case_reference=body.case_reference, via=caller
         )
     )
     return {"results": results}
@@ -139,7 +139,7 @@ async def find_vehicles(body: FindItems, caller: NodeCaller, node: NodeDep) -> d
     principal = await run_in_threadpool(hub_principal, node.uow, node.network_view, caller, body.by)
     results = await run_in_threadpool(
         lambda: node.screening.check_vehicles(
-            body.items, principal, purpose=body.purpose, case_reference=body.case_reference
+            body.items, principal, purpose=body.purpose, case_reference=body.case_reference, via=caller
         )
     )
     return {"results": results}
@@ -165,6 +165,7 @@ async def find_persons(body: FindPerson, caller: NodeCaller, node: NodeDep) -> d
             limit=body.limit,
             threshold=body.threshold,
             cutoff=body.cutoff,
+            via=caller,
         )
     )
     return {"candidates": candidates}

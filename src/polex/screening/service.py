@@ -6,7 +6,10 @@ policy engine decide, per record, what the requester gets: the record in full, r
 a hit-only answer (that a record exists, its reference and whom to contact), or nothing,
 in which case the item is answered exactly as a miss. The check is audited, and every hit
 recorded, in one transaction before the answer leaves; the owner of each record found is
-told in real time (which agency and country checked it, when, and for what purpose).
+told in real time (which agency and country checked it, when, and for what purpose). Hits
+across nodes (the hub's records found online or on a national replica, the copies the
+owner's and the requester's national nodes keep) are described in
+polex.screening.hit_exchange.
 """
 
 from __future__ import annotations
@@ -36,14 +39,14 @@ from polex.formats.mrz import document_type_for
 from polex.matching.model import Candidate, PersonQuery
 from polex.matching.scoring import DEFAULT_THRESHOLD
 from polex.message.outbound import ServiceNetwork
-from polex.network.relayed import RelayedBy
+from polex.network.relayed import RelayedBy, relayed_principal
 from polex.network.view import NetworkUnavailable
 from polex.policy.service import PolicyService, requester_of
 from polex.record.repository import RecordRepository
 from polex.record.service import RecordService
 from polex.screening import hit_exchange
 from polex.screening.index import FingerprintIndex
-from polex.screening.online import FindPerson, HubUnavailable, OnlineFind, hub_matches, relayed_by
+from polex.screening.online import FIND_ROLES, FindPerson, HubUnavailable, OnlineFind, hub_matches, relayed_by
 from polex.screening.persons import PersonWatchlist, record_of
 from polex.screening.queries import CheckItem, ItemError, read_document, read_vehicle
 from polex.storage.tables import AgencyRow, AppliedEnvelopeRow, HitRow, RecordRow, ReplicaRecordRow
@@ -146,14 +149,25 @@ class ScreeningService:
         purpose: Purpose,
         case_reference: str | None = None,
         note: dict[str, Any] | None = None,
+        via: str | None = None,
     ) -> list[dict[str, Any]]:
         """One result per item, in order: ``hit`` true, false, or null with an ``error``. On
         a national node, ``note`` (when given) is filled with where the hub's records were
-        checked: ``online`` at the hub, or the ``replica``, or ``none`` (see polex.screening.online)."""
+        checked: ``online`` at the hub, or the ``replica``, or ``none`` (see polex.screening.online).
+        At the hub, ``via`` is the national node that asks for its user (FIND): it is sent
+        the requester's copy of each hit."""
         bounded = self._bounded(items, "documents")
         read = [read_document(position, dict(item)) for position, item in enumerate(bounded)]
         return self._check(
-            read, bounded, principal, purpose, case_reference, AuditTag.DOCUMENTS_CHECKED, "travel_document", note
+            read,
+            bounded,
+            principal,
+            purpose,
+            case_reference,
+            AuditTag.DOCUMENTS_CHECKED,
+            "travel_document",
+            note,
+            via,
         )
 
     def check_vehicles(
@@ -164,11 +178,12 @@ class ScreeningService:
         purpose: Purpose,
         case_reference: str | None = None,
         note: dict[str, Any] | None = None,
+        via: str | None = None,
     ) -> list[dict[str, Any]]:
         bounded = self._bounded(items, "vehicles")
         read = [read_vehicle(position, dict(item)) for position, item in enumerate(bounded)]
         return self._check(
-            read, bounded, principal, purpose, case_reference, AuditTag.VEHICLES_CHECKED, "vehicle", note
+            read, bounded, principal, purpose, case_reference, AuditTag.VEHICLES_CHECKED, "vehicle", note, via
         )
 
     @staticmethod
@@ -192,6 +207,7 @@ class ScreeningService:
         tag: AuditTag,
         kind: str,
         note: dict[str, Any] | None,
+        via: str | None = None,
     ) -> list[dict[str, Any]]:
         principal.require(Permission.RECORD_READ)
         items = [item for item in read if isinstance(item, CheckItem)]
@@ -228,8 +244,10 @@ class ScreeningService:
                     match = self._found(row, shown, entry)
                     if row.owner_agency_id != principal.agency_id:
                         # Someone else's record: the owner is told, and a confirmation can follow.
-                        hits.append(self._hit_row(row, shown, entry, principal, purpose, case_reference, now))
-                        match["hit_id"] = hits[-1].id
+                        hit = self._hit_row(row, shown, entry, principal, purpose, case_reference, now)
+                        hit.requester_node = via
+                        hits.append(hit)
+                        match["hit_id"] = hit.id
                     described.append(match)
                 held = {row.id for row, _ in matches}
                 for match in hub_matches(from_hub.get(entry.position) or {}):
@@ -241,8 +259,10 @@ class ScreeningService:
                     match = self._found(copy, copy.record, entry)
                     match["source"] = "replica"
                     if copy.owner_agency_id != principal.agency_id:
-                        hits.append(self._hit_row(copy, copy.record, entry, principal, purpose, case_reference, now))
-                        match["hit_id"] = hits[-1].id
+                        hit = self._hit_row(copy, copy.record, entry, principal, purpose, case_reference, now)
+                        self._held_at_hub(hit)
+                        hits.append(hit)
+                        match["hit_id"] = hit.id
                     described.append(match)
                 results[entry.position] = self._result(entry, described)
         # Durable before the answer leaves: what was checked (sealed for auditors), what
@@ -271,6 +291,7 @@ class ScreeningService:
                 uow.session.add_all(hits)
                 self._audit.add(uow, [draft])
                 self._report_hits(uow.session, hits)
+                self._post_found(uow.session, hits, principal)
                 uow.commit()
         else:
             self._audit.record([draft])  # shares a transaction with concurrent checks'
@@ -436,24 +457,69 @@ class ScreeningService:
 
     def _report_hits(self, session: Any, hits: Sequence[HitRow]) -> None:
         """At the hub, in the caller's transaction: each hit's state to the national node of
-        its record's owner country, if it has one."""
+        its record's owner country, if it has one, and to the node whose user's check raised
+        it (``requester_node``), while that node still serves the requester's country; one
+        envelope when one node is both."""
         if not self.is_hub or self.network is None:
             return
         for hit in hits:
+            told: dict[str, list[hit_exchange.Side]] = {}
             try:
-                node = self.network.node_of(hit.owner_country)
-                if node is not None:
-                    self.network.post(session, hit_exchange.report_post(node, hit))
-            except NetworkUnavailable as error:  # the hit stands at the hub; the owner reads it there
-                log.warning("hit %s: the owner's node was not told: %s", hit.id, error)
+                owner = self.network.node_of(hit.owner_country)
+                requester = hit.requester_node
+                if requester is not None and self.network.country_of(requester) != hit.requester_country:
+                    requester = None
+            except NetworkUnavailable as error:  # the hit stands at the hub; its users read it there
+                log.warning("hit %s: no national node was told: %s", hit.id, error)
+                continue
+            if owner is not None:
+                told.setdefault(owner, []).append("owner")
+            if requester is not None:
+                told.setdefault(requester, []).append("requester")
+            for node, sides in told.items():
+                try:
+                    self.network.post(session, hit_exchange.report_post(node, hit, sides))
+                except NetworkUnavailable as error:
+                    log.warning("hit %s: node %s was not told: %s", hit.id, node, error)
+
+    def _held_at_hub(self, hit: HitRow) -> None:
+        """On a national node: a hit found on the replica is on a record the hub holds, and the
+        hub will hold the hit too (``_post_found``); this node keeps the requester's copy."""
+        if self.is_hub or self.network is None:
+            return
+        try:
+            hit.source_node = self.network.hub()
+        except NetworkUnavailable as error:  # never joined: the hit stays this node's alone
+            log.warning("hit %s on the replica stays here: %s", hit.id, error)
+            return
+        hit.requester_node = self.network.node_name
+
+    def _post_found(self, session: Any, hits: Sequence[HitRow], principal: Principal) -> None:
+        """On a national node, in the check's transaction: the hits its replica raised, to the
+        hub, which tells their owners. The outbox keeps them until the hub is reachable."""
+        if self.is_hub or self.network is None:
+            return
+        found = [hit for hit in hits if hit.source_node is not None and hit.requester_node == self.network.node_name]
+        if not found:
+            return
+        agency = session.get(AgencyRow, principal.agency_id)
+        for hit in found:
+            assert hit.source_node is not None
+            try:
+                report = hit_exchange.HitFound.of(hit, relayed_by(principal, agency))
+                self.network.post(session, hit_exchange.found_post(hit.source_node, report))
+            except (NetworkUnavailable, PydanticValidationError) as error:  # never fail the check for it
+                log.warning("hit %s on the replica stays here: it cannot be sent to the hub: %s", hit.id, error)
+                hit.source_node = hit.requester_node = None
 
     def _wake_network(self) -> None:
         if self.network is not None:
             self.network.wake()
 
     def apply_hit_report(self, header: RoutingHeader, body: bytes) -> None:
-        """On a national node: a hit the hub raised (or changed) on a record of this
-        country, kept as the owner's copy, and its users told."""
+        """On a national node: a hit the hub holds, on a record of this country (the owner's
+        copy, ``sides`` has ``owner``) or raised by a check of one of this node's users (the
+        requester's copy), kept and brought to the hub's status, and that side's users told."""
         if self.is_hub or self.network is None:
             raise Forbidden("hit reports go to national nodes")
         if header.sender != self.network.hub():
@@ -465,28 +531,44 @@ class ScreeningService:
             return
         with self._uow() as uow:
             row = uow.session.get(HitRow, report.id, with_for_update=True)
+            before = None if row is None else row.status
             if row is None:
                 row = report.new_row(header.sender)
                 uow.session.add(row)
-                kind = "hit.raised"
+            elif row.source_node != header.sender:
+                log.warning("hit %s: a report from %s on a hit this node holds itself", report.id, header.sender)
+                return
             elif hit_exchange.STATUS_ORDER.get(report.status, 0) >= hit_exchange.STATUS_ORDER.get(row.status, 0):
-                before = row.status
                 report.apply_to(row)
-                kind = "hit.confirmation_requested" if before != row.status else ""
-                if row.status in (HitStatus.CONFIRMED, HitStatus.REJECTED):
-                    kind = ""  # the owner answered it: nothing new for the owner
-            else:
-                kind = ""  # an older state, delivered late
-            local_owner = uow.session.get(AgencyRow, row.owner_agency_id) is not None
+            # else an older state, delivered late: the copy keeps its newer one
+            audience = self._owner_audience(uow.session, row)
             uow.commit()
-        if kind:
-            # The owner agency's users when it is registered here, else the country's bureau.
+        changed = before is not None and row.status != before
+        if "owner" in report.sides:
+            if before is None:
+                self._events.publish("hit.raised", _owner_view(row), permission=audience[0], agency_id=audience[1])
+            elif changed and row.status == HitStatus.CONFIRMATION_REQUESTED:
+                self._events.publish(
+                    "hit.confirmation_requested", _owner_view(row), permission=audience[0], agency_id=audience[1]
+                )
+        if "requester" in report.sides:
+            if before is None:  # the requester's own copy, where it may now ask for confirmation
+                kind = "hit.recorded"
+            elif changed and row.status in (HitStatus.CONFIRMED, HitStatus.REJECTED):
+                kind = "hit.answered"
+            else:
+                return
             self._events.publish(
-                kind,
-                _owner_view(row),
-                permission=Permission.RECORD_WRITE if local_owner else Permission.NOTICE_REQUEST,
-                agency_id=row.owner_agency_id if local_owner else None,
+                kind, _requester_view(row), permission=Permission.RECORD_READ, agency_id=row.requester_agency_id
             )
+
+    @staticmethod
+    def _owner_audience(session: Any, row: HitRow) -> tuple[Permission, str | None]:
+        """Who is told of a hit on a copy's record: the owner agency's users when it is
+        registered here, else the country's bureau."""
+        if session.get(AgencyRow, row.owner_agency_id) is not None:
+            return Permission.RECORD_WRITE, row.owner_agency_id
+        return Permission.NOTICE_REQUEST, None
 
     def apply_hit_answer(self, header: RoutingHeader, body: bytes) -> None:
         """At the hub: the owner country's answer from its national node, once."""
@@ -512,28 +594,12 @@ class ScreeningService:
                 row.status = HitStatus.CONFIRMED if answer.confirmed else HitStatus.REJECTED
                 row.answered_at = now
                 row.answer_note = answer.note
-                actor = Actor(kind="relayed", name=f"{answer.by.user}@{header.sender}", country=country)
                 tag = AuditTag.HIT_CONFIRMED if answer.confirmed else AuditTag.HIT_REJECTED
-                event = EventDraft(
-                    tag=tag,
-                    actor=actor,
-                    record_kind=row.record_kind,
-                    record_ids=[row.record_id],
-                    result_count=1,
-                    details={"hit": row.id, "status": row.status, "node": header.sender},
-                )
-                self._audit.add(uow, [event])
+                actor = _relayed_actor(answer.by, header.sender, country)
+                self._audit.add(uow, [self._relayed_hit_event(tag, actor, row, header.sender)])
             if row is not None:
-                self._report_hits(uow.session, [row])  # the copy follows (or is corrected)
-            uow.session.add(
-                AppliedEnvelopeRow(
-                    message_id=header.id,
-                    sender=header.sender,
-                    content_type=header.content_type,
-                    applied_at=now,
-                    outcome=outcome,
-                )
-            )
+                self._report_hits(uow.session, [row])  # the copies follow (or are corrected)
+            uow.session.add(_applied(header, now, outcome))
             uow.commit()
         self._wake_network()
         if row is not None and outcome is None:
@@ -543,6 +609,160 @@ class ScreeningService:
                 permission=Permission.RECORD_READ,
                 agency_id=row.requester_agency_id,
             )
+
+    def apply_hit_request(self, header: RoutingHeader, body: bytes) -> None:
+        """At the hub: a requester's confirmation request from the national node whose user
+        raised the hit, once; then as if the requester had asked here (the owner's node is
+        told, both copies follow). A hit found offline that the hub does not hold yet is
+        stored first, from the request."""
+        if not self.is_hub or self.network is None:
+            raise Forbidden("hit confirmation requests go to the hub")
+        try:
+            request = hit_exchange.HitRequest.model_validate_json(body)
+        except PydanticValidationError:
+            log.warning("refused a malformed hit confirmation request from %s", header.sender)
+            return
+        country = self.network.country_of(header.sender)
+        now = dt.datetime.now(dt.UTC)
+        stored: HitRow | None = None
+        with self._uow() as uow:
+            if uow.session.get(AppliedEnvelopeRow, header.id) is not None:
+                return
+            outcome = None
+            carried = request.found
+            if carried is not None and carried.id == request.hit_id and uow.session.get(HitRow, carried.id) is None:
+                stored, outcome = self._store_found(uow, header.sender, carried, country, now)
+            row = uow.session.get(HitRow, request.hit_id, with_for_update=True)
+            # A hit carried with the request and refused gives the reason; else the request's own.
+            outcome = outcome or self._request_refusal(row, request, header.sender, country)
+            if row is not None and outcome is None:
+                # When the requester asked (it may have asked while the hub was away), never
+                # before the hit nor after now.
+                row.requested_at = max(min(request.requested_at, now), row.created_at)
+                row.status = HitStatus.CONFIRMATION_REQUESTED
+                row.request_note = request.note
+                actor = _relayed_actor(request.by, header.sender, country)
+                event = self._relayed_hit_event(AuditTag.HIT_CONFIRMATION_REQUESTED, actor, row, header.sender)
+                self._audit.add(uow, [event])
+            if row is not None and (outcome is None or row.requester_node == header.sender):
+                self._report_hits(uow.session, [row])  # the copies follow (or are corrected)
+            uow.session.add(_applied(header, now, outcome))
+            uow.commit()
+        self._wake_network()
+        if stored is not None:
+            self._tell_owner(stored)
+        if row is not None and outcome is None:
+            self._events.publish(
+                "hit.confirmation_requested",
+                _owner_view(row),
+                permission=Permission.RECORD_WRITE,
+                agency_id=row.owner_agency_id,
+            )
+
+    @staticmethod
+    def _request_refusal(
+        row: HitRow | None, request: hit_exchange.HitRequest, sender: str, country: str | None
+    ) -> str | None:
+        """Why the hub does not take a relayed confirmation request (None: it does)."""
+        if (
+            row is None
+            or country is None
+            or row.requester_node != sender
+            or row.requester_country != country
+            or request.by.country != country
+        ):
+            return f"node '{sender}' may not ask for confirmation of hit '{request.hit_id}'"
+        if request.by.agency_id != row.requester_agency_id:
+            return f"only the requesting agency may ask for confirmation of hit '{row.id}'"
+        if row.status != HitStatus.UNCONFIRMED:
+            return f"the hit is already {row.status.replace('_', ' ')}"
+        return None
+
+    def apply_hit_found(self, header: RoutingHeader, body: bytes) -> None:
+        """At the hub: a hit a national node found offline on its replica, stored once under
+        its id (a record of the hub's, the sender serving the requester's country) and told
+        to the owner as the hub's own hits are."""
+        if not self.is_hub or self.network is None:
+            raise Forbidden("hits found on a replica go to the hub")
+        try:
+            found = hit_exchange.HitFound.model_validate_json(body)
+        except PydanticValidationError:
+            log.warning("refused a malformed hit from %s", header.sender)
+            return
+        country = self.network.country_of(header.sender)
+        now = dt.datetime.now(dt.UTC)
+        stored: HitRow | None = None
+        with self._uow() as uow:
+            if uow.session.get(AppliedEnvelopeRow, header.id) is not None:
+                return
+            held = uow.session.get(HitRow, found.id)
+            if held is None:
+                stored, outcome = self._store_found(uow, header.sender, found, country, now)
+            elif held.requester_node == header.sender:
+                outcome = None  # it came first with a confirmation request
+            else:
+                outcome = f"hit '{found.id}' is not one node '{header.sender}' raised"
+            uow.session.add(_applied(header, now, outcome))
+            uow.commit()
+        self._wake_network()
+        if stored is not None:
+            self._tell_owner(stored)
+
+    def _store_found(
+        self, uow: Any, sender: str, found: hit_exchange.HitFound, country: str | None, now: dt.datetime
+    ) -> tuple[HitRow | None, str | None]:
+        """At the hub, in the caller's transaction: a hit found on ``sender``'s replica as the
+        hub's own (record, kind and owner from the hub's row), audited, its copies sent; or
+        why not."""
+        record = uow.session.get(RecordRow, found.record_id)
+        if record is None:
+            return None, f"no record '{found.record_id}' at the hub"
+        if country is None or found.requester_country != country or found.by.country != country:
+            return None, f"node '{sender}' does not serve {found.requester_country}"
+        if found.by.agency_id != found.requester_agency_id:
+            return None, "the officer is not of the requesting agency"
+        if record.owner_agency_id == found.requester_agency_id:
+            return None, "not a hit: the requesting agency owns the record"
+        if found.access not in hit_exchange.SHOWN:
+            return None, f"a hit is on a record shown (full, redacted or hit-only), not '{found.access}'"
+        try:  # the requesting agency is registered under its national id, as for FIND
+            relayed_principal(uow.session, sender=sender, country=country, by=found.by, allowed=FIND_ROLES)
+        except Forbidden as error:
+            return None, str(error)
+        row = HitRow(
+            id=found.id,
+            record_id=record.id,
+            record_kind=record.kind,
+            owner_agency_id=record.owner_agency_id,
+            owner_country=record.owner_country,
+            requester_agency_id=found.requester_agency_id,
+            requester_country=country,
+            requester_user_id=found.by.user_id,
+            purpose=found.purpose.value,
+            case_reference=found.case_reference,
+            access=found.access,
+            query=dict(found.query),
+            status=HitStatus.UNCONFIRMED,
+            created_at=min(found.created_at, now),  # its age counts from the check
+            requester_node=sender,
+        )
+        uow.session.add(row)
+        uow.session.flush()
+        actor = _relayed_actor(found.by, sender, country)
+        self._audit.add(uow, [self._relayed_hit_event(AuditTag.HIT_REPORTED, actor, row, sender)])
+        self._report_hits(uow.session, [row])
+        return row, None
+
+    @staticmethod
+    def _relayed_hit_event(tag: AuditTag, actor: Actor, row: HitRow, node: str) -> EventDraft:
+        return EventDraft(
+            tag=tag,
+            actor=actor,
+            record_kind=row.record_kind,
+            record_ids=[row.record_id],
+            result_count=1,
+            details={"hit": row.id, "status": row.status, "node": node},
+        )
 
     def _tell_owner(self, hit: HitRow) -> None:
         self._events.publish(
@@ -563,6 +783,7 @@ class ScreeningService:
         cutoff: float | None = None,
         wait: float = 0.0,
         note: dict[str, Any] | None = None,
+        via: str | None = None,
     ) -> list[dict[str, Any]]:
         """Ranked candidates scoring at least ``cutoff``, each with ``match`` (score at or above
         ``threshold``), the explanation per feature, and the record as the policy shows it.
@@ -586,6 +807,7 @@ class ScreeningService:
             cutoff=cutoff,
             wait=wait,
             from_hub=None if hub is None else [hub],
+            via=via,
         )
         return candidates
 
@@ -601,10 +823,12 @@ class ScreeningService:
         cutoff: float | None = None,
         wait: float = MANIFEST_WAIT_SECONDS,
         from_hub: list[list[dict[str, Any]]] | None = None,
+        via: str | None = None,
     ) -> list[list[dict[str, Any]]]:
         """``match_persons`` for many query persons at once (a manifest's chunk): one
         transaction, one audit event naming every record shown. Waits for the watch lists
-        to be loaded (``wait`` seconds at most, then WatchlistLoading)."""
+        to be loaded (``wait`` seconds at most, then WatchlistLoading). ``via``: as for
+        ``check_documents``."""
         principal.require(Permission.RECORD_READ)
         cutoff = min(DEFAULT_CUTOFF, threshold) if cutoff is None else cutoff
         if cutoff > threshold:
@@ -654,6 +878,10 @@ class ScreeningService:
                         continue
                     if item["match"] and row.owner_agency_id != principal.agency_id:
                         hit = self._hit_row(row, item["record"], echo, principal, purpose, case_reference, now)
+                        if copy is not None:
+                            self._held_at_hub(hit)
+                        else:
+                            hit.requester_node = via
                         hits.append(hit)
                         item["hit_id"] = hit.id
                     shown.append(item)
@@ -690,6 +918,7 @@ class ScreeningService:
             )
             self._audit.add(uow, [draft])
             self._report_hits(uow.session, hits)
+            self._post_found(uow.session, hits, principal)
             uow.commit()
         for hit in hits:
             self._tell_owner(hit)
@@ -813,7 +1042,9 @@ class ScreeningService:
         raise NotFound(f"no hit '{hit_id}' raised by or on your agency")
 
     def request_confirmation(self, hit_id: str, note: str | None, principal: Principal) -> dict[str, Any]:
-        """The requester asks the owner to confirm the hit before acting on it."""
+        """The requester asks the owner to confirm the hit before acting on it. On a national
+        node's copy of a hit the hub holds, the request goes to the hub in this transaction
+        (the hub tells the owner; the copy follows the hub's status)."""
         principal.require(Permission.RECORD_READ)
         now = dt.datetime.now(dt.UTC)
         with self._uow() as uow:
@@ -829,16 +1060,36 @@ class ScreeningService:
             row.requested_at = now
             row.request_note = note
             self._audit.add(uow, [self._hit_event(AuditTag.HIT_CONFIRMATION_REQUESTED, principal, row)])
-            self._report_hits(uow.session, [row])
+            agency_id: str | None
+            if row.source_node is None:
+                self._report_hits(uow.session, [row])
+                permission, agency_id = Permission.RECORD_WRITE, row.owner_agency_id
+            else:
+                self._relay_request(uow.session, row, principal)
+                permission, agency_id = self._owner_audience(uow.session, row)
             uow.commit()
         self._wake_network()
-        self._events.publish(
-            "hit.confirmation_requested",
-            _owner_view(row),
-            permission=Permission.RECORD_WRITE,
-            agency_id=row.owner_agency_id,
-        )
+        if row.source_node is not None and row.owner_country != principal.country:
+            return _requester_view(row)  # the hub tells the owner, on its own node
+        # Here, or on a copy of this country's record too (the hub's report will change nothing here).
+        self._events.publish("hit.confirmation_requested", _owner_view(row), permission=permission, agency_id=agency_id)
         return _requester_view(row)
+
+    def _relay_request(self, session: Any, row: HitRow, principal: Principal) -> None:
+        """The request on a copy, to the hub that holds the hit, in the caller's transaction;
+        a hit this node's replica found travels with it (the hub may not have it yet)."""
+        if self.network is None or row.source_node is None:
+            raise ServiceUnavailable("this node is in no network: the request cannot reach the hub")
+        by = relayed_by(principal, session.get(AgencyRow, principal.agency_id))
+        found = hit_exchange.HitFound.of(row, by) if row.requester_node == self.network.node_name else None
+        assert row.requested_at is not None
+        request = hit_exchange.HitRequest(
+            hit_id=row.id, note=row.request_note, requested_at=row.requested_at, by=by, found=found
+        )
+        try:
+            self.network.post(session, hit_exchange.request_post(row.source_node, request))
+        except NetworkUnavailable as error:
+            raise ServiceUnavailable(f"the hub cannot be addressed now: {error}") from error
 
     def answer(self, hit_id: str, *, confirmed: bool, note: str | None, principal: Principal) -> dict[str, Any]:
         """The owner confirms the record is the one found (and still valid), or rejects."""
@@ -875,8 +1126,10 @@ class ScreeningService:
                 self._report_hits(uow.session, [row])
             uow.commit()
         self._wake_network()
-        if row.source_node is not None:
-            return _owner_view(row)  # the requester is told by the hub
+        if row.source_node is not None and row.requester_country != principal.country:
+            return _owner_view(row)  # the hub tells the requester, on its own node
+        # Here, or on a copy whose requester is of this country too (the hub's report will
+        # change nothing here).
         self._events.publish(
             "hit.answered",
             _requester_view(row),
@@ -967,3 +1220,18 @@ def _requester_view(row: HitRow) -> dict[str, Any]:
         "access": row.access,
         "query": row.query,
     }
+
+
+def _relayed_actor(by: RelayedBy, node: str, country: str | None) -> Actor:
+    """A national node's user, as the hub's audit trail names them."""
+    return Actor(kind="relayed", name=f"{by.user}@{node}", agency_id=by.agency_id, country=country)
+
+
+def _applied(header: RoutingHeader, now: dt.datetime, outcome: str | None) -> AppliedEnvelopeRow:
+    return AppliedEnvelopeRow(
+        message_id=header.id,
+        sender=header.sender,
+        content_type=header.content_type,
+        applied_at=now,
+        outcome=outcome,
+    )

@@ -198,9 +198,12 @@ class HitRow(Base):
     request_note: Mapped[str | None] = mapped_column(Text)
     answered_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
     answer_note: Mapped[str | None] = mapped_column(Text)
-    # On a national node: the hub that raised this hit on one of its country's records (the
-    # hub holds the hit; this is the owner's copy, and its answer goes back there).
+    # On a national node: the hub, which holds this hit (this is the owner's or the
+    # requester's copy; answers and requests go back there; polex.screening.hit_exchange).
     source_node: Mapped[str | None] = mapped_column(String(63))
+    # The national node whose user's check raised the hit (online at the hub, or offline on
+    # its replica): at the hub, where the requester's copy goes; on that node, itself.
+    requester_node: Mapped[str | None] = mapped_column(String(63))
 
     __table_args__ = (
         Index("ix_hits_owner_agency", "owner_agency_id", "created_at"),
