@@ -10,9 +10,10 @@ Ukraine's officer checks documents of every member country for border control: 1
 them on file (numbers read from the hub's store), the rest random. For each path: the
 first 1,000 questions one after the other, whose hits must be exactly the documents on
 file among them; the capacity (``--connections`` clients each asking again as soon as it
-is answered); then ``--rate`` requests a second offered on a fixed schedule for
-``--seconds``, each latency counted from the moment its request was due (load.py: an
-asyncio load generator on raw sockets, so that the client costs the shared cores little).
+is answered), with the hub's CPU time per request over it; then ``--rate`` requests a
+second offered on a fixed schedule for ``--seconds``, each latency counted from the moment
+its request was due (load.py: an asyncio load generator on raw sockets, so that the client
+costs the shared cores little).
 Targets (issue 5): 500 checks per second with p99 under 10 ms.
 """
 
@@ -97,6 +98,25 @@ def hits_of(responses: list[Response]) -> int:
     return found
 
 
+def server_pid(data_dir: Path) -> int:
+    """The process serving a node of the demo (its command line names the node's folder)."""
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                arguments = (entry / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if b"serve" in arguments and str(data_dir).encode() in arguments:
+                return int(entry.name)
+    raise SystemExit(f"no process serves {data_dir}")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of a process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size", type=float, default=0.2, help="the demo's data size")
@@ -106,7 +126,7 @@ def main() -> None:
     parser.add_argument("--base-port", type=int, default=19400 + os.getpid() % 500 * 10)
     args = parser.parse_args()
     rng = random.Random(11)
-    rows: list[tuple[str, float, Run, int, int]] = []
+    rows: list[tuple[str, float, Run, float]] = []
     with tempfile.TemporaryDirectory(prefix="polex-bench-") as folder:
         process, summary = start_demo(Path(folder), args.base_port, size=args.size)
         try:
@@ -115,6 +135,7 @@ def main() -> None:
             filed = filed_numbers(Path(folder) / hub["name"] / "polex.db")
             asked = questions(filed, 200_000, rng)
             login = {"username": officer["username"], "password": officer["password"]}
+            pid = server_pid(Path(folder) / hub["name"])
             token = httpx.post(f"{hub['url']}/api/v1/auth/token", data=login).raise_for_status().json()["access_token"]
             for name, make in (
                 ("POST /api/v1/documents/check (index)", check_request),
@@ -127,23 +148,27 @@ def main() -> None:
                 expected = sum(1 for question in asked[:1000] if question in set(filed))
                 if any(answered(response) for response in answers) or hits_of(answers) != expected:
                     raise SystemExit(f"{name}: wrong answers ({hits_of(answers)} hits, {expected} on file)")
+                used = cpu_seconds(pid)
                 capacity = asyncio.run(closed_loop(hub["url"], ask, seconds=args.seconds, connections=args.connections))
+                used = cpu_seconds(pid) - used
+                cpu_ms = used / (capacity * args.seconds) * 1000
                 steady = asyncio.run(open_loop(hub["url"], ask, rate=args.rate, seconds=args.seconds, check=answered))
-                rows.append((name, capacity, steady, expected, hits_of(answers)))
+                rows.append((name, capacity, steady, cpu_ms))
         finally:
             os.killpg(process.pid, signal.SIGINT)
             process.wait(timeout=60)
     print(f"hub with {len(filed):,} documents on file; 1 % of the questions are on file")
     print(f"capacity: {args.connections} clients, each asking again when answered; steady: {args.rate:,.0f}/s offered")
-    header = f"{'':<40}{'capacity/s':>11}{'steady/s':>9}{'p50 ms':>8}{'p99 ms':>8}{'max ms':>8}{'errors':>7}"
-    print(header + f"{'x index':>9}")
-    for name, capacity, steady, _, _ in rows:
+    print(f"load average during the run: {os.getloadavg()[0]:.2f} (2 cores)")
+    header = f"{'':<40}{'capacity/s':>11}{'CPU ms':>8}{'steady/s':>9}{'p50 ms':>8}{'p99 ms':>8}{'max ms':>8}"
+    print(header + f"{'errors':>7}{'x index':>9}")
+    for name, capacity, steady, cpu_ms in rows:
         print(
-            f"{name:<40}{capacity:>11,.0f}{steady.achieved_rate:>9,.0f}{steady.percentile(0.5):>8.2f}"
+            f"{name:<40}{capacity:>11,.0f}{cpu_ms:>8.2f}{steady.achieved_rate:>9,.0f}{steady.percentile(0.5):>8.2f}"
             f"{steady.percentile(0.99):>8.2f}{steady.latencies_ms[-1]:>8.1f}{len(steady.failures):>7}"
             f"{rows[0][1] / capacity:>8.1f}x"
         )
-    for name, _, steady, _, _ in rows:
+    for name, _, steady, _ in rows:
         for failure in steady.failures[:3]:
             print(f"{name}: {failure}")
 

@@ -60,7 +60,7 @@ def start_demo(
         start_new_session=True,
     )
     summary_path = directory / "demo.json"
-    deadline = time.monotonic() + 180
+    deadline = time.monotonic() + 600  # the demo prepares five nodes; slow on a busy machine
     while not summary_path.exists():
         if process.poll() is not None or time.monotonic() > deadline:
             raise SystemExit("polex demo did not start")
