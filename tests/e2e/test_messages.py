@@ -201,6 +201,45 @@ def test_an_offline_recipient_gets_its_messages_when_it_returns_or_the_sender_le
     assert "Late" not in subjects
 
 
+def test_a_node_whose_hub_was_away_sends_its_messages_within_seconds_of_its_return(
+    network: tuple[LiveServer, LiveServer],
+) -> None:
+    """An unreachable hub says nothing about the envelopes: they stay due, the relay asks
+    the hub again at most 10 s apart, and the first answer sends them all."""
+    from sqlalchemy import select
+
+    from polex.message.service import MAX_HUB_BACKOFF_SECONDS
+    from polex.storage.tables import OutboxRow
+
+    fra, hub = network
+    officer = fra.as_roles(Role.INVESTIGATOR)
+    view = fra.node.network_view
+    view.hub_url = "http://127.0.0.1:9"  # nothing listens there
+    try:
+        sent = [
+            officer.post("/api/v1/messages", json={"to": ["XPO"], "subject": f"Away {n}", "body": "b"}).json()
+            for n in range(3)
+        ]
+
+        def outbox() -> list[tuple[int, dt.datetime]]:
+            with fra.node.uow(read_only=True) as uow:
+                rows = select(OutboxRow.attempts, OutboxRow.next_attempt_at, OutboxRow.last_error).where(
+                    OutboxRow.message_id.in_([message["id"] for message in sent])
+                )
+                return [(attempts, due) for attempts, due, _ in uow.session.execute(rows)]
+
+        # Tried several times over a few seconds, and still due: no per-envelope back-off.
+        wait_for(lambda: len(rows := outbox()) == 3 and min(attempts for attempts, _ in rows) >= 3, seconds=20)
+        now = dt.datetime.now(dt.UTC)
+        assert all(due <= now for _, due in outbox())
+        assert all(delivery_of(officer, message["id"]) == {"hub": "queued"} for message in sent)
+    finally:
+        view.hub_url = hub.base_url
+    returned = time.monotonic()
+    wait_for(lambda: all(delivery_of(officer, message["id"]) == {"hub": "delivered"} for message in sent))
+    assert time.monotonic() - returned < MAX_HUB_BACKOFF_SECONDS + 5
+
+
 def test_users_are_told_in_real_time_of_new_messages_and_receipts(network: tuple[LiveServer, LiveServer]) -> None:
     fra, hub = network
     officer = fra.as_roles(Role.INVESTIGATOR)

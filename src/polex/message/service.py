@@ -80,6 +80,10 @@ RECEIPT_CLOCK_SKEW = dt.timedelta(minutes=5)  # a read receipt dated later than 
 # (the hub may expire an entry whose push it did not get to record before a crash).
 STATUS_RANK = {"queued": 0, "at_hub": 1, "delivered": 2, "expired": 2, "refused": 2, "read": 3}
 MAX_BACKOFF = dt.timedelta(minutes=5)
+# While the hub does not answer at all, the relay asks again at most this far apart: an
+# unreachable hub says nothing about the envelopes, so they keep their place and their
+# count of tries, and the first answer after an outage sends them all within seconds.
+MAX_HUB_BACKOFF_SECONDS = 10.0
 
 
 class _Borrowed:
@@ -146,6 +150,10 @@ def _recipient_status(row: MessageRecipientRow) -> RecipientStatus:
     )
 
 
+class HubUnreachable(Exception):
+    """No access point of the hub answered (or it answered 5xx): the envelopes wait as they are."""
+
+
 def backoff(attempts: int) -> dt.timedelta:
     """1 s, 2 s, 4 s ... up to five minutes between tries."""
     return min(dt.timedelta(seconds=2 ** min(attempts, 12)), MAX_BACKOFF)
@@ -183,6 +191,9 @@ class MessageService:
         # At the hub: senders its delivery reports did not reach, with the tries so far and
         # when to try again (time.monotonic()).
         self._report_retry: dict[str, tuple[int, float]] = {}
+        # On a national node: the hub's failures in a row, and when to ask it again.
+        self._hub_failures = 0
+        self._hub_retry_at = 0.0
 
     def _client(self) -> httpx.Client:
         if self._shared is None:
@@ -516,6 +527,8 @@ class MessageService:
         messages of its conversation (the hub keeps a conversation's order as it gets it)."""
         if self._attachments is not None:
             self._attachments.start()
+        if time.monotonic() < self._hub_retry_at:
+            return 0
         now = dt.datetime.now(dt.UTC)
         with self._uow(read_only=True) as uow:
             rows = uow.session.execute(
@@ -543,7 +556,22 @@ class MessageService:
         ]
         relayed = 0
         for batch in _batches(list(due), lambda row: len(row[1])):
-            outcomes = self._hand_to_hub([envelope for _, envelope, _ in batch])
+            try:
+                outcomes = self._hand_to_hub([envelope for _, envelope, _ in batch])
+            except HubUnreachable as unreachable:
+                delay = min(2.0**self._hub_failures, MAX_HUB_BACKOFF_SECONDS)
+                self._hub_failures += 1
+                self._hub_retry_at = time.monotonic() + delay
+                log.warning("the hub did not answer (%s); asking again in %.0f s", unreachable, delay)
+                with self._uow() as uow:  # counted and explained, but still due
+                    uow.session.execute(
+                        update(OutboxRow)
+                        .where(OutboxRow.message_id.in_([message_id for message_id, _, _ in batch]))
+                        .values(attempts=OutboxRow.attempts + 1, last_error=str(unreachable)[:2000])
+                    )
+                    uow.commit()
+                break
+            self._hub_failures, self._hub_retry_at = 0, 0.0
             with self._uow() as uow:
                 for (message_id, _, attempts), error in zip(batch, outcomes, strict=True):
                     row = uow.session.get(OutboxRow, message_id)
@@ -561,7 +589,8 @@ class MessageService:
         return relayed
 
     def _hand_to_hub(self, envelopes: list[str]) -> list[str | None]:
-        """Per envelope: None when the hub stored it (or had it), else why not (to retry)."""
+        """Per envelope: None when the hub stored it (or had it), else why not (to retry);
+        :class:`HubUnreachable` when no access point of the hub answered."""
         try:
             if self._network.is_hub:
                 results = self.accept_batch([orjson.loads(text) for text in envelopes], caller=self._network.node_name)
@@ -570,10 +599,14 @@ class MessageService:
             response = self._network.call_hub(
                 lambda base: self._post(base, "/api/v1/network/envelopes", hub.name, batch)
             )
+            if response.status_code >= 500:
+                raise HubUnreachable(f"the hub answered {response.status_code}")
             if response.status_code not in (200, 202):
                 return [f"the hub answered {response.status_code}: {response.text[:500]}"] * len(envelopes)
             return [item.get("error") for item in response.json()["results"]]
-        except (httpx.HTTPError, NetworkUnavailable, EnvelopeRefused, KeyError, ValueError) as error:
+        except (httpx.TransportError, NetworkUnavailable) as error:
+            raise HubUnreachable(f"{type(error).__name__}: {error}") from error
+        except (httpx.HTTPError, EnvelopeRefused, KeyError, ValueError) as error:
             return [f"{type(error).__name__}: {error}"] * len(envelopes)
 
     # -- the hub: accept and push -------------------------------------------------------------
