@@ -15,6 +15,7 @@ import orjson
 import pytest
 from sqlalchemy import select
 
+from polex.domain.agency import AgencyKind
 from polex.domain.base import Restrictions, Tlp, new_id
 from polex.domain.document import TravelDocument
 from polex.domain.person import Person
@@ -22,6 +23,7 @@ from polex.domain.policy import AccessLevel, Agreement, AgreementKind, DataCateg
 from polex.domain.roles import Role
 from polex.errors import Forbidden
 from polex.network.relayed import RelayedBy
+from polex.policy.schemas import SubjectKind
 from polex.record.service import NewRecord
 from polex.screening.online import OnlineFind, hub_principal
 from polex.storage.tables import AgencyRow, AuditEventRow, HitRow
@@ -188,6 +190,39 @@ def test_only_the_hub_answers_find_and_only_nodes_ask(network: tuple[LiveServer,
     forged = RelayedBy.model_validate({**body["by"], "country": "DEU"})
     with pytest.raises(Forbidden, match="serves FRA"):
         hub_principal(hub.node.uow, hub.node.network_view, fra.node.settings.node_name, forged)
+
+
+def test_an_agency_suspended_at_the_hub_is_refused_there_whichever_node_relays_it(
+    network: tuple[LiveServer, LiveServer],
+) -> None:
+    fra, hub = network
+    fra_name = fra.node.settings.node_name
+    by = RelayedBy(
+        user_id="u-1",
+        user="officer",
+        agency_id=fra.own_agency_id,
+        agency_name="Police aux frontières",
+        agency_kind=AgencyKind.POLICE,
+        country="FRA",
+        roles=[Role.BORDER_OFFICER],
+    )
+    hub_principal(hub.node.uow, hub.node.network_view, fra_name, by)  # the agency is registered at the hub
+    sanction = hub.node.policy.suspend(SubjectKind.AGENCY, fra.own_agency_id, "bulk look-ups", admin("XPO"))
+    with pytest.raises(Forbidden, match="agency is suspended at the hub"):
+        hub_principal(hub.node.uow, hub.node.network_view, fra_name, by)
+    # Over the wire: the node's FIND for that agency is refused, with the reason.
+    token = fra.node.network_view.token_for(hub.node.settings.node_name)
+    body = {
+        "by": by.model_dump(mode="json"),
+        "purpose": "border_control",
+        "items": [{"number": "X1", "country": "UKR"}],
+    }
+    refused = httpx.post(
+        f"{hub.base_url}/api/v1/network/find/documents", json=body, headers={"Authorization": f"PolexNode {token}"}
+    )
+    assert "suspended at the hub" in assert_problem(refused, 403)["detail"]
+    hub.node.policy.lift(sanction.id, "explained", admin("XPO"))
+    assert hub_principal(hub.node.uow, hub.node.network_view, fra_name, by).agency_id == fra.own_agency_id
 
 
 def test_a_hit_at_the_hub_reaches_the_owner_country_whose_bureau_answers_from_its_node(

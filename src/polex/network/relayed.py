@@ -14,13 +14,15 @@ from collections.abc import Iterable
 from typing import Annotated, Any
 
 from pydantic import StringConstraints
+from sqlalchemy import or_, select
 
 from polex.auth.principal import Principal, PrincipalKind
 from polex.domain.agency import AgencyKind
 from polex.domain.base import RecordId, SchemaModel
 from polex.domain.roles import Role
 from polex.errors import Forbidden
-from polex.storage.tables import AgencyRow
+from polex.policy.schemas import SubjectKind
+from polex.storage.tables import AgencyRow, SuspensionRow
 
 
 class RelayedBy(SchemaModel):
@@ -73,6 +75,20 @@ def relayed_principal(
         session.flush()
     elif agency.country != country:
         raise Forbidden(f"agency '{agency.id}' is not of {country}")
+    # The hub's sanctions bind what is done at the hub, whoever relays it: an agency or a
+    # user suspended here (by its national id) is refused, as its own login would be.
+    suspended = session.scalars(
+        select(SuspensionRow.subject_kind).where(
+            SuspensionRow.lifted_at.is_(None),
+            or_(
+                (SuspensionRow.subject_kind == SubjectKind.AGENCY.value) & (SuspensionRow.subject_id == by.agency_id),
+                (SuspensionRow.subject_kind == SubjectKind.USER.value) & (SuspensionRow.subject_id == by.user_id),
+            ),
+        )
+    ).first()
+    if suspended is not None:
+        whose = "agency" if suspended == SubjectKind.AGENCY.value else "account"
+        raise Forbidden(f"{by.user}@{sender}: the {whose} is suspended at the hub")
     permitted = frozenset(allowed)
     roles = permitted & frozenset(by.roles) if by.roles else permitted
     if not roles:
