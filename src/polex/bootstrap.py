@@ -196,6 +196,8 @@ def _wire(settings: Settings, *, migrate: bool, engine: Engine | None) -> Node:
         clients=clients,
         require_client_certificate=settings.tls,
     )
+    network = NetworkService(uow, audit, keys, is_hub=settings.is_hub, node_name=settings.node_name)
+    network.on_members_changed = view.refresh
     messages = MessageService(uow, audit, view, attachments=attachment_service(uow, audit, view, settings))
     messages.events = events
     records = {feature.record_type.kind.value: RecordService(uow, audit, policy, feature) for feature in FEATURES}
@@ -271,7 +273,7 @@ def _wire(settings: Settings, *, migrate: bool, engine: Engine | None) -> Node:
         agencies=AgencyService(uow, audit, node_country=settings.node_country, is_hub=settings.is_hub),
         policy=policy,
         retention=retention,
-        network=NetworkService(uow, audit, keys, is_hub=settings.is_hub, node_name=settings.node_name),
+        network=network,
         network_view=view,
         messages=messages,
         events=events,

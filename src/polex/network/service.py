@@ -15,6 +15,7 @@ import datetime as dt
 import hashlib
 import hmac
 import secrets
+from collections.abc import Callable
 from typing import Any
 
 from joserfc.errors import JoseError
@@ -69,6 +70,9 @@ class NetworkService:
         self._keys = keys
         self._is_hub = is_hub
         self._node_name = node_name
+        # Called once a change to the member list is committed: the hub's view drops its
+        # cached list, so a node approved, suspended or revoked is treated so at once.
+        self.on_members_changed: Callable[[], None] = lambda: None
 
     def _require_hub(self) -> None:
         if not self._is_hub:
@@ -115,7 +119,9 @@ class NetworkService:
             self._activate(row, certificate, now, principal.id)
             self._audit.add(uow, [self._event(AuditTag.NODE_APPROVED, principal, name, serial=row.serial)])
             uow.commit()
-            return member_read(row)
+            read = member_read(row)
+        self.on_members_changed()
+        return read
 
     def set_status(self, name: str, status: MemberStatus, reason: str, principal: Principal) -> MemberRead:
         """Suspend, reinstate (active again) or revoke a node; effective at the next refresh."""
@@ -142,7 +148,9 @@ class NetworkService:
                 row.invitation_hash = None
             self._audit.add(uow, [self._event(tag, principal, name, reason=reason)])
             uow.commit()
-            return member_read(row)
+            read = member_read(row)
+        self.on_members_changed()
+        return read
 
     def members(self, principal: Principal) -> list[MemberRead]:
         principal.require(Permission.NODE_READ)
@@ -243,6 +251,7 @@ class NetworkService:
                 if row.url != url:
                     row.url = url
                     uow.commit()
+                    self.on_members_changed()
                 return
             csr, node = pki.read_csr(self._keys.read(NODE_CSR))
             now = dt.datetime.now(dt.UTC)
@@ -257,6 +266,7 @@ class NetworkService:
             self._activate(row, certificate, now, "setup")
             self._keys.write_public(NODE_CERTIFICATE, pki.certificate_pem(certificate))
             uow.commit()
+        self.on_members_changed()
 
     # -- helpers ----------------------------------------------------------------------------
 
