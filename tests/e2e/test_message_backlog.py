@@ -5,11 +5,8 @@ messages, which the hub keeps delivering and reporting meanwhile."""
 from __future__ import annotations
 
 import datetime as dt
-import time
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Iterator
 
-import httpx
 import pytest
 from sqlalchemy import delete
 
@@ -17,23 +14,9 @@ from polex.domain.base import new_id
 from polex.domain.roles import Role
 from polex.storage.tables import HubDeliveryRow, HubEnvelopeRow
 from tests.e2e.conftest import LiveServer
+from tests.e2e.test_messages import delivery_of, wait_for
 
 BACKLOG = 1200  # more than the hub reads in one round (1,000)
-
-
-def wait_for(condition: Callable[[], Any], seconds: float = 30) -> Any:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError("timed out")
-
-
-def delivery_of(client: httpx.Client, message_id: str) -> dict[str, str]:
-    read = client.get(f"/api/v1/messages/{message_id}").json()
-    return {item["node"]: item["status"] for item in read["delivery"]}
 
 
 @pytest.fixture

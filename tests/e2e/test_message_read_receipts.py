@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import time
-from collections.abc import Callable
 from functools import partial
 from typing import Any
 
@@ -25,16 +24,7 @@ from polex.message.schemas import DeliveryReport, ReadReceipt
 from polex.message.service import READ_RECEIPT_TYPE, RECEIPT_TYPE
 from polex.storage.tables import AuditEventRow, MessageRecipientRow, MessageRow
 from tests.e2e.conftest import LiveServer, read_events
-
-
-def wait_for(condition: Callable[[], Any], seconds: float = 30) -> Any:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError("timed out")
+from tests.e2e.test_messages import wait_for
 
 
 def delivery_of(client: httpx.Client, message_id: str) -> dict[str, dict[str, Any]]:

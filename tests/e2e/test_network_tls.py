@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,23 +21,9 @@ from polex.network.node_auth import make_node_token
 from polex.network.schemas import EnrolmentCreate
 from tests.e2e.conftest import LiveServer, assert_problem
 from tests.e2e.test_cli import run
+from tests.e2e.test_messages import delivery_of, wait_for
 
 Network = tuple[LiveServer, LiveServer]
-
-
-def wait_for(condition: Callable[[], Any], seconds: float = 30) -> Any:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError("timed out")
-
-
-def delivery_of(client: httpx.Client, message_id: str) -> dict[str, str]:
-    read = client.get(f"/api/v1/messages/{message_id}").json()
-    return {item["node"]: item["status"] for item in read["delivery"]}
 
 
 def enrolled(hub: LiveServer, folder: Path, name: str, country: str) -> NodeKeyFiles:

@@ -230,34 +230,27 @@ def report_post(node: str, row: HitRow, sides: Iterable[Side] = ("owner",)) -> P
     )
 
 
-def answer_post(hub: str, answer: HitAnswer) -> Post:
+def _to_hub(hub: str, content_type: str, body: SchemaModel, hit_id: str, subject: str) -> Post:
+    """A national node's envelope to the hub about one hit (its conversation)."""
     return Post(
         to=hub,
-        content_type=HIT_ANSWER_TYPE,
-        body=orjson.dumps(answer.model_dump(mode="json")),
-        conversation_id=answer.hit_id,
-        subject="hit answer",
+        content_type=content_type,
+        body=orjson.dumps(body.model_dump(mode="json")),
+        conversation_id=hit_id,
+        subject=subject,
     )
+
+
+def answer_post(hub: str, answer: HitAnswer) -> Post:
+    return _to_hub(hub, HIT_ANSWER_TYPE, answer, answer.hit_id, "hit answer")
 
 
 def request_post(hub: str, request: HitRequest) -> Post:
-    return Post(
-        to=hub,
-        content_type=HIT_REQUEST_TYPE,
-        body=orjson.dumps(request.model_dump(mode="json")),
-        conversation_id=request.hit_id,
-        subject="hit confirmation request",
-    )
+    return _to_hub(hub, HIT_REQUEST_TYPE, request, request.hit_id, "hit confirmation request")
 
 
 def found_post(hub: str, found: HitFound) -> Post:
-    return Post(
-        to=hub,
-        content_type=HIT_FOUND_TYPE,
-        body=orjson.dumps(found.model_dump(mode="json")),
-        conversation_id=found.id,
-        subject="hit found offline",
-    )
+    return _to_hub(hub, HIT_FOUND_TYPE, found, found.id, "hit found offline")
 
 
 # A copy never moves back: the order of a hit's statuses.
