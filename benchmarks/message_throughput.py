@@ -1,11 +1,12 @@
 """Signed and encrypted 4 KB messages from one national node through the hub to another,
-end to end, on the embedded transport; beside a raw NATS JetStream publish and consume of
-the same payloads (the physical reference) in the same run.
+end to end, on the embedded transport (HTTP between the nodes) and on NATS JetStream (the
+nodes' streams); beside a raw NATS JetStream publish and consume of the same payloads (the
+physical reference), all in the same run.
 
 Run: .venv/bin/python benchmarks/message_throughput.py [--messages 1000] [--rate 200] [--nats nats://127.0.0.1:4222]
 
 1. Throughput: ``polex demo`` (hub and four national nodes, separate processes, SQLite,
-   HTTP between them) is started with little data; France's investigator sends
+   ``--nats`` or not) is started with little data; France's investigator sends
    ``--messages`` messages of 4 KB to Ukraine as fast as four client threads can; the
    figure is messages per second from the first send until the last is stored in
    Ukraine's inbox (accepted by the sender's API until stored by the recipient).
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import secrets
@@ -31,6 +33,7 @@ import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -39,7 +42,7 @@ BODY = "x" * 4096
 
 
 def start_demo(
-    directory: Path, base_port: int, *, size: float = 0.02
+    directory: Path, base_port: int, *, size: float = 0.02, nats: str | None = None
 ) -> tuple[subprocess.Popen[bytes], dict[str, object]]:
     process = subprocess.Popen(
         [
@@ -54,6 +57,7 @@ def start_demo(
             str(size),
             "--base-port",
             str(base_port),
+            *(["--nats", nats] if nats else []),
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -156,6 +160,57 @@ def percentile(values: list[float], fraction: float) -> float:
     return values[min(len(values) - 1, int(fraction * len(values)))]
 
 
+@dataclass
+class Measured:
+    throughput: float
+    accepted: float
+    achieved: float
+    latencies: list[float]
+
+
+def measure(args: argparse.Namespace, nats: str | None, base_port: int) -> Measured:
+    with tempfile.TemporaryDirectory(prefix="polex-bench-") as folder:
+        process, summary = start_demo(Path(folder), base_port, nats=nats)
+        try:
+            ukr_db = Path(folder) / "ukr" / "polex.db"
+            marker = f"T{secrets.token_hex(3)}"
+            started = time.monotonic()
+            send_many(summary, marker, args.messages, args.threads)
+            accepted = time.monotonic()
+            finished = wait_for_inbox(ukr_db, marker, args.messages, timeout=600)
+
+            steady = f"S{secrets.token_hex(3)}"
+            steady_count = int(args.rate * args.steady_seconds)
+            achieved = send_steady(summary, steady, steady_count, args.rate)
+            wait_for_inbox(ukr_db, steady, steady_count, timeout=600)
+            return Measured(
+                throughput=args.messages / (finished - started),
+                accepted=args.messages / (accepted - started),
+                achieved=achieved,
+                latencies=latencies_ms(ukr_db, steady),
+            )
+        finally:
+            os.killpg(process.pid, signal.SIGINT)
+            process.wait(timeout=60)
+            if nats:  # the demo's streams go with its data
+                asyncio.run(delete_streams(nats, [node["name"] for node in summary["nodes"]]))  # type: ignore[attr-defined]
+
+
+async def delete_streams(url: str, names: list[str]) -> None:
+    import nats
+    import nats.js.errors
+
+    from polex.bus.nats import stream_for
+
+    connection = await nats.connect(url)
+    try:
+        for name in names:
+            with contextlib.suppress(nats.js.errors.NotFoundError):
+                await connection.jsm().delete_stream(stream_for(name))
+    finally:
+        await connection.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--messages", type=int, default=1000)
@@ -166,40 +221,26 @@ def main() -> None:
     parser.add_argument("--base-port", type=int, default=18400 + os.getpid() % 500 * 10)
     args = parser.parse_args()
 
-    with tempfile.TemporaryDirectory(prefix="polex-bench-") as folder:
-        process, summary = start_demo(Path(folder), args.base_port)
-        try:
-            ukr_db = Path(folder) / "ukr" / "polex.db"
-            marker = f"T{secrets.token_hex(3)}"
-            started = time.monotonic()
-            send_many(summary, marker, args.messages, args.threads)
-            accepted = time.monotonic()
-            finished = wait_for_inbox(ukr_db, marker, args.messages, timeout=600)
-            throughput = args.messages / (finished - started)
-
-            steady = f"S{secrets.token_hex(3)}"
-            steady_count = int(args.rate * args.steady_seconds)
-            achieved = send_steady(summary, steady, steady_count, args.rate)
-            wait_for_inbox(ukr_db, steady, steady_count, timeout=600)
-            latencies = latencies_ms(ukr_db, steady)
-        finally:
-            os.killpg(process.pid, signal.SIGINT)
-            process.wait(timeout=60)
-
+    runs = {
+        "embedded transport (HTTP, SQLite)": measure(args, None, args.base_port),
+        "NATS JetStream transport (SQLite)": measure(args, args.nats, args.base_port + 10),
+    }
     raw_seconds = asyncio.run(raw_jetstream(args.nats, args.messages))
     raw_rate = args.messages / raw_seconds
     print(f"{args.messages} messages of 4 KB, fra -> hub -> ukr, signed and encrypted (ES256, ECDH-ES+A256KW, A256GCM)")
-    print(f"{'path':<52}{'messages/s':>12}")
-    print(f"{'polex, embedded transport (HTTP, SQLite), end to end':<52}{throughput:>12,.0f}")
-    print(f"{'  of which accepted by the sender API':<52}{args.messages / (accepted - started):>12,.0f}")
-    print(f"{'raw NATS JetStream publish + consume (reference)':<52}{raw_rate:>12,.0f}")
-    print(f"ratio polex / raw JetStream: {throughput / raw_rate:.3f}")
-    print(
-        f"latency at a steady {args.rate:.0f}/s asked, {achieved:.0f}/s achieved by one client, "
-        f"over {args.steady_seconds:.0f} s ({len(latencies)} messages): "
-        f"p50 {statistics.median(latencies):.0f} ms, p99 {percentile(latencies, 0.99):.0f} ms, "
-        f"max {latencies[-1]:.0f} ms"
-    )
+    print(f"{'path':<56}{'messages/s':>12}{'vs raw':>9}")
+    for name, run in runs.items():
+        print(f"{'polex, ' + name + ', end to end':<56}{run.throughput:>12,.0f}{run.throughput / raw_rate:>9.3f}")
+        print(f"{'  of which accepted by the sender API':<56}{run.accepted:>12,.0f}")
+    print(f"{'raw NATS JetStream publish + consume (reference)':<56}{raw_rate:>12,.0f}{1:>9.3f}")
+    for name, run in runs.items():
+        latencies = run.latencies
+        print(
+            f"{name}: latency at a steady {args.rate:.0f}/s asked, {run.achieved:.0f}/s achieved by one client, "
+            f"over {args.steady_seconds:.0f} s ({len(latencies)} messages): "
+            f"p50 {statistics.median(latencies):.0f} ms, p99 {percentile(latencies, 0.99):.0f} ms, "
+            f"max {latencies[-1]:.0f} ms"
+        )
 
 
 if __name__ == "__main__":

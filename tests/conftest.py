@@ -88,9 +88,10 @@ def make_node(
     hub: bool = False,
     port: int = 8400,
     tls: bool = False,
+    bus_url: str | None = None,
 ) -> Node:
     identity = NodeIdentity(name=name, country=country, role=NodeRole.HUB if hub else NodeRole.NATIONAL, port=port)
-    node = initialise_node(data_dir, identity, database_url=database_url, tls=tls)
+    node = initialise_node(data_dir, identity, database_url=database_url, tls=tls, bus_url=bus_url)
     # Tests match persons right away: the watch list is loaded before the node is handed out.
     assert node.screening.watchlist.wait_ready(timeout=120), node.screening.watchlist.failure
     return node

@@ -14,6 +14,7 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine, text
 
 from polex.agency.service import AgencyService
+from polex.audit.access_reports import ACCESS_REPORT_TYPE, AccessReports
 from polex.audit.checkpoint import CheckpointSigner
 from polex.audit.metrics import AuditLogCollector
 from polex.audit.misuse import MisuseMonitor
@@ -24,14 +25,18 @@ from polex.auth.keys import load_or_create_signing_key
 from polex.auth.service import AuthService
 from polex.auth.tokens import TokenIssuer
 from polex.bus.memory import InProcessBus
-from polex.bus.nats import NatsJetStreamBus
+from polex.bus.nats import NatsJetStreamBus, stream_for
 from polex.bus.ports import Bus
 from polex.case.feature import CASE_FEATURE
+from polex.correlation.service import CorrelationService
 from polex.crypto import pki
 from polex.document.feature import DOCUMENT_FEATURE
 from polex.events import EventHub
 from polex.ingest.service import ImportService
+from polex.intel.feature import INTEL_FEATURE
 from polex.message.attachments import attachment_service
+from polex.message.forwarding import RecordForwarding
+from polex.message.jetstream import JetStreamLink
 from polex.message.outbound import ServiceNetwork
 from polex.message.service import MessageService
 from polex.network.http import NodeClients
@@ -43,6 +48,7 @@ from polex.notice.feature import NOTICE_FEATURE
 from polex.notice.service import NoticeService
 from polex.notice.types import NoticeTypes
 from polex.person.feature import PERSON_FEATURE
+from polex.policy import suspension_relay
 from polex.policy.retention import RetentionService
 from polex.policy.service import PolicyService
 from polex.record.service import RecordService
@@ -67,6 +73,7 @@ FEATURES: tuple[RecordFeature, ...] = (
     DOCUMENT_FEATURE,
     VEHICLE_FEATURE,
     CASE_FEATURE,
+    INTEL_FEATURE,
 )
 
 
@@ -96,7 +103,10 @@ class Node:
     notices: NoticeService
     bus: Bus
     replica_push: ReplicaPush | None  # the hub pushes changes to the replicas as they happen
+    correlations: CorrelationService  # cross-border correlation alerts on person records
     metrics: CollectorRegistry = field(default_factory=CollectorRegistry)
+    # Accesses to other countries' records reported to their nodes, and the reports this one keeps.
+    access_reports: AccessReports | None = None
 
     def database_ok(self) -> bool:
         try:
@@ -120,6 +130,7 @@ class Node:
         return checks
 
     def close(self) -> None:
+        self.correlations.close()
         self.screening.close()
         self.messages.close()
         if self.replica_push is not None:
@@ -148,8 +159,9 @@ def _witness_client(clients: NodeClients, peer: PeerLog) -> httpx.Client:
 def make_bus(settings: Settings) -> Bus:
     """The node's internal bus: JetStream when configured, else in-process."""
     if settings.bus_url:
-        stream = "POLEX_" + "".join(c if c.isalnum() else "_" for c in settings.node_name.upper())
-        return NatsJetStreamBus(settings.bus_url, stream=stream, subjects=[f"polex.{settings.node_name}.>"])
+        return NatsJetStreamBus(
+            settings.bus_url, stream=stream_for(settings.node_name), subjects=[f"polex.{settings.node_name}.>"]
+        )
     return InProcessBus()
 
 
@@ -213,6 +225,12 @@ def _wire(settings: Settings, *, migrate: bool, engine: Engine | None) -> Node:
     records["person"].change_listeners.append(screening.watchlist)
     records["notice"].change_listeners.append(screening.watchlist)
     retention.purge_listeners.append(screening.watchlist)
+    # After the watch list (which it searches, current with the change by then): the
+    # correlation worker matches each changed person against other countries' persons.
+    correlations = CorrelationService(uow, audit, policy, records, events, screening.watchlist)
+    for kind in ("person", "notice"):
+        records[kind].change_listeners.append(correlations)
+    retention.purge_listeners.append(correlations)
     screening.load_index()
     # Not the person watch list: seconds of CPU (the matcher's name data), so a serving node
     # loads it in the background behind /readyz (polex.api.system) and other callers on
@@ -248,7 +266,22 @@ def _wire(settings: Settings, *, migrate: bool, engine: Engine | None) -> Node:
     else:
         messages.handlers[notice_relay.REPORT_TYPE] = notices.apply_report
         messages.handlers[hit_exchange.HIT_TYPE] = screening.apply_hit_report
+    # The hub's suspensions of a national node's agencies and users reach that node.
+    policy.network = service_network
+    if not settings.is_hub:
+        messages.handlers[suspension_relay.SUSPENSION_TYPE] = policy.apply_hub_suspension
+    # Records forwarded in messages, each decided for every recipient country.
+    messages.forwarding = RecordForwarding(uow, audit, policy, records)
+    # Every node reports accesses to other countries' records to their nodes, and keeps the
+    # reports on its own country's records for their owners.
+    access_reports = AccessReports(uow, audit, view, service_network, node_country=settings.node_country)
+    messages.handlers[ACCESS_REPORT_TYPE] = access_reports.apply
+    for service in records.values():
+        service.reported = access_reports
     bus = make_bus(settings)
+    if isinstance(bus, NatsJetStreamBus):
+        # The production transport of envelopes: the nodes' streams (HTTP to nodes without one).
+        messages.link = JetStreamLink(bus, view)
     replica_feed = ReplicaFeed(uow, audit, policy, records, view) if settings.is_hub else None
     replica_push = None
     if replica_feed is not None:
@@ -261,6 +294,7 @@ def _wire(settings: Settings, *, migrate: bool, engine: Engine | None) -> Node:
         node_name=settings.node_name,
         is_hub=settings.is_hub,
         lockout_after=settings.login_attempts_before_lockout,
+        suspension=policy.suspension_for,
     )
     return Node(
         settings=settings,
@@ -287,4 +321,6 @@ def _wire(settings: Settings, *, migrate: bool, engine: Engine | None) -> Node:
         notices=notices,
         bus=bus,
         replica_push=replica_push,
+        access_reports=access_reports,
+        correlations=correlations,
     )

@@ -165,11 +165,19 @@ def demo(
         bool,
         typer.Option("--tls", help="Serve HTTPS, every link between nodes in mutual TLS (clients trust the demo's CA)"),
     ] = False,
+    nats: Annotated[
+        str | None,
+        typer.Option(
+            "--nats",
+            help="NATS JetStream URL (nats://host:4222): each node's bus, and envelopes between the nodes go through "
+            "their streams (the production transport). Unset: embedded, HTTP between the nodes.",
+        ),
+    ] = None,
 ) -> None:
     """Start a hub and national nodes on 127.0.0.1 with synthetic data; Ctrl-C stops them."""
     from polex.demo.runner import run_demo
 
-    raise typer.Exit(run_demo(directory, reset=reset, base_port=base_port, size=size, tls=tls))
+    raise typer.Exit(run_demo(directory, reset=reset, base_port=base_port, size=size, tls=tls, nats_url=nats))
 
 
 @schema_app.command("export")
@@ -292,7 +300,7 @@ def import_records(
 
 @app.command("export")
 def export_records(
-    kind: Annotated[str, typer.Option(help="person, travel_document, vehicle or case")],
+    kind: Annotated[str, typer.Option(help="person, travel_document, vehicle, case or intel")],
     format_name: Annotated[str, typer.Option("--format", help="A writable format from 'polex formats'")],
     out: Annotated[Path, typer.Option(help="The file to write")],
     data_dir: DataDir = DEFAULT_DATA_DIR,

@@ -105,11 +105,13 @@ def initialise_node(
     admin_password: str | None = None,
     database_url: str | None = None,
     tls: bool = False,
+    bus_url: str | None = None,
 ) -> Node:
     """Create (or bring up to date) a node in ``data_dir``; idempotent. With ``tls`` it will
-    serve HTTPS (the hub at once; a national node once enrolled, with its certificate)."""
+    serve HTTPS (the hub at once; a national node once enrolled, with its certificate). With
+    ``bus_url`` (NATS JetStream) its bus and its envelopes go through JetStream."""
     write_node_config(data_dir, identity, tls=tls)
-    settings = load_settings(data_dir=data_dir, database_url=database_url)
+    settings = load_settings(data_dir=data_dir, database_url=database_url, bus_url=bus_url)
     node = build_node(settings)
     node.network.ensure_hub_member(settings.base_url)
     agency = node.agencies.ensure(own_agency(settings))

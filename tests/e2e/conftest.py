@@ -90,6 +90,9 @@ class LiveServer:
     verify: ssl.SSLContext | bool = True
     _clients: list[httpx.Client] = field(default_factory=list)
     _by_roles: dict[tuple[str, ...], httpx.Client] = field(default_factory=dict)
+    # Its uvicorn server, when a fixture of this module serves it (stopped and served again
+    # by tests of a node that goes away for a while).
+    running: _Running | None = None
 
     # -- set-up through the services --------------------------------------------------
 
@@ -177,11 +180,13 @@ class _Running:
     sock: socket.socket
 
 
-def _serve(node: Node, sock: socket.socket | None = None) -> tuple[_Running, str]:
-    """Serve ``node`` on ``sock`` (a free port by default): HTTPS when its settings set tls."""
+def _serve(node: Node, sock: socket.socket | None = None, app: Any = None) -> tuple[_Running, str]:
+    """Serve ``node`` on ``sock`` (a free port by default): HTTPS when its settings set tls.
+    ``app``: the node's application made before (served again), else a new one."""
     sock = sock or _free_socket()
     port = sock.getsockname()[1]
-    config = uvicorn_config(create_app(node), node.settings, host="127.0.0.1", port=port, log_level="warning")
+    app = app or create_app(node)
+    config = uvicorn_config(app, node.settings, host="127.0.0.1", port=port, log_level="warning")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
@@ -196,6 +201,21 @@ def _stop(running: _Running) -> None:
     running.server.should_exit = True
     running.thread.join(timeout=10)
     running.sock.close()
+
+
+def stop_serving(live: LiveServer) -> None:
+    """The node stops serving (and its background tasks stop): it is away."""
+    assert live.running is not None, "not served by a fixture of this module"
+    _stop(live.running)
+
+
+def serve_again(live: LiveServer) -> None:
+    """The node serves again on the port it had (its URL is unchanged)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", int(live.base_url.rsplit(":", 1)[1])))
+    app = live.running.server.config.app if live.running is not None else None
+    live.running, _ = _serve(live.node, sock, app)
 
 
 @pytest.fixture(scope="module", params=backend_params())
@@ -222,12 +242,12 @@ def _start_node(directory: Path, url: str, **identity: Any) -> Iterator[LiveServ
         node = make_node(directory, url, **identity)
     running, base_url = _serve(node)
     agency_id = node.agencies.ensure(own_agency(node.settings)).id
-    live = LiveServer(node=node, base_url=base_url, own_agency_id=agency_id)
+    live = LiveServer(node=node, base_url=base_url, own_agency_id=agency_id, running=running)
     try:
         yield live
     finally:
         live.close()
-        _stop(running)
+        _stop(live.running or running)
         node.close()
 
 
@@ -325,3 +345,26 @@ def tls_network(live_backend: str, tmp_path_factory: pytest.TempPathFactory) -> 
         for schema in (hub_schema, fra_schema):
             if schema is not None:
                 schema.drop()
+
+
+@pytest.fixture(scope="module")
+def ukraine(
+    network: tuple[LiveServer, LiveServer], live_backend: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveServer]:
+    """A second national node, Ukraine's, enrolled in the hub of ``network`` (France and the
+    hub then read their member lists again)."""
+    fra, hub = network
+    directory = tmp_path_factory.mktemp(f"ukr-{live_backend}")
+    url, schema = database_url_for(live_backend, directory)
+    started = _start_node(directory / "ukr", url, name="ukr", country="UKR")
+    try:
+        ukr = next(started)
+        enrol(hub, ukr.node, ukr.base_url)
+        ukr.node.network_view.hub_url = hub.base_url
+        hub.node.network_view.refresh()
+        fra.node.network_view.refresh()
+        yield ukr
+    finally:
+        next(started, None)
+        if schema is not None:
+            schema.drop()

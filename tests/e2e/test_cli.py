@@ -260,6 +260,23 @@ def test_demo_starts_every_node_and_stops_cleanly_then_reuses_its_data(tmp_path:
             countries = {hit["checked_by"]["country"] for hit in hits.json()["items"]}
             assert countries, f"no hit on the records of {officer['username']}"
             assert officer["username"].split(".")[0].upper() not in countries
+            # The seeded cross-border pairs: France's bureau finds Ukraine's record of its person.
+            if officer["username"] == "fra.officer":
+
+                def correlated(token: str = officer_token):  # type: ignore[no-untyped-def]
+                    answer = httpx.get(
+                        f"{hub['url']}/api/v1/correlations",
+                        headers={
+                            "Authorization": f"Bearer {token}",
+                            "X-Polex-Purpose": "criminal_investigation",
+                        },
+                    )
+                    return [item for item in answer.json()["items"] if item["other"]["owner"]["country"] == "UKR"]
+
+                wait_for(correlated, 120, "the hub's correlation of the seeded persons")
+                [pair] = correlated()
+                assert pair["other"]["access"] == "full"
+                assert pair["other"]["record"]["names"][0]["full"] == "Олександр Петренко"
     finally:
         demo.send_signal(signal.SIGINT)
         output = demo.communicate(timeout=60)[0]

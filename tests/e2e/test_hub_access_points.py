@@ -27,6 +27,7 @@ import nats
 import nats.js.errors
 import pytest
 
+from polex.bus.nats import stream_for
 from polex.provision import set_node_options
 from tests.conftest import PostgresSchema
 from tests.e2e.test_cli import POLEX, free_ports, run
@@ -141,6 +142,9 @@ def test_a_national_node_fails_over_between_two_hub_processes_of_one_network(
     hub_dir, fra_dir = tmp_path / "hub", tmp_path / "fra"
     # A hub name of its own: its JetStream stream (POLEX_<NAME>) is this test's alone.
     hub_name = f"hub-{secrets.token_hex(3)}"
+    # France runs without NATS: the hub reaches it over HTTP because it has no stream. One
+    # left by another run of a node named fra would take (and keep) what the hub sends it.
+    asyncio.run(_delete_stream(stream_for("fra")))
     hub_env = {"POLEX_DATABASE_URL": shared_database, "POLEX_BUS_URL": NATS_URL}
     users = {"POLEX_USER_PASSWORD": PASSWORD}
     clients = ExitStack()
@@ -204,5 +208,4 @@ def test_a_national_node_fails_over_between_two_hub_processes_of_one_network(
     finally:
         clients.close()
         processes.stop_all()
-        stream = "POLEX_" + "".join(c if c.isalnum() else "_" for c in hub_name.upper())
-        asyncio.run(_delete_stream(stream))
+        asyncio.run(_delete_stream(stream_for(hub_name)))

@@ -15,6 +15,9 @@ once, and every recipient status at France ends ``delivered``. A request cut by 
 sender's death has an unknown outcome for its client; it may or may not have been
 committed, but if it was, it is delivered once like the others.
 
+Every test runs on both transports: HTTP between the nodes (the embedded default) and NATS
+JetStream (each node's stream; the NATS server itself is not killed).
+
 ``POLEX_TEST_FAULT_MESSAGES`` sets how many messages each test sends (1,000 by default;
 the issue's figure is 5,000), ``POLEX_TEST_FAULT_RATE`` at most how many a second (50), and
 ``POLEX_TEST_BACKENDS`` which backends run.
@@ -22,6 +25,7 @@ the issue's figure is 5,000), ``POLEX_TEST_FAULT_RATE`` at most how many a secon
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import os
 import random
@@ -54,6 +58,8 @@ from polex.settings import NodeRole
 from polex.storage.engine import make_engine
 from polex.storage.tables import AuditEventRow, HubDeliveryRow, HubEnvelopeRow, MessageRecipientRow, MessageRow
 from tests.conftest import PostgresSchema, backend_params, database_url_for
+from tests.e2e.test_message_transports import _delete_streams
+from tests.integration.bus.conftest import NATS_URL
 
 MESSAGES = int(os.environ.get("POLEX_TEST_FAULT_MESSAGES", "1000"))
 THREADS = 4
@@ -87,6 +93,7 @@ class Server:
     folder: Path
     port: int
     database_url: str
+    bus_url: str | None = None  # NATS JetStream: the node's bus and its envelopes
     process: subprocess.Popen[bytes] | None = None
     kills: int = 0
     log: list[str] = field(default_factory=list)
@@ -99,6 +106,8 @@ class Server:
         """Start the process and wait until it serves; returns the seconds it took."""
         environment = {key: value for key, value in os.environ.items() if not key.startswith("POLEX_")}
         environment |= {"POLEX_LOG_LEVEL": "warning", "POLEX_DATABASE_URL": self.database_url}
+        if self.bus_url:
+            environment["POLEX_BUS_URL"] = self.bus_url
         started = time.monotonic()
         with (self.folder / "serve.log").open("ab") as output:
             self.process = subprocess.Popen(
@@ -205,10 +214,20 @@ def _prepare(folder: Path, urls: dict[str, str]) -> dict[str, int]:
     return ports
 
 
+@pytest.fixture(scope="module", params=["http", "nats"])
+def transport(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
 @pytest.fixture(scope="module", params=backend_params())
-def cluster(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+def cluster(
+    request: pytest.FixtureRequest, transport: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Cluster]:
     backend = str(request.param)
-    folder = tmp_path_factory.mktemp(f"faults-{backend}")
+    bus_url = NATS_URL if transport == "nats" else None
+    if bus_url:
+        asyncio.run(_delete_streams(["hub", "fra", "deu"]))  # nothing left from an earlier run
+    folder = tmp_path_factory.mktemp(f"faults-{backend}-{transport}")
     urls: dict[str, str] = {}
     schemas: list[PostgresSchema] = []
     for name in ("hub", "fra", "deu"):
@@ -226,7 +245,7 @@ def cluster(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
                 if key.startswith("POLEX_") and not key.startswith("POLEX_TEST_"):
                     patch.delenv(key)
             ports = _prepare(folder, urls)
-        servers = [Server(name, folder / name, ports[name], urls[name]) for name in ("hub", "fra", "deu")]
+        servers = [Server(name, folder / name, ports[name], urls[name], bus_url) for name in ("hub", "fra", "deu")]
         for server in servers:
             server.start()
         engines = {name: make_engine(url) for name, url in urls.items()}
@@ -239,6 +258,8 @@ def cluster(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
             engine.dispose()
         for schema in schemas:
             schema.drop()
+        if bus_url:
+            asyncio.run(_delete_streams(["hub", "fra", "deu"]))
 
 
 @dataclass

@@ -16,6 +16,8 @@ from polex.audit.background import PeriodicTask
 from polex.audit.endpoints import router as audit_router
 from polex.auth.endpoints import router as auth_router
 from polex.bootstrap import Node
+from polex.console.routes import router as console_router
+from polex.correlation.endpoints import router as correlation_router
 from polex.ingest.endpoints import formats_router
 from polex.ingest.endpoints import router as import_router
 from polex.message.endpoints import attachments_router, events_router
@@ -57,8 +59,13 @@ def create_app(node: Node) -> FastAPI:
             delivery = PeriodicTask("message-delivery", node.messages.deliver_once, settings.relay_seconds)
             node.messages.on_hub_queue = delivery.wake
             tasks.append(delivery)
+        if node.messages.link is not None:  # each round waits up to a second for the stream
+            tasks.append(PeriodicTask("message-intake", node.messages.intake_once, 0.001))
         if settings.witness_peers:
             tasks.append(PeriodicTask("audit-witness", node.witness.run_once, settings.witness_seconds))
+        if node.access_reports is not None:  # entries are reported once a checkpoint signs them
+            reports = PeriodicTask("access-reports", node.access_reports.run_once, settings.audit_checkpoint_seconds)
+            tasks.append(reports)
         node.misuse.run_once()  # warm the misuse windows with the last day before serving
         node.network.ensure_hub_member(settings.base_url)  # the hub is its network's first member
         node.imports.recover_interrupted()
@@ -104,8 +111,10 @@ def create_app(node: Node) -> FastAPI:
     app.include_router(replica_node_router)
     app.include_router(public_notices_router)
     app.include_router(notice_router)
+    app.include_router(correlation_router)
     for feature in node.features:
         app.include_router(build_router(feature))
+    app.include_router(console_router)  # the web console, /console (docs/console.md)
     # Outermost first: the request id and metrics see every answer, the 413s included.
     app.add_middleware(
         BodySizeLimit,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import Callable
 
 from polex.agency.repository import AgencyRepository
 from polex.audit.service import AuditTrail, EventDraft, actor_of
@@ -81,6 +82,7 @@ class AuthService:
         node_name: str,
         is_hub: bool,
         lockout_after: int,
+        suspension: Callable[[str, str], str | None] | None = None,
     ) -> None:
         self._uow = uow
         self._tokens = tokens
@@ -88,6 +90,9 @@ class AuthService:
         self._node_name = node_name
         self._is_hub = is_hub
         self._lockout_after = lockout_after
+        # Why a user (by id, with its agency's id) is suspended, or None: such a user gets
+        # no token, whoever suspended it (this node, or the hub through its copy).
+        self._suspension = suspension
         # Who a token's subject is, kept briefly: every request would otherwise read the
         # user and its agency (half a millisecond on the hottest paths). A change made
         # through this service forgets the user at once; one made by another process of the
@@ -124,6 +129,10 @@ class AuthService:
         if totp_secret is not None and not totp.verify_totp(totp_secret, totp_code):
             self._refuse_login(username, user_id, agency_id, "one-time code")
             raise Unauthenticated("a valid one-time code (field 'totp') is required for this account")
+        suspended = self._suspension(user_id, agency_id) if self._suspension is not None else None
+        if suspended is not None:
+            self._refuse_login(username, user_id, agency_id, "suspended", count=False)
+            raise Forbidden(suspended)
         rehashed = passwords.hash_password(password) if passwords.needs_rehash(password_hash) else None
         with self._uow() as uow:
             UserRepository(uow.session).record_login(user_id, dt.datetime.now(dt.UTC), rehashed)

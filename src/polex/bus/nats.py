@@ -57,6 +57,16 @@ _UNREACHABLE = (
 )
 
 
+class StreamMissing(BusUnavailable):
+    """The server answered, but no stream takes the subject (its node has not connected to
+    JetStream, or does not use it): another transport must carry the message."""
+
+
+def stream_for(node_name: str) -> str:
+    """The name of a node's stream, which holds the subjects ``polex.<node>.>``."""
+    return "POLEX_" + "".join(c if c.isalnum() else "_" for c in node_name.upper())
+
+
 @dataclass
 class _Receipt:
     bus: NatsJetStreamBus
@@ -130,6 +140,17 @@ class NatsJetStreamBus:
         if not any(subject_matches(pattern, subject) for pattern in self._subjects):
             raise ValueError(f"subject {subject!r} is not among the subjects of stream {self.stream}: {self._subjects}")
         return self._run(self._publish(subject, bytes(data), message_id, dict(headers or {})))
+
+    def publish_to(self, stream: str, messages: list[tuple[str, bytes, str]]) -> list[bool]:
+        """Publish ``(subject, data, message_id)`` messages into another node's stream, all at
+        once (their acks awaited together; order is kept: the client sends them in turn on
+        one connection); per message, False when the stream had it already. Raises
+        StreamMissing when no stream takes the subjects, BusUnavailable when NATS is away."""
+        for subject, _, message_id in messages:
+            check_publication(subject, message_id, {})
+        if not messages:
+            return []
+        return self._run(self._publish_all(stream, messages), extra_seconds=len(messages) * 0.01)
 
     def consume(
         self, consumer: str, subject_filter: str, *, batch: int = 100, wait_seconds: float = 1.0
@@ -258,6 +279,27 @@ class NatsJetStreamBus:
             f"publish to {subject}",
         )
         return not ack.duplicate  # None (not False) on a fresh message
+
+    async def _publish_all(self, stream: str, messages: list[tuple[str, bytes, str]]) -> list[bool]:
+        jetstream = self._jetstream()
+        pending = [
+            jetstream.publish(
+                subject, data, timeout=self._timeout, stream=stream, headers={MESSAGE_ID_HEADER: message_id}
+            )
+            for subject, data, message_id in messages
+        ]
+        try:
+            acks = await asyncio.gather(*pending)
+        except (nats.errors.NoRespondersError, nats.js.errors.NoStreamResponseError) as error:
+            # "No responders": the server is there, but no stream takes the subject.
+            if self._connected().is_connected:
+                raise StreamMissing(f"no JetStream stream {stream} on NATS at {self.url}") from error
+            raise BusUnavailable(f"could not publish to {stream} on NATS at {self.url}") from error
+        except _UNREACHABLE as error:
+            raise BusUnavailable(f"could not publish to {stream} on NATS at {self.url}: {error}") from error
+        except nats.js.errors.APIError as error:  # e.g. "expected stream does not match"
+            raise StreamMissing(f"stream {stream} on NATS at {self.url} refused the messages: {error}") from error
+        return [not ack.duplicate for ack in acks]
 
     async def _fetch(self, consumer: str, subject_filter: str, batch: int, wait: float) -> list[BusMessage]:
         subscription = await self._subscription(consumer, subject_filter)

@@ -11,6 +11,8 @@ link between nodes is mutual TLS; users' clients trust the CA (``ca_certificate`
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import os
 import shutil
@@ -61,6 +63,21 @@ DEMO_NODES = (
 def _child_environment() -> dict[str, str]:
     # The demo runs on embedded defaults: no outside database, whatever the shell says.
     return {key: value for key, value in os.environ.items() if not key.startswith("POLEX_")}
+
+
+async def _delete_streams(url: str, names: list[str]) -> None:
+    import nats
+    import nats.js.errors
+
+    from polex.bus.nats import stream_for
+
+    client = await nats.connect(url, connect_timeout=5, max_reconnect_attempts=1)
+    try:
+        for name in names:
+            with contextlib.suppress(nats.js.errors.NotFoundError):
+                await client.jsm().delete_stream(stream_for(name))
+    finally:
+        await client.close()
 
 
 def node_url(port: int, *, tls: bool) -> str:
@@ -297,7 +314,9 @@ def _raise_stop(signum: int, _frame: FrameType | None) -> None:
     raise Stop(signal.Signals(signum).name)
 
 
-def run_demo(directory: Path, *, reset: bool, base_port: int, size: float, tls: bool = False) -> int:
+def run_demo(
+    directory: Path, *, reset: bool, base_port: int, size: float, tls: bool = False, nats_url: str | None = None
+) -> int:
     directory = directory.resolve()
     if reset and directory.exists():
         shutil.rmtree(directory)
@@ -334,6 +353,10 @@ def run_demo(directory: Path, *, reset: bool, base_port: int, size: float, tls: 
                     users.extend(future.result())
         wire_witnesses(nodes)
         enrol_nationals(nodes, tls=tls)
+        if nats_url:
+            # A node made afresh has new keys: what its stream kept from an earlier demo is
+            # nobody's now. A node whose data is kept keeps its stream, and what waits in it.
+            asyncio.run(_delete_streams(nats_url, [demo_node.name for demo_node, _, _ in to_prepare]))
         for demo_node, port, data_dir in nodes:
             log = (data_dir / "serve.log").open("ab")
             command = [
@@ -346,11 +369,14 @@ def run_demo(directory: Path, *, reset: bool, base_port: int, size: float, tls: 
                 "--port",
                 str(port),
             ]
+            environment = _child_environment()
+            if nats_url:
+                environment["POLEX_BUS_URL"] = nats_url
             process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
                 command,
                 stdout=log,
                 stderr=subprocess.STDOUT,
-                env=_child_environment(),
+                env=environment,
                 start_new_session=True,
             )
             processes.append((demo_node, process))
@@ -438,7 +464,10 @@ def _stop_all(processes: list[tuple[DemoNode, subprocess.Popen[bytes]]]) -> None
 def _print_summary(summary: dict[str, Any], path: Path, elapsed: float) -> None:
     print(f"\npolex demo is up in {elapsed:.1f} s. Nodes:")
     for node in summary["nodes"]:
-        print(f"  {node['name']:<4} {node['country']} {node['role']:<8} {node['url']}  (API docs: {node['url']}/docs)")
+        print(
+            f"  {node['name']:<4} {node['country']} {node['role']:<8} {node['url']}  "
+            f"(console: {node['url']}/console, API docs: {node['url']}/docs)"
+        )
     print("\nLogins (one user per role on each node; username = role):")
     for node in summary["nodes"]:
         logins = [

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from polex.agency.schemas import AgencyCreate
 from polex.auth.schemas import UserCreate
 from polex.bootstrap import Node
+from polex.demo.correlations import seed_correlations
+from polex.demo.intel import seed_intel
 from polex.demo.notices import seed_notices
 from polex.demo.policy import seed_member_records, seed_policy
 from polex.demo.synthetic import generate
@@ -50,6 +52,8 @@ ROLE_AGENCY: dict[Role, AgencyKind] = {
 # Records per national node at size 1.0; the hub holds fugitives and cases, few documents.
 NATIONAL_SIZES = {"persons": 2000, "documents": 3000, "vehicles": 1500, "cases": 300}
 HUB_SIZES = {"persons": 1500, "documents": 100, "vehicles": 0, "cases": 200}
+# The national node whose police shares a little threat intelligence (STIX), through the adapter.
+INTEL_COUNTRY = "FRA"
 
 
 @dataclass(frozen=True)
@@ -67,6 +71,8 @@ def demo_roles(is_hub: bool) -> list[Role]:
 def seed_node(node: Node, *, seed: int, size: float) -> list[DemoUser]:
     """Agencies, a user per role (fresh passwords) and synthetic records; run once per node."""
     settings = node.settings
+    # Not while seeding: the node correlates every person when it first serves (once, not twice).
+    node.correlations.close()
     ncb = node.agencies.ensure(own_agency(settings))
     agency_ids: dict[AgencyKind, str] = {ncb.kind: ncb.id}
     for name, kind in NATIONAL_AGENCIES.get(settings.node_country, []):
@@ -109,8 +115,11 @@ def seed_node(node: Node, *, seed: int, size: float) -> list[DemoUser]:
     node.records["travel_document"].create_many([new(d, ncb.id, handling=Tlp.GREEN) for d in data.documents])
     node.records["vehicle"].create_many([new(v, police, handling=Tlp.GREEN) for v in data.vehicles])
     node.records["case"].create_many([new(c.case, police, record_id=c.id, handling=Tlp.RED) for c in data.cases])
+    if not settings.is_hub and country == INTEL_COUNTRY:
+        seed_intel(node, police)
     if settings.is_hub:
         officers = seed_member_records(node, seed=seed, size=size)
         users.extend(DemoUser(username=name, password=password, role=role) for name, password, role in officers)
         seed_notices(node)
+        seed_correlations(node)
     return users

@@ -65,6 +65,7 @@ class RecordKind(StrEnum):
     VEHICLE = "vehicle"
     CASE = "case"
     NOTICE = "notice"  # a notice or diffusion in force (its lifecycle lives in polex.notice)
+    INTEL = "intel"  # one STIX 2.1 object of threat intelligence (polex.domain.intel)
 
 
 class Tlp(StrEnum):

@@ -9,7 +9,8 @@ Typed objects: :class:`Indicator`, :class:`ThreatActor`, :class:`Malware`,
 :class:`MarkingDefinition`. Every other STIX object (campaigns, reports, tools, cyber
 observables, custom objects ...) is a :class:`GenericObject` that keeps its type, its id and
 all its properties as received. :data:`IntelObject` is the union of them all and
-:class:`IntelBundle` a set of them.
+:class:`IntelBundle` a set of them. :class:`Intel` is the content of a stored record of kind
+``intel``: one object, held and shown in its STIX JSON form.
 
 Choices, made once here:
 
@@ -61,6 +62,7 @@ from pydantic import (
     StringConstraints,
     Tag,
     ValidationInfo,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
@@ -915,3 +917,108 @@ class IntelBundle(SchemaModel):
 def _version_key(obj: TypedObject | GenericObject) -> dt.datetime:
     modified = getattr(obj, "modified", None)
     return modified if isinstance(modified, dt.datetime) else dt.datetime.min.replace(tzinfo=dt.UTC)
+
+
+# --- Stored records -----------------------------------------------------------------------------
+
+
+def tlp_defined_by(data: Any) -> Tlp | None:
+    """The TLP level a marking definition in STIX JSON stands for, read without validating it
+    (as :attr:`MarkingDefinition.defines_tlp`): an import needs the TLP markings a bundle
+    defines before it reads the objects that use them, and a marking definition that is not
+    valid does not make a TLP:RED object less red."""
+    if not isinstance(data, Mapping) or data.get("type") != "marking-definition":
+        return None
+    found: list[Tlp] = []
+    extensions = data.get("extensions")
+    extension = extensions.get(TLP_2_EXTENSION) if isinstance(extensions, Mapping) else None
+    level = extension.get("tlp_2_0") if isinstance(extension, Mapping) else None
+    if isinstance(level, str) and level.lower() in _TLP_2_NAMES:
+        found.append(_TLP_2_NAMES[level.lower()])
+    definition = data.get("definition")
+    level = definition.get("tlp") if data.get("definition_type") == "tlp" and isinstance(definition, Mapping) else None
+    if isinstance(level, str) and level.lower() in _TLP_1_NAMES:
+        found.append(_TLP_1_NAMES[level.lower()])
+    identifier = data.get("id")
+    if isinstance(identifier, str) and identifier in TLP_MARKINGS:
+        found.append(TLP_MARKINGS[identifier])
+    return strictest(found)
+
+
+def _stix_fields(value: Any) -> Any:
+    """One object in STIX JSON as the fields of its polex model (custom properties in
+    ``extra``, a generic object's in ``properties``), for the union to validate; a model
+    passes as it is. Unlike :func:`intel_object_from_stix`, what STIX requires but the
+    client left out is made (a new object's id, ``created`` and ``modified``)."""
+    if not isinstance(value, Mapping):
+        return value
+    object_type = value.get("type")
+    model = TYPED_OBJECTS.get(object_type) if isinstance(object_type, str) else None
+    if model is not None:
+        return model.fields_from_stix(value)
+    fields: dict[str, Any] = {key: value[key] for key in ("type", "id") if key in value}
+    fields["properties"] = {key: item for key, item in value.items() if key not in ("type", "id")}
+    return fields
+
+
+def _stix_json(obj: TypedObject | GenericObject) -> dict[str, Any]:
+    return obj.to_stix()
+
+
+_STIX_SPEC: Final = "https://docs.oasis-open.org/cti/stix/v2.1/os/stix-v2.1-os.html"
+_MARKING_ID_PATTERN: Final = rf"^marking-definition--{_UUID_PATTERN}$"
+_STIX_JSON_PROPERTIES: Final[dict[str, Any]] = {
+    "type": {"type": "string", "pattern": _TYPE_PATTERN, "description": "indicator, threat-actor, relationship ..."},
+    "spec_version": {"const": SPEC_VERSION},
+    "id": {"type": "string", "pattern": _ID_PATTERN, "description": "The STIX id: the type, '--' and a UUID"},
+    "created": {"type": "string", "format": "date-time"},
+    "modified": {"type": "string", "format": "date-time"},
+    "object_marking_refs": {
+        "type": "array",
+        "minItems": 1,
+        "items": {"type": "string", "pattern": _MARKING_ID_PATTERN},
+        "description": "Markings; a TLP marking sets the record's handling (restrictions.handling) at least as strict",
+    },
+}
+_STIX_JSON_DESCRIPTION: Final = (
+    f"One STIX 2.1 object in its JSON form ({_STIX_SPEC}). Indicators, threat actors, malware, attack patterns, "
+    "identities, sightings, relationships and marking definitions are checked property by property; other types, "
+    "custom ones included, and custom properties are kept as received. The OASIS STIX validator must pass it."
+)
+_STIX_JSON_IN: Final[dict[str, Any]] = {
+    "type": "object",
+    "title": "StixObject",
+    "description": _STIX_JSON_DESCRIPTION + " A new object of a typed kind gets an id, created and modified.",
+    "properties": _STIX_JSON_PROPERTIES,
+    "required": ["type"],
+    "additionalProperties": True,
+}
+_STIX_JSON_OUT: Final[dict[str, Any]] = {
+    **_STIX_JSON_IN,
+    "description": _STIX_JSON_DESCRIPTION,
+    "required": ["type", "id"],
+}
+
+StixJsonObject = Annotated[
+    IntelObject,
+    BeforeValidator(_stix_fields),
+    PlainSerializer(_stix_json, return_type=dict[str, JsonValue]),
+    WithJsonSchema(_STIX_JSON_IN, mode="validation"),
+    WithJsonSchema(_STIX_JSON_OUT, mode="serialization"),
+]
+"""An intel object read from and written as STIX JSON (not as the model's own fields)."""
+
+
+class Intel(SchemaModel):
+    """The content of an ``intel`` record: one STIX 2.1 object, held, shown and exported in
+    its STIX JSON form. Its STIX id is its key (one record per object and owner country); its
+    TLP marking sets the record's handling (``polex.intel.feature``)."""
+
+    model_config = ConfigDict(str_strip_whitespace=False)  # STIX text is kept exactly as sent
+
+    stix: StixJsonObject
+
+    @property
+    def tlp(self) -> Tlp | None:
+        """The TLP level the object's own markings give (the published TLP marking definitions)."""
+        return self.stix.tlp

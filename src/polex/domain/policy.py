@@ -58,6 +58,7 @@ CATEGORY_OF_KIND: dict[str, DataCategory] = {
     RecordKind.VEHICLE.value: DataCategory.VEHICLES,
     RecordKind.CASE.value: DataCategory.CASES,
     RecordKind.NOTICE.value: DataCategory.NOTICES,
+    RecordKind.INTEL.value: DataCategory.THREAT_INTELLIGENCE,
 }
 
 

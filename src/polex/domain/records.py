@@ -8,6 +8,7 @@ from typing import Literal
 from polex.domain.base import RecordEnvelope, RecordKind, SchemaModel
 from polex.domain.case import Case
 from polex.domain.document import TravelDocument
+from polex.domain.intel import Intel
 from polex.domain.notice import Notice
 from polex.domain.person import Person
 from polex.domain.vehicle import Vehicle
@@ -33,6 +34,10 @@ class NoticeRecord(RecordEnvelope, Notice):
     kind: Literal[RecordKind.NOTICE] = RecordKind.NOTICE
 
 
+class IntelRecord(RecordEnvelope, Intel):
+    kind: Literal[RecordKind.INTEL] = RecordKind.INTEL
+
+
 @dataclass(frozen=True)
 class RecordType:
     kind: RecordKind
@@ -49,4 +54,5 @@ RECORD_TYPES: dict[RecordKind, RecordType] = {
     RecordKind.VEHICLE: RecordType(RecordKind.VEHICLE, Vehicle, VehicleRecord, "vehicles"),
     RecordKind.CASE: RecordType(RecordKind.CASE, Case, CaseRecord, "cases"),
     RecordKind.NOTICE: RecordType(RecordKind.NOTICE, Notice, NoticeRecord, "notices"),
+    RecordKind.INTEL: RecordType(RecordKind.INTEL, Intel, IntelRecord, "intel"),
 }

@@ -38,6 +38,12 @@ A round trip (STIX, polex, STIX) keeps every property and value. Only how timest
 written can change: ``2014-05-08T09:00:00.000000Z`` comes back as ``2014-05-08T09:00:00Z``,
 the same instant (STIX does not give trailing zeros a meaning; ``created`` and ``modified``
 keep at least milliseconds).
+
+An import stores each object read as an ``intel`` record (:mod:`polex.intel.feature`), its
+handling from its TLP markings: :attr:`StixAdapter.tlp_markings` holds those the input
+defines, known before the first object is yielded. :func:`check_object` checks an object the
+API stores as the reader checks what it reads, and writing also takes the contents of intel
+records, as exports give them.
 """
 
 from __future__ import annotations
@@ -55,7 +61,17 @@ import stix2  # type: ignore[import-untyped]  # stix2 ships no type information
 from pydantic import BaseModel, ValidationError
 from stix2.serialization import STIXJSONIncludeOptionalDefaultsEncoder  # type: ignore[import-untyped]  # as above
 
-from polex.domain.intel import TYPED_OBJECTS, GenericObject, IntelBundle, TypedObject, intel_object_from_stix
+from polex.domain.base import Tlp
+from polex.domain.intel import (
+    TLP_MARKINGS,
+    TYPED_OBJECTS,
+    GenericObject,
+    Intel,
+    IntelBundle,
+    TypedObject,
+    intel_object_from_stix,
+    tlp_defined_by,
+)
 from polex.errors import FieldError, ValidationFailed
 from polex.formats.registry import Accepted, ReadResult, Rejection
 
@@ -71,7 +87,8 @@ _BUNDLE_ID: Final = re.compile(
 )
 _TYPE: Final = re.compile(r"[a-z][a-z0-9-]+[a-z0-9]")
 
-IntelRecord = TypedObject | GenericObject
+IntelItem = TypedObject | GenericObject
+"""One intel object, as read and written (a stored ``intel`` record's content holds one)."""
 
 
 @dataclass(frozen=True)
@@ -367,7 +384,7 @@ def read_stix(data: bytes | str, *, allow_custom: bool = True) -> StixReadResult
     """A STIX 2.1 bundle (or one object) as an :class:`IntelBundle` of the accepted objects
     (with the bundle's id where it has a valid one), the rejections and the warnings."""
     notes: list[StixWarning] = []
-    records: list[IntelRecord] = []
+    records: list[IntelItem] = []
     rejections: list[Rejection] = []
     decoded, failure = _decode(data)
     if failure is not None:
@@ -383,18 +400,50 @@ def read_stix(data: bytes | str, *, allow_custom: bool = True) -> StixReadResult
     return StixReadResult(IntelBundle(objects=records), rejections, notes)
 
 
+def tlp_markings_in(decoded: Any) -> dict[str, Tlp]:
+    """Marking definition ids that stand for a TLP level: the published ones, and those a
+    decoded document (a bundle, or one object) defines itself, valid or not (the stricter
+    level where a definition contradicts a published id)."""
+    found = dict(TLP_MARKINGS)
+    is_bundle = isinstance(decoded, dict) and decoded.get("type") == "bundle"
+    objects = decoded.get("objects") if is_bundle else [decoded]
+    for obj in objects if isinstance(objects, list) else []:
+        level = tlp_defined_by(obj)
+        if level is not None and isinstance(obj.get("id"), str):
+            found[obj["id"]] = level
+    return found
+
+
+def check_object(obj: IntelItem) -> list[FieldError]:
+    """What the STIX validator and the ``stix2`` library find wrong with one object polex
+    holds (its model checks what it can, not an indicator's pattern, say), each as the
+    property at fault (``pattern``, ``external_references/0/url``) and why; empty when the
+    object is valid STIX 2.1, as what the reader accepts is."""
+    data = obj.to_stix()
+    messages, _, checked = _validate(data)
+    problems = [_validator_problem(message, data) if checked else _Problem(WHOLE, message) for message in messages]
+    if not problems:
+        try:
+            _build(data, allow_custom=True)
+        except Exception as error:  # stix2 raises its own errors and plain ones alike
+            problems.append(_stix2_problem(error))
+    return [FieldError(problem.field, problem.reason) for problem in problems]
+
+
 # --- Writing ----------------------------------------------------------------------------------
 
 
-def _records(records: Iterable[BaseModel]) -> tuple[str | None, list[IntelRecord]]:
+def _records(records: Iterable[BaseModel]) -> tuple[str | None, list[IntelItem]]:
     """The objects to write, and the bundle id when one bundle is written."""
     items = list(records)
     if len(items) == 1 and isinstance(items[0], IntelBundle):
         return items[0].id, list(items[0].objects)
-    found: list[IntelRecord] = []
+    found: list[IntelItem] = []
     for item in items:
         if isinstance(item, IntelBundle):
             found.extend(item.objects)
+        elif isinstance(item, Intel):  # the content of a stored record, as exports give it
+            found.append(item.stix)
         elif isinstance(item, TypedObject | GenericObject):
             found.append(item)
         else:
@@ -493,16 +542,27 @@ class StixAdapter:
         self.allow_custom = allow_custom
         self.pretty = pretty
         self.warnings: list[StixWarning] = []
+        # The TLP marking definitions of the input being read, known before its first object
+        # is yielded: an import gives each object the handling its markings say, also where
+        # the bundle defines a TLP marking after the objects that use it.
+        self.tlp_markings: dict[str, Tlp] = dict(TLP_MARKINGS)
 
     def read(self, stream: IO[bytes]) -> Iterator[ReadResult]:
-        """Each object of the bundle, accepted or rejected; warnings go to :attr:`warnings`."""
+        """Each object of the bundle, accepted or rejected; warnings go to :attr:`warnings`,
+        the TLP markings the input defines to :attr:`tlp_markings`."""
         self.warnings = []
+        self.tlp_markings = dict(TLP_MARKINGS)
         try:
             data = stream.read()
         except Exception as error:  # a stream that cannot be read is the input's fault, not ours
             yield Rejection(WHOLE, f"the input could not be read ({type(error).__name__}: {error})", "", "input")
             return
-        yield from iter_stix(data, allow_custom=self.allow_custom, notes=self.warnings)
+        decoded, failure = _decode(data)
+        if failure is not None:
+            yield failure
+            return
+        self.tlp_markings = tlp_markings_in(decoded)
+        yield from _iter_document(decoded, allow_custom=self.allow_custom, notes=self.warnings)
         for note in self.warnings:
             log.info("STIX warning: %s", note)
 

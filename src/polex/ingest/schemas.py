@@ -60,7 +60,7 @@ Note = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max
 class QuarantineRelease(SchemaModel):
     """A corrected record for a quarantined item, in the common schema of its kind."""
 
-    kind: Annotated[str, StringConstraints(pattern=r"^(person|travel_document|vehicle|case)$")]
+    kind: Annotated[str, StringConstraints(pattern=r"^(person|travel_document|vehicle|case|intel)$")]
     record: dict[str, Any]
     note: Note = Field(description="What was corrected, for the audit trail")
 

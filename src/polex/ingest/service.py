@@ -38,7 +38,8 @@ from pydantic import BaseModel, ValidationError
 from polex.audit.service import AuditTrail, EventDraft, actor_of
 from polex.auth.principal import Principal
 from polex.domain.audit import Actor, AuditTag
-from polex.domain.base import Provenance, RecordKind, Restrictions, new_id
+from polex.domain.base import Owner, Provenance, RecordKind, Restrictions, new_id
+from polex.domain.intel import GenericObject, TypedObject
 from polex.domain.notice import NoticeRequest
 from polex.domain.person import IdentifierKind
 from polex.domain.records import RECORD_TYPES
@@ -46,6 +47,7 @@ from polex.domain.roles import Permission
 from polex.errors import AlreadyExists, Conflict, FieldError, Forbidden, NotFound, PolexError
 from polex.formats.registry import NOTICE_REQUESTS, Accepted, FormatAdapter, Rejection, reads_into
 from polex.ingest.repository import ImportRepository
+from polex.intel.feature import intel_record
 from polex.notice.schemas import NoticeRead
 from polex.record.service import NewRecord, RecordService
 from polex.storage.tables import ImportRow, QuarantineRow
@@ -60,6 +62,8 @@ def kind_of(record: BaseModel) -> str | None:
     for record_type in RECORD_TYPES.values():
         if isinstance(record, record_type.content):
             return record_type.kind.value
+    if isinstance(record, TypedObject | GenericObject):  # a STIX object: an intel record holds one
+        return RecordKind.INTEL.value
     return None
 
 
@@ -175,7 +179,7 @@ class ImportService:
                     reason = f"polex stores no {type(result.record).__name__}"
                     rejections.append(self._refused(result, "record", reason))
                     continue
-                pending.append((result, self._new_record(kind, result, owner, adapter.name)))
+                pending.append((result, self._new_record(kind, result, owner, adapter)))
             if len(pending) >= batch_size:
                 rejections.extend(self._store(pending, owner, actor, summary))
                 pending = []
@@ -414,12 +418,23 @@ class ImportService:
         return Rejection(errors[0].field, errors[0].reason, item.raw, item.location, errors=errors)
 
     @staticmethod
-    def _new_record(kind: str, result: Accepted, owner: Principal, format_name: str) -> NewRecord:
+    def _new_record(kind: str, result: Accepted, owner: Principal, adapter: FormatAdapter) -> NewRecord:
         """The record to store. Adapters may read into subclasses of the schema's types that
         also carry a stable id and provenance (FtM does); the stored content is the schema's
-        type alone, and the id makes a repeated import a no-op rather than a copy."""
+        type alone, and the id makes a repeated import a no-op rather than a copy. A STIX
+        object becomes the content of an intel record, with the TLP markings the input
+        defines (an adapter's ``tlp_markings``) setting its handling."""
+        format_name = adapter.name
         content_type = RECORD_TYPES[RecordKind(kind)].content
         record = result.record
+        if isinstance(record, TypedObject | GenericObject):
+            markings = getattr(adapter, "tlp_markings", None)
+            return intel_record(
+                record,
+                Owner(agency_id=owner.agency_id, country=owner.country),
+                format_name=format_name,
+                tlp_markings=markings,
+            )
         content = content_type.model_validate(record.model_dump(include=set(content_type.model_fields)))
         provenance = result.provenance or getattr(record, "provenance", None) or Provenance(source_format=format_name)
         return NewRecord(
@@ -490,6 +505,8 @@ class ImportService:
         service = self._records[kind]
         if service.feature.check_owner is not None:
             service.feature.check_owner(record, principal)
+        if service.feature.check_content is not None:
+            service.feature.check_content(record)
         new = NewRecord(
             content=record,
             owner_agency_id=principal.agency_id,

@@ -34,6 +34,7 @@ from polex.message.schemas import (
     MessageList,
     MessageRead,
 )
+from polex.policy.service import PURPOSE_HEADER
 
 router = APIRouter(prefix="/api/v1/messages", tags=["messages"])
 MAX_BATCH_BYTES = 64 * 1024 * 1024
@@ -62,9 +63,18 @@ NodeCaller = Annotated[str, Depends(node_caller)]
 
 
 @router.post("", response_model=MessageAccepted, status_code=status.HTTP_202_ACCEPTED)
-def send(body: MessageCreate, principal: PrincipalDep, node: NodeDep) -> MessageAccepted:
-    """Signed and encrypted to the recipients' nodes, stored, then relayed through the hub."""
-    return node.messages.send(body, principal)
+def send(
+    body: MessageCreate,
+    principal: PrincipalDep,
+    node: NodeDep,
+    purpose: Annotated[
+        str | None,
+        Header(alias=PURPOSE_HEADER, max_length=64, description="Why records are forwarded (needed with records)"),
+    ] = None,
+) -> MessageAccepted:
+    """Signed and encrypted to the recipients' nodes, stored, then relayed through the hub.
+    Forwarded records go as the policy decides for every recipient, for the declared purpose."""
+    return node.messages.send(body, principal, purpose=purpose)
 
 
 @router.get("", response_model=MessageList)

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, StringConstraints, field_validator, model_validator
+from pydantic import Field, StringConstraints, TypeAdapter, field_validator, model_validator
 
 from polex.crypto.attachment import MAX_CHUNKS, chunk_count, decode_key
 from polex.domain.base import RecordId, SchemaModel, Tlp
 from polex.domain.countries import is_country_code, normalise_country_code
+from polex.domain.records import RECORD_TYPES
 
 EVERYONE = "*"
 DEFAULT_EXPIRY = dt.timedelta(days=30)
 MAX_ATTACHMENTS = 20  # a message's attachments
+MAX_FORWARDED = 20  # records forwarded in one message
 
 Sha256Hex = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
 # RFC 6838 4.2: type "/" subtype, restricted names; parameters are not kept.
@@ -25,6 +27,65 @@ MediaType = Annotated[
 ]
 # A file's name as its user knows it, shown and offered back on download: no folders.
 FileName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255, pattern=r"^[^/\\]+$")]
+
+
+FORWARDABLE = tuple(record_type.plural for record_type in RECORD_TYPES.values())
+
+
+class RecordReference(SchemaModel):
+    """A record to forward in a message, as its collection and id name it in the API."""
+
+    kind: str = Field(max_length=64, description=f"The record's collection: {', '.join(FORWARDABLE)}")
+    id: RecordId
+
+    @field_validator("kind")
+    @classmethod
+    def _kind(cls, value: str) -> str:
+        if value not in FORWARDABLE:
+            raise ValueError(f"'{value}' is not a collection of records; one of {', '.join(FORWARDABLE)}")
+        return value
+
+
+class ForwardedRule(SchemaModel):
+    code: Annotated[str, StringConstraints(max_length=100)]
+    text: Annotated[str, StringConstraints(max_length=2000)]
+    reference: Annotated[str, StringConstraints(max_length=2000)] | None = None
+
+
+class ForwardedAccess(SchemaModel):
+    """What the sender's policy decided the recipients may have of a forwarded record."""
+
+    outcome: Literal["full", "redacted", "hit_only"]
+    removed_fields: list[Annotated[str, StringConstraints(max_length=200)]] = Field(default_factory=list)
+    consult_owner: bool = False
+    onward_transmission: bool = Field(default=False, description="Whether the recipients may pass it on in turn")
+    purpose: Annotated[str, StringConstraints(max_length=64)]
+    rules: list[ForwardedRule] = Field(default_factory=list, description="The rules that decided, for every recipient")
+
+
+class ForwardedRecord(SchemaModel):
+    """A record forwarded in a message: in the encrypted body, and in the read API."""
+
+    kind: Annotated[str, StringConstraints(max_length=32)]
+    id: RecordId
+    owner: dict[str, str]
+    access: ForwardedAccess
+    record: dict[str, Any] = Field(
+        description="The record as decided: whole, without the removed fields, or only id, kind and owner (hit-only)"
+    )
+
+
+_FORWARDED = TypeAdapter(list[ForwardedRecord])
+
+
+def forwarded_records(content: dict[str, Any]) -> list[dict[str, Any]] | None:
+    """The records a received message forwards (ValueError if they are not well formed)."""
+    raw = content.get("records")
+    if raw is None:
+        return None
+    if not isinstance(raw, list) or len(raw) > MAX_FORWARDED:
+        raise ValueError(f"records: at most {MAX_FORWARDED} forwarded records")
+    return [record.model_dump(mode="json") for record in _FORWARDED.validate_python(raw)]
 
 
 class MessageCreate(SchemaModel):
@@ -48,11 +109,24 @@ class MessageCreate(SchemaModel):
         description="Ids of completed uploads (POST /api/v1/attachments) to send with the message",
     )
 
+    records: list[RecordReference] = Field(
+        default_factory=list,
+        max_length=MAX_FORWARDED,
+        description="Records to forward, each as the policy decides for every recipient (declare X-Polex-Purpose)",
+    )
+
     @field_validator("attachments")
     @classmethod
     def _distinct_attachments(cls, values: list[str]) -> list[str]:
         if len(set(values)) != len(values):
             raise ValueError("an attachment is named twice")
+        return values
+
+    @field_validator("records")
+    @classmethod
+    def _distinct_records(cls, values: list[RecordReference]) -> list[RecordReference]:
+        if len({(value.kind, value.id) for value in values}) != len(values):
+            raise ValueError("a record is named twice")
         return values
 
     @field_validator("to")
@@ -115,6 +189,9 @@ class MessageRead(SchemaModel):
     delivery: list[RecipientStatus] = Field(default_factory=list, description="Per recipient (outbox only)")
     attachments: list[AttachmentInfo] = Field(
         default_factory=list, description="Download each at /api/v1/messages/{id}/attachments/{attachment id}"
+    )
+    records: list[ForwardedRecord] = Field(
+        default_factory=list, description="Records forwarded in the message, as the sender's policy decided"
     )
 
 

@@ -29,7 +29,7 @@ import datetime as dt
 import logging
 import time
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx
 import orjson
@@ -40,6 +40,8 @@ from sqlalchemy import select, update
 
 from polex.audit.service import AuditTrail, EventDraft, actor_of
 from polex.auth.principal import Principal
+from polex.bus.nats import StreamMissing
+from polex.bus.ports import BusUnavailable
 from polex.crypto.envelope import EnvelopeRefused, check_routing, open_envelope, parse_envelope, seal
 from polex.domain.audit import Actor, AuditTag, Decision
 from polex.domain.base import Tlp, new_id
@@ -48,6 +50,7 @@ from polex.domain.roles import Permission
 from polex.errors import BadRequest, FieldError, Forbidden, NotFound, ServiceUnavailable
 from polex.events import EventHub
 from polex.message.attachments import AttachmentService, parse_sealed
+from polex.message.jetstream import Inbound, JetStreamLink
 from polex.message.schemas import (
     DEFAULT_EXPIRY,
     EVERYONE,
@@ -59,6 +62,7 @@ from polex.message.schemas import (
     ReadReceipt,
     RecipientStatus,
     SealedAttachment,
+    forwarded_records,
 )
 from polex.network.view import NetworkUnavailable, NetworkView
 from polex.storage.tables import (
@@ -69,6 +73,9 @@ from polex.storage.tables import (
     OutboxRow,
 )
 from polex.storage.unit_of_work import UnitOfWorkFactory
+
+if TYPE_CHECKING:
+    from polex.message.forwarding import RecordForwarding
 
 log = logging.getLogger(__name__)
 RECEIPT_TYPE = "polex-receipt+jws"
@@ -84,6 +91,9 @@ MAX_BACKOFF = dt.timedelta(minutes=5)
 # unreachable hub says nothing about the envelopes, so they keep their place and their
 # count of tries, and the first answer after an outage sends them all within seconds.
 MAX_HUB_BACKOFF_SECONDS = 10.0
+# An envelope in a recipient's JetStream stream waits there for its node, however long; the
+# hub hands it over again only this long after, in case the stream lost it (purged, limits).
+RESEND_AFTER = dt.timedelta(minutes=10)
 
 
 class _Borrowed:
@@ -150,6 +160,10 @@ def _recipient_status(row: MessageRecipientRow) -> RecipientStatus:
     )
 
 
+class _Unusable(Exception):
+    """What came through the stream can never be used (no retry would change it)."""
+
+
 class HubUnreachable(Exception):
     """No access point of the hub answered (or it answered 5xx): the envelopes wait as they are."""
 
@@ -188,12 +202,19 @@ class MessageService:
         self.on_hub_queue: Callable[[], None] = lambda: None
         # What acts on envelopes that are not users' messages, by content type.
         self.handlers: dict[str, ContentHandler] = {READ_RECEIPT_TYPE: self.apply_read_receipt}
+        # Decides what each recipient may have of the records a message forwards (set by
+        # bootstrap; None: this node forwards none).
+        self.forwarding: RecordForwarding | None = None
         # At the hub: senders its delivery reports did not reach, with the tries so far and
         # when to try again (time.monotonic()).
         self._report_retry: dict[str, tuple[int, float]] = {}
         # On a national node: the hub's failures in a row, and when to ask it again.
         self._hub_failures = 0
         self._hub_retry_at = 0.0
+        # The production transport (polex.message.jetstream): envelopes, receipts and reports
+        # go through the nodes' JetStream streams; HTTP carries them to and from nodes that
+        # have no stream. None: HTTP only (the embedded default).
+        self.link: JetStreamLink | None = None
 
     def _client(self) -> httpx.Client:
         if self._shared is None:
@@ -235,7 +256,9 @@ class MessageService:
 
     # -- users ------------------------------------------------------------------------------
 
-    def send(self, data: MessageCreate, principal: Principal) -> MessageAccepted:
+    def send(self, data: MessageCreate, principal: Principal, *, purpose: str | None = None) -> MessageAccepted:
+        """Seal, store and queue a message; ``purpose`` (the X-Polex-Purpose header) is what
+        forwarded records are decided for."""
         principal.require(Permission.MESSAGE_SEND)
         now = dt.datetime.now(dt.UTC)
         try:
@@ -258,6 +281,12 @@ class MessageService:
             recipients = sorted(by_country[code] for code in data.to)
         if not recipients:
             raise BadRequest("nobody to send to", errors=[FieldError("to", "no other active node")])
+        forwarded = None
+        if data.records:
+            if self.forwarding is None:
+                raise ServiceUnavailable("this node forwards no records")
+            countries = {name: members[name].country for name in recipients}
+            forwarded = self.forwarding.decide(data.records, principal, purpose, countries)
         conversation_id = self._conversation_of(data.in_reply_to) or new_id()
         message_id = new_id()
         # Attachments are sealed (the long part) before the transaction, which commits only
@@ -268,6 +297,8 @@ class MessageService:
             content: dict[str, Any] = {"subject": data.subject, "body": data.body, "author": author}
             if sealed is not None:
                 content["attachments"] = sealed.manifests
+            if forwarded is not None:
+                content["records"] = forwarded.records
             body = orjson.dumps(content)
             header = RoutingHeader(
                 id=message_id,
@@ -301,6 +332,7 @@ class MessageService:
                         subject=data.subject,
                         body=data.body,
                         author=author,
+                        records=forwarded.records if forwarded is not None else None,
                     )
                 )
                 for recipient in recipients:
@@ -321,7 +353,16 @@ class MessageService:
                         {"id": item["id"], "name": item["name"], "size": item["size"], "sha256": item["sha256"]}
                         for item in sealed.manifests
                     ]
-                self._audit.add(uow, [EventDraft(AuditTag.MESSAGE_SENT, actor_of(principal), details=details)])
+                if forwarded is not None:  # what left, and as what, for each record
+                    details["records"] = forwarded.audit
+                sent = EventDraft(
+                    AuditTag.MESSAGE_SENT,
+                    actor_of(principal),
+                    record_kind=forwarded.record_kind if forwarded is not None else None,
+                    record_ids=forwarded.record_ids if forwarded is not None else (),
+                    details=details,
+                )
+                self._audit.add(uow, [sent])
                 uow.commit()
         except BaseException:
             if sealed is not None:
@@ -517,6 +558,7 @@ class MessageService:
             read_at=row.read_at,
             delivery=delivery,
             attachments=attachments,
+            records=row.records or [],
         )
 
     # -- the relay: outbox to hub -----------------------------------------------------------
@@ -557,7 +599,7 @@ class MessageService:
         relayed = 0
         for batch in _batches(list(due), lambda row: len(row[1])):
             try:
-                outcomes = self._hand_to_hub([envelope for _, envelope, _ in batch])
+                outcomes, stored = self._hand_to_hub(batch)
             except HubUnreachable as unreachable:
                 delay = min(2.0**self._hub_failures, MAX_HUB_BACKOFF_SECONDS)
                 self._hub_failures += 1
@@ -575,11 +617,13 @@ class MessageService:
             with self._uow() as uow:
                 for (message_id, _, attempts), error in zip(batch, outcomes, strict=True):
                     row = uow.session.get(OutboxRow, message_id)
-                    if row is None or row.relayed_at is not None:
+                    # Another try meanwhile (the hub's answer to this one came first): its own.
+                    if row is None or row.relayed_at is not None or row.attempts != attempts:
                         continue
                     if error is None:
                         row.relayed_at = dt.datetime.now(dt.UTC)
-                        self._set_status(uow.session, message_id, None, "at_hub", None, only_from="queued")
+                        if stored:  # else "at_hub" when the hub's answer comes (apply_answers)
+                            self._set_status(uow.session, message_id, None, "at_hub", None, only_from="queued")
                         relayed += 1
                     else:
                         row.attempts = attempts + 1
@@ -588,9 +632,26 @@ class MessageService:
                 uow.commit()
         return relayed
 
-    def _hand_to_hub(self, envelopes: list[str]) -> list[str | None]:
-        """Per envelope: None when the hub stored it (or had it), else why not (to retry);
-        :class:`HubUnreachable` when no access point of the hub answered."""
+    def _hand_to_hub(self, batch: list[tuple[str, str, int]]) -> tuple[list[str | None], bool]:
+        """Per ``(message_id, envelope, attempts)``: None when the hub stored it (or had it),
+        or when it is in the hub's stream (then the second value is False: the hub's answer
+        comes later), else why not (to retry); :class:`HubUnreachable` when no access point
+        of the hub answered."""
+        envelopes = [envelope for _, envelope, _ in batch]
+        if self.link is not None and not self._network.is_hub:
+            try:
+                hub = self._network.hub().name
+                # A retry gets its own wire id: the hub's stream would take the same id, within
+                # its duplicate window, for a copy of the refused try.
+                self.link.envelopes(hub, envelopes, [f"{message_id}-{attempts}" for message_id, _, attempts in batch])
+                return [None] * len(batch), False
+            except StreamMissing:
+                pass  # the hub takes nothing over JetStream: HTTP
+            except (BusUnavailable, NetworkUnavailable) as error:
+                raise HubUnreachable(f"{type(error).__name__}: {error}") from error
+        return self._post_to_hub(envelopes), True
+
+    def _post_to_hub(self, envelopes: list[str]) -> list[str | None]:
         try:
             if self._network.is_hub:
                 results = self.accept_batch([orjson.loads(text) for text in envelopes], caller=self._network.node_name)
@@ -716,6 +777,7 @@ class MessageService:
                         HubEnvelopeRow.envelope,
                         HubEnvelopeRow.expires,
                         HubEnvelopeRow.conversation_id,
+                        HubDeliveryRow.sent_at,
                     )
                     .join(HubEnvelopeRow, HubEnvelopeRow.message_id == HubDeliveryRow.message_id)
                     .where(queued, HubDeliveryRow.recipient == recipient)
@@ -731,9 +793,13 @@ class MessageService:
         to_push: dict[str, list[tuple[str, int, str, str]]] = {}
         for recipient, entries in queues.items():
             waiting: set[str] = set()
-            for message_id, attempts, next_attempt_at, envelope, expires, conversation in entries:
+            for message_id, attempts, next_attempt_at, envelope, expires, conversation, sent_at in entries:
                 if expires <= now:
                     continue  # expired above
+                if sent_at is not None and next_attempt_at > now:
+                    # In the recipient's stream, waiting for its receipt: what follows in the
+                    # conversation may follow it there, since the stream keeps their order.
+                    continue
                 if conversation in waiting or next_attempt_at > now:
                     waiting.add(conversation)
                     continue
@@ -741,7 +807,8 @@ class MessageService:
         delivered = 0
         for recipient, items in to_push.items():
             for batch in _batches(items, lambda item: len(item[2])):
-                outcomes = self._push(recipient, [envelope for _, _, envelope, _ in batch])
+                wire_ids = [f"{message_id}-{attempts}" for message_id, attempts, _, _ in batch]
+                outcomes = self._push(recipient, [envelope for _, _, envelope, _ in batch], wire_ids)
                 delivered += self._record_pushes(recipient, batch, outcomes)
         self.report_once()
         return delivered
@@ -760,7 +827,14 @@ class MessageService:
                 if row is None or row.status != "queued":
                     continue
                 row.updated_at = now
-                if outcome == "delivered" and conversation not in blocked:
+                if outcome == "delivered" and (problem := self._receipt_problem(message_id, recipient, detail)):
+                    # Reported on, a bad receipt would only be refused by the sender; the
+                    # recipient is asked again (it signs a new receipt for the same message).
+                    outcome, detail = "retry", problem
+                if outcome == "sent":
+                    row.sent_at, row.next_attempt_at, row.attempts = now, now + RESEND_AFTER, attempts + 1
+                    row.reason = f"in {recipient}'s JetStream stream since {now.isoformat()}, waiting for its receipt"
+                elif outcome == "delivered" and conversation not in blocked:
                     row.status, row.receipt, row.reason = "delivered", detail, None
                     delivered.append(message_id)
                 elif outcome == "refused":
@@ -771,6 +845,7 @@ class MessageService:
                     row.attempts = attempts + 1
                     row.next_attempt_at = now + backoff(attempts)
                     row.reason = detail[:2000]
+                    row.sent_at = None
             actor = Actor(kind="node", name=self._network.node_name)
             events = []
             if delivered:
@@ -788,8 +863,19 @@ class MessageService:
             uow.commit()
         return len(delivered)
 
-    def _push(self, recipient: str, envelopes: list[str]) -> list[tuple[str, str]]:
-        """Per envelope: ('delivered', receipt) | ('refused', reason) | ('retry', reason)."""
+    def _push(self, recipient: str, envelopes: list[str], wire_ids: list[str]) -> list[tuple[str, str]]:
+        """Per envelope: ('delivered', receipt) | ('refused', reason) | ('retry', reason), or
+        ('sent', '') when it is in the recipient's JetStream stream (its receipt comes later).
+        ``wire_ids`` name each try (message id and tries so far): a crash before the try was
+        noted repeats the id, which the stream drops; a later try is a new copy."""
+        if self.link is not None and recipient != self._network.node_name:
+            try:
+                self.link.envelopes(recipient, envelopes, wire_ids)
+                return [("sent", "")] * len(envelopes)
+            except StreamMissing:
+                pass  # the recipient takes nothing over JetStream: HTTP
+            except BusUnavailable as error:  # not over HTTP either: its stream may hold earlier ones
+                return [("retry", f"JetStream: {error}")] * len(envelopes)
         try:
             if recipient == self._network.node_name:
                 try:
@@ -885,6 +971,15 @@ class MessageService:
         return reported
 
     def _report(self, sender: str, reports: list[DeliveryReport]) -> bool:
+        if self.link is not None and sender != self._network.node_name:
+            try:
+                self.link.frame(sender, "reports", [report.model_dump(mode="json") for report in reports])
+                return True
+            except StreamMissing:
+                pass  # the sender takes nothing over JetStream: HTTP
+            except BusUnavailable as error:
+                log.warning("delivery reports to %s wait for JetStream: %s", sender, error)
+                return False
         try:
             if sender == self._network.node_name:
                 self.apply_reports(reports, caller=sender)
@@ -921,7 +1016,9 @@ class MessageService:
         keys = self._network.node_keys()
         directory = self._network.directory(now=now)
         results: list[dict[str, Any]] = []
-        opened: list[tuple[RoutingHeader, str, str, dict[str, Any], list[SealedAttachment]]] = []
+        opened: list[
+            tuple[RoutingHeader, str, str, dict[str, Any], list[dict[str, Any]] | None, list[SealedAttachment]]
+        ] = []
         for envelope in envelopes:
             try:
                 header, body = open_envelope(envelope, keys, directory, now=now)
@@ -940,7 +1037,8 @@ class MessageService:
                     results.append({"message_id": header.id, "error": "this node takes no attachments"})
                     continue
                 subject, text, author = str(content["subject"]), str(content["body"]), dict(content["author"])
-                opened.append((header, subject, text, author, attachments))
+                records = forwarded_records(content)  # as the sender's policy decided them
+                opened.append((header, subject, text, author, records, attachments))
                 results.append({"message_id": header.id})
             except EnvelopeRefused as error:
                 results.append({"message_id": _routing_id(envelope), "error": error.reason})
@@ -952,7 +1050,7 @@ class MessageService:
                 uow.session.scalars(select(MessageRow.id).where(MessageRow.id.in_(ids), MessageRow.box == "inbox"))
             )
             new: list[str] = []
-            for header, subject, text, author, attachments in opened:
+            for header, subject, text, author, records, attachments in opened:
                 if header.id in known or header.id in new:
                     continue
                 uow.session.add(
@@ -971,6 +1069,7 @@ class MessageService:
                         body=text,
                         author=author,
                         received_at=now,
+                        records=records,
                     )
                 )
                 if attachments and self._attachments is not None:
@@ -1016,9 +1115,25 @@ class MessageService:
         changes no status, and users are told only of changes."""
         if caller != self._network.hub().name:
             raise Forbidden("delivery reports come from the hub")
-        for report in reports:
-            if report.status == "delivered":
-                self._check_receipt(report)
+        bad = {
+            (report.message_id, report.recipient): problem
+            for report in reports
+            if report.status == "delivered"
+            and (problem := self._receipt_problem(report.message_id, report.recipient, report.receipt))
+        }
+        if bad:
+            # The hub checks receipts before it reports; one that is still bad here is the
+            # hub's fault, and keeps no other report of the batch from its sender.
+            reports = [report for report in reports if (report.message_id, report.recipient) not in bad]
+            refused = [{"message": message, "recipient": node, "reason": why} for (message, node), why in bad.items()]
+            log.warning("delivery reports with bad receipts ignored: %s", refused)
+            event = EventDraft(
+                AuditTag.ENVELOPE_REFUSED,
+                Actor(kind="node", name=caller),
+                decision=Decision.DENIED,
+                details={"receipts_refused": refused},
+            )
+            self._audit.record([event])
         changed: list[DeliveryReport] = []
         with self._uow() as uow:
             ids = [report.message_id for report in reports]
@@ -1039,25 +1154,162 @@ class MessageService:
                 data = {"id": report.message_id, "recipient": report.recipient, "status": report.status}
                 self.events.publish("message.status", data, permission=Permission.MESSAGE_READ)
 
-    def _check_receipt(self, report: DeliveryReport) -> None:
-        keys = self._network.directory().get(report.recipient)
-        if keys is None or not report.receipt:
-            raise BadRequest(
-                "a delivery needs the recipient's signed receipt", errors=[FieldError("receipt", "missing")]
-            )
+    def _receipt_problem(self, message_id: str, recipient: str, receipt: str | None) -> str | None:
+        """Why ``receipt`` does not prove that ``recipient`` got ``message_id``, or None."""
+        keys = self._network.directory().get(recipient)
+        if keys is None or not receipt:
+            return "a delivery needs the recipient's signed receipt"
         try:
-            verified = jws.deserialize_compact(report.receipt, keys.signing, algorithms=["ES256"])
+            verified = jws.deserialize_compact(receipt, keys.signing, algorithms=["ES256"])
             claims = orjson.loads(verified.payload)
         except (JoseError, ValueError) as error:
-            raise BadRequest(
-                "the receipt is not signed by the recipient", errors=[FieldError("receipt", str(error))]
-            ) from None
+            return f"the receipt is not signed by the recipient ({type(error).__name__})"
         if (
             verified.headers().get("typ") != RECEIPT_TYPE
-            or claims.get("message_id") != report.message_id
-            or (claims.get("recipient") != report.recipient)
+            or not isinstance(claims, dict)
+            or claims.get("message_id") != message_id
+            or claims.get("recipient") != recipient
         ):
-            raise BadRequest("the receipt is for another message or node", errors=[FieldError("receipt", "mismatch")])
+            return "the receipt is for another message or node"
+        return None
+
+    # -- the JetStream transport: what arrives in this node's stream ------------------------------
+
+    def intake_once(self, *, wait_seconds: float = 1.0) -> int:
+        """Take what waits in this node's stream (see polex.message.jetstream), in order, in
+        runs of one kind from one node; returns how many were taken. A run whose work fails
+        (the database away) is handed back to the stream, to come again; one that cannot be
+        used (a bad signature) is refused and audited once."""
+        if self.link is None:
+            return 0
+        try:
+            inbound = self.link.fetch(wait_seconds=wait_seconds)
+        except BusUnavailable as error:
+            log.warning("JetStream unavailable: %s", error)
+            time.sleep(min(wait_seconds, 1.0))
+            return 0
+        runs: list[list[Inbound]] = []
+        for item in inbound:
+            if runs and (runs[-1][0].kind, runs[-1][0].sender) == (item.kind, item.sender):
+                runs[-1].append(item)
+            else:
+                runs.append([item])
+        taken = 0
+        for run in runs:
+            usable = [item for item in run if item.error is None]
+            refused = [{"subject": item.message.subject, "reason": item.error} for item in run if item.error]
+            try:
+                if usable:
+                    try:
+                        self._take(usable[0].kind, usable[0].sender, usable)
+                    except _Unusable as unusable:
+                        refused += [{"subject": item.message.subject, "reason": str(unusable)} for item in usable]
+                        usable = []
+                if refused:
+                    log.warning("refused from JetStream: %s", refused)
+                    event = EventDraft(
+                        AuditTag.ENVELOPE_REFUSED,
+                        Actor(kind="node", name=run[0].sender),
+                        decision=Decision.DENIED,
+                        details={"refused": refused},
+                    )
+                    self._audit.record([event])
+            except Exception:
+                log.exception("taking %d %s from %s failed; they come again", len(run), run[0].kind, run[0].sender)
+                self.link.retry(run)
+                continue
+            self.link.settle(run)
+            taken += len(usable)
+        return taken
+
+    def _take(self, kind: str, sender: str, run: list[Inbound]) -> None:
+        assert self.link is not None
+        items = [entry for item in run for entry in item.items]
+        is_hub, hub = self._network.is_hub, self._network.hub().name
+        if kind == "envelopes" and is_hub:  # a node's envelopes, to route
+            results = self.accept_batch(items, caller=sender)
+            answers = [
+                {"message_id": result["message_id"], "try": item.message.message_id, "error": result.get("error")}
+                for result, item in zip(results, run, strict=True)
+            ]
+            self.link.frame(sender, "answers", answers)
+        elif kind == "receipts" and is_hub:
+            self.record_receipts(sender, items)
+        elif sender != hub:
+            raise _Unusable(f"'{sender}' may not send {kind} here: only the hub does")
+        elif kind == "envelopes":
+            results = self.receive_batch(items, caller=sender)
+            receipts = [
+                {"message_id": result["message_id"], "receipt": result["receipt"]}
+                if "receipt" in result
+                else {"message_id": result["message_id"], "error": str(result.get("error", "refused"))}
+                for result in results
+            ]
+            self.link.frame(hub, "receipts", receipts)
+        elif kind == "answers":
+            self.apply_answers(items)
+        elif kind == "reports":
+            try:
+                reports = [DeliveryReport.model_validate(item) for item in items]
+            except ValidationError as error:
+                raise _Unusable(f"malformed delivery reports: {error.errors()[0]['msg']}") from None
+            self.apply_reports(reports, caller=sender)
+        else:
+            raise _Unusable(f"this node takes no {kind}")
+
+    def apply_answers(self, answers: list[dict[str, Any]]) -> None:
+        """What the hub did with envelopes this node put in its stream: stored (the message is
+        "at_hub") or refused (the envelope is due again later, as an HTTP refusal would be).
+        An answer may come before the relay noted its try: each names the try (the wire id,
+        ``<message id>-<tries before>``), and a refusal counts only for the try still current."""
+        retried = False
+        now = dt.datetime.now(dt.UTC)
+        with self._uow() as uow:
+            for answer in answers:
+                message_id = str(answer.get("message_id"))
+                row = uow.session.get(OutboxRow, message_id)
+                if row is None:
+                    continue
+                error = answer.get("error")
+                if error is None:
+                    self._set_status(uow.session, message_id, None, "at_hub", None, only_from="queued")
+                    continue
+                attempt = str(answer.get("try", "")).rpartition("-")[2]
+                if attempt != str(row.attempts):
+                    continue  # an answer to an earlier try, already acted on
+                row.relayed_at, row.last_error = None, str(error)[:2000]
+                row.next_attempt_at = now + backoff(row.attempts)
+                row.attempts += 1
+                retried = True
+            uow.commit()
+        if retried:
+            self.on_outbox()
+
+    def record_receipts(self, recipient: str, results: list[dict[str, Any]]) -> None:
+        """At the hub: what ``recipient`` did with the envelopes its stream held: stored
+        (with its signed receipt, checked here) or refused."""
+        outcomes: dict[str, tuple[str, str]] = {}
+        for result in results:
+            message_id = str(result.get("message_id"))
+            if "receipt" in result:
+                receipt = str(result["receipt"])
+                problem = self._receipt_problem(message_id, recipient, receipt)
+                outcomes[message_id] = ("retry", problem) if problem else ("delivered", receipt)
+            else:
+                outcomes[message_id] = ("refused", str(result.get("error", "refused")))
+        with self._uow(read_only=True) as uow:
+            rows = uow.session.execute(
+                select(HubDeliveryRow.message_id, HubDeliveryRow.attempts).where(
+                    HubDeliveryRow.recipient == recipient,
+                    HubDeliveryRow.message_id.in_(list(outcomes)),
+                    HubDeliveryRow.status == "queued",
+                )
+            ).all()
+        # One message per "conversation" here: a receipt holds up no other.
+        batch = [(message_id, attempts, "", message_id) for message_id, attempts in rows]
+        if batch:
+            self._record_pushes(recipient, batch, [outcomes[message_id] for message_id, *_ in batch])
+            self.on_hub_queue()  # report to the senders now
 
     # -- read receipts ----------------------------------------------------------------------------
 

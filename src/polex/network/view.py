@@ -153,6 +153,7 @@ class NetworkView:
     def refresh(self) -> None:
         """Forget the cached member list: the next call reads (or fetches) it again."""
         self._hub_members = None
+        self._cached = None  # a national node fetches it again (the stored copy if the hub is away)
         self._next_fetch = 0.0
 
     def membership(self, *, now: dt.datetime | None = None) -> Membership:

@@ -247,7 +247,7 @@ def list_suspensions(
     summary="Suspend a user or an agency: refused everything from its next request",
 )
 def suspend(body: SuspensionCreate, principal: PrincipalDep, node: NodeDep) -> SuspensionRead:
-    return node.policy.suspend(body.subject_kind, body.subject_id, body.reason, principal)
+    return node.policy.suspend(body.subject_kind, body.subject_id, body.reason, principal, node=body.node)
 
 
 @router.post("/api/v1/suspensions/{suspension_id}/lift", response_model=SuspensionRead)

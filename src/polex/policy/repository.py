@@ -62,10 +62,14 @@ class PolicyRepository:
     def suspension(self, suspension_id: str) -> SuspensionRow | None:
         return self._session.get(SuspensionRow, suspension_id)
 
-    def active_suspension(self, subject_kind: str, subject_id: str) -> SuspensionRow | None:
+    def active_suspension(self, subject_kind: str, subject_id: str, *, own_only: bool = False) -> SuspensionRow | None:
+        """The subject's suspension in force; with ``own_only``, this node's own (not a copy
+        of the hub's, which the hub alone lifts)."""
         statement = select(SuspensionRow).where(
             SuspensionRow.subject_kind == subject_kind,
             SuspensionRow.subject_id == subject_id,
             SuspensionRow.lifted_at.is_(None),
         )
+        if own_only:
+            statement = statement.where(SuspensionRow.imposed_by.is_(None))
         return self._session.scalars(statement).first()

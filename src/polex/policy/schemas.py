@@ -94,6 +94,11 @@ class SuspensionCreate(SchemaModel):
     subject_kind: SubjectKind
     subject_id: RecordId
     reason: Reason
+    node: Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")] | None = Field(
+        default=None,
+        description="At the hub only: the national node of a user (or agency) the hub has not registered, "
+        "as the hub's trail names a relayed user (user@node); the suspension is copied to that node",
+    )
 
 
 class SuspensionLift(SchemaModel):
@@ -111,6 +116,12 @@ class SuspensionRead(SchemaModel):
     lifted_at: dt.datetime | None = None
     lifted_by: str | None = None
     lift_reason: str | None = None
+    suspended_by_name: str | None = None
+    lifted_by_name: str | None = None
+    imposed_by: str | None = Field(
+        default=None,
+        description="On a national node: the hub that imposed this suspension (a copy only the hub's lift ends)",
+    )
 
 
 class SuspensionList(SchemaModel):

@@ -7,25 +7,33 @@ Who may do what:
   version for its own country only; a new text needs every approval again;
 - an administrator sets its own country's national rules, never another's;
 - the hub's administrators define country groups;
-- an administrator suspends users and agencies of its country; the hub's, any agency.
+- an administrator suspends users and agencies of its country; the hub's, any agency. A
+  suspension the hub imposes on a national node's agency or user is copied to that node
+  (``polex.policy.suspension_relay``), where only the hub's lift ends it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import threading
 import time
 from collections import Counter
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
+from pydantic import ValidationError
 from sqlalchemy import select
 
 from polex.audit.service import AuditTrail, EventDraft, actor_of
 from polex.auth.principal import Principal
-from polex.domain.audit import AuditTag
+from polex.crypto.envelope import EnvelopeRefused
+from polex.domain.audit import Actor, AuditTag
+from polex.domain.audit import Decision as AuditDecision
 from polex.domain.base import new_id
 from polex.domain.countries import HUB_COUNTRY, is_country_code
 from polex.domain.decisions import AgreementState, Decision, PolicySet, PolicySnapshot, RecordFacts, Requester
+from polex.domain.message import RoutingHeader
 from polex.domain.policy import (
     ALL_MEMBERS,
     CATEGORY_OF_KIND,
@@ -38,7 +46,17 @@ from polex.domain.policy import (
     retention_months,
 )
 from polex.domain.roles import Permission
-from polex.errors import BadRequest, Conflict, FieldError, Forbidden, NotFound, StaleVersion
+from polex.errors import (
+    BadRequest,
+    Conflict,
+    FieldError,
+    Forbidden,
+    NotFound,
+    ServiceUnavailable,
+    StaleVersion,
+    ValidationFailed,
+)
+from polex.network.view import NetworkUnavailable
 from polex.policy.repository import COUNTRY_GROUP, NATIONAL_RULES, PolicyRepository
 from polex.policy.schemas import (
     AgreementRead,
@@ -52,6 +70,7 @@ from polex.policy.schemas import (
     SubjectKind,
     SuspensionRead,
 )
+from polex.policy.suspension_relay import HubSuspension, suspension_post
 from polex.storage.tables import (
     AgencyRow,
     AgreementRow,
@@ -62,6 +81,11 @@ from polex.storage.tables import (
     UserRow,
 )
 from polex.storage.unit_of_work import UnitOfWorkFactory
+
+if TYPE_CHECKING:
+    from polex.message.outbound import ServiceNetwork
+
+log = logging.getLogger(__name__)
 
 PURPOSE_HEADER = "X-Polex-Purpose"
 CASE_HEADER = "X-Polex-Case"
@@ -121,18 +145,26 @@ class PolicyService:
         # seen at once, changes by another process (a second hub) within this delay.
         self._cache_seconds = cache_seconds
         self._lock = threading.Lock()
-        self._cached: tuple[float, PolicySet] | None = None
+        # The policy set, and why each suspended subject is: (subject kind, id) to the words
+        # its refusals give.
+        self._cached: tuple[float, PolicySet, Mapping[tuple[str, str], str]] | None = None
+        # At the hub: how suspensions of national nodes' agencies and users reach those
+        # nodes (set by bootstrap once the network is wired; None: not copied).
+        self.network: ServiceNetwork | None = None
 
     # -- the engine's input -----------------------------------------------------------
 
     def current(self) -> PolicySet:
+        return self._current()[0]
+
+    def _current(self) -> tuple[PolicySet, Mapping[tuple[str, str], str]]:
         cached = self._cached
         if cached is not None and time.monotonic() - cached[0] < self._cache_seconds:
-            return cached[1]
+            return cached[1], cached[2]
         with self._lock:
-            loaded = self._load()
-            self._cached = (time.monotonic(), loaded)
-            return loaded
+            loaded, reasons = self._load()
+            self._cached = (time.monotonic(), loaded, reasons)
+            return loaded, reasons
 
     def snapshot(self, now: dt.datetime | None = None) -> PolicySnapshot:
         return self.current().snapshot(now or dt.datetime.now(dt.UTC))
@@ -140,7 +172,7 @@ class PolicyService:
     def invalidate(self) -> None:
         self._cached = None
 
-    def _load(self) -> PolicySet:
+    def _load(self) -> tuple[PolicySet, Mapping[tuple[str, str], str]]:
         with self._uow(read_only=True) as uow:
             repository = PolicyRepository(uow.session)
             agreements = tuple(agreement_state(row) for row in repository.agreements())
@@ -152,13 +184,19 @@ class PolicyService:
                 for row in repository.documents(COUNTRY_GROUP)
             }
             suspended = repository.suspensions(active_only=True)
-        return PolicySet(
+        reasons: dict[tuple[str, str], str] = {}
+        # The hub's words win where the subject is suspended both here and by the hub.
+        for row in sorted(suspended, key=lambda item: item.imposed_by is not None):
+            by = f" by the hub ({row.imposed_by})" if row.imposed_by is not None else ""
+            reasons[(row.subject_kind, row.subject_id)] = f"{by} since {row.at:%Y-%m-%d %H:%M} UTC: {row.reason}"
+        policy = PolicySet(
             agreements=agreements,
             national_rules=rules,
             groups=groups,
             suspended_agencies=frozenset(row.subject_id for row in suspended if row.subject_kind == SubjectKind.AGENCY),
             suspended_users=frozenset(row.subject_id for row in suspended if row.subject_kind == SubjectKind.USER),
         )
+        return policy, reasons
 
     def retention_deadline(self, kind: str, owner_country: str, created_at: dt.datetime) -> dt.datetime:
         """When a record stored now must be reviewed or purged, by its owner country's law."""
@@ -167,11 +205,16 @@ class PolicyService:
 
     def suspension_of(self, principal: Principal) -> str | None:
         """Why this principal is suspended (its own account or its agency), or None."""
-        policy = self.current()
-        if principal.id in policy.suspended_users:
-            return "your account is suspended"
-        if principal.agency_id in policy.suspended_agencies:
-            return "your agency is suspended"
+        return self.suspension_for(principal.id, principal.agency_id)
+
+    def suspension_for(self, user_id: str, agency_id: str) -> str | None:
+        """Why this user is refused (its account or its agency suspended here, or by the hub
+        and copied here), with who suspended it, since when and why; None if it is not."""
+        policy, reasons = self._current()
+        if user_id in policy.suspended_users:
+            return "your account is suspended" + reasons.get((SubjectKind.USER.value, user_id), "")
+        if agency_id in policy.suspended_agencies:
+            return "your agency is suspended" + reasons.get((SubjectKind.AGENCY.value, agency_id), "")
         return None
 
     # -- agreements -------------------------------------------------------------------
@@ -467,12 +510,23 @@ class PolicyService:
         with self._uow(read_only=True) as uow:
             return [_suspension_read(row) for row in PolicyRepository(uow.session).suspensions(active_only=active_only)]
 
-    def suspend(self, subject_kind: SubjectKind, subject_id: str, reason: str, principal: Principal) -> SuspensionRead:
-        """Refuse a user or an agency everything until lifted; effective at the next request."""
+    def suspend(
+        self,
+        subject_kind: SubjectKind,
+        subject_id: str,
+        reason: str,
+        principal: Principal,
+        *,
+        node: str | None = None,
+    ) -> SuspensionRead:
+        """Refuse a user or an agency everything until lifted; effective at the next request.
+        At the hub, a suspension of a national node's agency or user is also copied to that
+        node (``node`` names it for a subject the hub has not registered), in the same
+        transaction: it binds there once the envelope arrives."""
         principal.require(Permission.SANCTION_ADMIN)
         now = dt.datetime.now(dt.UTC)
         with self._uow() as uow:
-            country = self._subject_country(uow.session, subject_kind, subject_id)
+            country = self._subject_country(uow.session, subject_kind, subject_id, node)
             if country != principal.country and principal.country != HUB_COUNTRY:
                 raise Forbidden(f"administrators of {principal.country} suspend their own country's users and agencies")
             if subject_kind is SubjectKind.AGENCY and subject_id == principal.agency_id:
@@ -480,7 +534,7 @@ class PolicyService:
             if subject_kind is SubjectKind.USER and subject_id == principal.id:
                 raise Forbidden("an administrator cannot suspend itself")
             repository = PolicyRepository(uow.session)
-            existing = repository.active_suspension(subject_kind.value, subject_id)
+            existing = repository.active_suspension(subject_kind.value, subject_id, own_only=True)
             if existing is not None:
                 return _suspension_read(existing)
             row = SuspensionRow(
@@ -490,18 +544,24 @@ class PolicyService:
                 country=country,
                 reason=reason,
                 suspended_by=principal.id,
+                suspended_by_name=principal.name[:300],
                 at=now,
             )
             repository.add(row)
             uow.flush()
             details = {"suspension": row.id, "subject_kind": subject_kind.value, "subject_id": subject_id}
+            copied = self._copy_to_node(uow.session, row, details)
             self._audit.add(uow, [self._event(AuditTag.SUSPENSION_CREATED, principal, details)])
             uow.commit()
             read = _suspension_read(row)
         self.invalidate()
+        if copied and self.network is not None:
+            self.network.wake()
         return read
 
     def lift(self, suspension_id: str, reason: str, principal: Principal) -> SuspensionRead:
+        """End a suspension: this node's own, or at the hub any (copied lifts follow). A copy
+        of the hub's suspension is the hub's to lift."""
         principal.require(Permission.SANCTION_ADMIN)
         with self._uow() as uow:
             row = PolicyRepository(uow.session).suspension(suspension_id)
@@ -509,30 +569,163 @@ class PolicyService:
                 raise NotFound(f"no suspension '{suspension_id}'")
             if row.country != principal.country and principal.country != HUB_COUNTRY:
                 raise Forbidden(f"administrators of {principal.country} lift their own country's suspensions")
+            if row.imposed_by is not None:
+                raise Forbidden(
+                    f"this suspension was imposed by the hub ({row.imposed_by}): only the hub's administrators lift it"
+                )
             if row.lifted_at is not None:
                 return _suspension_read(row)
             row.lifted_at = dt.datetime.now(dt.UTC)
             row.lifted_by = principal.id
+            row.lifted_by_name = principal.name[:300]
             row.lift_reason = reason
             details = {"suspension": row.id, "subject_kind": row.subject_kind, "subject_id": row.subject_id}
+            copied = self._copy_to_node(uow.session, row, details)
             self._audit.add(uow, [self._event(AuditTag.SUSPENSION_LIFTED, principal, details)])
             uow.commit()
             read = _suspension_read(row)
         self.invalidate()
+        if copied and self.network is not None:
+            self.network.wake()
         return read
 
-    @staticmethod
-    def _subject_country(session: Any, subject_kind: SubjectKind, subject_id: str) -> str:
+    def _subject_country(self, session: Any, subject_kind: SubjectKind, subject_id: str, node: str | None) -> str:
+        """The country of the subject: its agency's here; at the hub, for a subject it has
+        not registered, that of the national node named."""
         if subject_kind is SubjectKind.AGENCY:
             agency = session.get(AgencyRow, subject_id)
-            if agency is None:
-                raise NotFound(f"no agency '{subject_id}'")
-            return str(agency.country)
-        user = session.get(UserRow, subject_id)
-        if user is None:
-            raise NotFound(f"no user '{subject_id}'")
-        agency = session.get(AgencyRow, user.agency_id)
-        return str(agency.country)
+            known = None if agency is None else str(agency.country)
+        else:
+            user = session.get(UserRow, subject_id)
+            known = None if user is None else str(session.get(AgencyRow, user.agency_id).country)
+        what = "agency" if subject_kind is SubjectKind.AGENCY else "user"
+        if node is None:
+            if known is None:
+                raise NotFound(f"no {what} '{subject_id}'")
+            return known
+        if not self._is_hub or self.network is None:
+            raise BadRequest("only the hub names the node of a subject", errors=[FieldError("node", "only at the hub")])
+        served = self.network.country_of(node)
+        if served is None or self.network.node_of(served) != node:
+            raise ValidationFailed(
+                f"'{node}' is not an active national node", errors=[FieldError("node", "no such active national node")]
+            )
+        if known is not None and known != served:
+            raise ValidationFailed(
+                f"the {what} is of {known}; node '{node}' serves {served}",
+                errors=[FieldError("node", f"does not serve {known}")],
+            )
+        return served
+
+    def _copy_to_node(self, session: Any, row: SuspensionRow, details: dict[str, Any]) -> bool:
+        """At the hub: queue the suspension's state, in the caller's transaction, to the
+        national node serving its subject's country (not for the hub's own users); True if
+        queued. The audit ``details`` name the node and the envelope."""
+        if not self._is_hub or self.network is None or row.country == HUB_COUNTRY:
+            return False
+        if row.subject_kind == SubjectKind.USER.value and session.get(UserRow, row.subject_id) is not None:
+            return False  # a user of the hub itself
+        node = self.network.node_of(row.country)
+        if node is None:
+            return False  # the country has no active national node: its agencies act at the hub only
+        try:
+            envelope = self.network.post(session, suspension_post(node, _hub_state(row)))
+        except NetworkUnavailable as error:
+            raise ServiceUnavailable(f"the suspension cannot be copied to node '{node}' now: {error}") from None
+        details.update({"copied_to": node, "envelope": envelope})
+        return True
+
+    def apply_hub_suspension(self, header: RoutingHeader, body: bytes) -> None:
+        """On a national node: the hub's suspension of an agency or a user of this country,
+        or its lift, kept as a copy marked as the hub's that binds here like a suspension of
+        this node's own. Idempotent by the hub's suspension id (a repeated envelope changes
+        nothing). Anything not from the hub, or not about this country, is refused
+        (EnvelopeRefused: the hub tells the sender), audited, and changes nothing."""
+        try:
+            state = self._hub_suspension(header, body)
+            with self._uow() as uow:
+                session = uow.session
+                known = self._known_country(session, state)
+                if known is not None and known != self._node_country:
+                    what = f"{state.subject_kind.value} '{state.subject_id}'"
+                    raise EnvelopeRefused(f"the {what} is not of {self._node_country}")
+                row = session.get(SuspensionRow, state.id)
+                if row is not None and row.imposed_by is None:
+                    raise EnvelopeRefused(f"suspension '{state.id}' is this node's own, not the hub's")
+                tags: list[AuditTag] = []
+                if row is None:
+                    row = SuspensionRow(
+                        id=state.id,
+                        subject_kind=state.subject_kind.value,
+                        subject_id=state.subject_id,
+                        country=state.country,
+                        reason=state.reason,
+                        suspended_by=state.suspended_by,
+                        suspended_by_name=state.suspended_by_name,
+                        at=state.at,
+                        imposed_by=header.sender,
+                    )
+                    session.add(row)
+                    tags.append(AuditTag.SUSPENSION_CREATED)
+                if state.lifted_at is not None and row.lifted_at is None:
+                    row.lifted_at = state.lifted_at
+                    row.lifted_by = state.lifted_by
+                    row.lifted_by_name = state.lifted_by_name
+                    row.lift_reason = state.lift_reason
+                    tags.append(AuditTag.SUSPENSION_LIFTED)
+                if not tags:
+                    return  # told already: the wire repeated it
+                details = {
+                    "suspension": state.id,
+                    "subject_kind": state.subject_kind.value,
+                    "subject_id": state.subject_id,
+                    "imposed_by": header.sender,
+                    "by": state.lifted_by_name if tags[-1] is AuditTag.SUSPENSION_LIFTED else state.suspended_by_name,
+                    "known_here": known is not None,
+                    "envelope": header.id,
+                }
+                actor = Actor(kind="node", name=header.sender, country=HUB_COUNTRY)
+                self._audit.add(uow, [EventDraft(tag, actor, details=details) for tag in tags])
+                uow.commit()
+        except EnvelopeRefused as error:
+            log.warning("refused a suspension envelope from %s: %s", header.sender, error.reason)
+            refused = {"envelope": header.id, "sender": header.sender, "reason": error.reason}
+            event = EventDraft(
+                AuditTag.SUSPENSION_COPY_REFUSED,
+                Actor(kind="node", name=header.sender),
+                decision=AuditDecision.DENIED,
+                details=refused,
+            )
+            self._audit.record([event])
+            raise
+        self.invalidate()
+
+    def _hub_suspension(self, header: RoutingHeader, body: bytes) -> HubSuspension:
+        """The hub's suspension in an envelope this node may take, or EnvelopeRefused."""
+        if self._is_hub or self.network is None:
+            raise EnvelopeRefused("the hub's suspensions are copied to national nodes only")
+        try:
+            hub = self.network.hub()
+        except NetworkUnavailable as error:
+            raise EnvelopeRefused(f"this node cannot tell the hub now: {error}") from None
+        if header.sender != hub:
+            raise EnvelopeRefused(f"suspensions are imposed by the hub, not by node '{header.sender}'")
+        try:
+            state = HubSuspension.model_validate_json(body)
+        except ValidationError as error:
+            raise EnvelopeRefused(f"not a suspension ({error.error_count()} errors)") from None
+        if state.country != self._node_country:
+            raise EnvelopeRefused(f"a suspension in {state.country} is not for the node of {self._node_country}")
+        return state
+
+    @staticmethod
+    def _known_country(session: Any, state: HubSuspension) -> str | None:
+        """The country of the suspended subject as this node knows it (None: unknown here)."""
+        if state.subject_kind is SubjectKind.AGENCY:
+            agency = session.get(AgencyRow, state.subject_id)
+            return None if agency is None else str(agency.country)
+        user = session.get(UserRow, state.subject_id)
+        return None if user is None else str(session.get(AgencyRow, user.agency_id).country)
 
     # -- explanations -------------------------------------------------------------------
 
@@ -636,5 +829,25 @@ def _suspension_read(row: SuspensionRow) -> SuspensionRead:
         at=row.at,
         lifted_at=row.lifted_at,
         lifted_by=row.lifted_by,
+        lift_reason=row.lift_reason,
+        suspended_by_name=row.suspended_by_name,
+        lifted_by_name=row.lifted_by_name,
+        imposed_by=row.imposed_by,
+    )
+
+
+def _hub_state(row: SuspensionRow) -> HubSuspension:
+    return HubSuspension(
+        id=row.id,
+        subject_kind=SubjectKind(row.subject_kind),
+        subject_id=row.subject_id,
+        country=row.country,
+        reason=row.reason,
+        suspended_by=row.suspended_by,
+        suspended_by_name=row.suspended_by_name or row.suspended_by,
+        at=row.at,
+        lifted_at=row.lifted_at,
+        lifted_by=row.lifted_by,
+        lifted_by_name=row.lifted_by_name or row.lifted_by,
         lift_reason=row.lift_reason,
     )

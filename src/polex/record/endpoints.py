@@ -18,7 +18,6 @@ from polex.domain.countries import CountryCode
 from polex.errors import BadRequest, FieldError, ValidationFailed
 from polex.record.schemas import (
     AccessList,
-    AccessRead,
     create_model_for,
     page_model_for,
     update_model_for,
@@ -125,25 +124,14 @@ def build_router(feature: RecordFeature) -> APIRouter:
     @router.get(
         "/{record_id}/accesses",
         response_model=AccessList,
-        summary=f"Who accessed this {noun}, when and why (its owner only)",
+        summary=f"Who accessed this {noun}, when and why, here and across the network (its owner only)",
+        description="This node's audit entries naming the record, and the accesses other nodes reported "
+        "(the hub, national replicas): each with the node where it happened and its entry in that node's log. "
+        "The owner agency and this node's auditors only; anyone else is answered as for a record that does "
+        "not exist.",
     )
     def accesses(record_id: RecordId, principal: PrincipalDep, node: NodeDep) -> AccessList:
-        events = service(node).accesses(record_id, principal)
-        return AccessList(
-            items=[
-                AccessRead(
-                    at=event.at,
-                    tag=event.tag.value,
-                    agency_id=event.actor.agency_id,
-                    country=event.actor.country,
-                    purpose=event.purpose,
-                    case_reference=event.case_reference,
-                    decision=event.decision.value,
-                    entry=event.seq,
-                )
-                for event in events
-            ]
-        )
+        return AccessList(items=list(service(node).accesses(record_id, principal)))
 
     @router.delete(
         "/{record_id}",

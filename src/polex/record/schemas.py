@@ -96,18 +96,32 @@ def content_fields(model: BaseModel, record_type: RecordType) -> dict[str, Any]:
     return model.model_dump(mode="json", include=names)
 
 
+class AccessCheckpoint(SchemaModel):
+    """The reporting node's signed checkpoint that holds a reported entry: ask that node for
+    ``/api/v1/audit/proofs/inclusion?index={entry}&size={size}`` and check it against ``root``."""
+
+    log: str | None = Field(description="The reporting node's log (the checkpoint's origin)")
+    size: int
+    root: str | None = Field(description="The tree's root hash at that size, base64")
+
+
 class AccessRead(SchemaModel):
     """One access to a record as its owner sees it: which agency and country, when, why,
-    and the audit entry that proves it (not the officer's name)."""
+    where (this node, or another that reported it) and the audit entry that proves it
+    (not the officer's name)."""
 
     at: dt.datetime
     tag: str
     agency_id: str | None
     country: str | None
     purpose: str | None
-    case_reference: str | None
+    case_reference: str | None = Field(description="On this node only; other nodes report whether one was declared")
+    case_declared: bool
     decision: str
-    entry: int
+    node: str | None = Field(description="The node where it happened")
+    entry: int = Field(description="The entry's sequence number in that node's audit log")
+    reported: bool = Field(description="Reported by another node, not in this node's log")
+    checkpoint: AccessCheckpoint | None = None
 
 
 class AccessList(SchemaModel):

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import DataError, IntegrityError
@@ -34,7 +35,7 @@ from polex.errors import (
 from polex.policy.service import PolicyService, requester_of
 from polex.record.cursor import decode_cursor, encode_cursor
 from polex.record.repository import RecordQuery, RecordRepository
-from polex.record.schemas import content_fields
+from polex.record.schemas import AccessCheckpoint, AccessRead, content_fields
 from polex.record.spec import LookupKeyListener, RecordChangeListener, RecordFeature
 from polex.storage.tables import RecordRow
 from polex.storage.unit_of_work import UnitOfWork, UnitOfWorkFactory
@@ -73,6 +74,35 @@ class NewRecord:
     id: str | None = None  # assigned here when the caller needs to link records before storing
 
 
+@dataclass(frozen=True)
+class ReportedAccess:
+    """An access to a record on another node, as that node reported it to this one
+    (polex.audit.access_reports): where, the entry in that node's log, and the signed
+    checkpoint of that log the entry can be proven in."""
+
+    node: str
+    entry: int
+    at: dt.datetime
+    tag: str
+    agency_id: str | None
+    country: str | None
+    purpose: str | None
+    case_declared: bool
+    decision: str
+    owner_agency_id: str
+    log: str | None
+    checkpoint_size: int
+    checkpoint_root: bytes | None
+
+
+class ReportedAccesses(Protocol):
+    """The reports other nodes sent this one, as the owner's node keeps them."""
+
+    node_name: str
+
+    def reported(self, kind: str, record_id: str, *, limit: int = 1000) -> list[ReportedAccess]: ...
+
+
 class RecordService:
     def __init__(
         self, uow: UnitOfWorkFactory, audit: AuditTrail, policy: PolicyService, feature: RecordFeature
@@ -84,6 +114,8 @@ class RecordService:
         self.kind = feature.record_type.kind.value
         self.key_listeners: list[LookupKeyListener] = []
         self.change_listeners: list[RecordChangeListener] = []
+        # Accesses to this node's country's records on other nodes, as they reported them.
+        self.reported: ReportedAccesses | None = None
 
     def _keys_changed(self, added: Sequence[str], removed: Sequence[str]) -> None:
         if added or removed:
@@ -231,18 +263,38 @@ class RecordService:
         self._audit.record([self._event("exported", principal, ids, result_count=len(ids), details=details)])
         return Export(contents=contents, withheld=withheld)
 
-    def accesses(self, record_id: str, principal: Principal) -> Sequence[AuditEvent]:
-        """Who accessed one of the caller's own records on this node, when and why: the data
-        owner's view of the trail. Agencies and countries are shown, not the officers."""
-        principal.require(Permission.RECORD_WRITE)
+    def accesses(self, record_id: str, principal: Principal) -> Sequence[AccessRead]:
+        """Who accessed one of the caller's own records, when and why: the data owner's view
+        of the trail, on this node and, as other nodes reported them, across the network
+        (each marked with the node where it happened and its entry in that node's log).
+        Agencies and countries are shown, not the officers. The owner agency sees it, and
+        this node's auditors; a record this node does not hold is the caller's when the
+        reports about it name its agency as the owner."""
+        auditor = principal.can(Permission.AUDIT_READ)
+        if not auditor:
+            principal.require(Permission.RECORD_WRITE)
         with self._uow(read_only=True) as uow:
             row = RecordRepository(uow.session).get(self.kind, record_id, include_deleted=True)
-            owned = row is not None and row.owner_agency_id == principal.agency_id
-        if not owned:
+        reported = self.reported.reported(self.kind, record_id) if self.reported is not None else []
+        if row is not None:
+            shown = auditor or row.owner_agency_id == principal.agency_id
+        else:
+            if not auditor:  # only what names the caller's agency as the owner
+                reported = [access for access in reported if access.owner_agency_id == principal.agency_id]
+            shown = bool(reported)
+        if not shown:
             raise NotFound(f"no {self.kind.replace('_', ' ')} '{record_id}' of your agency")
-        events = self._audit.accesses_to(record_id)
-        self._audit.record([self._event("accesses_viewed", principal, [record_id], result_count=len(events))])
-        return events
+        here = self.reported.node_name if self.reported is not None else None
+        items = [
+            _local_access(event, here)
+            for event in self._audit.accesses_to(record_id)
+            # Reports received and sent are bookkeeping about accesses, not accesses.
+            if not event.tag.value.startswith(REPORT_TAGS)
+        ]
+        items += [_reported_access(access) for access in reported]
+        items.sort(key=lambda item: (item.at, item.node or "", item.entry))
+        self._audit.record([self._event("accesses_viewed", principal, [record_id], result_count=len(items))])
+        return items
 
     # -- writing ----------------------------------------------------------------------
 
@@ -252,6 +304,8 @@ class RecordService:
         content = self._content(body)
         if self.feature.check_owner is not None:
             self.feature.check_owner(content, principal)
+        if self.feature.check_content is not None:
+            self.feature.check_content(content)
         declared = getattr(body, "provenance", None)
         provenance = Provenance(
             source_format=declared.source_format if declared else "api",
@@ -323,6 +377,8 @@ class RecordService:
                 errors=[FieldError("version", "is required (or send If-Match)")],
             )
         content = self._content(body)
+        if self.feature.check_content is not None:
+            self.feature.check_content(content)
         with self._uow() as uow:
             records = RecordRepository(uow.session)
             row = self._owned(records, record_id, principal)
@@ -332,6 +388,10 @@ class RecordService:
             provenance = dict(row.provenance)
             provenance["original_values"] = self._originals(raw, content)
             restrictions = getattr(body, "restrictions", None)
+            if self.feature.restrictions_for is not None:
+                # Unchanged restrictions still follow the new content (a stricter marking).
+                declared = restrictions if restrictions is not None else Restrictions.model_validate(row.restrictions)
+                restrictions = self.feature.restrictions_for(content, declared)
             values: dict[str, object] = {
                 "content": content.model_dump(mode="json"),
                 "label": projection.label[:500],
@@ -431,12 +491,17 @@ class RecordService:
             label=projection.label[:500],
             status=projection.status,
             terms=projection.terms_column(),
-            restrictions=(new.restrictions or Restrictions()).model_dump(mode="json"),
+            restrictions=self._restrictions(new.content, new.restrictions).model_dump(mode="json"),
             provenance=(new.provenance or Provenance()).model_dump(mode="json"),
             content=new.content.model_dump(mode="json"),
             retain_until=self._policy.retention_deadline(self.kind, new.owner_country, now),
         )
         return row, projection.lookup
+
+    def _restrictions(self, content: BaseModel, declared: Restrictions | None) -> Restrictions:
+        if self.feature.restrictions_for is not None:
+            return self.feature.restrictions_for(content, declared)
+        return declared or Restrictions()
 
     def _flush_or_conflict(self, uow: UnitOfWork) -> None:
         try:
@@ -451,7 +516,9 @@ class RecordService:
         return ValidationFailed("a value cannot be stored by the database (out of range or invalid text)")
 
     def _duplicate(self) -> AlreadyExists:
-        return AlreadyExists(f"a {self.kind.replace('_', ' ')} with the same identifying data is already recorded")
+        noun = self.kind.replace("_", " ")
+        article = "an" if noun[0] in "aeiou" else "a"
+        return AlreadyExists(f"{article} {noun} with the same identifying data is already recorded")
 
     def to_json(self, row: RecordRow) -> dict[str, Any]:
         """The stored record in its JSON form, as the API shows it before the policy."""
@@ -471,6 +538,46 @@ class RecordService:
                 "version": row.version,
             }
         )
+
+
+REPORT_TAGS = "network:access_report:"
+
+
+def _local_access(event: AuditEvent, node: str | None) -> AccessRead:
+    return AccessRead(
+        at=event.at,
+        tag=event.tag.value,
+        agency_id=event.actor.agency_id,
+        country=event.actor.country,
+        purpose=event.purpose,
+        case_reference=event.case_reference,
+        case_declared=event.case_reference is not None,
+        decision=event.decision.value,
+        node=node,
+        entry=event.seq,
+        reported=False,
+    )
+
+
+def _reported_access(access: ReportedAccess) -> AccessRead:
+    return AccessRead(
+        at=access.at,
+        tag=access.tag,
+        agency_id=access.agency_id,
+        country=access.country,
+        purpose=access.purpose,
+        case_reference=None,  # never reported: whether one was declared is
+        case_declared=access.case_declared,
+        decision=access.decision,
+        node=access.node,
+        entry=access.entry,
+        reported=True,
+        checkpoint=AccessCheckpoint(
+            log=access.log,
+            size=access.checkpoint_size,
+            root=base64.b64encode(access.checkpoint_root).decode() if access.checkpoint_root is not None else None,
+        ),
+    )
 
 
 def facts_of(row: RecordRow) -> RecordFacts:

@@ -10,6 +10,7 @@ from typing import Any, Protocol
 from rigour.text.translit import ascii_text
 
 from polex.auth.principal import Principal
+from polex.domain.base import Restrictions
 from polex.domain.records import RecordType
 
 TERM_SEPARATOR = "|"
@@ -68,6 +69,13 @@ class RecordFeature:
     # Raises a PolexError when the principal may not hold this content (e.g. only the
     # issuing country reports its travel documents).
     check_owner: Callable[[Any, Principal], None] | None = field(default=None)
+    # Raises a ValidationFailed naming the field when content its model accepts is still not
+    # valid in its own standard (a STIX object the OASIS validator refuses): run on what the
+    # API creates or replaces and on released quarantine items (adapters check what they read).
+    check_content: Callable[[Any], None] | None = field(default=None)
+    # The restrictions a record gets from its content and those its owner declared (None when
+    # none were): a STIX object's TLP marking makes its handling at least as strict.
+    restrictions_for: Callable[[Any, Restrictions | None], Restrictions] | None = field(default=None)
 
 
 def name_tokens(texts: Iterable[str]) -> set[str]:

@@ -260,14 +260,21 @@ class PersonWatchlist:
                     _put(self.index, self._entries, record_id, person_content(kind, record))
 
     def search(
-        self, query: PersonQuery, *, limit: int, threshold: float, wait: float = SEARCH_WAIT_SECONDS
+        self,
+        query: PersonQuery,
+        *,
+        limit: int,
+        threshold: float,
+        wait: float = SEARCH_WAIT_SECONDS,
+        explain: bool = True,
     ) -> list[Candidate]:
         """The best candidates, one per record (its best birth-date entry), best first.
         Waits at most ``wait`` seconds for the watch list to be ready, then raises
-        WatchlistLoading: an empty answer would say nobody is on it."""
+        WatchlistLoading: an empty answer would say nobody is on it. ``explain=False`` leaves
+        the explanations out (faster, for callers that score the candidates again)."""
         self.ensure_ready(wait)
         with self._lock:
-            found = self.index.search(query, limit=limit * 2 + 10, threshold=threshold)
+            found = self.index.search(query, limit=limit * 2 + 10, threshold=threshold, explain=explain)
         best: dict[str, Candidate] = {}
         for candidate in found:
             record_id = record_of(candidate.entry_id)

@@ -211,6 +211,54 @@ class HitRow(Base):
     )
 
 
+class CorrelationRow(Base):
+    """Two person records of different owner countries that the matcher finds alike (a
+    person record or a notice's subject): one row per unordered pair, side ``a`` the lower
+    record id. Each owner answers for its side (open, confirmed, dismissed); a change of
+    either record refreshes the score, a withdrawal closes it (polex.correlation)."""
+
+    __tablename__ = "correlations"
+
+    id: Mapped[str] = mapped_column(String(UUID_LENGTH), primary_key=True)
+    record_a_id: Mapped[str] = mapped_column(String(UUID_LENGTH))
+    kind_a: Mapped[str] = mapped_column(String(32))
+    agency_a_id: Mapped[str] = mapped_column(String(UUID_LENGTH))
+    country_a: Mapped[str] = mapped_column(String(3))
+    status_a: Mapped[str] = mapped_column(String(16))  # open | confirmed | dismissed
+    note_a: Mapped[str | None] = mapped_column(Text)
+    answered_at_a: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+    record_b_id: Mapped[str] = mapped_column(String(UUID_LENGTH), index=True)
+    kind_b: Mapped[str] = mapped_column(String(32))
+    agency_b_id: Mapped[str] = mapped_column(String(UUID_LENGTH))
+    country_b: Mapped[str] = mapped_column(String(3))
+    status_b: Mapped[str] = mapped_column(String(16))
+    note_b: Mapped[str | None] = mapped_column(Text)
+    answered_at_b: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+    score: Mapped[float] = mapped_column(Float)
+    explanation: Mapped[list[dict[str, Any]]] = mapped_column(JsonDocument)  # the matcher's, per feature
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    closed_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+    closed_reason: Mapped[str | None] = mapped_column(String(24))  # withdrawn | purged | no_longer_matches
+
+    __table_args__ = (
+        Index("uq_correlations_pair", "record_a_id", "record_b_id", unique=True),
+        Index("ix_correlations_agency_a", "agency_a_id", "id"),
+        Index("ix_correlations_agency_b", "agency_b_id", "id"),
+    )
+
+
+class CorrelationStateRow(Base):
+    """How far the correlation worker got: records changed before ``mark`` are correlated; a
+    node that serves correlates again those changed since (it may have stopped with some
+    still queued)."""
+
+    __tablename__ = "correlation_state"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    mark: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+
+
 class ScreeningRow(Base):
     """A manifest screening job: who asked, why, how far it got and what it found. The
     manifest and its results are files in the node's data folder, named by the id."""
@@ -493,6 +541,11 @@ class SuspensionRow(Base):
     lifted_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
     lifted_by: Mapped[str | None] = mapped_column(String(UUID_LENGTH))
     lift_reason: Mapped[str | None] = mapped_column(Text)
+    # A national node's copy of a suspension the hub imposed (its id is the hub's): the
+    # hub's node name; None for this node's own. Only the hub's lift ends a copy.
+    imposed_by: Mapped[str | None] = mapped_column(String(63))
+    suspended_by_name: Mapped[str | None] = mapped_column(String(300))  # as its node names the administrator
+    lifted_by_name: Mapped[str | None] = mapped_column(String(300))
 
     __table_args__ = (Index("ix_suspensions_subject", "subject_kind", "subject_id"),)
 
@@ -545,6 +598,9 @@ class MessageRow(Base):
     author: Mapped[dict[str, Any]] = mapped_column(JsonDocument)  # agency, country, name of who wrote it
     received_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
     read_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())  # inbox: first read by a user here
+    # Records forwarded in the message, each as the sender's policy let it go to every
+    # recipient (polex.message.forwarding); None when it forwards none.
+    records: Mapped[list[dict[str, Any]] | None] = mapped_column(JsonDocument)
 
     __table_args__ = (Index("ix_messages_box_created", "box", "created"),)
 
@@ -604,6 +660,8 @@ class HubDeliveryRow(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
     receipt: Mapped[str | None] = mapped_column(Text)
     reported_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())  # told the sender
+    # When the envelope was put in the recipient's JetStream stream (its receipt comes later).
+    sent_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
 
     __table_args__ = (Index("ix_hub_deliveries_due", "status", "next_attempt_at"),)
 
@@ -818,3 +876,70 @@ class HubAttachmentFetchRow(Base):
     recipient: Mapped[str] = mapped_column(String(63), primary_key=True)
     outcome: Mapped[str] = mapped_column(String(16))  # verified | refused
     at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+
+
+class AccessReportStateRow(Base):
+    """How far this node's audit log has been read for accesses to report to other records'
+    owners (polex.audit.access_reports): entries before ``next_seq`` are queued or were sent."""
+
+    __tablename__ = "access_report_state"
+
+    id: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
+    next_seq: Mapped[int] = mapped_column(BigInteger)
+
+
+class AccessReportQueueRow(Base):
+    """An access this node's log records to a record another country owns, waiting to be
+    sent to that country's node: one row per (entry, record), ``report`` as it will travel."""
+
+    __tablename__ = "access_report_queue"
+
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    record_id: Mapped[str] = mapped_column(String(UUID_LENGTH), primary_key=True)
+    owner_country: Mapped[str] = mapped_column(String(3))
+    report: Mapped[dict[str, Any]] = mapped_column(JsonDocument)
+    queued_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+
+    __table_args__ = (Index("ix_access_report_queue_country", "owner_country", "seq", "record_id"),)
+
+
+class AccessReportRow(Base):
+    """On the owner's node: an access to one of its country's records on another node, as
+    that node reported it; once per (node, entry, record). No officer, no case: whether one
+    was declared."""
+
+    __tablename__ = "access_reports"
+
+    node: Mapped[str] = mapped_column(String(63), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    record_id: Mapped[str] = mapped_column(String(UUID_LENGTH), primary_key=True)
+    record_kind: Mapped[str] = mapped_column(String(32))
+    owner_agency_id: Mapped[str] = mapped_column(String(UUID_LENGTH))
+    owner_country: Mapped[str] = mapped_column(String(3))
+    at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    tag: Mapped[str] = mapped_column(String(64))
+    agency_id: Mapped[str | None] = mapped_column(String(UUID_LENGTH))
+    country: Mapped[str | None] = mapped_column(String(3))
+    purpose: Mapped[str | None] = mapped_column(String(64))
+    case_declared: Mapped[bool] = mapped_column(Boolean)
+    decision: Mapped[str] = mapped_column(String(16))
+    checkpoint_size: Mapped[int] = mapped_column(BigInteger)  # the reporter's signed checkpoint holding the entry
+    message_id: Mapped[str] = mapped_column(String(UUID_LENGTH))  # the envelope that brought it
+    received_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+
+    __table_args__ = (Index("ix_access_reports_record", "record_id", "at"),)
+
+
+class AccessReportCheckpointRow(Base):
+    """On the owner's node: a reporter's signed checkpoint, as it came with its reports and
+    was checked against the key given: what their entries' inclusion proofs are checked against."""
+
+    __tablename__ = "access_report_checkpoints"
+
+    node: Mapped[str] = mapped_column(String(63), primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    origin: Mapped[str] = mapped_column(String(200))
+    root: Mapped[bytes] = mapped_column(LargeBinary(32))
+    note: Mapped[str] = mapped_column(Text)
+    verifier_key: Mapped[str] = mapped_column(String(500))
+    received_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())

@@ -228,6 +228,7 @@ def test_every_record_kind_has_a_data_category() -> None:
         "vehicle": DataCategory.VEHICLES,
         "case": DataCategory.CASES,
         "notice": DataCategory.NOTICES,
+        "intel": DataCategory.THREAT_INTELLIGENCE,
     }
 
 

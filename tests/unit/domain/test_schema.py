@@ -11,6 +11,7 @@ def test_export_writes_one_file_per_type(tmp_path: Path) -> None:
     assert sorted(path.name for path in written) == [
         "agency.json",
         "case.json",
+        "intel.json",
         "notice.json",
         "person.json",
         "travel_document.json",
