@@ -28,12 +28,27 @@ firm conflict             1980-03-07 / 1981-06-20 (two full dates)        -0.30
 A 1 January date counts as a year only: lists record "born in 1958" as 1958-01-01 so often
 that the day and month say nothing. Two full dates that disagree beyond a typo are strong
 evidence of two people, which is what keeps namesakes (common in any large list) apart.
+
+Two rules keep conflicting evidence off the threshold (``settle``):
+
+- *A name does not outvote an unconfirmed conflict.* A firm conflict (birth dates of other
+  months or years, beyond a near miss or an approximate year; no nationality in common;
+  another sex) that no other feature confirms (no agreeing date, no nationality in common, no
+  shared or near document number) makes the features cost at least ``UNCONFIRMED_CONFLICT``
+  (0.25) in all: more than the 0.20 between a perfect name and the default threshold, so such
+  a candidate scores at most 0.75. With a confirmation, each conflict costs its own points
+  (an exact name, the same nationality and a birth year nine years off: 0.819).
+- *Conflicts break ties against the match.* Every feature that speaks against a candidate
+  costs ``CONFLICT_TIE_BREAK`` (0.001) more than its points. Round name scores and the points
+  are multiples of 0.005, so round combinations would otherwise land exactly on round
+  thresholds (0.85 + 0.05 - 0.10 = 0.80); with one to four conflicts the total is never a
+  multiple of 0.005 (0.799 there), and it falls just below instead.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 import numpy as np
@@ -91,6 +106,15 @@ SEX_CONFLICT = -0.20
 IDENTIFIER_MATCH = 0.30
 IDENTIFIER_NEAR = 0.10
 IDENTIFIER_CONFLICT = -0.05
+# Date disagreements that count as conflicts for the rule on unconfirmed conflicts; a near
+# miss (a typo, a year off) and an approximate year (a listed estimate) do not.
+FIRM_DATE_CONFLICTS = frozenset({DateAgreement.SAME_YEAR, DateAgreement.CONFLICT, DateAgreement.FIRM_CONFLICT})
+# What conflicts no other feature confirms cost at least, in all: more than the margin of a
+# perfect name over DEFAULT_THRESHOLD (1.00 - 0.80), so that the name alone never carries them.
+UNCONFIRMED_CONFLICT = 0.25
+# What every feature speaking against a candidate costs beyond its points: a tie-break that keeps
+# conflicted totals off the multiples of 0.005 that round names and points land on.
+CONFLICT_TIE_BREAK = 0.001
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,6 +234,32 @@ def _identifier_feature(query: frozenset[str], candidate: frozenset[str]) -> Fea
     return FeatureExplanation("identifiers", 0.0, IDENTIFIER_CONFLICT, "no number in common")
 
 
+def unconfirmed_shortfall(points: Sequence[float], firm: Sequence[bool]) -> tuple[int, float] | None:
+    """When firm conflicts (``firm``) stand with no feature confirming the person (none adds
+    points) and cost less than ``UNCONFIRMED_CONFLICT`` in all: the first firm one, and what
+    it costs more."""
+    if not any(firm) or any(value > 0 for value in points):
+        return None
+    against = -sum(value for value in points if value < 0)
+    if against >= UNCONFIRMED_CONFLICT:
+        return None
+    return firm.index(True), UNCONFIRMED_CONFLICT - against
+
+
+def settle(points: tuple[float, ...], firm: Sequence[bool]) -> tuple[float, ...]:
+    """The points of birth date, nationality, sex and identifiers (in that order) after the two
+    rules on conflicts: an unconfirmed firm conflict costs its shortfall more
+    (``unconfirmed_shortfall``), then every feature speaking against the candidate costs
+    ``CONFLICT_TIE_BREAK`` more."""
+    if all(value >= 0 for value in points):
+        return points
+    settled = list(points)
+    shortfall = unconfirmed_shortfall(points, firm)
+    if shortfall is not None:
+        settled[shortfall[0]] -= shortfall[1]
+    return tuple(value - CONFLICT_TIE_BREAK if value < 0 else value for value in settled)
+
+
 def total_score(name_score: float, points: float) -> float:
     """The name score moved by the other features' points, clipped to [0, 1] and rounded to
     six decimals (the name score is computed in 32-bit floats; more digits mean nothing)."""
@@ -227,15 +277,33 @@ def qualify(query: PreparedPerson, candidate: PreparedPerson) -> tuple[float, li
         _sex_feature(query.sex, candidate.sex),
         _identifier_feature(query.identifiers, candidate.identifiers),
     ]
+    tabled = tuple(feature.weight for feature in features)
+    firm = firm_conflicts(agreement, tabled)
+    settled = settle(tabled, firm)
+    if settled is not tabled:
+        shortfall = unconfirmed_shortfall(tabled, firm)
+        for index, weight in enumerate(settled):
+            feature = replace(features[index], weight=weight)
+            if shortfall is not None and index == shortfall[0]:
+                detail = f"{feature.detail}; nothing else agrees: conflicts cost {UNCONFIRMED_CONFLICT:.2f} at least"
+                feature = replace(feature, detail=detail)
+            features[index] = feature
     return sum(feature.weight for feature in features), features
+
+
+def firm_conflicts(date: DateAgreement, points: tuple[float, ...]) -> tuple[bool, bool, bool, bool]:
+    """Which of the features' points are firm conflicts (the identifiers never are: people hold
+    several documents)."""
+    return date in FIRM_DATE_CONFLICTS, points[1] < 0, points[2] < 0, False
 
 
 def points(query: PreparedPerson, candidate: PreparedPerson) -> float:
     """The points ``qualify`` gives, the same number, without writing its explanations: an
     index scores dozens of candidates a search and explains only those it returns."""
-    date = 0.0
+    agreement = DateAgreement.UNKNOWN
     if query.birth_date is not None and candidate.birth_date is not None:
-        date = DATE_POINTS[_date_agreement(query.birth_date, candidate.birth_date)[0]]
+        agreement = _date_agreement(query.birth_date, candidate.birth_date)[0]
+    date = DATE_POINTS[agreement]
     nationality = 0.0
     if query.nationalities and candidate.nationalities:
         nationality = (
@@ -250,6 +318,8 @@ def points(query: PreparedPerson, candidate: PreparedPerson) -> float:
             documents = IDENTIFIER_NEAR
         else:
             documents = IDENTIFIER_CONFLICT
+    tabled = (date, nationality, sex, documents)
+    date, nationality, sex, documents = settle(tabled, firm_conflicts(agreement, tabled))
     # Added in qualify's order, so that the sum is the same to the last bit.
     return 0 + date + nationality + sex + documents
 
