@@ -435,7 +435,10 @@ class ImportService:
                 format_name=format_name,
                 tlp_markings=markings,
             )
-        content = content_type.model_validate(record.model_dump(include=set(content_type.model_fields)))
+        if type(record) is content_type:  # validated as the schema's type already (csv-mapping): as read
+            content: BaseModel = record
+        else:
+            content = content_type.model_validate(record.model_dump(include=set(content_type.model_fields)))
         provenance = result.provenance or getattr(record, "provenance", None) or Provenance(source_format=format_name)
         return NewRecord(
             content=content,
