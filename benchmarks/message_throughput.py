@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import os
 import secrets
@@ -37,6 +36,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+
+from polex.bus.nats import delete_node_streams
 
 BODY = "x" * 4096
 
@@ -193,22 +194,7 @@ def measure(args: argparse.Namespace, nats: str | None, base_port: int) -> Measu
             os.killpg(process.pid, signal.SIGINT)
             process.wait(timeout=60)
             if nats:  # the demo's streams go with its data
-                asyncio.run(delete_streams(nats, [node["name"] for node in summary["nodes"]]))  # type: ignore[attr-defined]
-
-
-async def delete_streams(url: str, names: list[str]) -> None:
-    import nats
-    import nats.js.errors
-
-    from polex.bus.nats import stream_for
-
-    connection = await nats.connect(url)
-    try:
-        for name in names:
-            with contextlib.suppress(nats.js.errors.NotFoundError):
-                await connection.jsm().delete_stream(stream_for(name))
-    finally:
-        await connection.close()
+                delete_node_streams(nats, [node["name"] for node in summary["nodes"]])  # type: ignore[attr-defined]
 
 
 def main() -> None:

@@ -9,6 +9,7 @@ created once per module and cached.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import socket
 import ssl
@@ -35,6 +36,7 @@ from polex.domain.roles import Role
 from polex.network.keys import CA_CERTIFICATE, NODE_CERTIFICATE, NODE_CSR, NodeKeyFiles
 from polex.network.schemas import EnrolmentCreate
 from polex.provision import own_agency
+from polex.replica import service as replica_service
 from tests.conftest import backend_params, database_url_for, make_node
 from tests.factories import unique
 
@@ -368,3 +370,9 @@ def ukraine(
         next(started, None)
         if schema is not None:
             schema.drop()
+
+
+@pytest.fixture
+def settled(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The hub serves replica changes at once (not once they are two seconds old)."""
+    monkeypatch.setattr(replica_service, "SETTLE", dt.timedelta(0))

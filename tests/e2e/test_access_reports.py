@@ -39,7 +39,6 @@ from polex.domain.message import RoutingHeader
 from polex.domain.policy import AccessLevel, Agreement, AgreementKind, DataCategory, Purpose
 from polex.domain.roles import Role
 from polex.record.service import NewRecord
-from polex.replica import service as replica_module
 from polex.storage.tables import AccessReportRow, AgencyRow, AuditEventRow, HubEnvelopeRow
 from tests.conftest import database_url_for
 from tests.e2e.conftest import LiveServer, _start_node, assert_problem, enrol
@@ -82,12 +81,6 @@ def germany(
         next(started, None)
         if schema is not None:
             schema.drop()
-
-
-@pytest.fixture
-def settled(monkeypatch: pytest.MonkeyPatch) -> None:
-    # The hub serves replica changes once they are two seconds old; the tests do not wait.
-    monkeypatch.setattr(replica_module, "SETTLE", dt.timedelta(0))
 
 
 def _treaty(hub: LiveServer, country: str) -> None:

@@ -30,7 +30,6 @@ from polex.domain.policy import AccessLevel, Agreement, AgreementKind, DataCateg
 from polex.domain.roles import Role
 from polex.network.relayed import RelayedBy
 from polex.record.service import NewRecord
-from polex.replica import service as replica_module
 from polex.screening import hit_exchange
 from polex.storage.tables import AppliedEnvelopeRow, AuditEventRow, HitRow, MessageRow, OutboxRow
 from tests.conftest import database_url_for
@@ -58,12 +57,6 @@ def ukraine(
         next(started, None)  # the node stops
         if schema is not None:
             schema.drop()
-
-
-@pytest.fixture
-def settled(monkeypatch: pytest.MonkeyPatch) -> None:
-    # The hub serves replica changes once they are two seconds old; the tests do not wait.
-    monkeypatch.setattr(replica_module, "SETTLE", dt.timedelta(0))
 
 
 def _treaty(hub: LiveServer, name: str) -> None:

@@ -9,7 +9,6 @@ Everything is set up as operators would: ``polex init --tls``, ``polex network i
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import secrets
@@ -23,11 +22,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import nats
-import nats.js.errors
 import pytest
 
-from polex.bus.nats import stream_for
+from polex.bus.nats import delete_node_streams
 from polex.provision import set_node_options
 from tests.conftest import PostgresSchema
 from tests.e2e.test_cli import POLEX, free_ports, run
@@ -45,15 +42,6 @@ def wait_until(condition: Callable[[], Any], seconds: float, what: str) -> Any:
                 return value
         time.sleep(0.25)
     raise AssertionError(f"timed out waiting for {what}")
-
-
-async def _delete_stream(stream: str) -> None:
-    client = await nats.connect(NATS_URL, connect_timeout=2, max_reconnect_attempts=1)
-    try:
-        with suppress(nats.js.errors.NotFoundError):
-            await client.jsm().delete_stream(stream)
-    finally:
-        await client.close()
 
 
 class Processes:
@@ -144,7 +132,7 @@ def test_a_national_node_fails_over_between_two_hub_processes_of_one_network(
     hub_name = f"hub-{secrets.token_hex(3)}"
     # France runs without NATS: the hub reaches it over HTTP because it has no stream. One
     # left by another run of a node named fra would take (and keep) what the hub sends it.
-    asyncio.run(_delete_stream(stream_for("fra")))
+    delete_node_streams(NATS_URL, ["fra"])
     hub_env = {"POLEX_DATABASE_URL": shared_database, "POLEX_BUS_URL": NATS_URL}
     users = {"POLEX_USER_PASSWORD": PASSWORD}
     clients = ExitStack()
@@ -208,4 +196,4 @@ def test_a_national_node_fails_over_between_two_hub_processes_of_one_network(
     finally:
         clients.close()
         processes.stop_all()
-        asyncio.run(_delete_stream(stream_for(hub_name)))
+        delete_node_streams(NATS_URL, [hub_name])

@@ -25,7 +25,6 @@ the issue's figure is 5,000), ``POLEX_TEST_FAULT_RATE`` at most how many a secon
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import os
 import random
@@ -49,6 +48,7 @@ from sqlalchemy import Engine, select
 
 from polex.auth.principal import Principal, PrincipalKind
 from polex.auth.schemas import UserCreate
+from polex.bus.nats import delete_node_streams
 from polex.domain.audit import AuditTag
 from polex.domain.roles import Role
 from polex.network.keys import CA_CERTIFICATE, NODE_CERTIFICATE, NODE_CSR, NodeKeyFiles
@@ -58,7 +58,6 @@ from polex.settings import NodeRole
 from polex.storage.engine import make_engine
 from polex.storage.tables import AuditEventRow, HubDeliveryRow, HubEnvelopeRow, MessageRecipientRow, MessageRow
 from tests.conftest import PostgresSchema, backend_params, database_url_for
-from tests.e2e.test_message_transports import _delete_streams
 from tests.integration.bus.conftest import NATS_URL
 
 MESSAGES = int(os.environ.get("POLEX_TEST_FAULT_MESSAGES", "1000"))
@@ -226,7 +225,7 @@ def cluster(
     backend = str(request.param)
     bus_url = NATS_URL if transport == "nats" else None
     if bus_url:
-        asyncio.run(_delete_streams(["hub", "fra", "deu"]))  # nothing left from an earlier run
+        delete_node_streams(NATS_URL, ["hub", "fra", "deu"])  # nothing left from an earlier run
     folder = tmp_path_factory.mktemp(f"faults-{backend}-{transport}")
     urls: dict[str, str] = {}
     schemas: list[PostgresSchema] = []
@@ -259,7 +258,7 @@ def cluster(
         for schema in schemas:
             schema.drop()
         if bus_url:
-            asyncio.run(_delete_streams(["hub", "fra", "deu"]))
+            delete_node_streams(NATS_URL, ["hub", "fra", "deu"])
 
 
 @dataclass

@@ -24,7 +24,6 @@ from polex.domain.person import Person
 from polex.domain.policy import AccessLevel, Agreement, AgreementKind, DataCategory, NationalRules, Purpose
 from polex.domain.roles import Role
 from polex.record.service import NewRecord
-from polex.replica import service as replica_module
 from polex.storage.tables import AuditEventRow, MessageRow
 from tests.e2e.conftest import LiveServer, assert_problem, error_fields
 from tests.e2e.test_messages import wait_for
@@ -235,11 +234,6 @@ def test_forwarding_needs_a_purpose_and_well_formed_references(
     assert "twice" in str(twice["errors"])
     many = [("persons", new_id()) for _ in range(21)]
     assert assert_problem(_forward(officer, ["UKR"], *many), 422)["errors"]
-
-
-@pytest.fixture
-def settled(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(replica_module, "SETTLE", dt.timedelta(0))
 
 
 def test_a_replica_record_goes_back_to_its_owner_country_no_more_than_france_holds(

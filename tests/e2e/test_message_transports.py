@@ -24,7 +24,7 @@ import orjson
 import pytest
 from sqlalchemy import select, update
 
-from polex.bus.nats import stream_for
+from polex.bus.nats import delete_node_streams, stream_for
 from polex.crypto.envelope import seal
 from polex.domain.base import new_id
 from polex.domain.message import RoutingHeader
@@ -36,16 +36,6 @@ from tests.e2e.test_messages import delivery_of, wait_for
 from tests.integration.bus.conftest import NATS_URL
 
 HUB, FRA, DEU = "hub", "tx-fra", "tx-deu"  # a national node first asks for "hub"
-
-
-async def _delete_streams(names: list[str]) -> None:
-    client = await nats.connect(NATS_URL, connect_timeout=2, max_reconnect_attempts=1)
-    try:
-        for name in names:
-            with suppress(nats.js.errors.NotFoundError):
-                await client.jsm().delete_stream(stream_for(name))
-    finally:
-        await client.close()
 
 
 async def _publish(stream_of: str, subject: str, data: bytes, message_id: str) -> None:
@@ -76,7 +66,7 @@ def trio(live_backend: str, transport: str, tmp_path_factory: pytest.TempPathFac
     """The hub and France and Germany enrolled, all on ``transport``."""
     bus_url = NATS_URL if transport == "nats" else None
     if bus_url:
-        asyncio.run(_delete_streams([HUB, FRA, DEU]))  # nothing left from an earlier run
+        delete_node_streams(NATS_URL, [HUB, FRA, DEU])  # nothing left from an earlier run
     directory = tmp_path_factory.mktemp(f"trio-{live_backend}-{transport}")
     schemas = []
     started: list[Iterator[LiveServer]] = []
@@ -105,7 +95,7 @@ def trio(live_backend: str, transport: str, tmp_path_factory: pytest.TempPathFac
             if schema is not None:
                 schema.drop()
         if bus_url:
-            asyncio.run(_delete_streams([HUB, FRA, DEU]))
+            delete_node_streams(NATS_URL, [HUB, FRA, DEU])
 
 
 def _send(client: httpx.Client, to: list[str], subject: str, **extra: object) -> dict[str, str]:

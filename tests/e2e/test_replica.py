@@ -17,7 +17,6 @@ from polex.domain.person import Person
 from polex.domain.policy import AccessLevel, Agreement, AgreementKind, DataCategory, Purpose
 from polex.domain.roles import Role
 from polex.record.service import NewRecord
-from polex.replica import service as replica_module
 from polex.storage.tables import AuditEventRow
 from tests.e2e.conftest import LiveServer
 from tests.factories import document_body
@@ -25,12 +24,6 @@ from tests.factories import document_body
 
 def admin(country: str) -> Principal:
     return Principal(PrincipalKind.LOCAL, new_id(), "admin", new_id(), country, frozenset({Role.ADMIN}))
-
-
-@pytest.fixture
-def settled(monkeypatch: pytest.MonkeyPatch) -> None:
-    # The hub serves changes once they are two seconds old; the tests do not wait for it.
-    monkeypatch.setattr(replica_module, "SETTLE", dt.timedelta(0))
 
 
 @pytest.fixture

@@ -23,6 +23,22 @@ from tests.e2e.conftest import LiveServer, assert_problem, error_fields
 from tests.e2e.test_messages import wait_for
 
 
+def _send_suspension(sender: LiveServer, to: str, suspension: HubSuspension) -> str:
+    """``sender`` puts a suspension envelope for node ``to`` in its outbox; its message id."""
+    with sender.node.uow() as uow:
+        sent = sender.node.messages.enqueue(
+            uow.session,
+            to=[to],
+            content_type=SUSPENSION_TYPE,
+            body=orjson.dumps(suspension.model_dump(mode="json")),
+            conversation_id=suspension.id,
+            subject="suspension",
+        )
+        uow.commit()
+    sender.node.messages.on_outbox()
+    return sent
+
+
 def json_of(response: httpx.Response, status: int = 200) -> dict[str, Any]:
     assert response.status_code == status, response.text
     body: dict[str, Any] = response.json()
@@ -214,17 +230,7 @@ def test_a_repeated_envelope_changes_nothing_and_only_the_hub_suspends(
         suspended_by_name="admin",
         at=now,
     )
-    with ukraine.node.uow() as uow:
-        sent = ukraine.node.messages.enqueue(
-            uow.session,
-            to=[fra_name],
-            content_type=SUSPENSION_TYPE,
-            body=orjson.dumps(forged.model_dump(mode="json")),
-            conversation_id=forged.id,
-            subject="suspension",
-        )
-        uow.commit()
-    ukraine.node.messages.on_outbox()
+    sent = _send_suspension(ukraine, fra_name, forged)
     refused = wait_for(lambda: (row := _delivery(ukraine, sent)) is not None and row.status == "refused" and row)
     assert "imposed by the hub, not by node 'ukr'" in (refused.reason or "")
     assert copy_at(fra, forged.id) is None
@@ -234,17 +240,7 @@ def test_a_repeated_envelope_changes_nothing_and_only_the_hub_suspends(
 
     # Even from the hub, a suspension is for the node of the subject's country only.
     elsewhere = forged.model_copy(update={"id": new_id(), "country": "UKR"})
-    with hub.node.uow() as uow:
-        sent = hub.node.messages.enqueue(
-            uow.session,
-            to=[fra_name],
-            content_type=SUSPENSION_TYPE,
-            body=orjson.dumps(elsewhere.model_dump(mode="json")),
-            conversation_id=elsewhere.id,
-            subject="suspension",
-        )
-        uow.commit()
-    hub.node.messages.on_outbox()
+    sent = _send_suspension(hub, fra_name, elsewhere)
     refused = wait_for(lambda: (row := _delivery(hub, sent)) is not None and row.status == "refused" and row)
     assert "not for the node of FRA" in (refused.reason or "")
     assert copy_at(fra, elsewhere.id) is None

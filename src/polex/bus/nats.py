@@ -21,6 +21,7 @@ from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import nats
 import nats.errors
 import nats.js.errors
 from nats.aio.client import Client
@@ -65,6 +66,22 @@ class StreamMissing(BusUnavailable):
 def stream_for(node_name: str) -> str:
     """The name of a node's stream, which holds the subjects ``polex.<node>.>``."""
     return "POLEX_" + "".join(c if c.isalnum() else "_" for c in node_name.upper())
+
+
+def delete_node_streams(url: str, nodes: list[str]) -> None:
+    """Remove these nodes' streams and what waits in them (a node made afresh has new keys:
+    what its old stream holds is nobody's). Missing streams are fine."""
+
+    async def delete() -> None:
+        client = await nats.connect(url, connect_timeout=5, max_reconnect_attempts=1)
+        try:
+            for node in nodes:
+                with contextlib.suppress(nats.js.errors.NotFoundError):
+                    await client.jsm().delete_stream(stream_for(node))
+        finally:
+            await client.close()
+
+    asyncio.run(delete())
 
 
 @dataclass

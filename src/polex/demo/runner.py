@@ -11,8 +11,6 @@ link between nodes is mutual TLS; users' clients trust the CA (``ca_certificate`
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 import os
 import shutil
@@ -31,6 +29,7 @@ import httpx
 
 from polex.auth.schemas import ApiKeyCreate
 from polex.bootstrap import Node
+from polex.bus.nats import delete_node_streams
 from polex.demo.notices import national_request
 from polex.domain.roles import Role
 from polex.provision import own_agency, set_hub_url, set_witness_peers
@@ -63,21 +62,6 @@ DEMO_NODES = (
 def _child_environment() -> dict[str, str]:
     # The demo runs on embedded defaults: no outside database, whatever the shell says.
     return {key: value for key, value in os.environ.items() if not key.startswith("POLEX_")}
-
-
-async def _delete_streams(url: str, names: list[str]) -> None:
-    import nats
-    import nats.js.errors
-
-    from polex.bus.nats import stream_for
-
-    client = await nats.connect(url, connect_timeout=5, max_reconnect_attempts=1)
-    try:
-        for name in names:
-            with contextlib.suppress(nats.js.errors.NotFoundError):
-                await client.jsm().delete_stream(stream_for(name))
-    finally:
-        await client.close()
 
 
 def node_url(port: int, *, tls: bool) -> str:
@@ -356,7 +340,7 @@ def run_demo(
         if nats_url:
             # A node made afresh has new keys: what its stream kept from an earlier demo is
             # nobody's now. A node whose data is kept keeps its stream, and what waits in it.
-            asyncio.run(_delete_streams(nats_url, [demo_node.name for demo_node, _, _ in to_prepare]))
+            delete_node_streams(nats_url, [demo_node.name for demo_node, _, _ in to_prepare])
         for demo_node, port, data_dir in nodes:
             log = (data_dir / "serve.log").open("ab")
             command = [
