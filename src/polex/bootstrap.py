@@ -60,7 +60,7 @@ from polex.screening.jobs import ScreeningJobs
 from polex.screening.online import OnlineFind
 from polex.screening.service import ScreeningService
 from polex.settings import PeerLog, Settings
-from polex.storage.engine import make_engine
+from polex.storage.engine import WalCheckpointer, make_engine, sqlite_file
 from polex.storage.migrate import current_revision, head_revision, upgrade
 from polex.storage.unit_of_work import UnitOfWorkFactory, unit_of_work_factory
 from polex.vehicle.feature import VEHICLE_FEATURE
@@ -107,6 +107,8 @@ class Node:
     metrics: CollectorRegistry = field(default_factory=CollectorRegistry)
     # Accesses to other countries' records reported to their nodes, and the reports this one keeps.
     access_reports: AccessReports | None = None
+    # SQLite only: moves the write-ahead log into the database off the writers' path.
+    wal_checkpointer: WalCheckpointer | None = None
 
     def database_ok(self) -> bool:
         try:
@@ -136,6 +138,8 @@ class Node:
         if self.replica_push is not None:
             self.replica_push.close()
         self.bus.close()
+        if self.wal_checkpointer is not None:
+            self.wal_checkpointer.close()
         self.engine.dispose()
 
 
@@ -323,4 +327,14 @@ def _wire(settings: Settings, *, migrate: bool, engine: Engine | None) -> Node:
         replica_push=replica_push,
         access_reports=access_reports,
         correlations=correlations,
+        wal_checkpointer=_wal_checkpointer(engine),
     )
+
+
+def _wal_checkpointer(engine: Engine) -> WalCheckpointer | None:
+    database = sqlite_file(engine)
+    if database is None:
+        return None
+    checkpointer = WalCheckpointer(database)
+    checkpointer.start()
+    return checkpointer

@@ -337,7 +337,11 @@ class AuditEventRow(Base):
 
     __tablename__ = "audit_events"
 
-    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    # On SQLite an INTEGER primary key is the table's rowid: one b-tree less to write per
+    # event than a BIGINT key, which SQLite keeps as a separate unique index.
+    seq: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False
+    )
     id: Mapped[str] = mapped_column(String(UUID_LENGTH), unique=True)
     at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), index=True)
     tag: Mapped[str] = mapped_column(String(64))
@@ -361,6 +365,8 @@ class AuditEventRecordRow(Base):
     """Which records an audit event touched: "who accessed this record" is one index look-up."""
 
     __tablename__ = "audit_event_records"
+    # The key is the whole row: SQLite stores it as one b-tree instead of a table and its key index.
+    __table_args__ = {"sqlite_with_rowid": False}
 
     record_id: Mapped[str] = mapped_column(String(UUID_LENGTH), primary_key=True)
     seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
@@ -370,6 +376,8 @@ class AuditEventTermRow(Base):
     """Keyed hashes of the query terms of an audit event, to find who searched for a value."""
 
     __tablename__ = "audit_event_terms"
+    # The key is the whole row: SQLite stores it as one b-tree instead of a table and its key index.
+    __table_args__ = {"sqlite_with_rowid": False}
 
     term_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
