@@ -12,13 +12,23 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from polex.domain.case import Case, LinkRole
 from polex.domain.document import DocumentStatus, TravelDocument
 from polex.domain.iccs import validate_iccs_code
-from polex.domain.person import NameKind, Person, Sex
+from polex.domain.person import (
+    EyeColour,
+    HairColour,
+    IdentifierKind,
+    MarkKind,
+    NameKind,
+    Person,
+    PhysicalDescription,
+    Sex,
+)
 from polex.domain.vehicle import Vehicle, VehicleCategory, VehicleStatus
 from polex.formats.niem import (
     NIBRS_TO_ICCS,
@@ -26,12 +36,22 @@ from polex.formats.niem import (
     NiemCase,
     NiemError,
     NiemPerson,
+    NiemSchemaError,
     NiemTravelDocument,
     NiemVehicle,
+    niem6_violations,
     parse_document,
     read_niem,
+    validate_niem6,
 )
-from polex.formats.registry import Accepted, FormatRegistry, ReadResult, Rejection, WritableFormatAdapter
+from polex.formats.registry import (
+    Accepted,
+    FormatRegistry,
+    ReadResult,
+    Rejection,
+    WritableFormatAdapter,
+    get_format,
+)
 
 FIXTURES = Path(__file__).parents[2] / "fixtures" / "niem"
 NIBRS_IEPD = Path(__file__).parents[3].parent / "shared" / "data" / "niem-nibrs-iepd"
@@ -439,11 +459,165 @@ def _written(records: list[Any]) -> bytes:
     return stream.getvalue()
 
 
-def test_written_xml_is_niem_6_core() -> None:
-    # Schema validation waits for the NIEM core XSDs to be in shared/data (see the issue).
-    document = _written([PERSON, VEHICLE, PLATE_ONLY, Person.model_validate({"names": [{"full": "X"}]})])
-    assert b"<polex:Exchange" in document
-    assert b"niem-core/6.0/" in document
+MANY_SCRIPTS = Person.model_validate(
+    {
+        "names": [
+            {"full": "Γιώργος Παπαδόπουλος", "given": "Γιώργος", "family": "Παπαδόπουλος"},
+            {"full": "Иван Петрович Сидоров", "kind": "alias"},
+            {"full": "محمد عبد الله", "kind": "alias"},
+            {"full": "王小明", "given": "小明", "family": "王", "kind": "alias"},
+            {"full": "अमित कुमार", "kind": "alias"},
+            {"full": 'O\'Brien & <Sons> "Ltd"', "kind": "alias"},
+        ],
+        "sex": "unspecified",
+    }
+)
+
+
+@pytest.mark.parametrize(
+    "records",
+    [
+        pytest.param([PERSON], id="person-every-field"),
+        pytest.param([VEHICLE], id="vehicle-every-field"),
+        pytest.param([PLATE_ONLY], id="plate-only"),
+        pytest.param([Person.model_validate({"names": [{"full": "X"}]})], id="person-name-only"),
+        pytest.param([MANY_SCRIPTS], id="names-in-several-scripts"),
+        pytest.param([], id="empty-exchange"),
+        pytest.param([PERSON, VEHICLE, PLATE_ONLY, MANY_SCRIPTS, VEHICLE, PERSON], id="mixed-and-repeated"),
+    ],
+)
+def test_written_xml_validates_against_the_niem_6_schemas(records: list[Any]) -> None:
+    document = _written(records)
+    assert niem6_violations(document) == []
+    assert len(accepted(read_niem(document), NiemPerson)) == sum(isinstance(r, Person) for r in records)
+
+
+def test_written_xml_uses_every_element_polex_writes() -> None:
+    # The documents above cover each element of the subset the writer can emit.
+    document = _written([PERSON, VEHICLE, PLATE_ONLY, MANY_SCRIPTS]).decode()
+    for tag in (
+        "nc:PersonBirthDate", "nc:YearDate", "nc:YearMonthDate", "nc:Date", "nc:PersonDescriptionText",
+        "nc:PersonEyeColorText", "nc:PersonGeneralAppearanceDescriptionText", "nc:PersonHairColorText",
+        "nc:PersonHeightMeasure", "nc:MeasureIntegerValue", "nc:MeasureUnitText", "nc:PersonLivingIndicator",
+        "nc:PersonGivenName", "nc:PersonSurName", "nc:PersonFullName", "nc:PersonNameCategoryText",
+        "nc:PersonOtherIdentification", "nc:IdentificationCategoryDescriptionText", "nc:PersonPassportIdentification",
+        "nc:IdentificationIssueDate", "nc:IdentificationIssuerCountry", "nc:CountryCode", "nc:PersonPhysicalFeature",
+        "nc:PhysicalFeatureCategoryText", "nc:PhysicalFeatureDescriptionText", "nc:PhysicalFeatureLocationText",
+        "nc:PersonSexText", "nc:PersonStateIdentification", "nc:PersonTaxIdentification", "nc:PersonWeightMeasure",
+        "nc:PersonNationality", "nc:PersonNationalityCountry", "nc:ItemCategoryText", "nc:ItemColorDescriptionText",
+        "nc:ItemDescriptionText", "nc:ItemMakeName", "nc:ItemModelName", "nc:ItemModelYearDate", "nc:ItemStatus",
+        "nc:StatusDescriptionText", "nc:StatusDate", "nc:VehicleIdentification", "j:ConveyanceRegistration",
+        "nc:Conveyance", "j:ConveyanceRegistrationPlateIdentification",
+    ):  # fmt: skip
+        assert f"<{tag}" in document, tag
+
+
+def test_a_record_given_twice_keeps_structures_ids_unique() -> None:
+    # structures:id is an xs:ID: the second copy of a record with an id gets its position appended
+    record_id = "0190f0c0-0000-7000-8000-000000000001"
+    person = PERSON.model_copy(update={"id": record_id})
+    document = _written([person, person])
+    assert niem6_violations(document) == []
+    assert f'structures:id="person-{record_id}"'.encode() in document
+    assert f'structures:id="person-{record_id}-2"'.encode() in document
+
+
+def test_niem6_fixture_validates() -> None:
+    assert niem6_violations((FIXTURES / "niem6-exchange.xml").read_bytes()) == []
+
+
+def _broken(old: str, new: str) -> bytes:
+    document = _written([PERSON, VEHICLE]).decode()
+    assert old in document
+    return document.replace(old, new, 1).encode()
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        pytest.param(  # nc:PersonSexText moved before the names: NIEM fixes the order of properties
+            "    <nc:PersonDescriptionText>armed</nc:PersonDescriptionText>\n",
+            "    <nc:PersonSexText>male</nc:PersonSexText>\n"
+            "    <nc:PersonDescriptionText>armed</nc:PersonDescriptionText>\n",
+            r"line \d+: Element 'nc:PersonDescriptionText': This element is not expected",
+            id="wrong-order",
+        ),
+        pytest.param(
+            "<nc:Date>1980-03-14</nc:Date>",
+            "<nc:Date>1980-02-30</nc:Date>",
+            r"Element 'nc:Date': '1980-02-30' is not a valid value of the atomic type 'xs:date'",
+            id="bad-date",
+        ),
+        pytest.param(
+            "<nc:YearDate>1979</nc:YearDate>",
+            "<nc:YearDate>79</nc:YearDate>",
+            r"'79' is not a valid value of the atomic type 'xs:gYear'",
+            id="bad-year",
+        ),
+        pytest.param(
+            "    <nc:PersonDescriptionText>armed</nc:PersonDescriptionText>\n",
+            "    <nc:PersonShoeSizeText>44</nc:PersonShoeSizeText>\n",
+            r"Element 'nc:PersonShoeSizeText': This element is not expected",
+            id="unknown-element",
+        ),
+        pytest.param(
+            "<nc:MeasureIntegerValue>180</nc:MeasureIntegerValue>",
+            "<nc:MeasureIntegerValue>1.80</nc:MeasureIntegerValue>",
+            r"'1.80' is not a valid value of the atomic type 'xs:integer'",
+            id="decimal-for-integer",
+        ),
+        pytest.param(
+            ' cli:codeListURI="https://www.icao.int/publications/Documents/9303_p3_cons_en.pdf">FRA<',
+            ">FRA<",
+            r"Element 'nc:CountryCode': The attribute 'cli:codeListURI' is required but missing",
+            id="code-without-its-code-list",
+        ),
+        pytest.param(
+            '<nc:Conveyance structures:ref="vehicle1"/>',
+            '<nc:Conveyance structures:ref="vehicle9"/>',
+            r"Element 'nc:Conveyance', attribute 'structures:ref': 'vehicle9' refers to no structures:id",
+            id="dangling-reference",
+        ),
+        pytest.param(
+            "<nc:PersonLivingIndicator>false</nc:PersonLivingIndicator>",
+            "<nc:PersonLivingIndicator>dead</nc:PersonLivingIndicator>",
+            r"'dead' is not a valid value of the atomic type 'xs:boolean'",
+            id="bad-boolean",
+        ),
+    ],
+)
+def test_broken_documents_fail_with_a_clear_error(old: str, new: str, expected: str) -> None:
+    document = _broken(old, new)
+    violations = niem6_violations(document)
+    assert violations, "the broken document validated"
+    assert any(re.search(expected, violation) for violation in violations), violations
+    with pytest.raises(NiemSchemaError, match=r"not valid NIEM 6\.0: line "):
+        validate_niem6(document)
+
+
+def test_validation_refuses_what_is_not_a_safe_exchange_document() -> None:
+    (not_xml,) = niem6_violations(b"<polex:Exchange")
+    assert not_xml.startswith("line 1: not well-formed XML")
+    doctype = b'<!DOCTYPE x [<!ENTITY e "e">]><polex:Exchange xmlns:polex="https://polex.dev/ns/niem-exchange/1.0/"/>'
+    assert niem6_violations(doctype) == ["line 1: a document type declaration is not allowed"]
+    other_root = b'<nc:Person xmlns:nc="https://docs.oasis-open.org/niemopen/ns/model/niem-core/6.0/"/>'
+    assert niem6_violations(other_root) == ["line 1: the root element is nc:Person, not polex:Exchange"]
+
+
+def test_write_checks_what_it_writes() -> None:
+    stream = io.BytesIO()
+    person = Person.model_validate({"names": [{"full": "Jean\uffffDupont"}]})
+    with pytest.raises(ValueError, match=r"nc:PersonFullName: U\+FFFF cannot be written in XML 1.0"):
+        NiemAdapter().write([person], stream)
+    assert stream.getvalue() == b""
+    # validate=False skips the schema check, not the writing
+    assert _written([PERSON]) == _write_unchecked([PERSON])
+
+
+def _write_unchecked(records: list[Any]) -> bytes:
+    stream = io.BytesIO()
+    NiemAdapter(validate=False).write(records, stream)
+    return stream.getvalue()
 
 
 def test_round_trip_keeps_persons_and_vehicles() -> None:
@@ -477,6 +651,122 @@ def test_adapter_is_a_writable_format() -> None:
     info = registry.register(NiemAdapter)
     assert (info.name, info.writable) == ("niem-xml", True)
     assert isinstance(registry.get("niem-xml", document_status="lost"), NiemAdapter)
+    # `polex export --format niem-xml` writes through the registry's adapter, which validates
+    exporter = get_format("niem-xml")
+    assert isinstance(exporter, NiemAdapter)
+    assert exporter.validate
+
+
+# Any text XML 1.0 can carry (the domain refuses C0 controls; surrogates and U+FFFE/U+FFFF cannot be
+# written at all), in every script.
+XML_TEXT = st.text(
+    st.characters(
+        codec="utf-8", exclude_categories=("Cs", "Cc"), exclude_characters="\ufffe\uffff", include_characters="\t\n\r"
+    ),
+    min_size=1,
+    max_size=24,
+).filter(str.strip)
+PAST_DATES = st.dates(min_value=dt.date(1900, 1, 1), max_value=dt.date(2024, 12, 31))
+PARTIAL_DATES = PAST_DATES.flatmap(
+    lambda day: st.sampled_from([day.isoformat(), day.isoformat()[:7], day.isoformat()[:4]])
+)
+COUNTRIES = st.sampled_from(["FRA", "DEU", "GRC", "IND", "XXA", "UNO"])
+
+
+@st.composite
+def persons(draw: st.DrawFn) -> Person:
+    name = st.fixed_dictionaries(
+        {"full": XML_TEXT},
+        optional={"given": XML_TEXT, "family": XML_TEXT, "kind": st.sampled_from(list(NameKind))},
+    )
+    identifier = st.fixed_dictionaries(
+        {"kind": st.sampled_from(list(IdentifierKind)), "value": XML_TEXT},
+        optional={"country": COUNTRIES, "issued_on": PAST_DATES},
+    )
+    mark = st.fixed_dictionaries(
+        {"kind": st.sampled_from(list(MarkKind))}, optional={"location": XML_TEXT, "description": XML_TEXT}
+    )
+    physical = st.fixed_dictionaries(
+        {},
+        optional={
+            "height_cm": st.integers(30, 275),
+            "weight_kg": st.integers(1, 700),
+            "eye_colour": st.sampled_from(list(EyeColour)),
+            "hair_colour": st.sampled_from(list(HairColour)),
+            "marks": st.lists(mark, max_size=2),
+            "description": XML_TEXT,
+        },
+    )
+    data = draw(
+        st.fixed_dictionaries(
+            {"names": st.lists(name, min_size=1, max_size=3)},
+            optional={
+                "sex": st.sampled_from(list(Sex)),
+                "birth_dates": st.lists(PARTIAL_DATES, max_size=2),
+                "nationalities": st.lists(COUNTRIES, max_size=2, unique=True),
+                "identifiers": st.lists(identifier, max_size=3),
+                "physical": physical,
+                "deceased": st.booleans(),
+                "remarks": XML_TEXT,
+            },
+        )
+    )
+    try:
+        return Person.model_validate(data)
+    except ValidationError:
+        assume(False)
+        raise
+
+
+@st.composite
+def vehicles(draw: st.DrawFn) -> Vehicle:
+    plate = st.text(st.sampled_from("ABCDEFGHJKLMNPRSTUVWXYZ0123456789"), min_size=1, max_size=10)
+    data = draw(
+        st.fixed_dictionaries(
+            {"plate": plate, "plate_country": COUNTRIES},
+            optional={
+                "vin": st.just("WVWZZZ1JZXW000001"),
+                "make": XML_TEXT,
+                "model": XML_TEXT,
+                "model_year": st.integers(1886, 2025),
+                "colour": XML_TEXT,
+                "category": st.sampled_from(list(VehicleCategory)),
+                "status": st.sampled_from(list(VehicleStatus)),
+                "stolen_on": PAST_DATES,
+                "remarks": XML_TEXT,
+            },
+        )
+    )
+    try:
+        return Vehicle.model_validate(data)
+    except ValidationError:
+        assume(False)
+        raise
+
+
+def _comparable(person: Person) -> Person:
+    # Identifiers come back grouped by kind (compared apart); an empty physical description is none.
+    physical = person.physical if person.physical != PhysicalDescription() else None
+    return person.model_copy(update={"identifiers": [], "physical": physical})
+
+
+def _without_unwritten(vehicle: Vehicle) -> Vehicle:
+    # Only a stolen vehicle's date of theft is written.
+    return vehicle if vehicle.status is VehicleStatus.STOLEN else vehicle.model_copy(update={"stolen_on": None})
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(persons(), max_size=3), st.lists(vehicles(), max_size=3))
+def test_every_written_document_validates_and_reads_back(people: list[Person], cars: list[Vehicle]) -> None:
+    document = _written([*people, *cars])
+    assert niem6_violations(document) == []
+    results = read_niem(document)
+    assert all(isinstance(result, Accepted) for result in results), rejections(results)
+    back = [person.content() for person in accepted(results, NiemPerson)]
+    key = lambda identifier: identifier.model_dump_json()  # noqa: E731
+    assert [sorted(p.identifiers, key=key) for p in back] == [sorted(p.identifiers, key=key) for p in people]
+    assert [_comparable(p) for p in back] == [_comparable(p) for p in people]
+    assert [vehicle.content() for vehicle in accepted(results, NiemVehicle)] == [_without_unwritten(v) for v in cars]
 
 
 # --- No input makes the reader fail --------------------------------------------------------
@@ -588,7 +878,8 @@ def xml_trees(draw: st.DrawFn, depth: int = 0) -> str:
     if draw(st.integers(0, 4)) == 0:
         attributes += f' s:ref="{draw(IDS)}"'
     children = [] if depth >= 4 else draw(st.lists(xml_trees(depth + 1), max_size=4))
-    text = "" if children and draw(st.booleans()) else draw(VALUES)
+    text_only: bool = draw(st.booleans())
+    text = "" if children and text_only else draw(VALUES)
     escaped = text.replace("&", "&amp;").replace("<", "&lt;")
     return f"<{prefix}:{local}{attributes}>{escaped}{''.join(children)}</{prefix}:{local}>"
 
