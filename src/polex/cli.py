@@ -333,8 +333,17 @@ def export_records(
         exported = node.records[kind].export(
             operator, purpose=declared, owner_agency_id=agency_id, format_name=format_name
         )
-        with out.open("wb") as stream:
-            adapter.write(exported.contents, stream)
+        # Written beside the target and moved into place when complete: a failed export
+        # leaves no empty or half-written file under the name asked for.
+        partial = out.with_name(f".{out.name}.partial")
+        try:
+            with partial.open("wb") as stream:
+                adapter.write(exported.contents, stream)
+            partial.replace(out)
+        except (ValueError, TypeError) as error:  # a writer's refusal (e.g. a document its schema rejects)
+            _fail(f"the {format_name} export was not written: {error}")
+        finally:
+            partial.unlink(missing_ok=True)
     summary = {
         "kind": kind,
         "format": format_name,

@@ -440,6 +440,27 @@ def test_export_writes_the_records_in_an_outside_format_and_is_audited(tmp_path:
     )
     assert undeclared.returncode == 2
     assert "--purpose: is required" in undeclared.stderr
+    # A writer that refuses the records (NIEM writes persons and vehicles) fails clearly and
+    # leaves no file behind, neither under the name asked for nor a partial one.
+    niem_out = tmp_path / "documents.xml"
+    unwritable = run(
+        "export",
+        "--kind",
+        "travel_document",
+        "--format",
+        "niem-xml",
+        "--out",
+        str(niem_out),
+        "--data-dir",
+        str(data_dir),
+        "--purpose",
+        "criminal_investigation",
+        check=False,
+    )
+    assert unwritable.returncode == 2
+    assert "the niem-xml export was not written" in unwritable.stderr
+    assert "Traceback" not in unwritable.stderr
+    assert sorted(path.name for path in tmp_path.iterdir() if "documents.xml" in path.name) == []
 
 
 def test_screen_a_manifest_from_the_command_line(tmp_path: Path) -> None:
