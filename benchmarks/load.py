@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -40,10 +40,16 @@ class Connection:
         return cls(reader, writer, parts.netloc)
 
     async def request(
-        self, method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None
+        self,
+        method: str,
+        path: str,
+        body: bytes = b"",
+        headers: Mapping[str, str] | Sequence[tuple[str, str]] | None = None,
     ) -> Response:
+        """``headers`` as a mapping, or as pairs (a header may then be sent twice)."""
+        pairs = headers.items() if isinstance(headers, Mapping) else headers or ()
         lines = [f"{method} {path} HTTP/1.1", f"Host: {self._host}", f"Content-Length: {len(body)}"]
-        lines.extend(f"{name}: {value}" for name, value in (headers or {}).items())
+        lines.extend(f"{name}: {value}" for name, value in pairs)
         self._writer.write(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
         head = await self._reader.readuntil(b"\r\n\r\n")
         status_line, *header_lines = head.decode("latin-1").split("\r\n")

@@ -4,6 +4,7 @@ requester gets (a hidden record is answered exactly as a miss), the index follow
 change and survives a restart, and hits go through the confirmation exchange."""
 
 import datetime as dt
+import json
 from pathlib import Path
 
 import pytest
@@ -300,3 +301,47 @@ def test_checks_are_audited_with_their_purpose_and_what_was_found(world: tuple[N
     assert checked.result_count == 1
     assert checked.details == {"items": 2, "errors": 1, "hits": 1}
     assert row is not None
+
+
+def test_a_check_the_index_rules_out_is_answered_from_memory_as_the_full_check_answers_it(
+    world: tuple[Node, Principal, Principal],
+) -> None:
+    """``check_in_memory`` (the border routes' lean path): the full check's results and audit
+    event for what nothing is filed under; None, so that the full check runs, whenever a key
+    may be on file or the caller may not read records."""
+    node, fra, ukr = world
+    agree(node, AccessLevel.FULL, DataCategory.TRAVEL_DOCUMENTS)
+    file_document(node, fra.agency_id, number="56GH78901")
+    items = [{"number": "56gh 78900", "country": "fra"}, {"mrz": "\n".join(td3_lines(number="56GH78902"))}, {}]
+    quick = node.screening.check_in_memory("travel_document", items, ukr, purpose=BORDER, case_reference="K-1")
+    assert quick is not None
+    results, draft = quick
+    assert results == node.screening.check_documents(items, ukr, purpose=BORDER, case_reference="K-1")
+    assert [result["hit"] for result in results] == [False, False, None]
+    with node.uow(read_only=True) as uow:
+        full = uow.session.scalars(select(AuditEventRow).order_by(AuditEventRow.seq.desc()).limit(1)).one()
+    node.audit.record([draft])
+    with node.uow(read_only=True) as uow:
+        lean = uow.session.scalars(select(AuditEventRow).order_by(AuditEventRow.seq.desc()).limit(1)).one()
+    assert (lean.seq, lean.tag) == (full.seq + 1, "screening:document:checked")
+
+    def comparable(row: AuditEventRow) -> dict[str, object]:
+        entry: dict[str, object] = json.loads(row.entry)
+        return {key: value for key, value in entry.items() if key not in ("seq", "id", "at", "query_sealed")}
+
+    assert comparable(lean) == comparable(full)
+    assert draft.details == {"items": 3, "errors": 1, "hits": 0}
+    assert (draft.purpose, draft.case_reference) == ("border_control", "K-1")
+    assert sorted(draft.query_terms) == ["doc:FRA:56GH78900", "doc:FRA:56GH78902"]
+
+    vehicles = [{"vin": make_vin()}, {"plate": "zz-999-zz", "country": "FRA"}]
+    quick_vehicles = node.screening.check_in_memory("vehicle", vehicles, ukr, purpose=BORDER)
+    assert quick_vehicles is not None
+    assert quick_vehicles[0] == node.screening.check_vehicles(vehicles, ukr, purpose=BORDER)
+    assert quick_vehicles[1].tag.value == "screening:vehicle:checked"
+
+    filed = [{"number": "56GH78901", "country": "FRA"}]
+    assert node.screening.check_in_memory("travel_document", filed, ukr, purpose=BORDER) is None
+    auditor = Principal(PrincipalKind.USER, new_id(), "auditor", ukr.agency_id, "UKR", frozenset({Role.AUDITOR}))
+    assert node.screening.check_in_memory("travel_document", items, auditor, purpose=BORDER) is None
+    assert node.screening.check_in_memory("travel_document", [], ukr, purpose=BORDER) is None

@@ -30,6 +30,7 @@ from polex.policy.endpoints import router as policy_router
 from polex.record.endpoints import build_router
 from polex.replica.endpoints import node_router as replica_node_router
 from polex.replica.endpoints import router as replica_router
+from polex.screening.border import BorderChecks
 from polex.screening.endpoints import node_router as find_node_router
 from polex.screening.endpoints import router as screening_router
 
@@ -115,7 +116,10 @@ def create_app(node: Node) -> FastAPI:
     for feature in node.features:
         app.include_router(build_router(feature))
     app.include_router(console_router)  # the web console, /console (docs/console.md)
-    # Outermost first: the request id and metrics see every answer, the 413s included.
+    # Outermost last: the request id and metrics see every answer, the 413s included. The
+    # border checks' lean path is innermost: inside the size limit, request ids and metrics,
+    # in front of the routing (polex.screening.border).
+    app.add_middleware(BorderChecks, node=node)
     app.add_middleware(
         BodySizeLimit,
         limit=settings.max_body_bytes,

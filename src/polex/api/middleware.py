@@ -7,6 +7,7 @@ import logging
 import re
 import time
 import uuid
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from starlette.exceptions import HTTPException
@@ -131,6 +132,10 @@ class RequestContext:
             registry=registry,
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
         )
+        # Each label set's children, looked up once: ``labels()`` checks and joins the label
+        # values on every call, which every request paid for. Route templates and statuses
+        # are few, so this stays small.
+        self._series: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -172,8 +177,15 @@ class RequestContext:
         # The route template, never the path or query: those carry names and numbers, and
         # ids would explode the metrics' label sets.
         template = getattr(scope.get("route"), "path", "unmatched")
-        self.requests.labels(scope["method"], template, str(status)).inc()
-        self.latency.labels(scope["method"], template).observe(elapsed)
+        series = self._series.get((scope["method"], template, status))
+        if series is None:
+            series = (
+                self.requests.labels(scope["method"], template, str(status)),
+                self.latency.labels(scope["method"], template),
+            )
+            self._series[(scope["method"], template, status)] = series
+        series[0].inc()
+        series[1].observe(elapsed)
         milliseconds = round(elapsed * 1000, 1)
         access_log.info(
             "%s %s %d %.1fms",

@@ -99,6 +99,11 @@ class AuthService:
         # node is seen within PRINCIPAL_CACHE_SECONDS. Sanctions never wait: suspensions are
         # checked on every request from the policy, not from here.
         self._principals: dict[str, tuple[float, Principal]] = {}
+        # The same for API keys (border systems call with them hundreds of times a second):
+        # a key's plaintext to the principal it was found to be and until when that holds
+        # (PRINCIPAL_CACHE_SECONDS, or the key's expiry if sooner). Revoking a key through
+        # this service forgets every key at once.
+        self._api_keys: dict[str, tuple[float, Principal]] = {}
 
     # -- logging in -------------------------------------------------------------------
 
@@ -164,7 +169,8 @@ class AuthService:
         without touching the store (so callers need not leave the event loop for it); None
         when it must be authenticated in full."""
         if api_keys.looks_like_api_key(credential):
-            return None
+            known = self._api_keys.get(credential)
+            return known[1] if known is not None and known[0] > time.monotonic() else None
         claims = self._tokens.remembered(credential)
         cached = self._principals.get(claims.subject) if claims is not None else None
         if cached is not None and cached[0] > time.monotonic():
@@ -232,6 +238,12 @@ class AuthService:
             with self._uow() as uow:
                 ApiKeyRepository(uow.session).mark_used(principal.id, now)
                 uow.commit()
+        lifetime = PRINCIPAL_CACHE_SECONDS
+        if key.expires_at is not None:
+            lifetime = min(lifetime, (key.expires_at - now).total_seconds())
+        if len(self._api_keys) > PRINCIPAL_CACHE_SIZE:
+            self._api_keys.clear()
+        self._api_keys[plaintext] = (time.monotonic() + lifetime, principal)
         return principal
 
     # -- users ------------------------------------------------------------------------
@@ -405,4 +417,5 @@ class AuthService:
             details = {"api_key_id": row.id}
             self._audit.add(uow, [EventDraft(AuditTag.API_KEY_REVOKED, actor_of(principal), details=details)])
             uow.commit()
+            self._api_keys.clear()  # once committed (no check re-reads it unrevoked); plaintexts only: all of them
             return api_key_read(row)

@@ -34,7 +34,8 @@ from polex.storage.tables import ScreeningRow
 router = APIRouter(prefix="/api/v1", tags=["screening"])
 
 
-def _purpose(declared: str, header: str | None) -> Purpose:
+def screening_purpose(declared: str, header: str | None) -> Purpose:
+    """The purpose a check declares in its body, which the header, if sent, must repeat."""
     try:
         purpose = parse_purpose(declared)
     except BadRequest as error:
@@ -54,7 +55,7 @@ PurposeHeader = Annotated[str | None, Header(alias=PURPOSE_HEADER, max_length=64
 async def check_documents(
     body: DocumentCheck, principal: PrincipalDep, node: NodeDep, header_purpose: PurposeHeader = None
 ) -> dict[str, Any]:
-    purpose = _purpose(body.purpose, header_purpose)
+    purpose = screening_purpose(body.purpose, header_purpose)
     items = [item.model_dump(exclude_none=True) for item in body.documents]
     note: dict[str, Any] = {}
     results = await run_in_threadpool(
@@ -62,14 +63,14 @@ async def check_documents(
             items, principal, purpose=purpose, case_reference=body.case_reference, note=note
         )
     )
-    return {"results": results, **note, **await _replica_note(node, purpose, note)}
+    return {"results": results, **note, **await replica_note(node, purpose, note)}
 
 
 @router.post("/vehicles/check", response_model=CheckResults, summary="Check vehicles by VIN or plate (up to 1,000)")
 async def check_vehicles(
     body: VehicleCheck, principal: PrincipalDep, node: NodeDep, header_purpose: PurposeHeader = None
 ) -> dict[str, Any]:
-    purpose = _purpose(body.purpose, header_purpose)
+    purpose = screening_purpose(body.purpose, header_purpose)
     items = [item.model_dump(exclude_none=True) for item in body.vehicles]
     note: dict[str, Any] = {}
     results = await run_in_threadpool(
@@ -77,10 +78,10 @@ async def check_vehicles(
             items, principal, purpose=purpose, case_reference=body.case_reference, note=note
         )
     )
-    return {"results": results, **note, **await _replica_note(node, purpose, note)}
+    return {"results": results, **note, **await replica_note(node, purpose, note)}
 
 
-async def _replica_note(node: Any, purpose: Purpose, note: Mapping[str, Any]) -> dict[str, Any]:
+async def replica_note(node: Any, purpose: Purpose, note: Mapping[str, Any]) -> dict[str, Any]:
     """On a national node, how current the copy of the hub's records that answered is
     (``hub_reachable`` false: offline, answered from data as of ``as_of``); nothing when
     the hub answered online."""
@@ -94,7 +95,7 @@ async def _replica_note(node: Any, purpose: Purpose, note: Mapping[str, Any]) ->
 async def match_persons(
     body: PersonMatch, principal: PrincipalDep, node: NodeDep, header_purpose: PurposeHeader = None
 ) -> dict[str, Any]:
-    purpose = _purpose(body.purpose, header_purpose)
+    purpose = screening_purpose(body.purpose, header_purpose)
     note: dict[str, Any] = {}
     candidates = await run_in_threadpool(
         lambda: node.screening.match_persons(
@@ -272,7 +273,7 @@ async def submit_screening(
 ) -> JSONResponse:
     """The body is the manifest itself, streamed to disk (never held in memory); the answer
     says where to follow the job. Each row gets one result line, bad rows included."""
-    declared = _purpose(purpose, header_purpose)
+    declared = screening_purpose(purpose, header_purpose)
     media = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
     chosen = format_name or _MEDIA_FORMATS.get(media)
     if chosen is None:

@@ -33,6 +33,7 @@ _MIN_BITS, _MAX_BITS = 8, 28
 _WALK_LIMIT = 64
 _MERGE_FRACTION = 0.02  # merge the pending changes once they reach 2 % of the array
 _MERGE_MINIMUM = 50_000
+_FEW = 8  # batches up to this size are looked up one key at a time, without numpy's vector set-up
 
 
 def fingerprint(key: str) -> int:
@@ -151,52 +152,95 @@ class FingerprintIndex:
     def contains_many(self, keys: Sequence[str]) -> npt.NDArray[np.bool_]:
         """For each key, whether something may be filed under it (True may, rarely, be a
         fingerprint collision, which the store's look-up then rules out)."""
-        if not keys:
-            return np.zeros(0, dtype=bool)
+        if len(keys) <= _FEW:
+            with self._lock:
+                return self._contains_few([hash(key) for key in keys])
         queries = np.fromiter((hash(key) for key in keys), dtype=np.int64, count=len(keys))
         return self.contains_fingerprints(queries)
 
+    def contains_many_nowait(self, keys: Sequence[str]) -> npt.NDArray[np.bool_] | None:
+        """``contains_many``, or None at once if a writer holds the index (a merge of the
+        pending changes into a large array takes a while): for callers on an event loop,
+        which must not wait for it."""
+        if not self._lock.acquire(blocking=False):
+            return None
+        try:
+            if len(keys) <= _FEW:
+                return self._contains_few([hash(key) for key in keys])
+            return self._contains(np.fromiter((hash(key) for key in keys), dtype=np.int64, count=len(keys)))
+        finally:
+            self._lock.release()
+
     def contains_fingerprints(self, queries: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
-        found = np.zeros(len(queries), dtype=bool)
         # Readers hold the lock too: a batch takes microseconds, writers are rare, and the
         # pending counters are then never copied.
         with self._lock:
-            base, added, removed, bits = self._base, self._added, self._removed, self._bits
+            return self._contains(queries)
+
+    def _contains_few(self, queries: list[int]) -> npt.NDArray[np.bool_]:
+        """``_contains`` for a handful of fingerprints, one at a time in plain Python: a
+        border post's single check would otherwise pay a dozen numpy calls' set-up for one
+        look-up. The same directory, walk and pending changes (called with the lock held)."""
+        base, directory, added, removed, bits = self._base, self._directory, self._added, self._removed, self._bits
+        found = np.zeros(len(queries), dtype=bool)
+        for index, fp in enumerate(queries):
+            first = -1
             if len(base):
-                buckets = (queries >> (64 - bits)) + (1 << (bits - 1))
-                position = self._directory[buckets].astype(np.int64)
-                end = self._directory[buckets + 1].astype(np.int64)
-                first = np.full(len(queries), -1, dtype=np.int64)  # where each query was found
-                # A crowded bucket (fingerprints are SipHash values, so only by chance) is
-                # binary-searched rather than walked.
-                crowded = np.flatnonzero(end - position > _WALK_LIMIT)
-                if len(crowded):
-                    left = np.searchsorted(base, queries[crowded], side="left")
-                    hit = (left < len(base)) & (base[np.minimum(left, len(base) - 1)] == queries[crowded])
-                    first[crowded[hit]] = left[hit]
-                    end[crowded] = position[crowded]  # nothing left to walk
-                # Walk each query's bucket (sorted, a few entries) in lock step: a pass reads
-                # one entry of every query still walking.
-                walking = np.flatnonzero(position < end)
-                while len(walking):
-                    values = base[position[walking]]
-                    wanted = queries[walking]
-                    equal = values == wanted
-                    first[walking[equal]] = position[walking[equal]]
-                    position[walking] += 1
-                    walking = walking[(values < wanted) & (position[walking] < end[walking])]
-                found = first >= 0
-                if removed:
-                    # A removal pending against the array: present only if copies remain.
-                    for index in np.flatnonzero(found).tolist():
-                        fp = int(queries[index])
-                        if fp in removed:
-                            copies = int(np.searchsorted(base, fp, side="right")) - int(first[index])
-                            found[index] = copies > removed[fp]
-            if added:
-                for index, fp in enumerate(queries.tolist()):
-                    if not found[index] and fp in added:
-                        found[index] = True
+                bucket = (fp >> (64 - bits)) + (1 << (bits - 1))
+                start, end = int(directory[bucket]), int(directory[bucket + 1])
+                if end - start > _WALK_LIMIT:
+                    left = int(np.searchsorted(base, fp, side="left"))
+                    if left < len(base) and int(base[left]) == fp:
+                        first = left
+                else:
+                    run = base[start:end].tolist()
+                    if fp in run:
+                        first = start + run.index(fp)
+            present = first >= 0
+            if present and fp in removed:
+                present = int(np.searchsorted(base, fp, side="right")) - first > removed[fp]
+            found[index] = present or fp in added
+        return found
+
+    def _contains(self, queries: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
+        """For each fingerprint, whether it is in the multiset (called with the lock held)."""
+        found = np.zeros(len(queries), dtype=bool)
+        base, added, removed, bits = self._base, self._added, self._removed, self._bits
+        if len(base):
+            buckets = (queries >> (64 - bits)) + (1 << (bits - 1))
+            position = self._directory[buckets].astype(np.int64)
+            end = self._directory[buckets + 1].astype(np.int64)
+            first = np.full(len(queries), -1, dtype=np.int64)  # where each query was found
+            # A crowded bucket (fingerprints are SipHash values, so only by chance) is
+            # binary-searched rather than walked.
+            crowded = np.flatnonzero(end - position > _WALK_LIMIT)
+            if len(crowded):
+                left = np.searchsorted(base, queries[crowded], side="left")
+                hit = (left < len(base)) & (base[np.minimum(left, len(base) - 1)] == queries[crowded])
+                first[crowded[hit]] = left[hit]
+                end[crowded] = position[crowded]  # nothing left to walk
+            # Walk each query's bucket (sorted, a few entries) in lock step: a pass reads
+            # one entry of every query still walking.
+            walking = np.flatnonzero(position < end)
+            while len(walking):
+                values = base[position[walking]]
+                wanted = queries[walking]
+                equal = values == wanted
+                first[walking[equal]] = position[walking[equal]]
+                position[walking] += 1
+                walking = walking[(values < wanted) & (position[walking] < end[walking])]
+            found = first >= 0
+            if removed:
+                # A removal pending against the array: present only if copies remain.
+                for index in np.flatnonzero(found).tolist():
+                    fp = int(queries[index])
+                    if fp in removed:
+                        copies = int(np.searchsorted(base, fp, side="right")) - int(first[index])
+                        found[index] = copies > removed[fp]
+        if added:
+            for index, fp in enumerate(queries.tolist()):
+                if not found[index] and fp in added:
+                    found[index] = True
         return found
 
     def __contains__(self, key: str) -> bool:

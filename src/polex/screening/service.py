@@ -267,25 +267,7 @@ class ScreeningService:
                 results[entry.position] = self._result(entry, described)
         # Durable before the answer leaves: what was checked (sealed for auditors), what
         # was found, how many items were refused.
-        errors = sum(isinstance(entry, ItemError) for entry in read)
-        terms = {key: key.split(":", 1)[1] for key in keys}
-        draft = EventDraft(
-            tag=tag,
-            actor=actor_of(principal),
-            record_kind=kind,
-            record_ids=shown_ids,
-            result_count=len(shown_ids),
-            query_terms=terms,
-            details={
-                "items": len(read),
-                "errors": errors,
-                "hits": len(shown_ids),
-                # On a national node: where the hub's records were checked.
-                **({"hub": where} if self.online is not None or self.replica is not None else {}),
-            },
-            purpose=purpose.value,
-            case_reference=case_reference,
-        )
+        draft = self._check_event(read, keys, shown_ids, principal, purpose, case_reference, tag, kind, where)
         if hits:
             with self._uow() as uow:
                 uow.session.add_all(hits)
@@ -300,6 +282,74 @@ class ScreeningService:
         if hits:
             self._wake_network()
         return results
+
+    def _check_event(
+        self,
+        read: Sequence[CheckItem | ItemError],
+        keys: Sequence[str],
+        shown_ids: Sequence[str],
+        principal: Principal,
+        purpose: Purpose,
+        case_reference: str | None,
+        tag: AuditTag,
+        kind: str,
+        where: str,
+    ) -> EventDraft:
+        """A check's audit event: what was checked (sealed for auditors), what was found, how
+        many items were refused."""
+        return EventDraft(
+            tag=tag,
+            actor=actor_of(principal),
+            record_kind=kind,
+            record_ids=list(shown_ids),
+            result_count=len(shown_ids),
+            query_terms={key: key.split(":", 1)[1] for key in keys},
+            details={
+                "items": len(read),
+                "errors": sum(isinstance(entry, ItemError) for entry in read),
+                "hits": len(shown_ids),
+                # On a national node: where the hub's records were checked.
+                **({"hub": where} if self.online is not None or self.replica is not None else {}),
+            },
+            purpose=purpose.value,
+            case_reference=case_reference,
+        )
+
+    def check_in_memory(
+        self,
+        kind: str,
+        items: Sequence[Mapping[str, Any]],
+        principal: Principal,
+        *,
+        purpose: Purpose,
+        case_reference: str | None = None,
+    ) -> tuple[list[dict[str, Any]], EventDraft] | None:
+        """A check answered from memory alone, without the event loop leaving for a thread:
+        the results ``check_documents`` (``kind`` ``travel_document``) or ``check_vehicles``
+        (``vehicle``) would give, and the audit event the caller must make durable
+        (``AuditTrail.record``) before any of them leaves. That is the case at a border most
+        of the time: this node asks no hub and keeps no replica, and the index rules out
+        every key, so nothing is on file, no store is read and no hit is raised.
+
+        None when the check needs more than that (a key may be on file, the node asks the hub
+        or keeps a replica, a writer holds the index (a merge), the caller lacks the permission or
+        the batch is out of bounds): the caller then runs the full check, which reads the
+        store, raises the hits and says why it refuses."""
+        if self.online is not None or self.replica is not None or not principal.can(Permission.RECORD_READ):
+            return None
+        if not items or len(items) > MAX_BATCH:
+            return None
+        document = kind == "travel_document"
+        reader = read_document if document else read_vehicle
+        read = [reader(position, dict(item)) for position, item in enumerate(items)]
+        keys = [key for entry in read if isinstance(entry, CheckItem) for key in entry.keys]
+        maybe = self.index.contains_many_nowait(keys)
+        if maybe is None or maybe.any():
+            return None
+        results = [entry.as_dict() if isinstance(entry, ItemError) else self._result(entry, []) for entry in read]
+        tag = AuditTag.DOCUMENTS_CHECKED if document else AuditTag.VEHICLES_CHECKED
+        draft = self._check_event(read, keys, (), principal, purpose, case_reference, tag, kind, "none")
+        return results, draft
 
     def _replica_answers(self, purpose: Purpose) -> bool:
         return self.replica is not None and purpose is REPLICA_PURPOSE

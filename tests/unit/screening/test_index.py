@@ -41,6 +41,9 @@ def test_it_answers_as_a_multiset_would(initial: list[str], steps: list[tuple[st
                 index._merge()
         found = index.contains_many(KEYS)
         assert found.tolist() == [model[key] > 0 for key in KEYS]
+        # A border post's single check takes the one-key path: the same answers.
+        assert [bool(index.contains_many([key])[0]) for key in KEYS] == found.tolist()
+        assert index.contains_many_nowait(KEYS[:3]).tolist() == found.tolist()[:3]  # type: ignore[union-attr]
         assert len(index) == sum(model.values())
 
 
@@ -80,3 +83,40 @@ def test_crowded_buckets_are_searched_too() -> None:
     index.load_fingerprints(np.arange(1_000_000, dtype=np.int64) * 3)
     asked = np.array([0, 3, 4, 2_999_997, 3_000_000, -3], dtype=np.int64)
     assert index.contains_fingerprints(asked).tolist() == [True, True, False, True, False, False]
+
+
+def test_a_few_keys_are_answered_as_a_batch_is() -> None:
+    """The one-at-a-time path for small batches against the vectorised one, with changes
+    pending on both sides of the array and crowded buckets."""
+    rng = np.random.default_rng(7)
+    fingerprints = rng.integers(-(2**63), 2**63 - 1, size=50_000, dtype=np.int64)
+    index = FingerprintIndex()
+    index.load_fingerprints(np.concatenate((fingerprints, fingerprints[:100])))  # 100 filed twice
+    index.keys_changed(["added-1", "added-2"], [])
+    with index._lock:
+        index._removed[int(fingerprints[0])] = 1  # one of two copies withdrawn: still there
+        index._removed[int(fingerprints[200])] = 1  # the only copy withdrawn: gone
+    asked = [*fingerprints[:3].tolist(), int(fingerprints[200]), int(fingerprints[201]), hash("added-2"), 12345]
+    with index._lock:
+        few = index._contains_few(asked).tolist()
+        batch = index._contains(np.array(asked, dtype=np.int64)).tolist()
+    assert few == batch == [True, True, True, False, True, True, False]
+    crowded = FingerprintIndex()
+    crowded.load_fingerprints(np.arange(1_000_000, dtype=np.int64) * 3)
+    with crowded._lock:
+        assert crowded._contains_few([0, 3, 4, 2_999_997, 3_000_000, -3]).tolist() == [
+            True,
+            True,
+            False,
+            True,
+            False,
+            False,
+        ]
+
+
+def test_the_event_loop_never_waits_for_a_writer() -> None:
+    index = FingerprintIndex()
+    index.load(["doc:FRA:1"])
+    assert index.contains_many_nowait(["doc:FRA:1", "doc:FRA:2"]).tolist() == [True, False]  # type: ignore[union-attr]
+    with index._lock:  # a merge in progress
+        assert index.contains_many_nowait(["doc:FRA:1"]) is None
