@@ -5,6 +5,7 @@ audit events, the bad requests included (401, 403, 400, 422, 413, 405)."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import threading
@@ -289,3 +290,46 @@ def test_a_busy_index_sends_the_check_the_long_way(
     response = httpx.post(hub_live.base_url + DOCUMENTS, json=plain, headers=json_headers(border["officer"]))
     assert response.status_code == 200
     assert response.json()["results"][0]["hit"] is False
+
+
+def test_concurrent_checks_answered_here_share_audit_transactions_each_with_its_own_event(
+    hub_live: LiveServer, border: dict[str, Any], lean: BorderChecks
+) -> None:
+    # Forty checks at once: each answer waits for its own event, and the events commit in
+    # fewer transactions than there are checks, each under its request's id and purpose.
+    headers = {"Authorization": f"Bearer {border['officer']}", "X-Polex-Purpose": "border_control"}
+    request_ids = [new_id() for _ in range(40)]
+
+    async def ask_all() -> list[httpx.Response]:
+        async with httpx.AsyncClient(base_url=hub_live.base_url, timeout=30) as client:
+            return await asyncio.gather(
+                *(
+                    client.post(
+                        "/api/v1/documents/check",
+                        json={
+                            "purpose": "border_control",
+                            "documents": [{"number": f"ZZ{index:07d}", "country": "FRA"}],
+                        },
+                        headers={**headers, "X-Request-ID": request_id},
+                    )
+                    for index, request_id in enumerate(request_ids)
+                )
+            )
+
+    warm = httpx.post(  # the token verified once, as a border system's first request does
+        hub_live.base_url + "/api/v1/documents/check",
+        json={"purpose": "border_control", "documents": [{"number": "ZZ9999999", "country": "FRA"}]},
+        headers=headers,
+    )
+    assert warm.status_code == 200, warm.text
+    groups, events = lean._audit.groups, lean._audit.events
+    since = audit_size(hub_live)
+    answers = asyncio.run(ask_all())
+    assert [answer.status_code for answer in answers] == [200] * 40
+    assert all(answer.json()["results"][0]["hit"] is False for answer in answers)
+    assert lean._audit.events - events == 40  # all answered here
+    assert lean._audit.groups - groups < 40  # and grouped
+    logged = [hub_live.node.audit.leaf(index)[0] for index in range(since, audit_size(hub_live))]
+    mine = [event for event in logged if event.request_id in set(request_ids)]
+    assert sorted(event.request_id or "" for event in mine) == sorted(request_ids)
+    assert {event.purpose for event in mine} == {"border_control"}

@@ -263,3 +263,28 @@ def test_a_rewritten_history_with_recomputed_hashes_still_contradicts_the_signed
         )
     with pytest.raises(VerificationFailed, match=r"checkpoint at size 16|tree node"):
         node.audit.verify()
+
+
+def test_several_requests_events_commit_together_each_under_its_own_request(node: Node) -> None:
+    actor = Actor(kind="user", id=new_id(), name="officer", agency_id=new_id(), country="FRA")
+
+    def draft(**details: object) -> EventDraft:
+        return EventDraft(tag=AuditTag.DOCUMENTS_CHECKED, actor=actor, result_count=0, details=details)
+
+    first = RequestInfo(request_id="req-1", purpose="border_control")
+    second = RequestInfo(request_id="req-2", purpose="criminal_investigation", case_reference="FR-9")
+    broken = RequestInfo(request_id="req-3", purpose="border_control")
+    outcomes = node.audit.record_requests(
+        [(first, [draft(), draft()]), (broken, [draft(bad=object())]), (second, [draft()]), (first, [])]
+    )
+    assert isinstance(outcomes[0], int)
+    assert isinstance(outcomes[1], TypeError)  # not serialisable: that request alone fails
+    assert isinstance(outcomes[2], int)
+    assert outcomes[3] == -1  # nothing to record
+    events = [node.audit.leaf(seq)[0] for seq in (outcomes[0], outcomes[0] + 1, outcomes[2])]
+    assert [(event.request_id, event.purpose, event.case_reference) for event in events] == [
+        ("req-1", "border_control", None),
+        ("req-1", "border_control", None),
+        ("req-2", "criminal_investigation", "FR-9"),
+    ]
+    assert node.audit.verify() == node.audit.integrate()

@@ -210,6 +210,28 @@ class AuditTrail:
             raise waiting.error
         return waiting.first
 
+    def record_requests(
+        self, requests: Sequence[tuple[RequestInfo, Sequence[EventDraft]]]
+    ) -> list[int | BaseException]:
+        """Several requests' events in one transaction, each under its own request's id,
+        purpose and case, durable when this returns; for a caller that gathers them itself
+        (the border checks gather on the event loop while the previous group commits). Each
+        request's outcome in order: the sequence number of its first event, or the error
+        that kept its events out (one request's bad events never fail the others')."""
+        group = [_Waiting(list(drafts), request) for request, drafts in requests if drafts]
+        if group:
+            with self._committing:
+                self._commit_group(group)
+        outcomes = iter(group)
+        results: list[int | BaseException] = []
+        for _, drafts in requests:
+            if not drafts:
+                results.append(-1)
+                continue
+            waiting = next(outcomes)
+            results.append(waiting.error if waiting.error is not None else waiting.first)
+        return results
+
     def _commit_group(self, group: list[_Waiting]) -> None:
         try:
             with self._uow() as uow:

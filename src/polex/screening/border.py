@@ -32,7 +32,6 @@ sends every request both ways and compares the answers and the audit events).
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import weakref
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -47,6 +46,8 @@ from pydantic_core import to_jsonable_python
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from polex.audit.context import RequestInfo, current_request
+from polex.audit.service import AuditTrail, EventDraft
 from polex.auth.principal import Principal
 from polex.domain.policy import Purpose
 from polex.domain.roles import Permission
@@ -64,10 +65,6 @@ _JSON_HEADERS = ((b"content-type", b"application/json"),)
 # The route's response model (CheckResults) written by orjson: the same bytes as pydantic's
 # serialiser (datetimes, should a record hold one, are handed to pydantic's own encoder).
 _ORJSON_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME
-# Threads that wait for the audit trail's group commit: a check answered from memory hands
-# only its audit event over. Concurrent callers of AuditTrail.record share a transaction,
-# so a few threads keep every commit full; anyio's general pool costs more a hand-off.
-_AUDIT_THREADS = 4
 # Larger batches are read and looked up in a worker thread, as the route does: a thousand
 # MRZs parsed on the event loop would hold every other request for milliseconds.
 _LOOP_ITEMS = 16
@@ -100,6 +97,59 @@ BORDER_ROUTES = _routes()
 assert {route.endpoint for route in BORDER_ROUTES.values()} == {check_documents, check_vehicles}
 
 
+class _AuditGroups:
+    """The audit events of checks answered on the event loop, committed in groups.
+
+    Each check adds its event and waits. One flush at a time takes every event added so far
+    to a worker thread and commits them in one transaction (``AuditTrail.record_requests``);
+    the checks that arrive meanwhile make the next group. Under load a transaction carries
+    as many events as arrived during the previous commit, at a fraction of a lone commit's
+    cost an event; a lone check still commits at once. Everything but the commit runs on the
+    event loop, so the pending list needs no lock.
+    """
+
+    def __init__(self, audit: AuditTrail, executor: ThreadPoolExecutor) -> None:
+        self._audit = audit
+        self._executor = executor
+        self._pending: list[tuple[RequestInfo, list[EventDraft], asyncio.Future[None]]] = []
+        self._flushing: asyncio.Task[None] | None = None
+        self.groups = 0  # transactions committed (tests and benchmarks read the grouping)
+        self.events = 0
+
+    async def record(self, draft: EventDraft) -> None:
+        """Returns once the event is committed; raises what kept it out."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+        self._pending.append((current_request.get(), [draft], future))
+        if self._flushing is None:
+            self._flushing = loop.create_task(self._flush())
+        await asyncio.shield(future)  # a client that goes away does not cancel its own event
+
+    async def _flush(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            while self._pending:
+                group, self._pending = self._pending, []
+                requests = [(request, drafts) for request, drafts, _ in group]
+                try:
+                    outcomes: list[int | BaseException] = await loop.run_in_executor(
+                        self._executor, self._audit.record_requests, requests
+                    )
+                except Exception as error:  # the executor itself failed: nobody's events are known written
+                    outcomes = [error] * len(group)
+                self.groups += 1
+                self.events += len(group)
+                for (_, _, future), outcome in zip(group, outcomes, strict=True):
+                    if future.done():
+                        continue
+                    if isinstance(outcome, BaseException):
+                        future.set_exception(outcome)
+                    else:
+                        future.set_result(None)
+        finally:
+            self._flushing = None
+
+
 class BorderChecks:
     """ASGI middleware: the border routes' common case answered here, the rest passed on."""
 
@@ -109,8 +159,9 @@ class BorderChecks:
         self.enabled = True  # off: every request goes to the routes (the tests compare both paths)
         self.taken = 0  # requests answered here
         self.passed_on = 0  # border requests handed to the routes
-        self._audit_threads = ThreadPoolExecutor(_AUDIT_THREADS, thread_name_prefix="border-audit")
+        self._audit_threads = ThreadPoolExecutor(1, thread_name_prefix="border-audit")
         weakref.finalize(self, self._audit_threads.shutdown, wait=False)  # with the application
+        self._audit = _AuditGroups(node.audit, self._audit_threads)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         border = BORDER_ROUTES.get(scope["path"]) if scope["type"] == "http" and scope["method"] == "POST" else None
@@ -152,12 +203,9 @@ class BorderChecks:
             )
         if quick is not None:
             results, draft = quick
-            # Durable before the answer leaves; concurrent checks share the transaction. The
-            # context carries the request's id and declarations into the event.
-            context = contextvars.copy_context()
-            await asyncio.get_running_loop().run_in_executor(
-                self._audit_threads, context.run, self.node.audit.record, [draft]
-            )
+            # Durable before the answer leaves; checks that arrive while a group commits share
+            # the next transaction, each event under its own request's id and declarations.
+            await self._audit.record(draft)
         else:
             full = screening.check_documents if border.kind == "travel_document" else screening.check_vehicles
             results = await run_in_threadpool(
