@@ -87,3 +87,76 @@ def test_followthemoney_entities_keep_their_ids_so_a_second_import_adds_nothing(
     assert (second.accepted, second.rejected) == (0, 1)
     (duplicate,) = node.imports.quarantined(second.id)
     assert "already recorded" in duplicate.reason
+
+
+def test_a_repeated_import_finds_the_stored_records_before_writing_and_stores_the_new_in_one_event(
+    node: Node,
+) -> None:
+    owner = operator(node)
+    first = "REF;NUMERO;PAYS;MOTIF\n1;11AA11111;FRA;VOL\n2;22BB22222;FRA;PERTE\n3;33CC33333;FRA;VOL\n"
+    summary = node.imports.run(
+        CsvMappingAdapter(mapping=MAPPING), io.BytesIO(first.encode()), source="first.csv", owner=owner
+    )
+    assert (summary.accepted, summary.rejected) == (3, 0)
+    # The same rows again (one number as typed at a counter), with two new ones among them.
+    again = first.replace("11AA11111", "11aa 11111") + "4;44DD44444;FRA;VOL\n5;55EE55555;FRA;PERTE\n"
+    before = node.audit.integrate()
+    summary = node.imports.run(
+        CsvMappingAdapter(mapping=MAPPING), io.BytesIO(again.encode()), source="again.csv", owner=owner
+    )
+    assert (summary.accepted, summary.rejected) == (2, 3)
+    quarantined = {row.location: row for row in node.imports.quarantined(summary.id)}
+    assert sorted(quarantined) == ["line 2", "line 3", "line 4"]
+    assert {(row.field, "already recorded" in row.reason) for row in quarantined.values()} == {("record", True)}
+    assert quarantined["line 2"].raw == "1;11aa 11111;FRA;VOL"
+    # The duplicates were found before the batch was written, not by storing record by
+    # record: the two new documents are in one import event.
+    after = node.audit.integrate()
+    events = [node.audit.leaf(index)[0] for index in range(before, after)]
+    imported = [event for event in events if event.tag.value == "record:travel_document:imported"]
+    assert [len(event.record_ids) for event in imported] == [2]
+    assert {record["number"] for record in _documents(node, owner)} == {
+        "11AA11111",
+        "22BB22222",
+        "33CC33333",
+        "44DD44444",
+        "55EE55555",
+    }
+
+
+def test_records_an_import_stores_are_those_the_api_would_store(node: Node) -> None:
+    """Written without the ORM: the same columns, keys, retention and JSON as a record made
+    one at a time, and the screening index told of the keys."""
+    from sqlalchemy import select
+
+    from polex.storage.tables import RecordKeyRow, RecordRow
+
+    owner = operator(node)
+    export = "REF;NUMERO;PAYS;MOTIF\nX-1;12ab 34567;FRA;VOL\n"
+    summary = node.imports.run(
+        CsvMappingAdapter(mapping=MAPPING), io.BytesIO(export.encode()), source="export.csv", owner=owner
+    )
+    assert summary.accepted == 1
+    (shown,) = _documents(node, owner)
+    assert shown["number"] == "12AB34567"
+    assert shown["provenance"] == {
+        "source_format": "csv",
+        "source_id": "X-1",
+        "original_values": {"number": "12ab 34567"},
+    }
+    assert shown["version"] == 1
+    assert shown["owner"] == {"agency_id": owner.agency_id, "country": "FRA"}
+    with node.engine.connect() as connection:
+        row = connection.execute(select(RecordRow.__table__).where(RecordRow.id == shown["id"])).one()
+        keys = connection.scalars(select(RecordKeyRow.key).where(RecordKeyRow.record_id == shown["id"])).all()
+    assert row.created_at == row.updated_at
+    assert row.created_at.tzinfo is not None
+    assert row.retain_until == node.policy.retention_deadline("travel_document", "FRA", row.created_at)
+    assert (row.kind, row.key, row.status) == ("travel_document", "FRA:passport:12AB34567", "stolen")
+    assert row.deleted_at is None
+    assert row.label == "FRA passport 12AB34567"
+    assert "|number:12AB34567|" in row.terms
+    assert row.restrictions == {**row.restrictions, "handling": "TLP:AMBER"}
+    assert row.content["number"] == "12AB34567"
+    assert keys == ["doc:FRA:12AB34567"]
+    assert node.screening.index.contains_many(keys).all()

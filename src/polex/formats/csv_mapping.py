@@ -31,6 +31,7 @@ import datetime as dt
 import io
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Literal
 
@@ -178,8 +179,11 @@ def _model_in_args(annotation: Any) -> Any:
     return None
 
 
+_DATE_PATTERNS = {name: re.compile(pattern) for name, pattern in DATE_FORMATS.items()}
+
+
 def parse_date(text: str, pattern_name: str) -> str:
-    match = re.fullmatch(DATE_FORMATS[pattern_name], text.strip())
+    match = _DATE_PATTERNS[pattern_name].fullmatch(text.strip())
     if match is None:
         raise ValueError(f"{text!r} is not a date written {pattern_name}")
     parts = match.groupdict()
@@ -193,27 +197,58 @@ def parse_date(text: str, pattern_name: str) -> str:
     return day.isoformat()
 
 
-def _set(document: dict[str, Any], path: list[str], value: Any) -> None:
-    """Set a dotted path in nested dicts and lists, creating what is missing."""
+Path_ = tuple[str | int, ...]  # a dotted target with its list indices as numbers
+
+
+def _path(target: str) -> Path_:
+    return tuple(int(part) if part.isdigit() else part for part in target.split("."))
+
+
+def _set(document: dict[str, Any], path: Path_, value: Any) -> None:
+    """Set a path in nested dicts and lists, creating what is missing."""
     current: Any = document
+    last = len(path) - 1
     for position, part in enumerate(path):
-        last = position == len(path) - 1
-        following: Any = [] if not last and path[position + 1].isdigit() else {}
-        if part.isdigit():
-            index = int(part)
-            while len(current) <= index:
-                current.append({} if isinstance(following, dict) or last else [])
-            if last:
-                current[index] = value
-            else:
-                if not current[index] and isinstance(following, list):
-                    current[index] = []
-                current = current[index]
-        else:
-            if last:
+        following: Any = [] if position < last and isinstance(path[position + 1], int) else {}
+        if isinstance(part, int):
+            while len(current) <= part:
+                current.append({} if isinstance(following, dict) or position == last else [])
+            if position == last:
                 current[part] = value
             else:
-                current = current.setdefault(part, following)
+                if not current[part] and isinstance(following, list):
+                    current[part] = []
+                current = current[part]
+        elif position == last:
+            current[part] = value
+        else:
+            current = current.setdefault(part, following)
+
+
+def _at(document: Any, path: Path_) -> Any:
+    """The value at a path of a JSON document, or None where there is none."""
+    current = document
+    for part in path:
+        if isinstance(part, int):
+            if not isinstance(current, list) or part >= len(current):
+                return None
+        elif not isinstance(current, dict) or part not in current:
+            return None
+        current = current[part]
+    return current
+
+
+@dataclass(frozen=True, slots=True)
+class _Rule:
+    """A field rule made ready for the rows: the mapping is read once per file, not per row."""
+
+    rule: FieldRule
+    indices: tuple[int, ...]  # of the source columns in the header
+    label: str  # how errors name the source
+    path: Path_
+    script_path: Path_ | None
+    table: dict[str, str] | None  # the value map
+    date: str | None
 
 
 class CsvMappingAdapter:
@@ -231,80 +266,142 @@ class CsvMappingAdapter:
             raise MappingError([FieldError("mapping", "the csv-mapping format needs a mapping (--mapping FILE)")])
         mapping = self.mapping
         text = io.TextIOWrapper(stream, encoding=mapping.csv.encoding, errors="strict", newline="")
-        reader = csv.DictReader(text, delimiter=mapping.csv.delimiter, quotechar=mapping.csv.quotechar)
-        header = reader.fieldnames or []
+        reader = csv.reader(text, delimiter=mapping.csv.delimiter, quotechar=mapping.csv.quotechar)
+        try:
+            header = next(reader, [])
+        except (csv.Error, UnicodeDecodeError) as error:
+            yield Rejection("file", f"cannot be read as {mapping.csv.encoding} CSV: {error}", raw="", location="file")
+            return
         missing = sorted({column for rule in mapping.fields for column in rule.source_columns()} - set(header))
         if mapping.source_id and mapping.source_id not in header:
             missing.append(mapping.source_id)
         if missing:
             raise MappingError([FieldError("columns", f"the file has no column {name!r}") for name in missing])
         content_type = RECORD_TYPES[mapping.record].content
+        rules = self._rules({name: index for index, name in enumerate(header)})  # the last of a repeated name
+        constants = [(_path(name), value) for name, value in mapping.constants.items()]
+        # Original values are compared leaf by leaf where no target lies inside another;
+        # otherwise the whole document is walked (the general rule, slower).
+        targets = [path for path, _ in constants] + [rule.path for rule in rules]
+        nested = any(a != b and b[: len(a)] == a for a in targets for b in targets)
+        source_index = len(header) - 1 - header[::-1].index(mapping.source_id) if mapping.source_id else None
+        width = len(header)
+        delimiter = mapping.csv.delimiter
         try:
-            for row in reader:
+            for values in reader:
+                if not values:
+                    continue  # a blank line, as csv.DictReader skips it
                 location = f"line {reader.line_num}"
-                raw = mapping.csv.delimiter.join(str(row.get(column) or "") for column in header)
+                if len(values) < width:
+                    values = values + [""] * (width - len(values))
+                raw = delimiter.join(values[:width])
                 if len(raw.encode()) > MAX_ROW_BYTES:
                     yield Rejection("row", f"longer than {MAX_ROW_BYTES} bytes", raw=raw[:1000], location=location)
                     continue
-                yield self._row(row, raw, location, content_type)
+                source_id = (values[source_index] or None) if source_index is not None else None
+                yield self._row(values, raw, location, content_type, rules, constants, nested, source_id)
         except (csv.Error, UnicodeDecodeError) as error:
             yield Rejection("file", f"cannot be read as {mapping.csv.encoding} CSV: {error}", raw="", location="file")
 
-    def _row(self, row: dict[str, str | None], raw: str, location: str, content_type: type[BaseModel]) -> ReadResult:
-        mapping = self.mapping
-        assert mapping is not None
-        document: dict[str, Any] = {}
-        sources: dict[str, str] = {}  # target path to the column(s) it came from, to name them in errors
-        for name, value in mapping.constants.items():
-            _set(document, name.split("."), value)
-        for rule in mapping.fields:
+    def _rules(self, positions: dict[str, int]) -> list[_Rule]:
+        assert self.mapping is not None
+        prepared = []
+        for rule in self.mapping.fields:
             columns = rule.source_columns()
-            label = "+".join(columns) if columns else f"constant for {rule.target}"
+            path = _path(rule.target)
+            prepared.append(
+                _Rule(
+                    rule=rule,
+                    indices=tuple(positions[column] for column in columns),
+                    label="+".join(columns) if columns else f"constant for {rule.target}",
+                    path=path,
+                    script_path=(*path[:-1], "script") if rule.script is not None else None,
+                    table=self.mapping.value_maps[rule.map] if rule.map is not None else None,
+                    date=rule.date,
+                )
+            )
+        return prepared
+
+    def _row(
+        self,
+        values: list[str],
+        raw: str,
+        location: str,
+        content_type: type[BaseModel],
+        rules: list[_Rule],
+        constants: list[tuple[Path_, Any]],
+        nested: bool,
+        source_id: str | None,
+    ) -> ReadResult:
+        document: dict[str, Any] = {}
+        leaves: dict[Path_, Any] = {}  # every value set, by its path: what normalisation may change
+        sources: dict[str, str] = {}  # target path to the column(s) it came from, to name them in errors
+        for path, constant in constants:
+            _set(document, path, constant)
+            leaves[path] = constant
+        for prepared in rules:
+            rule = prepared.rule
             try:
-                value = self._value(rule, row)
+                value = self._value(prepared, values)
             except ValueError as error:
-                return Rejection(label, str(error), raw=raw, location=location)
+                return Rejection(prepared.label, str(error), raw=raw, location=location)
             if value is None:
                 if rule.required:
-                    return Rejection(label, "is empty but required", raw=raw, location=location)
+                    return Rejection(prepared.label, "is empty but required", raw=raw, location=location)
                 continue
-            path = rule.target.split(".")
-            _set(document, path, value)
-            sources[rule.target] = label
-            if rule.script is not None:
-                _set(document, [*path[:-1], "script"], rule.script)
+            _set(document, prepared.path, value)
+            leaves[prepared.path] = value
+            sources[rule.target] = prepared.label
+            if prepared.script_path is not None:
+                _set(document, prepared.script_path, rule.script)
+                leaves[prepared.script_path] = rule.script
         try:
             record = content_type.model_validate(document)
         except ValidationError as error:
             field_errors = tuple(_source_error(item, sources) for item in error.errors())
             first = field_errors[0]
             return Rejection(first.field, first.reason, raw=raw, location=location, errors=field_errors)
-        provenance = Provenance(
-            source_format="csv",
-            source_id=(row.get(mapping.source_id) or None) if mapping.source_id else None,
-            original_values=collect_original_values(document, record.model_dump(mode="json")),
-        )
+        normalised = record.model_dump(mode="json")
+        if nested:
+            originals = collect_original_values(document, normalised)
+        else:
+            originals = {}
+            for path, leaf in leaves.items():
+                if isinstance(leaf, str):  # the common case, inline
+                    after = _at(normalised, path)
+                    if isinstance(after, str) and leaf.strip() != after:
+                        originals["/".join(map(str, path))] = leaf
+                else:
+                    where = "/" + "/".join(map(str, path))
+                    originals.update(collect_original_values(leaf, _at(normalised, path), where))
+        provenance = Provenance(source_format="csv", source_id=source_id, original_values=originals)
         return Accepted(record, raw=raw, location=location, provenance=provenance)
 
-    def _value(self, rule: FieldRule, row: dict[str, str | None]) -> Any:
+    def _value(self, prepared: _Rule, values: list[str]) -> Any:
+        rule = prepared.rule
         if rule.constant is not None:
             return rule.constant
-        parts = [(row.get(column) or "").strip() for column in rule.source_columns()]
-        text = rule.separator.join(part for part in parts if part)
+        indices = prepared.indices
+        if len(indices) == 1:
+            text = values[indices[0]].strip()
+        else:
+            text = rule.separator.join(part for part in (values[index].strip() for index in indices) if part)
         if rule.split is not None and text:
             pieces = [piece.strip() for piece in text.split(rule.separator) if piece.strip()]
             text = pieces[rule.split] if rule.split < len(pieces) else ""
         if rule.kind == "list":
-            values = [self._convert(rule, piece.strip()) for piece in text.split(rule.separator) if piece.strip()]
-            present = [value for value in values if value]
+            pieces = [piece.strip() for piece in text.split(rule.separator)]
+            present = [value for value in (self._convert(prepared, piece) for piece in pieces if piece) if value]
             return present or None
-        return self._convert(rule, text) or None
+        if prepared.table is None and prepared.date is None:
+            return text or None
+        return self._convert(prepared, text) or None
 
-    def _convert(self, rule: FieldRule, text: str) -> str:
+    @staticmethod
+    def _convert(prepared: _Rule, text: str) -> str:
         """One value through the rule's value map and date format."""
-        if rule.map is not None:
-            assert self.mapping is not None
-            table = self.mapping.value_maps[rule.map]
+        table = prepared.table
+        if table is not None:
             if text in table:
                 text = table[text]
             elif text.upper() in table:
@@ -312,9 +409,9 @@ class CsvMappingAdapter:
             elif "default" in table:
                 text = table["default"]
             elif text:
-                raise ValueError(f"{text!r} is not in the value map {rule.map!r}")
-        if text and rule.date is not None:
-            return parse_date(text, rule.date)
+                raise ValueError(f"{text!r} is not in the value map {prepared.rule.map!r}")
+        if text and prepared.date is not None:
+            return parse_date(text, prepared.date)
         return text
 
 

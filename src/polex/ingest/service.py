@@ -3,8 +3,10 @@
 Records are stored in batches, each batch one transaction with its audit event. Items the
 adapter rejects, and records the store refuses (a document already reported, one the
 importing agency may not own), go to quarantine exactly as received, with the field and
-the reason: nothing is dropped and nothing is half-written. A batch that meets a
-duplicate is retried record by record, so one duplicate does not cost its neighbours.
+the reason: nothing is dropped and nothing is half-written. Records stored already (the
+same id, or the same natural key: importing a file again) are found before a batch is
+written and refused one by one; a batch that meets a duplicate stored meanwhile by someone
+else is retried record by record, so one duplicate does not cost its neighbours.
 
 A notice is not a record: it enters through its lifecycle. Items an adapter reads into
 notice requests (INTERPOL's public notices) each become a draft owned by the importing
@@ -45,10 +47,12 @@ from polex.domain.person import IdentifierKind
 from polex.domain.records import RECORD_TYPES
 from polex.domain.roles import Permission
 from polex.errors import AlreadyExists, Conflict, FieldError, Forbidden, NotFound, PolexError
-from polex.formats.registry import NOTICE_REQUESTS, Accepted, FormatAdapter, Rejection, reads_into
+from polex.formats.registry import NOTICE_REQUESTS, Accepted, FormatAdapter, ReadResult, Rejection, reads_into
+from polex.ingest.read_ahead import read_ahead
 from polex.ingest.repository import ImportRepository
 from polex.intel.feature import intel_record
 from polex.notice.schemas import NoticeRead
+from polex.record.repository import NewRow
 from polex.record.service import NewRecord, RecordService
 from polex.storage.tables import ImportRow, QuarantineRow
 from polex.storage.unit_of_work import UnitOfWorkFactory
@@ -59,12 +63,22 @@ log = logging.getLogger(__name__)
 
 def kind_of(record: BaseModel) -> str | None:
     """The record kind a model read by an adapter is (or extends)."""
+    model = type(record)
+    if model not in _KINDS:  # isinstance on pydantic models is slow, and asked twice a record
+        _KINDS[model] = _kind_of_model(model)
+    return _KINDS[model]
+
+
+def _kind_of_model(model: type[BaseModel]) -> str | None:
     for record_type in RECORD_TYPES.values():
-        if isinstance(record, record_type.content):
+        if issubclass(model, record_type.content):
             return record_type.kind.value
-    if isinstance(record, TypedObject | GenericObject):  # a STIX object: an intel record holds one
+    if issubclass(model, TypedObject | GenericObject):  # a STIX object: an intel record holds one
         return RecordKind.INTEL.value
     return None
+
+
+_KINDS: dict[type[BaseModel], str | None] = {}
 
 
 @dataclass
@@ -77,6 +91,16 @@ class ImportSummary:
     reasons: dict[str, int] = field(default_factory=dict)  # "field: reason" to how often
     drafts: int = 0  # notice drafts created
     draft_ids: list[str] = field(default_factory=list)  # in the order of the input
+
+
+@dataclass(frozen=True, slots=True)
+class _Staged:
+    """A record read from the input, made ready to store (``row``) by the service of its kind."""
+
+    accepted: Accepted
+    new: NewRecord
+    kind: str
+    row: NewRow
 
 
 class NoticeDrafting(Protocol):
@@ -165,38 +189,52 @@ class ImportService:
         notices: NoticeDrafting | None,
     ) -> None:
         actor = actor_of(owner)
-        pending: list[tuple[Accepted, NewRecord]] = []
+        pending: list[_Staged] = []
         requested: list[Accepted] = []  # notice requests, drafted batch by batch
         rejections: list[Rejection] = []
-        for result in adapter.read(stream):
-            if isinstance(result, Rejection):
-                rejections.append(result)
-            elif isinstance(result.record, NoticeRequest):  # a Notice too: in force only through its lifecycle
-                requested.append(result)
-            else:
-                kind = kind_of(result.record)
-                if kind is None:
-                    reason = f"polex stores no {type(result.record).__name__}"
-                    rejections.append(self._refused(result, "record", reason))
-                    continue
-                pending.append((result, self._new_record(kind, result, owner, adapter)))
-            if len(pending) >= batch_size:
-                rejections.extend(self._store(pending, owner, actor, summary))
-                pending = []
-                self._progress(summary)
-            if len(requested) >= batch_size:
-                rejections.extend(self._draft(requested, owner, notices, summary))
-                requested = []
-                self._progress(summary)
-            if len(rejections) >= batch_size:
-                self._quarantine(summary, rejections)
-                rejections = []
-                self._progress(summary)
-            if self._stopping.is_set():  # the node is stopping: what is stored stays stored
-                break
+        # The input is read, mapped, validated and made ready to insert a batch or two ahead,
+        # in a thread of its own, while the batch before is written; closed on leaving the
+        # block, whatever happens in it, which stops and joins that thread.
+        with contextlib.closing(read_ahead(self._staged(adapter, stream, owner), chunk=batch_size)) as staged:
+            for result in staged:
+                if isinstance(result, Rejection):
+                    rejections.append(result)
+                elif isinstance(result, _Staged):
+                    pending.append(result)
+                else:  # a notice request (a Notice too: in force only through its lifecycle)
+                    requested.append(result)
+                if len(pending) >= batch_size:
+                    rejections.extend(self._store(pending, owner, actor, summary))
+                    pending = []
+                    self._progress(summary)
+                if len(requested) >= batch_size:
+                    rejections.extend(self._draft(requested, owner, notices, summary))
+                    requested = []
+                    self._progress(summary)
+                if len(rejections) >= batch_size:
+                    self._quarantine(summary, rejections)
+                    rejections = []
+                    self._progress(summary)
+                if self._stopping.is_set():  # the node is stopping: what is stored stays stored
+                    break
         rejections.extend(self._store(pending, owner, actor, summary))
         rejections.extend(self._draft(requested, owner, notices, summary))
         self._quarantine(summary, rejections)
+
+    def _staged(self, adapter: FormatAdapter, stream: IO[bytes], owner: Principal) -> Iterator[ReadResult | _Staged]:
+        """What the adapter reads, each record it read made ready to store; rejections and
+        notice requests as read."""
+        for result in adapter.read(stream):
+            if isinstance(result, Rejection) or isinstance(result.record, NoticeRequest):
+                yield result
+                continue
+            kind = kind_of(result.record)
+            if kind is None:
+                yield self._refused(result, "record", f"polex stores no {type(result.record).__name__}")
+                continue
+            new = self._new_record(kind, result, owner, adapter)
+            service = self._records[kind_of(new.content) or ""]
+            yield _Staged(result, new, service.kind, service.prepare(new))
 
     def _begin(self, summary: ImportSummary, source: str, owner: Principal) -> None:
         with self._uow() as uow:
@@ -291,33 +329,35 @@ class ImportService:
             return row
 
     def _store(
-        self, pending: Sequence[tuple[Accepted, NewRecord]], owner: Principal, actor: Actor, summary: ImportSummary
+        self, pending: Sequence[_Staged], owner: Principal, actor: Actor, summary: ImportSummary
     ) -> list[Rejection]:
         """Store a batch per record kind; on a conflict, record by record. Returns refusals."""
         refused: list[Rejection] = []
-        by_kind: dict[str, list[tuple[Accepted, NewRecord]]] = {}
+        by_kind: dict[str, list[_Staged]] = {}
         for item in pending:
-            by_kind.setdefault(kind_of(item[1].content) or "", []).append(item)
+            by_kind.setdefault(item.kind, []).append(item)
         for kind, items in by_kind.items():
             service = self._records[kind]
             allowed = []
-            for accepted, new in items:
+            for item in items:
                 try:
                     if service.feature.check_owner is not None:
-                        service.feature.check_owner(new.content, owner)
+                        service.feature.check_owner(item.new.content, owner)
                 except PolexError as error:
-                    refused.append(self._refused(accepted, "owner", error.detail))
+                    refused.append(self._refused(item.accepted, "owner", error.detail))
                     continue
-                allowed.append((accepted, new))
+                allowed.append(item)
             try:
-                stored = service.create_many([new for _, new in allowed], actor=actor) if allowed else 0
-            except AlreadyExists:
+                duplicates = service.create_new([item.row for item in allowed], actor=actor) if allowed else {}
+                refused.extend(self._refused(allowed[at].accepted, "record", why) for at, why in duplicates.items())
+                stored = len(allowed) - len(duplicates)
+            except AlreadyExists:  # a duplicate stored meanwhile by someone else: record by record
                 stored = 0
-                for accepted, new in allowed:
+                for item in allowed:
                     try:
-                        stored += service.create_many([new], actor=actor)
+                        stored += service.create_many([item.new], actor=actor)
                     except AlreadyExists as error:
-                        refused.append(self._refused(accepted, "record", error.detail))
+                        refused.append(self._refused(item.accepted, "record", error.detail))
             summary.accepted += stored
             summary.by_kind[kind] = summary.by_kind.get(kind, 0) + stored
         return refused
@@ -437,15 +477,17 @@ class ImportService:
             )
         if type(record) is content_type:  # validated as the schema's type already (csv-mapping): as read
             content: BaseModel = record
+            carried: dict[str, Any] = {}  # the schema's own type carries no id or provenance
         else:
             content = content_type.model_validate(record.model_dump(include=set(content_type.model_fields)))
-        provenance = result.provenance or getattr(record, "provenance", None) or Provenance(source_format=format_name)
+            carried = record.__dict__
+        provenance = result.provenance or carried.get("provenance") or Provenance(source_format=format_name)
         return NewRecord(
             content=content,
             owner_agency_id=owner.agency_id,
             owner_country=owner.country,
             provenance=provenance,
-            id=getattr(record, "id", None),
+            id=carried.get("id"),
         )
 
     @staticmethod

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+import orjson
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import DataError, IntegrityError
 
@@ -34,7 +35,7 @@ from polex.errors import (
 )
 from polex.policy.service import PolicyService, requester_of
 from polex.record.cursor import decode_cursor, encode_cursor
-from polex.record.repository import RecordQuery, RecordRepository
+from polex.record.repository import NewRow, RecordQuery, RecordRepository
 from polex.record.schemas import AccessCheckpoint, AccessRead, content_fields
 from polex.record.spec import LookupKeyListener, RecordChangeListener, RecordFeature
 from polex.storage.tables import RecordRow
@@ -60,6 +61,25 @@ class Page:
 class Export:
     contents: list[BaseModel]
     withheld: int  # records the requester may know of but not take out in this format
+
+
+EXPORT_BATCH = 1000  # records read, decided and audited together in an export
+ExportBatch = tuple[list[BaseModel], int]  # a batch's records, and how many it withheld
+
+
+class ExportStream:
+    """An export's records, one at a time; ``withheld`` and ``exported`` count as it goes."""
+
+    def __init__(self, batches: Iterator[ExportBatch]) -> None:
+        self._batches = batches
+        self.withheld = 0
+        self.exported = 0
+
+    def __iter__(self) -> Iterator[BaseModel]:
+        for contents, withheld in self._batches:
+            self.withheld += withheld
+            self.exported += len(contents)
+            yield from contents
 
 
 @dataclass(frozen=True)
@@ -116,6 +136,7 @@ class RecordService:
         self.change_listeners: list[RecordChangeListener] = []
         # Accesses to this node's country's records on other nodes, as they reported them.
         self.reported: ReportedAccesses | None = None
+        self._default_restrictions = Restrictions().model_dump_json()
 
     def _keys_changed(self, added: Sequence[str], removed: Sequence[str]) -> None:
         if added or removed:
@@ -227,21 +248,40 @@ class RecordService:
     def export(
         self, principal: Principal, *, purpose: Purpose, owner_agency_id: str | None = None, format_name: str
     ) -> Export:
+        """All of :meth:`export_stream` in one list (for small exports and tests)."""
+        stream = self.export_stream(
+            principal, purpose=purpose, owner_agency_id=owner_agency_id, format_name=format_name
+        )
+        contents = list(stream)
+        return Export(contents=contents, withheld=stream.withheld)
+
+    def export_stream(
+        self, principal: Principal, *, purpose: Purpose, owner_agency_id: str | None = None, format_name: str
+    ) -> ExportStream:
         """The live records of this kind (of one agency if given) that the policy lets this
-        requester have in full or redacted, as content for an outside format; audited as one
-        export naming every record before it leaves. Hit-only records, and redacted ones
-        that no longer make a valid record, are withheld and counted."""
+        requester have in full or redacted, as content for an outside format, read a batch
+        at a time. Each batch is audited as a part of one export (the export's id, the part's
+        number), naming its records, and the event is durable before the batch is handed
+        out. Hit-only records, and redacted ones that no longer make a valid record, are
+        withheld and counted. The permission is checked here, before anything is read."""
         principal.require(Permission.RECORD_READ)
+        return ExportStream(self._export_batches(principal, purpose, owner_agency_id, format_name))
+
+    def _export_batches(
+        self, principal: Principal, purpose: Purpose, owner_agency_id: str | None, format_name: str
+    ) -> Iterator[ExportBatch]:
         view = self._policy.snapshot().for_requester(requester_of(principal, purpose))
         content_type = self.feature.record_type.content
-        contents: list[BaseModel] = []
-        ids: list[str] = []
-        withheld = 0
+        export_id = new_id()
         after: str | None = None
+        part = 0
         while True:
-            query = RecordQuery(kind=self.kind, after_id=after, limit=1000, owner_agency_id=owner_agency_id)
+            query = RecordQuery(kind=self.kind, after_id=after, limit=EXPORT_BATCH, owner_agency_id=owner_agency_id)
             with self._uow(read_only=True) as uow:
                 rows = RecordRepository(uow.session).list(query)
+            contents: list[BaseModel] = []
+            ids: list[str] = []
+            withheld = 0
             for row in rows:
                 decision = view.decide_parts(
                     row.kind, row.owner_agency_id, row.owner_country, row.restrictions, row.retain_until
@@ -256,12 +296,17 @@ class RecordService:
                     withheld += 1
                     continue
                 ids.append(row.id)
-            if len(rows) < query.limit:
-                break
+            last = len(rows) < query.limit
+            if ids or withheld or part == 0 or last:
+                part += 1
+                details = {"format": format_name, "withheld": withheld, "export": export_id, "part": part}
+                if last:
+                    details["last"] = True
+                self._audit.record([self._event("exported", principal, ids, result_count=len(ids), details=details)])
+                yield contents, withheld
+            if last:
+                return
             after = rows[-1].id
-        details = {"format": format_name, "withheld": withheld}
-        self._audit.record([self._event("exported", principal, ids, result_count=len(ids), details=details)])
-        return Export(contents=contents, withheld=withheld)
 
     def accesses(self, record_id: str, principal: Principal) -> Sequence[AccessRead]:
         """Who accessed one of the caller's own records, when and why: the data owner's view
@@ -335,17 +380,90 @@ class RecordService:
         return self.to_record(row)
 
     def create_many(self, records: Sequence[NewRecord], *, actor: Actor | None = None) -> int:
-        """Store many records in one transaction (seeding, trusted imports); all or nothing,
-        audited as one import event naming every record."""
-        now = dt.datetime.now(dt.UTC)
-        with self._uow() as uow:
-            made = [self._row(new, now) for new in records]
-            rows = [row for row, _ in made]
+        """Store many records in one transaction (seeding, trusted imports); all or nothing
+        (AlreadyExists if any is a duplicate), audited as one import event naming every record."""
+        self._insert([self.prepare(new) for new in records], actor)
+        return len(records)
+
+    def prepare(self, new: NewRecord) -> NewRow:
+        """A new record as :meth:`create_new` stores it: projection and JSON documents, made
+        outside any transaction (an import prepares the next batch while one is written)."""
+        projection = self.feature.project(new.content)
+        if new.restrictions is None and self.feature.restrictions_for is None:
+            restrictions = self._default_restrictions
+        else:
+            restrictions = self._restrictions(new.content, new.restrictions).model_dump_json()
+        return NewRow(
+            id=new.id or new_id(),
+            id_given=new.id is not None,
+            owner_agency_id=new.owner_agency_id,
+            owner_country=new.owner_country,
+            key=projection.key,
+            label=projection.label[:500],
+            status=projection.status,
+            terms=projection.terms_column(),
+            restrictions=restrictions,
+            provenance=(new.provenance or _NO_PROVENANCE).model_dump_json(),
+            content=new.content.model_dump_json(),
+            lookup=projection.lookup,
+        )
+
+    def create_new(self, rows: Sequence[NewRow], *, actor: Actor | None = None) -> dict[int, str]:
+        """Store, in one transaction audited as one import event, those of the prepared
+        records that are not recorded already; returns the others, by position, with the
+        reason. A duplicate is a record whose id is taken, or whose natural key a live record
+        of the same owner country holds (or one earlier in ``rows``): importing a file again
+        stores nothing twice. Raises AlreadyExists when a duplicate is committed meanwhile."""
+        try:  # the common case, new records: nothing to look up
+            self._insert(rows, actor)
+            return {}
+        except AlreadyExists:
+            pass
+        refused: dict[int, str] = {}
+        with self._uow(read_only=True) as uow:
             repository = RecordRepository(uow.session)
-            repository.add_all(rows)
-            self._flush_or_conflict(uow)
-            for row, lookup in made:
-                repository.add_keys(row.id, lookup)
+            given = [row.id for row in rows if row.id_given]  # the others were made just now
+            taken_ids = repository.recorded_ids(given) if given else set()
+            by_country: dict[str, list[str]] = {}
+            for row in rows:
+                if row.key is not None:
+                    by_country.setdefault(row.owner_country, []).append(row.key)
+            taken_keys = {
+                (country, key)
+                for country, keys in by_country.items()
+                for key in repository.live_natural_keys(self.kind, country, keys)
+            }
+        reason = self._duplicate().detail
+        fresh: list[NewRow] = []
+        for position, row in enumerate(rows):
+            natural = (row.owner_country, row.key) if row.key is not None else None
+            if row.id in taken_ids or (natural is not None and natural in taken_keys):
+                refused[position] = reason
+                continue
+            taken_ids.add(row.id)
+            if natural is not None:
+                taken_keys.add(natural)
+            fresh.append(row)
+        self._insert(fresh, actor)
+        return refused
+
+    def _insert(self, rows: Sequence[NewRow], actor: Actor | None) -> None:
+        """Insert new rows and their lookup keys with one import event, in one transaction;
+        then tell the listeners."""
+        if not rows:
+            return
+        now = dt.datetime.now(dt.UTC)
+        deadlines = {  # the same for every record of an owner country
+            country: self._policy.retention_deadline(self.kind, country, now)
+            for country in {row.owner_country for row in rows}
+        }
+        with self._uow() as uow:
+            try:
+                RecordRepository(uow.session).insert_new(self.kind, now, deadlines, rows)
+            except IntegrityError as error:
+                raise self._duplicate() from error
+            except DataError as error:  # validation should have caught it; never a 500
+                raise self._unstorable() from error
             event = EventDraft(
                 tag=AuditTag.for_record(self.kind, "imported"),
                 actor=actor or Actor(kind="import"),
@@ -355,9 +473,9 @@ class RecordService:
             )
             self._audit.add(uow, [event])
             uow.commit()
-        self._keys_changed([key for _, lookup in made for key in lookup], ())
-        self._records_changed({row.id: row.content for row in rows})
-        return len(records)
+        self._keys_changed([key for row in rows for key in row.lookup], ())
+        if self.change_listeners:
+            self._records_changed({row.id: orjson.loads(row.content) for row in rows})
 
     def update(
         self,
@@ -541,6 +659,7 @@ class RecordService:
 
 
 REPORT_TAGS = "network:access_report:"
+_NO_PROVENANCE = Provenance()
 
 
 def _local_access(event: AuditEvent, node: str | None) -> AccessRead:

@@ -162,3 +162,64 @@ def test_any_cell_content_gives_a_record_or_a_rejection(cells: list[str]) -> Non
         if isinstance(result, Rejection):
             assert result.field
             assert result.reason
+
+
+def test_blank_lines_short_rows_and_quoted_line_breaks_keep_their_line_numbers() -> None:
+    text = (
+        "REF;NUM_DOC;TYPE;MOTIF;DATE_DELIV;DATE_EXP;NOM;PRENOM;NAISSANCE;SEXE\n"
+        "\n"  # skipped, but counted as a line
+        'B-1;12AB34567;PASSEPORT;VOL;;;"MARTIN\nDUPONT";Camille;;F\n'  # a name over two lines
+        "B-2;23CD45678;CNI;PERTE\n"  # the columns after MOTIF missing: empty
+        "B-3;34EF56789;CNI;PERTE;;;ROUX;Marie;;F;extra;cells\n"  # cells past the header: not kept
+    )
+    results = read(DOCUMENTS_MAPPING, text)
+    assert [(type(result).__name__, result.location) for result in results] == [
+        ("Accepted", "line 4"),  # lines 3-4: named by its last line, as csv counts them
+        ("Rejection", "line 5"),
+        ("Accepted", "line 6"),
+    ]
+    quoted, short, long = results
+    assert isinstance(quoted, Accepted)
+    assert isinstance(short, Rejection)
+    assert isinstance(long, Accepted)
+    assert quoted.raw == "B-1;12AB34567;PASSEPORT;VOL;;;MARTIN\nDUPONT;Camille;;F"
+    assert quoted.record.holder.names[0].family == "MARTIN\nDUPONT"  # type: ignore[attr-defined]
+    # Missing cells are empty, as received: the empty sex maps to its default, so a holder
+    # with no name, which the schema refuses.
+    assert short.raw == "B-2;23CD45678;CNI;PERTE;;;;;;"
+    assert short.field == "holder.names"
+    assert long.raw == "B-3;34EF56789;CNI;PERTE;;;ROUX;Marie;;F"
+
+
+def test_a_repeated_column_name_reads_its_last_column_as_a_dict_reader_would() -> None:
+    mapping = """
+record: travel_document
+constants: {issuing_country: FRA, status: stolen}
+fields:
+  - {target: number, column: NUM, required: true}
+source_id: NUM
+"""
+    (result,) = read(mapping, "NUM,NUM\nfirst,12ab 34567\n")
+    assert isinstance(result, Accepted)
+    assert result.record.number == "12AB34567"  # type: ignore[attr-defined]
+    assert result.provenance is not None
+    assert (result.provenance.source_id, result.provenance.original_values) == ("12ab 34567", {"number": "12ab 34567"})
+
+
+def test_original_values_of_nested_targets_are_those_of_the_whole_document() -> None:
+    """A target inside another's (a constant holder, then its sex from a column): the
+    original values are found by walking the whole document, as for any other record."""
+    mapping = """
+record: travel_document
+constants:
+  issuing_country: fra
+  holder: {names: [{full: " Jean  Dupont"}]}
+fields:
+  - {target: number, column: NUM, required: true}
+  - {target: status, column: MOTIF}
+  - {target: holder.sex, column: SEXE}
+"""
+    (result,) = read(mapping, "NUM,MOTIF,SEXE\n12ab34567,stolen,male\n")
+    assert isinstance(result, Accepted), result
+    assert result.provenance is not None
+    assert result.provenance.original_values == {"issuing_country": "fra", "number": "12ab34567"}
