@@ -330,7 +330,8 @@ def export_records(
             agency.country,
             frozenset({Role.ANALYST}),
         )
-        exported = node.records[kind].export(
+        # Read, decided, audited and written a batch at a time: memory does not grow with the export.
+        exported = node.records[kind].export_stream(
             operator, purpose=declared, owner_agency_id=agency_id, format_name=format_name
         )
         # Written beside the target and moved into place when complete: a failed export
@@ -338,7 +339,7 @@ def export_records(
         partial = out.with_name(f".{out.name}.partial")
         try:
             with partial.open("wb") as stream:
-                adapter.write(exported.contents, stream)
+                adapter.write(exported, stream)
             partial.replace(out)
         except (ValueError, TypeError) as error:  # a writer's refusal (e.g. a document its schema rejects)
             _fail(f"the {format_name} export was not written: {error}")
@@ -347,7 +348,7 @@ def export_records(
     summary = {
         "kind": kind,
         "format": format_name,
-        "records": len(exported.contents),
+        "records": exported.exported,
         "withheld": exported.withheld,
         "file": str(out),
     }

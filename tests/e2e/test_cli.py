@@ -405,11 +405,15 @@ def test_export_writes_the_records_in_an_outside_format_and_is_audited(tmp_path:
         last, _ = node.audit.leaf(node.audit.integrate() - 1)
     finally:
         node.close()
-    assert (last.tag.value, last.result_count, last.details) == (
-        "record:travel_document:exported",
-        1,
-        {"format": "icao-mrz", "withheld": 0},
-    )
+    assert (last.tag.value, last.result_count, len(last.record_ids)) == ("record:travel_document:exported", 1, 1)
+    # One batch: the export's first part, and its last.
+    assert last.details == {
+        "format": "icao-mrz",
+        "withheld": 0,
+        "export": last.details["export"],
+        "part": 1,
+        "last": True,
+    }
     refused = run(
         "export",
         "--kind",

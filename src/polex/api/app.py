@@ -20,6 +20,7 @@ from polex.console.routes import router as console_router
 from polex.correlation.endpoints import router as correlation_router
 from polex.ingest.endpoints import formats_router
 from polex.ingest.endpoints import router as import_router
+from polex.ingest.exports import router as export_router
 from polex.message.endpoints import attachments_router, events_router
 from polex.message.endpoints import node_router as message_node_router
 from polex.message.endpoints import router as message_router
@@ -101,6 +102,7 @@ def create_app(node: Node) -> FastAPI:
     app.include_router(audit_router)
     app.include_router(import_router)
     app.include_router(formats_router)
+    app.include_router(export_router)
     app.include_router(policy_router)
     app.include_router(network_router)
     app.include_router(message_router)
