@@ -14,6 +14,10 @@ Run: .venv/bin/python benchmarks/message_throughput.py [--messages 1000] [--rate
    to the recipient's ``received_at`` (one clock: every node runs on this machine); p50, p99.
 3. Raw JetStream: the same number of 4 KB payloads published (with a message id for
    deduplication, awaiting each acknowledgement) and consumed by a durable pull consumer.
+
+With the throughput, the CPU time each process spent per message during it (from
+/proc/<pid>/stat): what the 2 cores are shared between, and so the bound the figure is
+under whatever else the machine runs (messages/s can be at most cores x 1000 / the sum).
 """
 
 from __future__ import annotations
@@ -71,6 +75,28 @@ def start_demo(
             raise SystemExit("polex demo did not start")
         time.sleep(0.5)
     return process, json.loads(summary_path.read_text())
+
+
+def node_processes(directory: Path) -> dict[str, int]:
+    """The demo's node processes (``polex serve --data-dir <directory>/<node>``), by node name."""
+    found: dict[str, int] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            arguments = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"serve" in arguments and b"--data-dir" in arguments:
+            data_dir = Path(arguments[arguments.index(b"--data-dir") + 1].decode())
+            if data_dir.parent == directory:
+                found[data_dir.name] = int(entry.name)
+    return found
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
 
 
 def client_for(summary: dict[str, object], node_name: str, role: str) -> httpx.Client:
@@ -167,6 +193,7 @@ class Measured:
     accepted: float
     achieved: float
     latencies: list[float]
+    cpu_ms: dict[str, float]  # per message, by process, during the throughput run
 
 
 def measure(args: argparse.Namespace, nats: str | None, base_port: int) -> Measured:
@@ -175,10 +202,17 @@ def measure(args: argparse.Namespace, nats: str | None, base_port: int) -> Measu
         try:
             ukr_db = Path(folder) / "ukr" / "polex.db"
             marker = f"T{secrets.token_hex(3)}"
+            processes = node_processes(Path(folder).resolve())
+            cpu_before = {name: cpu_seconds(pid) for name, pid in processes.items()}
+            client_before = time.process_time()
             started = time.monotonic()
             send_many(summary, marker, args.messages, args.threads)
             accepted = time.monotonic()
             finished = wait_for_inbox(ukr_db, marker, args.messages, timeout=600)
+            cpu_ms = {
+                name: (cpu_seconds(pid) - cpu_before[name]) * 1000 / args.messages for name, pid in processes.items()
+            }
+            cpu_ms["client"] = (time.process_time() - client_before) * 1000 / args.messages
 
             steady = f"S{secrets.token_hex(3)}"
             steady_count = int(args.rate * args.steady_seconds)
@@ -189,6 +223,7 @@ def measure(args: argparse.Namespace, nats: str | None, base_port: int) -> Measu
                 accepted=args.messages / (accepted - started),
                 achieved=achieved,
                 latencies=latencies_ms(ukr_db, steady),
+                cpu_ms=cpu_ms,
             )
         finally:
             os.killpg(process.pid, signal.SIGINT)
@@ -219,6 +254,11 @@ def main() -> None:
         print(f"{'polex, ' + name + ', end to end':<56}{run.throughput:>12,.0f}{run.throughput / raw_rate:>9.3f}")
         print(f"{'  of which accepted by the sender API':<56}{run.accepted:>12,.0f}")
     print(f"{'raw NATS JetStream publish + consume (reference)':<56}{raw_rate:>12,.0f}{1:>9.3f}")
+    for name, run in runs.items():
+        spent = ", ".join(
+            f"{process} {ms:.2f}" for process, ms in sorted(run.cpu_ms.items(), key=lambda item: -item[1])
+        )
+        print(f"{name}: CPU ms per message, by process: {spent} (sum {sum(run.cpu_ms.values()):.1f})")
     for name, run in runs.items():
         latencies = run.latencies
         print(

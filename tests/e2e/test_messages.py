@@ -7,15 +7,19 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
 import orjson
+from sqlalchemy import select
 
 from polex.crypto.envelope import seal
+from polex.domain.audit import AuditTag
 from polex.domain.base import new_id
 from polex.domain.message import RoutingHeader
 from polex.domain.roles import Role
+from polex.storage.tables import AuditEventRow, MessageRow, OutboxRow
 from tests.e2e.conftest import LiveServer, assert_problem, error_fields, read_events
 
 
@@ -350,3 +354,62 @@ def test_a_suspended_node_is_refused_until_reinstated(network: tuple[LiveServer,
         uow.commit()
     fra.node.messages.relay_once()
     wait_for(lambda: delivery_of(officer, held["id"]) == {"hub": "delivered"})
+
+
+def test_concurrent_sends_share_commits_yet_each_keeps_its_own_message_event_and_order(
+    network: tuple[LiveServer, LiveServer],
+) -> None:
+    """Sends that arrive together are written in shared transactions (group commit): each
+    still answers 202 only once its message, outbox row and audit event are stored, its
+    event names its own request, and each sender's messages reach the hub in its order."""
+    fra, hub = network
+    senders, each = 6, 8
+    clients = [fra.new_client([Role.INVESTIGATOR]) for _ in range(senders)]
+
+    def send_all(index: int) -> list[str]:
+        ids = []
+        conversation = None
+        for number in range(each):
+            body: dict[str, Any] = {"to": ["XPO"], "subject": f"burst {index}/{number}", "body": "x" * 4096}
+            if conversation is not None:
+                body["in_reply_to"] = conversation
+            response = clients[index].post(
+                "/api/v1/messages", json=body, headers={"X-Request-ID": f"burst-{index}-{number}"}
+            )
+            assert response.status_code == 202, response.text
+            ids.append(response.json()["id"])
+            conversation = conversation or response.json()["id"]
+        return ids
+
+    with ThreadPoolExecutor(max_workers=senders) as pool:
+        sent = list(pool.map(send_all, range(senders)))
+
+    with fra.node.uow(read_only=True) as uow:
+        events = {
+            orjson.loads(entry)["details"]["message"]: request_id
+            for entry, request_id in uow.session.execute(
+                select(AuditEventRow.entry, AuditEventRow.request_id).where(
+                    AuditEventRow.tag == AuditTag.MESSAGE_SENT.value
+                )
+            )
+        }
+        outbox = set(uow.session.scalars(select(OutboxRow.message_id)))
+    for index, ids in enumerate(sent):
+        assert [events[message_id] for message_id in ids] == [f"burst-{index}-{number}" for number in range(each)]
+        assert set(ids) <= outbox
+
+    every = [message_id for ids in sent for message_id in ids]
+
+    def received_at() -> dict[str, dt.datetime]:
+        with hub.node.uow(read_only=True) as uow:
+            rows = uow.session.execute(
+                select(MessageRow.id, MessageRow.received_at).where(MessageRow.box == "inbox", MessageRow.id.in_(every))
+            ).all()
+        return {message_id: at for message_id, at in rows if at is not None}
+
+    received = wait_for(lambda: found if len(found := received_at()) == len(every) else None)
+    for ids in sent:  # a conversation arrives in the order it was sent
+        arrivals = [received[message_id] for message_id in ids]
+        assert arrivals == sorted(arrivals)
+    for client in clients:
+        client.close()

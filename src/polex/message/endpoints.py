@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import orjson
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response, status
@@ -14,7 +14,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from starlette.requests import ClientDisconnect
 
-from polex.api.dependencies import NodeDep, PrincipalDep
+from polex.api.dependencies import PrincipalDep, get_node
 from polex.api.server import client_certificate
 from polex.crypto.attachment import MAX_CHUNKS
 from polex.domain.base import RecordId
@@ -36,6 +36,17 @@ from polex.message.schemas import (
 )
 from polex.policy.service import PURPOSE_HEADER
 
+if TYPE_CHECKING:
+    from polex.bootstrap import Node
+
+
+async def _node(request: Request) -> Node:
+    """The node's container. A coroutine: FastAPI runs a plain function dependency in its
+    thread pool, a hop (and a wake-up of a worker thread) on every request for nothing."""
+    return get_node(request)
+
+
+NodeDep = Annotated["Node", Depends(_node)]
 router = APIRouter(prefix="/api/v1/messages", tags=["messages"])
 MAX_BATCH_BYTES = 64 * 1024 * 1024
 node_router = APIRouter(prefix="/api/v1/network", tags=["network"])

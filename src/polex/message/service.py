@@ -25,19 +25,25 @@ peer must not hold the database).
 
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
+import functools
 import logging
+import threading
 import time
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 import httpx
 import orjson
 from joserfc import jws
 from joserfc.errors import JoseError
 from pydantic import ValidationError
-from sqlalchemy import select, update
+from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy.orm import Session
 
+from polex.audit.background import PeriodicTask
 from polex.audit.service import AuditTrail, EventDraft, actor_of
 from polex.auth.principal import Principal
 from polex.bus.nats import StreamMissing
@@ -50,6 +56,7 @@ from polex.domain.roles import Permission
 from polex.errors import BadRequest, FieldError, Forbidden, NotFound, ServiceUnavailable
 from polex.events import EventHub
 from polex.message.attachments import AttachmentService, parse_sealed
+from polex.message.group_commit import GroupCommit
 from polex.message.jetstream import Inbound, JetStreamLink
 from polex.message.schemas import (
     DEFAULT_EXPIRY,
@@ -66,13 +73,14 @@ from polex.message.schemas import (
 )
 from polex.network.view import NetworkUnavailable, NetworkView
 from polex.storage.tables import (
+    Base,
     HubDeliveryRow,
     HubEnvelopeRow,
     MessageRecipientRow,
     MessageRow,
     OutboxRow,
 )
-from polex.storage.unit_of_work import UnitOfWorkFactory
+from polex.storage.unit_of_work import UnitOfWork, UnitOfWorkFactory
 
 if TYPE_CHECKING:
     from polex.message.forwarding import RecordForwarding
@@ -91,9 +99,22 @@ MAX_BACKOFF = dt.timedelta(minutes=5)
 # unreachable hub says nothing about the envelopes, so they keep their place and their
 # count of tries, and the first answer after an outage sends them all within seconds.
 MAX_HUB_BACKOFF_SECONDS = 10.0
+# A hop woken for every new envelope starts a round at most this often: under load the next
+# round carries what came meanwhile (one request, one transaction for many) instead of a
+# round per message, whose fixed cost (queries, a request to the next node, a commit) would
+# take the CPU the users' requests need. Idle, a message goes at once: the wait counts from
+# the last round's start.
+ROUND_SECONDS = 0.01
+REPORT_SECONDS = 0.5  # how often the hub looks for outcomes to report (and retries senders due again)
 # An envelope in a recipient's JetStream stream waits there for its node, however long; the
 # hub hands it over again only this long after, in case the stream lost it (purged, limits).
 RESEND_AFTER = dt.timedelta(minutes=10)
+# The next attempt of an outbox row once relayed, and of a hub queue entry once its outcome is
+# reported: none. Moving ``next_attempt_at`` past any "now" takes the row out of the range
+# that the due queries scan on its index, so their cost follows what waits, not the history
+# (a relayed row would otherwise stay in ``next_attempt_at <= now`` for ever, to be filtered).
+NO_NEXT_ATTEMPT = dt.datetime(9999, 12, 31, tzinfo=dt.UTC)
+FINISHED = ("delivered", "expired", "refused")  # a hub queue entry's outcomes, reported to the sender
 
 
 class _Borrowed:
@@ -160,6 +181,89 @@ def _recipient_status(row: MessageRecipientRow) -> RecipientStatus:
     )
 
 
+def _message_values(
+    header: RoutingHeader,
+    *,
+    box: str,
+    subject: str,
+    body: str,
+    author: dict[str, Any],
+    records: list[dict[str, Any]] | None,
+    received_at: dt.datetime | None = None,
+) -> dict[str, Any]:
+    """A ``messages`` row as Core insert values: every column, so rows insert together (executemany)."""
+    return {
+        "id": header.id,
+        "box": box,
+        "sender": header.sender,
+        "recipients": list(header.recipients),
+        "conversation_id": header.conversation_id,
+        "in_reply_to": header.in_reply_to,
+        "case_ref": header.case_ref,
+        "handling": header.handling.value,
+        "created": header.created,
+        "expires": header.expires,
+        "subject": subject,
+        "body": body,
+        "author": author,
+        "received_at": received_at,
+        "read_at": None,
+        "records": records,
+    }
+
+
+def _recipient_values(header: RoutingHeader, now: dt.datetime) -> list[dict[str, Any]]:
+    return [
+        {
+            "message_id": header.id,
+            "recipient": recipient,
+            "status": "queued",
+            "reason": None,
+            "receipt": None,
+            "updated_at": now,
+            "read_at": None,
+            "read_receipt": None,
+        }
+        for recipient in header.recipients
+    ]
+
+
+def _outbox_values(message_id: str, envelope: dict[str, Any], now: dt.datetime) -> dict[str, Any]:
+    return {
+        "message_id": message_id,
+        "envelope": orjson.dumps(envelope).decode(),
+        "attempts": 0,
+        "next_attempt_at": now,
+        "relayed_at": None,
+        "last_error": None,
+    }
+
+
+def _move_forward(row: MessageRecipientRow, status: str, reason: str | None) -> bool:
+    """Move a recipient's status forward (never back: a report that arrives late, after a
+    later state, changes nothing); True if it changed."""
+    if STATUS_RANK.get(status, 0) < STATUS_RANK.get(row.status, 0) or (row.status, row.reason) == (status, reason):
+        return False
+    row.status, row.reason, row.updated_at = status, reason, dt.datetime.now(dt.UTC)
+    return True
+
+
+@dataclass
+class _Outgoing:
+    """A user's message, sealed, with what its transaction writes (see MessageService._write_sent)."""
+
+    message: dict[str, Any]
+    recipients: list[dict[str, Any]]
+    outbox: dict[str, Any]
+    event: EventDraft
+    context: contextvars.Context  # the request's: its id, purpose and case go in the audit event
+    attach: Callable[[Session], None] | None = None  # its attachments' rows, uploads claimed
+
+
+def _table(model: type[Base]) -> Table:
+    return cast(Table, model.__table__)
+
+
 class _Unusable(Exception):
     """What came through the stream can never be used (no retry would change it)."""
 
@@ -186,6 +290,8 @@ class MessageService:
         self._uow = uow
         self._audit = audit
         self._network = network
+        # Users' sends share transactions under load (group commit, see _write_sent).
+        self._sending: GroupCommit[_Outgoing] = GroupCommit(uow, self._write_sent)
         # Files sent with messages (None: this node takes none); an outgoing message's
         # envelope leaves once its attachments are at the hub: wake the relay then.
         self._attachments = attachments
@@ -208,6 +314,11 @@ class MessageService:
         # At the hub: senders its delivery reports did not reach, with the tries so far and
         # when to try again (time.monotonic()).
         self._report_retry: dict[str, tuple[int, float]] = {}
+        # At the hub: the thread that reports outcomes to senders (started by the first delivery round).
+        self._reporter: PeriodicTask | None = None
+        self._reporter_lock = threading.Lock()
+        # When the relay's and the delivery's last rounds started (time.monotonic()).
+        self._round_started: dict[str, float] = {}
         # On a national node: the hub's failures in a row, and when to ask it again.
         self._hub_failures = 0
         self._hub_retry_at = 0.0
@@ -248,6 +359,10 @@ class MessageService:
         return self._attachments
 
     def close(self) -> None:
+        with self._reporter_lock:
+            reporter, self._reporter = self._reporter, None
+        if reporter is not None:
+            reporter.stop()
         if self._attachments is not None:
             self._attachments.close()
         if self._shared is not None:
@@ -316,54 +431,42 @@ class MessageService:
                 envelope = seal(header, body, keys, directory)
             except ValueError as error:  # too large (attachments' hashes count too), or a recipient just left
                 raise BadRequest(f"the message cannot be sealed: {error}") from None
-            with self._uow() as uow:
-                uow.session.add(
-                    MessageRow(
-                        id=header.id,
-                        box="outbox",
-                        sender=me,
-                        recipients=recipients,
-                        conversation_id=conversation_id,
-                        in_reply_to=data.in_reply_to,
-                        case_ref=data.case_ref,
-                        handling=data.handling.value,
-                        created=now,
-                        expires=header.expires,
-                        subject=data.subject,
-                        body=data.body,
-                        author=author,
-                        records=forwarded.records if forwarded is not None else None,
-                    )
+            details: dict[str, Any] = {"message": header.id, "recipients": recipients, "handling": data.handling.value}
+            if sealed is not None:
+                details["attachments"] = [
+                    {"id": item["id"], "name": item["name"], "size": item["size"], "sha256": item["sha256"]}
+                    for item in sealed.manifests
+                ]
+            if forwarded is not None:  # what left, and as what, for each record
+                details["records"] = forwarded.audit
+            sent = EventDraft(
+                AuditTag.MESSAGE_SENT,
+                actor_of(principal),
+                record_kind=forwarded.record_kind if forwarded is not None else None,
+                record_ids=forwarded.record_ids if forwarded is not None else (),
+                details=details,
+            )
+            message = _message_values(
+                header,
+                box="outbox",
+                subject=data.subject,
+                body=data.body,
+                author=author,
+                records=forwarded.records if forwarded is not None else None,
+            )
+            attach = functools.partial(self.attachments.uploads.attach, sealed=sealed, now=now) if sealed else None
+            # Written with other users' sends in one transaction (group commit); returns once
+            # that transaction has committed, so the 202 below is as durable as before.
+            self._sending.submit(
+                _Outgoing(
+                    message=message,
+                    recipients=_recipient_values(header, now),
+                    outbox=_outbox_values(header.id, envelope, now),
+                    event=sent,
+                    context=contextvars.copy_context(),
+                    attach=attach,
                 )
-                for recipient in recipients:
-                    uow.session.add(
-                        MessageRecipientRow(message_id=header.id, recipient=recipient, status="queued", updated_at=now)
-                    )
-                uow.session.add(
-                    OutboxRow(message_id=header.id, envelope=orjson.dumps(envelope).decode(), next_attempt_at=now)
-                )
-                details: dict[str, Any] = {
-                    "message": header.id,
-                    "recipients": recipients,
-                    "handling": data.handling.value,
-                }
-                if sealed is not None:
-                    self.attachments.uploads.attach(uow.session, sealed, now)
-                    details["attachments"] = [
-                        {"id": item["id"], "name": item["name"], "size": item["size"], "sha256": item["sha256"]}
-                        for item in sealed.manifests
-                    ]
-                if forwarded is not None:  # what left, and as what, for each record
-                    details["records"] = forwarded.audit
-                sent = EventDraft(
-                    AuditTag.MESSAGE_SENT,
-                    actor_of(principal),
-                    record_kind=forwarded.record_kind if forwarded is not None else None,
-                    record_ids=forwarded.record_ids if forwarded is not None else (),
-                    details=details,
-                )
-                self._audit.add(uow, [sent])
-                uow.commit()
+            )
         except BaseException:
             if sealed is not None:
                 sealed.discard()
@@ -373,6 +476,21 @@ class MessageService:
             self.attachments.wake()  # to the hub now
         self.on_outbox()
         return MessageAccepted(id=header.id, conversation_id=conversation_id, recipients=recipients)
+
+    def _write_sent(self, uow: UnitOfWork, sends: Sequence[_Outgoing]) -> None:
+        """Sent messages, their per-recipient statuses, outbox rows and audit events, in one
+        transaction: each message and its event commit together, or neither does. Core
+        inserts of many rows at once (the ORM's per-object bookkeeping would cost more than
+        the writes); each event under its own request's id, purpose and case."""
+        connection = uow.session.connection()
+        connection.execute(insert(_table(MessageRow)), [send.message for send in sends])
+        connection.execute(insert(_table(MessageRecipientRow)), [row for send in sends for row in send.recipients])
+        connection.execute(insert(_table(OutboxRow)), [send.outbox for send in sends])
+        for send in sends:
+            if send.attach is not None:
+                send.attach(uow.session)
+        for send in sends:
+            send.context.run(self._audit.add, uow, [send.event])
 
     def _conversation_of(self, message_id: str | None) -> str | None:
         if message_id is None:
@@ -571,6 +689,7 @@ class MessageService:
             self._attachments.start()
         if time.monotonic() < self._hub_retry_at:
             return 0
+        self._pace("relay")
         now = dt.datetime.now(dt.UTC)
         with self._uow(read_only=True) as uow:
             rows = uow.session.execute(
@@ -614,23 +733,73 @@ class MessageService:
                     uow.commit()
                 break
             self._hub_failures, self._hub_retry_at = 0, 0.0
-            with self._uow() as uow:
-                for (message_id, _, attempts), error in zip(batch, outcomes, strict=True):
-                    row = uow.session.get(OutboxRow, message_id)
-                    # Another try meanwhile (the hub's answer to this one came first): its own.
-                    if row is None or row.relayed_at is not None or row.attempts != attempts:
-                        continue
-                    if error is None:
-                        row.relayed_at = dt.datetime.now(dt.UTC)
-                        if stored:  # else "at_hub" when the hub's answer comes (apply_answers)
-                            self._set_status(uow.session, message_id, None, "at_hub", None, only_from="queued")
-                        relayed += 1
-                    else:
-                        row.attempts = attempts + 1
-                        row.next_attempt_at = dt.datetime.now(dt.UTC) + backoff(attempts)
-                        row.last_error = error[:2000]
-                uow.commit()
+            relayed += self._record_relayed(batch, outcomes, stored=stored)
         return relayed
+
+    def _record_relayed(self, batch: list[tuple[str, str, int]], outcomes: list[str | None], *, stored: bool) -> int:
+        """One transaction for what the hub did with a batch: relayed (and, when the hub
+        answered at once, "at_hub"), or due again later. A row tried again meanwhile (the
+        hub's answer to this try came first) is that try's own, and is left alone. Set-wise
+        statements, not one per row."""
+        now = dt.datetime.now(dt.UTC)
+        ids = [message_id for message_id, _, _ in batch]
+        with self._uow() as uow:
+            unrelayed = select(OutboxRow.message_id, OutboxRow.attempts).where(
+                OutboxRow.message_id.in_(ids), OutboxRow.relayed_at.is_(None)
+            )
+            current: dict[str, int] = {row.message_id: row.attempts for row in uow.session.execute(unrelayed)}
+            ours = [
+                (message_id, attempts, error)
+                for (message_id, _, attempts), error in zip(batch, outcomes, strict=True)
+                if current.get(message_id) == attempts
+            ]
+            relayed = [message_id for message_id, _, error in ours if error is None]
+            failed = [
+                {
+                    "key": message_id,
+                    "tried": attempts,
+                    "attempts": attempts + 1,
+                    "next_attempt_at": now + backoff(attempts),
+                    "last_error": error[:2000],
+                }
+                for message_id, attempts, error in ours
+                if error is not None
+            ]
+            if relayed:
+                uow.session.execute(
+                    update(OutboxRow)
+                    .where(OutboxRow.message_id.in_(relayed), OutboxRow.relayed_at.is_(None))
+                    .values(relayed_at=now, next_attempt_at=NO_NEXT_ATTEMPT),
+                    execution_options={"synchronize_session": False},
+                )
+                if stored:  # else "at_hub" when the hub's answer comes (apply_answers)
+                    uow.session.execute(
+                        update(MessageRecipientRow)
+                        .where(MessageRecipientRow.message_id.in_(relayed), MessageRecipientRow.status == "queued")
+                        .values(status="at_hub", reason=None, updated_at=now),
+                        execution_options={"synchronize_session": False},
+                    )
+            if failed:
+                outbox = _table(OutboxRow)
+                uow.session.connection().execute(
+                    update(outbox)
+                    .where(outbox.c.message_id == bindparam("key"), outbox.c.attempts == bindparam("tried"))
+                    .values(
+                        attempts=bindparam("attempts"),
+                        next_attempt_at=bindparam("next_attempt_at"),
+                        last_error=bindparam("last_error"),
+                    ),
+                    failed,
+                )
+            uow.commit()
+        return len(relayed)
+
+    def _pace(self, hop: str) -> None:
+        """Start ``hop``'s round no sooner than ROUND_SECONDS after its last one started."""
+        wait = self._round_started.get(hop, 0.0) + ROUND_SECONDS - time.monotonic()
+        if wait > 0:
+            time.sleep(wait)
+        self._round_started[hop] = time.monotonic()
 
     def _hand_to_hub(self, batch: list[tuple[str, str, int]]) -> tuple[list[str | None], bool]:
         """Per ``(message_id, envelope, attempts)``: None when the hub stored it (or had it),
@@ -706,31 +875,42 @@ class MessageService:
             existing = set(
                 uow.session.scalars(select(HubEnvelopeRow.message_id).where(HubEnvelopeRow.message_id.in_(ids)))
             )
+            envelope_rows: list[dict[str, Any]] = []
+            delivery_rows: list[dict[str, Any]] = []
             for index, header, envelope in checked:
                 if header.id in existing or header.id in stored:
                     results[index]["duplicate"] = True
                     continue
-                uow.session.add(
-                    HubEnvelopeRow(
-                        message_id=header.id,
-                        sender=header.sender,
-                        conversation_id=header.conversation_id,
-                        envelope=orjson.dumps(envelope).decode(),
-                        received_at=now,
-                        expires=header.expires,
-                    )
+                envelope_rows.append(
+                    {
+                        "message_id": header.id,
+                        "sender": header.sender,
+                        "conversation_id": header.conversation_id,
+                        "envelope": orjson.dumps(envelope).decode(),
+                        "received_at": now,
+                        "expires": header.expires,
+                    }
                 )
-                for recipient in header.recipients:
-                    uow.session.add(
-                        HubDeliveryRow(
-                            message_id=header.id,
-                            recipient=recipient,
-                            status="queued",
-                            next_attempt_at=now,
-                            updated_at=now,
-                        )
-                    )
+                delivery_rows.extend(
+                    {
+                        "message_id": header.id,
+                        "recipient": recipient,
+                        "status": "queued",
+                        "reason": None,
+                        "attempts": 0,
+                        "next_attempt_at": now,
+                        "updated_at": now,
+                        "receipt": None,
+                        "reported_at": None,
+                        "sent_at": None,
+                    }
+                    for recipient in header.recipients
+                )
                 stored.append(header.id)
+            if envelope_rows:  # Core inserts of the whole batch: no per-object bookkeeping
+                connection = uow.session.connection()
+                connection.execute(insert(_table(HubEnvelopeRow)), envelope_rows)
+                connection.execute(insert(_table(HubDeliveryRow)), delivery_rows)
             refused = [item for item in results if "error" in item]
             if stored:
                 details: dict[str, Any] = {"messages": stored, "sender": caller}
@@ -754,6 +934,7 @@ class MessageService:
         time, and report outcomes to senders. Returns how many were delivered."""
         if not self._network.is_hub:
             return 0
+        self._pace("delivery")
         now = dt.datetime.now(dt.UTC)
         queued = HubDeliveryRow.status == "queued"
         with self._uow(read_only=True) as uow:
@@ -810,8 +991,18 @@ class MessageService:
                 wire_ids = [f"{message_id}-{attempts}" for message_id, attempts, _, _ in batch]
                 outcomes = self._push(recipient, [envelope for _, _, envelope, _ in batch], wire_ids)
                 delivered += self._record_pushes(recipient, batch, outcomes)
-        self.report_once()
+        self._reports().wake()
         return delivered
+
+    def _reports(self) -> PeriodicTask:
+        """The hub's reporting to senders, in a thread of its own: a sender slow to answer
+        (it is busy taking its users' messages) holds up no delivery, and the reports of many
+        delivery rounds go in one request."""
+        with self._reporter_lock:
+            if self._reporter is None:
+                self._reporter = PeriodicTask("message-reports", self.report_once, REPORT_SECONDS)
+                self._reporter.start()
+            return self._reporter
 
     def _record_pushes(
         self, recipient: str, batch: list[tuple[str, int, str, str]], outcomes: list[tuple[str, str]]
@@ -822,8 +1013,22 @@ class MessageService:
         refused: list[dict[str, str]] = []
         blocked: set[str] = set()  # conversations stalled for this recipient by a retry
         with self._uow() as uow:
+            # Locked (PostgreSQL; SQLite's writer holds the database): the intake may record the
+            # receipts of these very entries meanwhile, and a "sent" written over a "delivered"
+            # would put the delivered entry's report off by RESEND_AFTER.
+            rows = {
+                row.message_id: row
+                for row in uow.session.scalars(
+                    select(HubDeliveryRow)
+                    .where(
+                        HubDeliveryRow.recipient == recipient,
+                        HubDeliveryRow.message_id.in_([message_id for message_id, *_ in batch]),
+                    )
+                    .with_for_update()
+                )
+            }
             for (message_id, attempts, _, conversation), (outcome, detail) in zip(batch, outcomes, strict=True):
-                row = uow.session.get(HubDeliveryRow, (message_id, recipient))
+                row = rows.get(message_id)
                 if row is None or row.status != "queued":
                     continue
                 row.updated_at = now
@@ -836,9 +1041,11 @@ class MessageService:
                     row.reason = f"in {recipient}'s JetStream stream since {now.isoformat()}, waiting for its receipt"
                 elif outcome == "delivered" and conversation not in blocked:
                     row.status, row.receipt, row.reason = "delivered", detail, None
+                    row.next_attempt_at = now  # to be reported from now on
                     delivered.append(message_id)
                 elif outcome == "refused":
                     row.status, row.reason = "refused", detail[:2000]
+                    row.next_attempt_at = now
                     refused.append({"message": message_id, "reason": detail[:500]})
                 else:
                     blocked.add(conversation)
@@ -909,11 +1116,11 @@ class MessageService:
             "refused": AuditTag.ENVELOPE_REFUSED,
         }[status]
         with self._uow() as uow:
-            row = uow.session.get(HubDeliveryRow, (message_id, recipient))
+            row = uow.session.get(HubDeliveryRow, (message_id, recipient), with_for_update=True)
             if row is None or row.status != "queued":
                 return
             row.status, row.reason, row.receipt = status, reason, receipt
-            row.updated_at = dt.datetime.now(dt.UTC)
+            row.updated_at = row.next_attempt_at = dt.datetime.now(dt.UTC)
             details = {"message": message_id, "recipient": recipient, "reason": reason}
             self._audit.add(uow, [EventDraft(tag, Actor(kind="node", name=self._network.node_name), details=details)])
             uow.commit()
@@ -922,7 +1129,13 @@ class MessageService:
         """Tell senders what became of their messages (delivered, expired, refused), one
         batch per sender. A sender out of reach is tried again with back-off (kept in
         memory: a restarted hub tries at once), and holds up no other sender's reports."""
-        unreported = (HubDeliveryRow.status != "queued") & HubDeliveryRow.reported_at.is_(None)
+        # Outcomes not yet reported: each has its report due since it was reached (next_attempt_at),
+        # and leaves that index range once reported.
+        unreported = (
+            HubDeliveryRow.status.in_(FINISHED)
+            & (HubDeliveryRow.next_attempt_at <= dt.datetime.now(dt.UTC))
+            & HubDeliveryRow.reported_at.is_(None)
+        )
         moment = time.monotonic()
         with self._uow(read_only=True) as uow:
             senders = uow.session.scalars(
@@ -961,11 +1174,13 @@ class MessageService:
                 continue
             self._report_retry.pop(sender, None)
             with self._uow() as uow:
-                now = dt.datetime.now(dt.UTC)
-                for report in reports:
-                    row = uow.session.get(HubDeliveryRow, (report.message_id, report.recipient))
-                    if row is not None:
-                        row.reported_at = now
+                deliveries = _table(HubDeliveryRow)
+                uow.session.connection().execute(
+                    update(deliveries)
+                    .where(deliveries.c.message_id == bindparam("key"), deliveries.c.recipient == bindparam("node"))
+                    .values(reported_at=dt.datetime.now(dt.UTC), next_attempt_at=NO_NEXT_ATTEMPT),
+                    [{"key": report.message_id, "node": report.recipient} for report in reports],
+                )
                 uow.commit()
             reported += len(reports)
         return reported
@@ -1050,31 +1265,30 @@ class MessageService:
                 uow.session.scalars(select(MessageRow.id).where(MessageRow.id.in_(ids), MessageRow.box == "inbox"))
             )
             new: list[str] = []
+            rows: list[dict[str, Any]] = []
+            with_attachments: list[tuple[RoutingHeader, list[SealedAttachment]]] = []
             for header, subject, text, author, records, attachments in opened:
                 if header.id in known or header.id in new:
                     continue
-                uow.session.add(
-                    MessageRow(
-                        id=header.id,
+                if attachments:
+                    with_attachments.append((header, attachments))
+                rows.append(
+                    _message_values(
+                        header,
                         box="inbox",
-                        sender=header.sender,
-                        recipients=list(header.recipients),
-                        conversation_id=header.conversation_id,
-                        in_reply_to=header.in_reply_to,
-                        case_ref=header.case_ref,
-                        handling=header.handling.value,
-                        created=header.created,
-                        expires=header.expires,
                         subject=subject[:300],
                         body=text,
                         author=author,
-                        received_at=now,
                         records=records,
+                        received_at=now,
                     )
                 )
-                if attachments and self._attachments is not None:
-                    self._attachments.receive(uow.session, header, attachments, now)
                 new.append(header.id)
+            if rows:
+                uow.session.connection().execute(insert(_table(MessageRow)), rows)
+            for header, attachments in with_attachments:
+                if self._attachments is not None:
+                    self._attachments.receive(uow.session, header, attachments, now)
             if new:
                 event = EventDraft(
                     AuditTag.MESSAGE_RECEIVED, Actor(kind="node", name=caller), details={"messages": new}
@@ -1140,11 +1354,20 @@ class MessageService:
             services = set(
                 uow.session.scalars(select(MessageRow.id).where(MessageRow.id.in_(ids), MessageRow.box == SYSTEM_BOX))
             )
+            # The batch's rows in one query, each moved forward in memory; the flush writes the changed ones.
+            rows = {
+                (row.message_id, row.recipient): row
+                for row in uow.session.scalars(
+                    select(MessageRecipientRow).where(MessageRecipientRow.message_id.in_(ids))
+                )
+            }
             for report in reports:
-                if self._set_status(uow.session, report.message_id, report.recipient, report.status, report.reason):
+                row = rows.get((report.message_id, report.recipient))
+                if row is None:
+                    continue
+                if _move_forward(row, report.status, report.reason):
                     changed.append(report)
-                row = uow.session.get(MessageRecipientRow, (report.message_id, report.recipient))
-                if row is not None and report.receipt:
+                if report.receipt:
                     row.receipt = report.receipt
             uow.commit()
         if self.events is not None:
@@ -1422,11 +1645,5 @@ class MessageService:
         for row in session.scalars(query).all():
             if only_from is not None and row.status != only_from:
                 continue
-            if STATUS_RANK.get(status, 0) < STATUS_RANK.get(row.status, 0) or (row.status, row.reason) == (
-                status,
-                reason,
-            ):
-                continue
-            row.status, row.reason, row.updated_at = status, reason, dt.datetime.now(dt.UTC)
-            changed = True
+            changed = _move_forward(row, status, reason) or changed
         return changed
