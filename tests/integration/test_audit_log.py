@@ -72,12 +72,12 @@ def test_concurrent_readers_share_a_commit_and_keep_their_own_request(node: Node
         finally:
             current_request.reset(token)
 
-    with node.audit._committing:  # someone else is committing: the callers queue
+    with node.audit._group._committing:  # someone else is committing: the callers queue
         threads = [threading.Thread(target=read, args=(index,)) for index in range(5)]
         for thread in threads:
             thread.start()
         deadline = time.monotonic() + 10
-        while len(node.audit._waiting) < 5 and time.monotonic() < deadline:
+        while len(node.audit._group._waiting) < 5 and time.monotonic() < deadline:
             time.sleep(0.01)
     for thread in threads:
         thread.join()
@@ -103,12 +103,12 @@ def test_one_callers_bad_event_does_not_fail_the_others_in_its_group(node: Node)
         except TypeError as error:
             outcomes[index] = error
 
-    with node.audit._committing:
+    with node.audit._group._committing:
         threads = [threading.Thread(target=read, args=(index,)) for index in range(4)]
         for thread in threads:
             thread.start()
         deadline = time.monotonic() + 10
-        while len(node.audit._waiting) < 4 and time.monotonic() < deadline:
+        while len(node.audit._group._waiting) < 4 and time.monotonic() < deadline:
             time.sleep(0.01)
     for thread in threads:
         thread.join()

@@ -28,6 +28,7 @@ from polex.domain.audit import Actor, AuditEvent, AuditTag, Decision, canonical_
 from polex.domain.base import new_id
 from polex.domain.roles import Permission
 from polex.errors import BadRequest, FieldError, NotFound
+from polex.storage.group_commit import GroupCommit
 from polex.storage.tables import AuditCheckpointRow
 from polex.storage.unit_of_work import UnitOfWork, UnitOfWorkFactory
 
@@ -72,17 +73,6 @@ class SignedCheckpoint:
     note: str
 
 
-@dataclass
-class _Waiting:
-    """Events a caller of ``record`` waits to see committed, in someone's group commit."""
-
-    drafts: Sequence[EventDraft]
-    request: RequestInfo
-    first: int = -1
-    error: BaseException | None = None
-    done: bool = False
-
-
 class VerificationFailed(Exception):
     """The stored log is not what its events and checkpoints say; names the first bad entry."""
 
@@ -105,9 +95,8 @@ class AuditTrail:
         self._integrating = threading.Lock()
         self._node_cache: dict[tuple[int, int], bytes] = {}
         self._integrated_size = 0  # only grows; spares a query per proof
-        self._waiting: list[_Waiting] = []
-        self._waiting_lock = threading.Lock()
-        self._committing = threading.Lock()
+        # record() and record_requests(): concurrent callers' events share transactions.
+        self._group: GroupCommit[tuple[RequestInfo, Sequence[EventDraft]], int] = GroupCommit(uow, self._append)
 
     # -- appending -----------------------------------------------------------------------
 
@@ -186,29 +175,25 @@ class AuditTrail:
         records.extend((record_id, seq) for record_id in sorted(set(record_ids)))
         terms.extend((term_hash, seq) for term_hash in hashes)
 
+    def add_requests(self, uow: UnitOfWork, requests: Sequence[tuple[RequestInfo, Sequence[EventDraft]]]) -> list[int]:
+        """Several requests' events in the caller's transaction (call it last, just before
+        commit), each under its own request's id, purpose and case; for a caller that commits
+        many requests' writes together. Returns the sequence number of each one's first."""
+        return self._append(uow, requests)
+
     def record(self, drafts: Sequence[EventDraft]) -> int:
         """Append events in a transaction of their own, durable when this returns; returns
         the sequence number of the first.
 
-        Concurrent callers share transactions (group commit): each queues its events, and
-        whoever holds the writer's turn commits everything queued so far in one transaction,
-        while the next callers queue up behind it. Under load a transaction carries the
-        events of many requests, instead of each request waiting for the store's write lock
-        in turn; a lone caller commits its own at once, as before.
+        Concurrent callers share transactions (``polex.storage.group_commit``): each queues
+        its events, and whoever holds the writer's turn commits everything queued so far in
+        one transaction, while the next callers queue up behind it. Under load a transaction
+        carries the events of many requests, instead of each request waiting for the store's
+        write lock in turn; a lone caller commits its own at once.
         """
         if not drafts:
             return -1
-        waiting = _Waiting(list(drafts), current_request.get())
-        with self._waiting_lock:
-            self._waiting.append(waiting)
-        with self._committing:
-            if not waiting.done:
-                with self._waiting_lock:
-                    group, self._waiting = self._waiting, []
-                self._commit_group(group)
-        if waiting.error is not None:
-            raise waiting.error
-        return waiting.first
+        return self._group.submit((current_request.get(), list(drafts)))
 
     def record_requests(
         self, requests: Sequence[tuple[RequestInfo, Sequence[EventDraft]]]
@@ -218,36 +203,8 @@ class AuditTrail:
         (the border checks gather on the event loop while the previous group commits). Each
         request's outcome in order: the sequence number of its first event, or the error
         that kept its events out (one request's bad events never fail the others')."""
-        group = [_Waiting(list(drafts), request) for request, drafts in requests if drafts]
-        if group:
-            with self._committing:
-                self._commit_group(group)
-        outcomes = iter(group)
-        results: list[int | BaseException] = []
-        for _, drafts in requests:
-            if not drafts:
-                results.append(-1)
-                continue
-            waiting = next(outcomes)
-            results.append(waiting.error if waiting.error is not None else waiting.first)
-        return results
-
-    def _commit_group(self, group: list[_Waiting]) -> None:
-        try:
-            with self._uow() as uow:
-                firsts = self._append(uow, [(waiting.request, waiting.drafts) for waiting in group])
-                uow.commit()
-        except Exception as error:
-            if len(group) == 1:
-                group[0].error, group[0].done = error, True
-                return
-            # One caller's events must not fail the others': each commits alone, keeping its
-            # own error if it has one.
-            for waiting in group:
-                self._commit_group([waiting])
-            return
-        for waiting, first in zip(group, firsts, strict=True):
-            waiting.first, waiting.done = first, True
+        outcomes = iter(self._group.submit_group([(request, drafts) for request, drafts in requests if drafts]))
+        return [next(outcomes) if drafts else -1 for _, drafts in requests]
 
     # -- integrating and checkpointing ----------------------------------------------------
 

@@ -44,6 +44,7 @@ from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from polex.audit.background import PeriodicTask
+from polex.audit.context import current_request
 from polex.audit.service import AuditTrail, EventDraft, actor_of
 from polex.auth.principal import Principal
 from polex.bus.nats import StreamMissing
@@ -56,7 +57,6 @@ from polex.domain.roles import Permission
 from polex.errors import BadRequest, FieldError, Forbidden, NotFound, ServiceUnavailable
 from polex.events import EventHub
 from polex.message.attachments import AttachmentService, parse_sealed
-from polex.message.group_commit import GroupCommit
 from polex.message.jetstream import Inbound, JetStreamLink
 from polex.message.schemas import (
     DEFAULT_EXPIRY,
@@ -72,6 +72,7 @@ from polex.message.schemas import (
     forwarded_records,
 )
 from polex.network.view import NetworkUnavailable, NetworkView
+from polex.storage.group_commit import GroupCommit
 from polex.storage.tables import (
     Base,
     HubDeliveryRow,
@@ -291,7 +292,7 @@ class MessageService:
         self._audit = audit
         self._network = network
         # Users' sends share transactions under load (group commit, see _write_sent).
-        self._sending: GroupCommit[_Outgoing] = GroupCommit(uow, self._write_sent)
+        self._sending: GroupCommit[_Outgoing, None] = GroupCommit(uow, self._write_sent)
         # Files sent with messages (None: this node takes none); an outgoing message's
         # envelope leaves once its attachments are at the hub: wake the relay then.
         self._attachments = attachments
@@ -477,7 +478,7 @@ class MessageService:
         self.on_outbox()
         return MessageAccepted(id=header.id, conversation_id=conversation_id, recipients=recipients)
 
-    def _write_sent(self, uow: UnitOfWork, sends: Sequence[_Outgoing]) -> None:
+    def _write_sent(self, uow: UnitOfWork, sends: Sequence[_Outgoing]) -> list[None]:
         """Sent messages, their per-recipient statuses, outbox rows and audit events, in one
         transaction: each message and its event commit together, or neither does. Core
         inserts of many rows at once (the ORM's per-object bookkeeping would cost more than
@@ -489,8 +490,10 @@ class MessageService:
         for send in sends:
             if send.attach is not None:
                 send.attach(uow.session)
-        for send in sends:
-            send.context.run(self._audit.add, uow, [send.event])
+        # One append for the group (one reservation of sequence numbers), each event under
+        # its own request's id, purpose and case.
+        self._audit.add_requests(uow, [(send.context.run(current_request.get), [send.event]) for send in sends])
+        return [None] * len(sends)
 
     def _conversation_of(self, message_id: str | None) -> str | None:
         if message_id is None:

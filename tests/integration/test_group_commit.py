@@ -1,4 +1,4 @@
-"""Group commit (polex.message.group_commit) on a real database: concurrent callers share
+"""Group commit (polex.storage.group_commit) on a real database: concurrent callers share
 transactions, each returns only once its rows are committed, and one caller's bad rows fail
 that caller alone."""
 
@@ -14,7 +14,7 @@ from sqlalchemy import insert, select
 
 from polex.bootstrap import Node
 from polex.domain.base import new_id
-from polex.message.group_commit import GroupCommit
+from polex.storage.group_commit import GroupCommit
 from polex.storage.tables import OutboxRow
 from polex.storage.unit_of_work import UnitOfWork
 
@@ -33,16 +33,17 @@ def test_concurrent_callers_share_transactions_and_return_once_committed(node: N
     groups: list[int] = []
     gate = threading.Event()
 
-    def write(uow: UnitOfWork, items: Sequence[str]) -> None:
+    def write(uow: UnitOfWork, items: Sequence[str]) -> list[str]:
         gate.wait(5)  # the first group holds the writer's turn while the others queue up
         groups.append(len(items))
         uow.session.execute(insert(OutboxRow), [outbox_row(item) for item in items])
+        return [f"stored {item}" for item in items]
 
-    committer: GroupCommit[str] = GroupCommit(node.uow, write)
+    committer: GroupCommit[str, str] = GroupCommit(node.uow, write)
     ids = [new_id() for _ in range(24)]
 
     def submit(message_id: str) -> bool:
-        committer.submit(message_id)
+        assert committer.submit(message_id) == f"stored {message_id}"  # its own result
         return message_id in stored(node, [message_id])  # committed when submit returns
 
     with ThreadPoolExecutor(max_workers=8) as pool:
@@ -61,11 +62,12 @@ def test_a_bad_item_fails_its_own_caller_only(node: Node) -> None:
         uow.commit()
     gate = threading.Event()
 
-    def write(uow: UnitOfWork, items: Sequence[str]) -> None:
+    def write(uow: UnitOfWork, items: Sequence[str]) -> list[None]:
         gate.wait(5)
         uow.session.execute(insert(OutboxRow), [outbox_row(item) for item in items])
+        return [None] * len(items)
 
-    committer: GroupCommit[str] = GroupCommit(node.uow, write)
+    committer: GroupCommit[str, None] = GroupCommit(node.uow, write)
     good = [new_id() for _ in range(6)]
     with ThreadPoolExecutor(max_workers=8) as pool:
         futures = {
@@ -77,3 +79,25 @@ def test_a_bad_item_fails_its_own_caller_only(node: Node) -> None:
         for message_id in good:
             futures[message_id].result(timeout=30)
     assert stored(node, good) == set(good)
+
+
+def test_a_gathered_group_commits_together_with_each_items_outcome(node: Node) -> None:
+    taken = new_id()
+    with node.uow() as uow:
+        uow.session.execute(insert(OutboxRow), [outbox_row(taken)])
+        uow.commit()
+    transactions: list[list[str]] = []
+
+    def write(uow: UnitOfWork, items: Sequence[str]) -> list[int]:
+        transactions.append(list(items))
+        uow.session.execute(insert(OutboxRow), [outbox_row(item) for item in items])
+        return [len(item) for item in items]
+
+    committer: GroupCommit[str, int] = GroupCommit(node.uow, write)
+    good = [new_id() for _ in range(3)]
+    outcomes = committer.submit_group([good[0], taken, good[1], good[2]])
+    assert [outcomes[0], outcomes[2], outcomes[3]] == [36, 36, 36]
+    assert isinstance(outcomes[1], Exception)
+    assert stored(node, good) == set(good)
+    assert transactions[0] == [good[0], taken, good[1], good[2]]  # tried together first, then one by one
+    assert committer.submit_group([]) == []
