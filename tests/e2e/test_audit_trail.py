@@ -116,6 +116,12 @@ def test_each_call_leaves_exactly_its_events(live: LiveServer, actors: dict[str,
     assert response.status_code == 204
     assert summary(events) == [("record:person:deleted", "allowed")]
 
+    exports = {"kind": "person", "format": "ftm", "agency_id": live.make_agency()}
+    response, events = events_of(live, lambda: operator.get("/api/v1/exports", params=exports, headers=declared))
+    assert response.status_code == 200
+    assert summary(events) == [("record:person:exported", "allowed")]
+    assert (events[0].details["format"], events[0].details["last"], events[0].result_count) == ("ftm", True, 0)
+
     for path in ("/healthz", "/api/v1/auth/me", "/api/v1/node"):
         response, events = events_of(live, lambda path=path: operator.get(path))
         assert response.status_code == 200
