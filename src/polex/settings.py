@@ -104,7 +104,7 @@ class Settings(BaseSettings):
     witness_peers: list[PeerLog] = Field(default_factory=list, description="Audit logs of other nodes to witness")
     witness_seconds: float = Field(default=30.0, gt=0, description="How often the peers' logs are witnessed")
     misuse_rules: MisuseRules = Field(default_factory=MisuseRules, description="Thresholds of the misuse rules")
-    misuse_seconds: float = Field(default=10.0, gt=0, description="How often new audit entries are checked for misuse")
+    misuse_seconds: float = Field(default=2.0, gt=0, description="How often new audit entries are checked for misuse")
     retention_seconds: float = Field(
         default=3600.0, gt=0, description="How often retention deadlines are checked (reviews asked, records purged)"
     )

@@ -30,17 +30,41 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import OrderedDict, deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from fnmatch import fnmatchcase
-from typing import Literal
+from typing import Literal, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from polex.domain.audit import Actor, AuditEvent, Decision
+from polex.domain.audit import Actor, AuditTag, Decision
 from polex.domain.base import SchemaModel
+
+
+class ObservedEvent(Protocol):
+    """What the rules read of an audit event: an ``AuditEvent``, or a lighter reading of a
+    stored entry (the monitor reads thousands a round, and needs no validation of entries
+    the log itself wrote)."""
+
+    @property
+    def seq(self) -> int: ...
+    @property
+    def at(self) -> dt.datetime: ...
+    @property
+    def tag(self) -> AuditTag: ...
+    @property
+    def decision(self) -> Decision: ...
+    @property
+    def actor(self) -> Actor: ...
+    @property
+    def purpose(self) -> str | None: ...
+    @property
+    def record_ids(self) -> Sequence[str]: ...
+    @property
+    def case_reference(self) -> str | None: ...
+
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _MICROSECOND = dt.timedelta(microseconds=1)
@@ -514,7 +538,7 @@ class MisuseDetector:
 
     # -- feeding ---------------------------------------------------------------------------
 
-    def observe(self, event: AuditEvent) -> list[MisuseAlert]:
+    def observe(self, event: ObservedEvent) -> list[MisuseAlert]:
         """Take the next event of the trail; returns the alerts it triggers."""
         if event.seq <= self._last_seq:
             return []
@@ -555,7 +579,7 @@ class MisuseDetector:
                 self._count(alerts, MisuseRule.PASSWORD_SPRAYING, "node", now, event, (folded,))
         return alerts
 
-    def scan(self, events: Iterable[AuditEvent]) -> list[MisuseAlert]:
+    def scan(self, events: Iterable[ObservedEvent]) -> list[MisuseAlert]:
         """Observe a batch of events in order; returns all the alerts they trigger."""
         return [alert for event in events for alert in self.observe(event)]
 
@@ -598,7 +622,7 @@ class MisuseDetector:
             zone = self._zones[name] = ZoneInfo(name)
         return zone
 
-    def _off_hours(self, event: AuditEvent) -> dt.datetime | None:
+    def _off_hours(self, event: ObservedEvent) -> dt.datetime | None:
         """The event's local time if it falls outside its actor's working hours and the
         actor is not exempt; None otherwise."""
         rules = self.rules
@@ -624,7 +648,7 @@ class MisuseDetector:
         rule: MisuseRule,
         key: str,
         now: int,
-        event: AuditEvent,
+        event: ObservedEvent,
         items: tuple[str, ...] = (),
         flagged: bool = False,
     ) -> None:
@@ -654,7 +678,7 @@ class MisuseDetector:
             )
         )
 
-    def _explain(self, window: _Window, track: _Track, event: AuditEvent, count: float, reminder: bool) -> str:
+    def _explain(self, window: _Window, track: _Track, event: ObservedEvent, count: float, reminder: bool) -> str:
         who = _who(event.actor)
         within = f"within {_duration(window.span)}"
         limit = window.limit
