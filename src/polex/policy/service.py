@@ -88,6 +88,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PURPOSE_HEADER = "X-Polex-Purpose"
+# A policy set this many times its cache age is not served while a fresher one loads: the
+# caller loads it (the background loads are failing, or the store is slow).
+STALE_LIMIT = 5
 CASE_HEADER = "X-Polex-Case"
 
 
@@ -148,6 +151,9 @@ class PolicyService:
         # The policy set, and why each suspended subject is: (subject kind, id) to the words
         # its refusals give.
         self._cached: tuple[float, PolicySet, Mapping[tuple[str, str], str]] | None = None
+        self._generation = 0  # bumped by invalidate: a load begun before must not be kept
+        self._refresh_lock = threading.Lock()
+        self._refreshing = False
         # At the hub: how suspensions of national nodes' agencies and users reach those
         # nodes (set by bootstrap once the network is wired; None: not copied).
         self.network: ServiceNetwork | None = None
@@ -158,19 +164,63 @@ class PolicyService:
         return self._current()[0]
 
     def _current(self) -> tuple[PolicySet, Mapping[tuple[str, str], str]]:
+        """The policy set, at most ``cache_seconds`` old, or a little older while a fresher
+        one loads in the background.
+
+        Every request asks for it (the border checks' lean path on the event loop among
+        them), so a caller never waits for the store when a copy is at hand: a copy past its
+        age is returned as it is, and one thread loads the next. Only a copy far past its age
+        (the background loads failing) or none at all (start, ``invalidate``) is loaded by
+        the caller itself."""
         cached = self._cached
-        if cached is not None and time.monotonic() - cached[0] < self._cache_seconds:
-            return cached[1], cached[2]
+        if cached is not None:
+            age = time.monotonic() - cached[0]
+            if age < self._cache_seconds:
+                return cached[1], cached[2]
+            if age < self._cache_seconds * STALE_LIMIT:
+                self._refresh_in_background()
+                return cached[1], cached[2]
         with self._lock:
+            cached = self._cached
+            if cached is not None and time.monotonic() - cached[0] < self._cache_seconds:
+                return cached[1], cached[2]  # loaded by another caller meanwhile
+            generation = self._generation
             loaded, reasons = self._load()
-            self._cached = (time.monotonic(), loaded, reasons)
+            self._keep(generation, loaded, reasons)
             return loaded, reasons
+
+    def _refresh_in_background(self) -> None:
+        with self._refresh_lock:
+            if self._refreshing:
+                return
+            self._refreshing = True
+        threading.Thread(target=self._refresh, name="policy-refresh", daemon=True).start()
+
+    def _refresh(self) -> None:
+        try:
+            generation = self._generation
+            loaded, reasons = self._load()
+            self._keep(generation, loaded, reasons)
+        except Exception:  # the copy in hand stays; the next caller past its age tries again
+            log.exception("reloading the policy set failed")
+        finally:
+            with self._refresh_lock:
+                self._refreshing = False
+
+    def _keep(self, generation: int, loaded: PolicySet, reasons: Mapping[tuple[str, str], str]) -> None:
+        """Keep a loaded set, unless it was invalidated while it loaded (it may predate the
+        change that invalidated it)."""
+        with self._refresh_lock:
+            if generation == self._generation:
+                self._cached = (time.monotonic(), loaded, reasons)
 
     def snapshot(self, now: dt.datetime | None = None) -> PolicySnapshot:
         return self.current().snapshot(now or dt.datetime.now(dt.UTC))
 
     def invalidate(self) -> None:
-        self._cached = None
+        with self._refresh_lock:
+            self._generation += 1
+            self._cached = None
 
     def _load(self) -> tuple[PolicySet, Mapping[tuple[str, str], str]]:
         with self._uow(read_only=True) as uow:
