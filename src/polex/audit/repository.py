@@ -7,7 +7,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Connection, Row, Table, insert, select, update
+from sqlalchemy import Connection, Row, Table, insert, select
 from sqlalchemy.orm import Session
 from sqlalchemy.types import TypeEngine
 
@@ -22,6 +22,11 @@ from polex.storage.tables import (
     Base,
 )
 
+# UPDATE ... RETURNING (SQLite 3.35+, PostgreSQL) in each driver's parameter style.
+_RESERVE = {
+    "sqlite": "UPDATE audit_state SET size = size + ? WHERE id = 1 RETURNING size",
+    "postgresql": "UPDATE audit_state SET size = size + %s WHERE id = 1 RETURNING size",
+}
 EVENT_COLUMNS = ("seq", "id", "tag", "actor_id", "agency_id", "country", "decision", "request_id", "entry", "leaf_hash")
 
 
@@ -29,19 +34,24 @@ def bulk_insert(connection: Connection, table: str, columns: Sequence[str], rows
     """Insert rows as fast as the driver can: COPY on PostgreSQL, executemany on SQLite.
 
     This runs for every access (the audit trail), where SQLAlchemy's per-row parameter
-    handling would cost as much as the insert itself. ``table`` and ``columns`` are fixed
-    names from this module, never input; values are always bound."""
+    handling, and even its per-statement execution context, would cost as much as the insert
+    itself; the rows go straight to the driver's cursor, inside the connection's transaction.
+    ``table`` and ``columns`` are fixed names from this module, never input; values are
+    always bound."""
     if not rows:
         return
     names = ", ".join(f'"{name}"' for name in columns)
-    if connection.dialect.name == "postgresql":
-        cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-        with cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
-        return
-    marks = ", ".join(["?"] * len(columns))
-    connection.exec_driver_sql(f"INSERT INTO {table} ({names}) VALUES ({marks})", list(rows))  # noqa: S608
+    cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        if connection.dialect.name == "postgresql":
+            with cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            return
+        marks = ", ".join(["?"] * len(columns))
+        cursor.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks})", rows)  # noqa: S608
+    finally:
+        cursor.close()
 
 
 def bind_value(connection: Connection, column_type: TypeEngine[Any], value: object) -> object:
@@ -77,11 +87,15 @@ class AuditRepository:
     def reserve(self, count: int) -> int:
         """Take ``count`` sequence numbers; returns the first. Holds the state row's lock
         until the caller's transaction ends, which orders sequence numbers by commit."""
-        # A Core statement on the session's connection: the ORM's bulk update would also look
-        # for loaded state rows to synchronise, a cost paid on every append.
-        table = _table(AuditStateRow)
-        statement = update(table).where(table.c.id == 1).values(size=table.c.size + count).returning(table.c.size)
-        new_size = self._session.connection().execute(statement).scalar_one()
+        # Fixed SQL on the driver's cursor: every audited access runs this, and building,
+        # caching and executing a Core statement cost several times the update itself.
+        connection = self._session.connection()
+        cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute(_RESERVE[connection.dialect.name], (count,))
+            (new_size,) = cursor.fetchone()  # type: ignore[misc]  # the state row always exists
+        finally:
+            cursor.close()
         return int(new_size) - count
 
     def insert_events(
