@@ -56,6 +56,7 @@ from polex.record.spec import RecordFeature
 from polex.replica.push import ReplicaPush
 from polex.replica.service import ReplicaCollector, ReplicaFeed, ReplicaSync
 from polex.screening import hit_exchange
+from polex.screening.follower import IndexFollower
 from polex.screening.jobs import ScreeningJobs
 from polex.screening.online import OnlineFind
 from polex.screening.service import ScreeningService
@@ -104,6 +105,8 @@ class Node:
     bus: Bus
     replica_push: ReplicaPush | None  # the hub pushes changes to the replicas as they happen
     correlations: CorrelationService  # cross-border correlation alerts on person records
+    # Brings into this process's screening indexes the records other processes of the node change.
+    index_follower: IndexFollower
     metrics: CollectorRegistry = field(default_factory=CollectorRegistry)
     # Accesses to other countries' records reported to their nodes, and the reports this one keeps.
     access_reports: AccessReports | None = None
@@ -235,6 +238,10 @@ def _wire(settings: Settings, *, migrate: bool, engine: Engine | None) -> Node:
     for kind in ("person", "notice"):
         records[kind].change_listeners.append(correlations)
     retention.purge_listeners.append(correlations)
+    # Placed before the index loads (and the watch list, later): a change another process
+    # commits meanwhile is then replayed, harmlessly if the load saw it, rather than lost.
+    index_follower = IndexFollower(uow, screening.index, screening.watchlist)
+    index_follower.start_at_log_end()
     screening.load_index()
     # Not the person watch list: seconds of CPU (the matcher's name data), so a serving node
     # loads it in the background behind /readyz (polex.api.system) and other callers on
@@ -327,6 +334,7 @@ def _wire(settings: Settings, *, migrate: bool, engine: Engine | None) -> Node:
         replica_push=replica_push,
         access_reports=access_reports,
         correlations=correlations,
+        index_follower=index_follower,
         wal_checkpointer=_wal_checkpointer(engine),
     )
 

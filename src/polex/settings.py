@@ -83,6 +83,12 @@ class Settings(BaseSettings):
         default=None, description="The CA that client certificates must chain to; the network CA when unset"
     )
     relay_seconds: float = Field(default=0.5, gt=0, description="How often outgoing envelopes are relayed")
+    index_follow_seconds: float = Field(
+        default=0.5,
+        gt=0,
+        description="How often a process takes into its in-memory screening indexes the records that other "
+        "processes of the node (over the same database) changed: about how long its checks may miss them",
+    )
     replica_seconds: float = Field(
         default=10.0, gt=0, description="How often a national node pulls the hub's changes into its replica"
     )

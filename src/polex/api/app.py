@@ -49,6 +49,8 @@ def create_app(node: Node) -> FastAPI:
         ]
         node.messages.on_outbox = relay.wake
         tasks.append(screenings := PeriodicTask("screenings", node.screenings.run_pending, 5.0))
+        # The records other processes of this node change, into this one's screening indexes.
+        tasks.append(PeriodicTask("index-follower", node.index_follower.run_once, settings.index_follow_seconds))
         if node.replica is not None:
             tasks.append(PeriodicTask("replica-sync", node.replica.sync_once, settings.replica_seconds))
         if node.replica_push is not None:

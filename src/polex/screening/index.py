@@ -243,6 +243,19 @@ class FingerprintIndex:
                     found[index] = True
         return found
 
+    def counts(self, keys: Sequence[str]) -> list[int]:
+        """How many copies of each key the index holds, by fingerprint (a collision counts
+        too). Below zero when it was told of more removals than it held copies, until the
+        next merge drops the excess (polex.screening.follower brings such keys back)."""
+        queries = np.fromiter((hash(key) for key in keys), dtype=np.int64, count=len(keys))
+        with self._lock:
+            base, added, removed = self._base, self._added, self._removed
+            on_base = np.searchsorted(base, queries, side="right") - np.searchsorted(base, queries, side="left")
+            return [
+                int(copies) + added.get(fp, 0) - removed.get(fp, 0)
+                for fp, copies in zip(queries.tolist(), on_base.tolist(), strict=True)
+            ]
+
     def __contains__(self, key: str) -> bool:
         return bool(self.contains_many([key])[0])
 

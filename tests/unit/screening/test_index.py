@@ -45,6 +45,7 @@ def test_it_answers_as_a_multiset_would(initial: list[str], steps: list[tuple[st
         assert [bool(index.contains_many([key])[0]) for key in KEYS] == found.tolist()
         assert index.contains_many_nowait(KEYS[:3]).tolist() == found.tolist()[:3]  # type: ignore[union-attr]
         assert len(index) == sum(model.values())
+        assert index.counts(KEYS) == [model[key] for key in KEYS]
 
 
 def test_pending_changes_are_merged_into_the_array_past_a_threshold(monkeypatch: pytest.MonkeyPatch) -> None:
