@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import Connection, insert, select
 
 from polex.bootstrap import Node
 from polex.domain.base import new_id
@@ -39,7 +39,7 @@ def test_concurrent_callers_share_transactions_and_return_once_committed(node: N
         uow.session.execute(insert(OutboxRow), [outbox_row(item) for item in items])
         return [f"stored {item}" for item in items]
 
-    committer: GroupCommit[str, str] = GroupCommit(node.uow, write)
+    committer: GroupCommit[str, str, UnitOfWork] = GroupCommit(node.uow.committing, write)
     ids = [new_id() for _ in range(24)]
 
     def submit(message_id: str) -> bool:
@@ -67,7 +67,7 @@ def test_a_bad_item_fails_its_own_caller_only(node: Node) -> None:
         uow.session.execute(insert(OutboxRow), [outbox_row(item) for item in items])
         return [None] * len(items)
 
-    committer: GroupCommit[str, None] = GroupCommit(node.uow, write)
+    committer: GroupCommit[str, None, UnitOfWork] = GroupCommit(node.uow.committing, write)
     good = [new_id() for _ in range(6)]
     with ThreadPoolExecutor(max_workers=8) as pool:
         futures = {
@@ -88,12 +88,13 @@ def test_a_gathered_group_commits_together_with_each_items_outcome(node: Node) -
         uow.commit()
     transactions: list[list[str]] = []
 
-    def write(uow: UnitOfWork, items: Sequence[str]) -> list[int]:
+    def write(connection: Connection, items: Sequence[str]) -> list[int]:
         transactions.append(list(items))
-        uow.session.execute(insert(OutboxRow), [outbox_row(item) for item in items])
+        connection.execute(insert(OutboxRow), [outbox_row(item) for item in items])
         return [len(item) for item in items]
 
-    committer: GroupCommit[str, int] = GroupCommit(node.uow, write)
+    # On a bare connection, as the audit trail's appends are written.
+    committer: GroupCommit[str, int, Connection] = GroupCommit(node.uow.connection, write)
     good = [new_id() for _ in range(3)]
     outcomes = committer.submit_group([good[0], taken, good[1], good[2]])
     assert [outcomes[0], outcomes[2], outcomes[3]] == [36, 36, 36]

@@ -78,40 +78,38 @@ class EventQuery:
     limit: int = 100
 
 
+def reserve(connection: Connection, count: int) -> int:
+    """Take ``count`` sequence numbers of the audit log; returns the first. Holds the state
+    row's lock until the connection's transaction ends, which orders sequence numbers by commit."""
+    # Fixed SQL on the driver's cursor: every audited access runs this, and building,
+    # caching and executing a Core statement cost several times the update itself.
+    cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(_RESERVE[connection.dialect.name], (count,))
+        (new_size,) = cursor.fetchone()  # type: ignore[misc]  # the state row always exists
+    finally:
+        cursor.close()
+    return int(new_size) - count
+
+
+def insert_events(
+    connection: Connection,
+    at: dt.datetime,
+    rows: Sequence[tuple[object, ...]],
+    records: Sequence[tuple[str, int]],
+    terms: Sequence[tuple[str, int]],
+) -> None:
+    """Insert a batch of events (rows in ``EVENT_COLUMNS`` order, without ``at``, which the
+    batch shares) with their record and term index rows, in the connection's transaction."""
+    stored_at = bind_value(connection, _table(AuditEventRow).c.at.type, at)
+    bulk_insert(connection, "audit_events", ("at", *EVENT_COLUMNS), [(stored_at, *row) for row in rows])
+    bulk_insert(connection, "audit_event_records", ("record_id", "seq"), records)
+    bulk_insert(connection, "audit_event_terms", ("term_hash", "seq"), terms)
+
+
 class AuditRepository:
     def __init__(self, session: Session) -> None:
         self._session = session
-
-    # -- appending ----------------------------------------------------------------------
-
-    def reserve(self, count: int) -> int:
-        """Take ``count`` sequence numbers; returns the first. Holds the state row's lock
-        until the caller's transaction ends, which orders sequence numbers by commit."""
-        # Fixed SQL on the driver's cursor: every audited access runs this, and building,
-        # caching and executing a Core statement cost several times the update itself.
-        connection = self._session.connection()
-        cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-        try:
-            cursor.execute(_RESERVE[connection.dialect.name], (count,))
-            (new_size,) = cursor.fetchone()  # type: ignore[misc]  # the state row always exists
-        finally:
-            cursor.close()
-        return int(new_size) - count
-
-    def insert_events(
-        self,
-        at: dt.datetime,
-        rows: Sequence[tuple[object, ...]],
-        records: Sequence[tuple[str, int]],
-        terms: Sequence[tuple[str, int]],
-    ) -> None:
-        """Insert a batch of events (rows in ``EVENT_COLUMNS`` order, without ``at``, which
-        the batch shares) with their record and term index rows."""
-        connection = self._session.connection()
-        stored_at = bind_value(connection, _table(AuditEventRow).c.at.type, at)
-        bulk_insert(connection, "audit_events", ("at", *EVENT_COLUMNS), [(stored_at, *row) for row in rows])
-        bulk_insert(connection, "audit_event_records", ("record_id", "seq"), records)
-        bulk_insert(connection, "audit_event_terms", ("term_hash", "seq"), terms)
 
     def size(self) -> int:
         return int(self._session.scalar(select(AuditStateRow.size).where(AuditStateRow.id == 1)) or 0)

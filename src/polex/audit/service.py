@@ -16,12 +16,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from sqlalchemy import Row
+from sqlalchemy import Connection, Row
 
 from polex.audit import merkle
 from polex.audit.checkpoint import Checkpoint, CheckpointError, CheckpointSigner, open_note
 from polex.audit.context import RequestInfo, current_request
-from polex.audit.repository import AuditRepository, EventQuery
+from polex.audit.repository import AuditRepository, EventQuery, insert_events, reserve
 from polex.audit.sealing import TermSealer
 from polex.auth.principal import Principal
 from polex.domain.audit import Actor, AuditEvent, AuditTag, Decision, canonical_entry, entry_time
@@ -96,7 +96,11 @@ class AuditTrail:
         self._node_cache: dict[tuple[int, int], bytes] = {}
         self._integrated_size = 0  # only grows; spares a query per proof
         # record() and record_requests(): concurrent callers' events share transactions.
-        self._group: GroupCommit[tuple[RequestInfo, Sequence[EventDraft]], int] = GroupCommit(uow, self._append)
+        # A bare connection: an append is Core statements alone, and the session's own work was a
+        # third of a lone event's transaction.
+        self._group: GroupCommit[tuple[RequestInfo, Sequence[EventDraft]], int, Connection] = GroupCommit(
+            uow.connection, self._append
+        )
 
     # -- appending -----------------------------------------------------------------------
 
@@ -105,13 +109,12 @@ class AuditTrail:
         Returns the sequence number of the first."""
         if not drafts:
             return -1
-        return self._append(uow, [(current_request.get(), drafts)])[0]
+        return self._append(uow.session.connection(), [(current_request.get(), drafts)])[0]
 
-    def _append(self, uow: UnitOfWork, batches: Sequence[tuple[RequestInfo, Sequence[EventDraft]]]) -> list[int]:
-        """Append each batch's events, each under its own request's id, purpose and case;
-        returns the sequence number of each batch's first event."""
-        repository = AuditRepository(uow.session)
-        seq = repository.reserve(sum(len(drafts) for _, drafts in batches))
+    def _append(self, connection: Connection, batches: Sequence[tuple[RequestInfo, Sequence[EventDraft]]]) -> list[int]:
+        """Append each batch's events in the connection's transaction, each under its own
+        request's id, purpose and case; returns the sequence number of each batch's first event."""
+        seq = reserve(connection, sum(len(drafts) for _, drafts in batches))
         now = dt.datetime.now(dt.UTC)
         now_text = entry_time(now)  # one time for the whole batch: they commit together
         rows: list[tuple[object, ...]] = []
@@ -123,7 +126,7 @@ class AuditTrail:
             for draft in drafts:
                 self._row(seq, draft, request, now_text, rows, records, terms)
                 seq += 1
-        repository.insert_events(now, rows, records, terms)
+        insert_events(connection, now, rows, records, terms)
         return firsts
 
     def _row(
@@ -179,7 +182,7 @@ class AuditTrail:
         """Several requests' events in the caller's transaction (call it last, just before
         commit), each under its own request's id, purpose and case; for a caller that commits
         many requests' writes together. Returns the sequence number of each one's first."""
-        return self._append(uow, requests)
+        return self._append(uow.session.connection(), requests)
 
     def record(self, drafts: Sequence[EventDraft]) -> int:
         """Append events in a transaction of their own, durable when this returns; returns

@@ -292,7 +292,9 @@ class MessageService:
         self._audit = audit
         self._network = network
         # Users' sends share transactions under load (group commit, see _write_sent).
-        self._sending: GroupCommit[_Outgoing, None] = GroupCommit(uow, self._write_sent)
+        self._sending: GroupCommit[_Outgoing, None, UnitOfWork] = GroupCommit(
+            lambda: self._uow.committing(), self._write_sent
+        )
         # Files sent with messages (None: this node takes none); an outgoing message's
         # envelope leaves once its attachments are at the hub: wake the relay then.
         self._attachments = attachments

@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from polex.storage.unit_of_work import UnitOfWork, UnitOfWorkFactory
-
 T = TypeVar("T")
 R = TypeVar("R")
+W = TypeVar("W")  # what a transaction writes through: a unit of work, or a bare connection
 
 
 @dataclass
@@ -31,18 +31,22 @@ class _Waiting(Generic[T, R]):
     done: bool = False
 
 
-class GroupCommit(Generic[T, R]):
-    """``submit(item)`` returns ``item``'s result once ``write(uow, items)`` has committed a
-    group holding it.
+class GroupCommit(Generic[T, R, W]):
+    """``submit(item)`` returns ``item``'s result once ``write(writer, items)`` has committed a
+    group holding it; ``transaction()`` opens what ``write`` writes through (a unit of work,
+    ``UnitOfWorkFactory.committing``, or a bare connection, ``UnitOfWorkFactory.connection``)
+    and commits it when its block ends without an exception.
 
-    ``write`` adds the group's rows in the open unit of work, must not commit, and returns
+    ``write`` adds the group's rows in the open transaction, must not commit, and returns
     one result per item, in order. If a group fails, each of its items is written again
     alone, so that one caller's bad item (a conflict, a constraint, a value that does not
     serialise) fails only that caller.
     """
 
-    def __init__(self, uow: UnitOfWorkFactory, write: Callable[[UnitOfWork, Sequence[T]], Sequence[R]]) -> None:
-        self._uow = uow
+    def __init__(
+        self, transaction: Callable[[], AbstractContextManager[W]], write: Callable[[W, Sequence[T]], Sequence[R]]
+    ) -> None:
+        self._transaction = transaction
         self._write = write
         self._waiting: list[_Waiting[T, R]] = []
         self._waiting_lock = threading.Lock()
@@ -72,9 +76,8 @@ class GroupCommit(Generic[T, R]):
 
     def _commit(self, group: list[_Waiting[T, R]]) -> None:
         try:
-            with self._uow() as uow:
-                results = self._write(uow, [waiting.item for waiting in group])
-                uow.commit()
+            with self._transaction() as writer:  # commits when the block ends without an exception
+                results = self._write(writer, [waiting.item for waiting in group])
         except Exception as error:
             if len(group) == 1:
                 group[0].error, group[0].done = error, True
