@@ -38,7 +38,8 @@ from polex.settings import NodeRole, load_settings
 DEMO_FILE = "demo.json"
 WITNESS_FILE = "witness-access.json"
 READY_MARK = ".demo-ready"
-START_TIMEOUT_SECONDS = 60.0
+START_TIMEOUT_SECONDS = 60.0  # every node serving (/healthz)
+READY_TIMEOUT_SECONDS = 300.0  # every node's person watch list loaded (/readyz)
 STOP_TIMEOUT_SECONDS = 15.0
 
 
@@ -410,25 +411,30 @@ def _wait_healthy(
     *,
     tls: bool = False,
 ) -> None:
-    # Ready, not only alive: the summary invites to match persons, which waits for the
-    # watch list each node loads once it serves.
-    deadline = time.monotonic() + START_TIMEOUT_SECONDS
-    pending = {demo_node.name: f"{node_url(port, tls=tls)}/readyz" for demo_node, port, _ in nodes}
-    with httpx.Client(timeout=2.0, verify=trust(nodes[0][2].parent, tls=tls)) as client:
-        while pending:
-            for demo_node, process in processes:
-                if process.poll() is not None:
-                    raise RuntimeError(f"node {demo_node.name} exited with {process.returncode}; see its serve.log")
-            for name, url in list(pending.items()):
-                try:
-                    if client.get(url).status_code == 200:
-                        del pending[name]
-                except httpx.HTTPError:
-                    pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"nodes not ready after {START_TIMEOUT_SECONDS:.0f} s: {sorted(pending)}")
-            if pending:
-                time.sleep(0.2)
+    # Alive within the start budget, then ready: the summary invites to match persons,
+    # which waits for the watch list each node loads once it serves. That load starts with
+    # rigour's name tagger, about 10 s of CPU a process that holds the interpreter (rigour
+    # 2.x builds it in its Rust core on first use): five nodes on two cores take well over
+    # a minute to be ready on a busy machine, so readiness has a budget of its own.
+    started = time.monotonic()
+    for path, budget in (("/healthz", START_TIMEOUT_SECONDS), ("/readyz", READY_TIMEOUT_SECONDS)):
+        pending = {demo_node.name: f"{node_url(port, tls=tls)}{path}" for demo_node, port, _ in nodes}
+        with httpx.Client(timeout=5.0, verify=trust(nodes[0][2].parent, tls=tls)) as client:
+            while pending:
+                for demo_node, process in processes:
+                    if process.poll() is not None:
+                        raise RuntimeError(f"node {demo_node.name} exited with {process.returncode}; see its serve.log")
+                for name, url in list(pending.items()):
+                    try:
+                        if client.get(url).status_code == 200:
+                            del pending[name]
+                    except httpx.HTTPError:
+                        pass
+                if pending and time.monotonic() - started > budget:
+                    state = "serving" if path == "/healthz" else "ready"
+                    raise RuntimeError(f"nodes not {state} after {budget:.0f} s: {sorted(pending)}")
+                if pending:
+                    time.sleep(0.2)
 
 
 def _stop_all(processes: list[tuple[DemoNode, subprocess.Popen[bytes]]]) -> None:
