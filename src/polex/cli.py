@@ -123,6 +123,7 @@ def serve(
     from polex.api.server import TlsNotReady, server_ssl_context, uvicorn_config
     from polex.bootstrap import build_node
     from polex.logs import configure_logging
+    from polex.matching.names import load_name_data
 
     if not (data_dir / "node.toml").exists():
         _fail(f"{data_dir} holds no node; run 'polex init --data-dir {data_dir}' first")
@@ -140,6 +141,9 @@ def serve(
     # interval: at Python's default 5 ms, a second of background work added hundreds of
     # milliseconds to the border checks' p99 (benchmarks/check_http.py); at 0.5 ms, tens.
     sys.setswitchinterval(SERVING_SWITCH_SECONDS)
+    # Before serving: building rigour's name tagger holds the interpreter for seconds, which
+    # would freeze every request in flight when the person watch list starts loading.
+    load_name_data()
     # uvicorn shuts down gracefully on SIGINT/SIGTERM, then re-raises the signal into the
     # handlers it found: these make that a normal exit (status 0), as a requested stop is.
     for stop_signal in (signal.SIGINT, signal.SIGTERM):

@@ -33,6 +33,7 @@ from polex.auth.schemas import UserCreate
 from polex.bootstrap import Node
 from polex.domain.agency import AgencyKind
 from polex.domain.roles import Role
+from polex.matching.names import load_name_data
 from polex.network.keys import CA_CERTIFICATE, NODE_CERTIFICATE, NODE_CSR, NodeKeyFiles
 from polex.network.schemas import EnrolmentCreate
 from polex.provision import own_agency
@@ -218,6 +219,14 @@ def serve_again(live: LiveServer) -> None:
     sock.bind(("127.0.0.1", int(live.base_url.rsplit(":", 1)[1])))
     app = live.running.server.config.app if live.running is not None else None
     live.running, _ = _serve(live.node, sock, app)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _name_data_loaded() -> None:
+    """rigour's name tagger built once, before any live server starts: built on the first
+    name a node's watch list analyses, it holds the interpreter for about 10 s, freezing
+    the in-process servers of whichever test comes first (polex serve does the same)."""
+    load_name_data()
 
 
 @pytest.fixture(scope="module", params=backend_params())

@@ -38,7 +38,7 @@ from polex.settings import NodeRole, load_settings
 DEMO_FILE = "demo.json"
 WITNESS_FILE = "witness-access.json"
 READY_MARK = ".demo-ready"
-START_TIMEOUT_SECONDS = 60.0  # every node serving (/healthz)
+START_TIMEOUT_SECONDS = 120.0  # every node serving (/healthz): each first builds rigour's name tagger
 READY_TIMEOUT_SECONDS = 300.0  # every node's person watch list loaded (/readyz)
 STOP_TIMEOUT_SECONDS = 15.0
 

@@ -291,6 +291,14 @@ def nickname_groups() -> dict[str, frozenset[int]]:
 _VARIANT_CATEGORIES = ("NAME", "NICK", "SYMBOL")
 
 
+def load_name_data() -> None:
+    """Build rigour's name tagger now rather than on the first name analysed. Since rigour
+    2.x its Rust core builds it on first use: about 10 s of CPU, once a process, during
+    which it holds the interpreter, so no other thread of the process (an event loop
+    answering requests) runs. A server calls this before it serves."""
+    analyze_names(NameTypeTag.PER, ["Name Data"], phonetics=False, numerics=False, consolidate=False, rewrite=False)
+
+
 def _symbols(form: str, latin: str) -> frozenset[int]:
     ids: set[int] = set()
     for name in analyze_names(
