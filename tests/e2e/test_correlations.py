@@ -13,6 +13,7 @@ their side with a reason; a withdrawal closes the correlation.
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 import threading
 import time
 from collections.abc import Callable
@@ -111,8 +112,17 @@ def owners(hub: LiveServer, *countries: str) -> dict[str, Owner]:
     return made
 
 
-def person(name: str, **fields: Any) -> dict[str, Any]:
-    return {"names": [{"full": name}], "sex": "male", "birth_dates": ["1979-10-03"], **fields}
+def made_up() -> tuple[str, str, str]:
+    """A made-up name (in Cyrillic and in Latin letters) and a birth date of its own: the
+    hub holds every earlier test's made-up persons, and a shared date would let two close
+    names correlate across tests."""
+    cyrillic, latin = made_up_name()
+    born = dt.date(1950, 1, 1) + dt.timedelta(days=secrets.randbelow(50 * 365))
+    return cyrillic, latin, born.isoformat()
+
+
+def person(name: str, born: str, **fields: Any) -> dict[str, Any]:
+    return {"names": [{"full": name}], "sex": "male", "birth_dates": [born], **fields}
 
 
 def wait_for(check: Callable[[], Any], what: str, seconds: float = 60) -> Any:
@@ -157,9 +167,9 @@ def audit_entries(hub: LiveServer, tag: AuditTag) -> list[dict[str, Any]]:
 def pair_of(hub: LiveServer) -> tuple[dict[str, Owner], dict[str, Any], dict[str, Any], str]:
     """France and Ukraine file the same person; the correlation's id, once France sees it."""
     parties = owners(hub, "FRA", "UKR", "GRC")
-    cyrillic, latin = made_up_name()
-    ukrainian = parties["UKR"].file(person(cyrillic))
-    french = parties["FRA"].file(person(latin))
+    cyrillic, latin, born = made_up()
+    ukrainian = parties["UKR"].file(person(cyrillic, born))
+    french = parties["FRA"].file(person(latin, born))
     [item] = wait_for(parties["FRA"].listed, "France's correlation")
     return parties, ukrainian, french, item["id"]
 
@@ -170,10 +180,10 @@ def test_both_owners_see_the_correlation_as_the_policy_lets_them_and_a_third_cou
     parties = owners(hub, "FRA", "UKR", "GRC")
     fra, ukr, grc = parties["FRA"], parties["UKR"], parties["GRC"]
     fra_events, ukr_events = Listener(fra.client, 1), Listener(ukr.client, 1)
-    cyrillic, latin = made_up_name()
+    cyrillic, latin, born = made_up()
     fingerprints = [{"modality": "fingerprints", "reference": "UKR-AFIS-77"}]
-    ukrainian = ukr.file(person(cyrillic, nationalities=["UKR"], biometrics=fingerprints))
-    french = fra.file(person(latin, nationalities=["UKR"]))
+    ukrainian = ukr.file(person(cyrillic, born, nationalities=["UKR"], biometrics=fingerprints))
+    french = fra.file(person(latin, born, nationalities=["UKR"]))
 
     [seen_by_france] = wait_for(fra.listed, "France's correlation")
     assert seen_by_france["record"]["id"] == french["id"]
@@ -242,12 +252,12 @@ def test_both_owners_see_the_correlation_as_the_policy_lets_them_and_a_third_cou
 def test_a_record_kept_from_a_country_raises_no_alert_there_and_nothing_counts_it(hub: LiveServer) -> None:
     parties = owners(hub, "FRA", "UKR")
     fra, ukr = parties["FRA"], parties["UKR"]
-    cyrillic, latin = made_up_name()
-    french = fra.file(person(latin))
+    cyrillic, latin, born = made_up()
+    french = fra.file(person(latin, born))
     fra_events = Listener(fra.client, 1)
     # Filed first, so that an alert about it would reach France before the next one does.
-    kept = ukr.file(person(cyrillic, restrictions={"excluded_countries": ["FRA"]}))
-    shared = ukr.file(person(cyrillic))
+    kept = ukr.file(person(cyrillic, born, restrictions={"excluded_countries": ["FRA"]}))
+    shared = ukr.file(person(cyrillic, born))
 
     both = wait_for(lambda: len(ukr.listed()) == 2 and ukr.listed(), "Ukraine's two correlations")
     by_record = {item["record"]["id"]: item for item in both}
