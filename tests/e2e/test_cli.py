@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -73,6 +74,14 @@ def test_schema_export(tmp_path: Path) -> None:
     assert json.loads((tmp_path / "vehicle.json").read_text())["x-polex-schema"] == "polex.schema/v1"
 
 
+def metric_samples(text: str) -> Iterator[tuple[str, float]]:
+    """The samples of a Prometheus text exposition, by name and labels."""
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, _, value = line.rpartition(" ")
+            yield name, float(value)
+
+
 def test_init_user_add_and_serve(tmp_path: Path) -> None:
     data_dir = tmp_path / "fra"
     port = free_ports(1)
@@ -133,6 +142,14 @@ def test_init_user_add_and_serve(tmp_path: Path) -> None:
         assert token.status_code == 200
         me = httpx.get(f"{url}/api/v1/auth/me", headers={"Authorization": f"Bearer {token.json()['access_token']}"})
         assert me.json()["country"] == "FRA"
+        # The served process froze what start-up built (polex.api.heap) and times the
+        # garbage collector's pauses.
+        admin = httpx.post(f"{url}/api/v1/auth/token", data={"username": "admin", "password": "an admin password"})
+        metrics = httpx.get(f"{url}/metrics", headers={"Authorization": f"Bearer {admin.json()['access_token']}"})
+        assert metrics.status_code == 200, metrics.text
+        samples = dict(metric_samples(metrics.text))
+        assert samples["polex_gc_frozen_objects"] > 10_000
+        assert samples['polex_gc_pause_seconds_count{generation="0"}'] > 0
     finally:
         server.send_signal(signal.SIGTERM)
         assert server.wait(timeout=20) == 0

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -36,7 +36,9 @@ from polex.screening.endpoints import node_router as find_node_router
 from polex.screening.endpoints import router as screening_router
 
 
-def create_app(node: Node) -> FastAPI:
+def create_app(node: Node, *, on_serving: Callable[[], None] | None = None) -> FastAPI:
+    """The node's API. ``on_serving`` runs once start-up is done, before the first request
+    (``polex serve`` freezes the heap there: polex.api.heap)."""
     settings = node.settings
 
     @asynccontextmanager
@@ -75,6 +77,8 @@ def create_app(node: Node) -> FastAPI:
         node.imports.recover_interrupted()
         for task in tasks:
             task.start()
+        if on_serving is not None:
+            on_serving()
         try:
             yield
         finally:

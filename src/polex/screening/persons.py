@@ -135,6 +135,9 @@ class PersonWatchlist:
         self._stop = threading.Event()
         self._loader: threading.Thread | None = None
         self.failure: str | None = None  # why the last load failed, until one succeeds
+        # Told, in the loading thread, once a background load succeeded (the serving process
+        # then takes the loaded index out of the cyclic garbage collector's reach).
+        self.loaded_listeners: list[Callable[[], None]] = []
 
     # -- loading ------------------------------------------------------------------------------
 
@@ -196,6 +199,8 @@ class PersonWatchlist:
                 pause = min(pause * 2, longest)
             else:
                 log.info("person watch list loaded: %d records in %.1f s", records, seconds)
+                for listener in self.loaded_listeners:
+                    listener()
                 return
 
     def wait_ready(self, timeout: float | None = None) -> bool:
