@@ -365,8 +365,9 @@ class AuditEventRecordRow(Base):
     """Which records an audit event touched: "who accessed this record" is one index look-up."""
 
     __tablename__ = "audit_event_records"
-    # The key is the whole row: SQLite stores it as one b-tree instead of a table and its key index.
-    __table_args__ = {"sqlite_with_rowid": False}
+    # The key is the whole row: SQLite stores it as one b-tree instead of a table and its key
+    # index. By seq: the entries of a stretch of the log that touched records (access reports).
+    __table_args__ = (Index("ix_audit_event_records_seq", "seq"), {"sqlite_with_rowid": False})
 
     record_id: Mapped[str] = mapped_column(String(UUID_LENGTH), primary_key=True)
     seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
