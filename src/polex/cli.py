@@ -121,7 +121,7 @@ def serve(
     import uvicorn
 
     from polex.api.app import create_app
-    from polex.api.heap import CollectorWatch, freeze_long_lived
+    from polex.api.heap import CollectorWatch, tune_for_serving
     from polex.api.server import TlsNotReady, server_ssl_context, uvicorn_config
     from polex.bootstrap import build_node
     from polex.logs import configure_logging
@@ -155,7 +155,7 @@ def serve(
         config = uvicorn_config(
             # Once started, what start-up built is left out of the garbage collector's full
             # collections, which otherwise stall every request for a fifth of a second.
-            create_app(node, on_serving=partial(freeze_long_lived, node)),
+            create_app(node, on_serving=partial(tune_for_serving, node)),
             settings,
             host=settings.host,
             port=settings.port,

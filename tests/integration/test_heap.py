@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import threading
+import weakref
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -14,7 +15,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from polex.api.app import create_app
-from polex.api.heap import CollectorWatch, freeze_long_lived
+from polex.api.heap import SERVING_THRESHOLDS, CollectorWatch, tune_for_serving
 from polex.bootstrap import Node
 from polex.screening.persons import PersonWatchlist
 from tests.integration.test_watchlist_loading import loading_watchlist
@@ -22,10 +23,13 @@ from tests.integration.test_watchlist_loading import loading_watchlist
 
 @pytest.fixture
 def unfrozen() -> Iterator[None]:
-    """The test process's heap as it was: nothing frozen before, nothing left frozen after."""
+    """The test process's heap as it was: nothing frozen before, nothing left frozen after,
+    the collector's thresholds restored."""
+    thresholds = gc.get_threshold()
     gc.unfreeze()
     yield
     gc.unfreeze()
+    gc.set_threshold(*thresholds)
 
 
 @pytest.mark.usefixtures("unfrozen")
@@ -33,7 +37,7 @@ def test_serving_freezes_the_start_up_heap_then_the_loaded_watch_list(hub_node: 
     frozen_when_serving: list[int] = []
 
     def on_serving() -> None:
-        freeze_long_lived(hub_node)
+        tune_for_serving(hub_node)
         frozen_when_serving.append(gc.get_freeze_count())
 
     index = hub_node.screening.index
@@ -46,6 +50,7 @@ def test_serving_freezes_the_start_up_heap_then_the_loaded_watch_list(hub_node: 
             # Once start-up is done; the node's indexes among what was frozen.
             [frozen] = frozen_when_serving
             assert frozen > 10_000
+            assert gc.get_threshold() == SERVING_THRESHOLDS
             assert not any(found is index for found in gc.get_objects())
             # The watch list loads in the background after that; its listeners run in order.
             watchlist = hub_node.screening.watchlist
@@ -55,7 +60,6 @@ def test_serving_freezes_the_start_up_heap_then_the_loaded_watch_list(hub_node: 
             assert watchlist.wait_ready(60)
             assert loaded.wait(60)
             assert not any(found is watchlist.index for found in gc.get_objects())
-            assert gc.get_freeze_count() > frozen
 
     asyncio.run(serve())
     assert len(frozen_when_serving) == 1
@@ -99,11 +103,20 @@ def test_the_collector_s_pauses_are_timed_per_generation_and_the_frozen_objects_
     assert count(2) == before + 1  # closed: no longer timed
 
 
-def test_freeze_long_lived_collects_first(hub_node: Node, unfrozen: None) -> None:
-    garbage: list[object] = []
-    garbage.append(garbage)  # a cycle only the collector reclaims
-    cycle = id(garbage)
-    del garbage
-    freeze_long_lived(hub_node)
-    assert not any(id(found) == cycle for found in gc.get_objects())
+class _Cycle:
+    me: _Cycle | None = None
+
+
+@pytest.mark.usefixtures("unfrozen")
+def test_tune_for_serving_collects_first(hub_node: Node) -> None:
+    gc.disable()  # no automatic collection between here and there
+    try:
+        garbage = _Cycle()
+        garbage.me = garbage  # a cycle only the collector reclaims
+        ref = weakref.ref(garbage)
+        del garbage
+        tune_for_serving(hub_node)
+    finally:
+        gc.enable()
+    assert ref() is None  # collected, not frozen alive
     assert gc.get_freeze_count() > 0
