@@ -9,11 +9,11 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.factories import td3_lines
 
@@ -72,14 +72,6 @@ def test_schema_export(tmp_path: Path) -> None:
     output = run("schema", "export", "--out", str(tmp_path)).stdout
     assert "person.json" in output
     assert json.loads((tmp_path / "vehicle.json").read_text())["x-polex-schema"] == "polex.schema/v1"
-
-
-def metric_samples(text: str) -> Iterator[tuple[str, float]]:
-    """The samples of a Prometheus text exposition, by name and labels."""
-    for line in text.splitlines():
-        if line and not line.startswith("#"):
-            name, _, value = line.rpartition(" ")
-            yield name, float(value)
 
 
 def test_init_user_add_and_serve(tmp_path: Path) -> None:
@@ -147,9 +139,13 @@ def test_init_user_add_and_serve(tmp_path: Path) -> None:
         admin = httpx.post(f"{url}/api/v1/auth/token", data={"username": "admin", "password": "an admin password"})
         metrics = httpx.get(f"{url}/metrics", headers={"Authorization": f"Bearer {admin.json()['access_token']}"})
         assert metrics.status_code == 200, metrics.text
-        samples = dict(metric_samples(metrics.text))
-        assert samples["polex_gc_frozen_objects"] > 10_000
-        assert samples['polex_gc_pause_seconds_count{generation="0"}'] > 0
+        samples = {
+            (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+            for family in text_string_to_metric_families(metrics.text)
+            for sample in family.samples
+        }
+        assert samples[("polex_gc_frozen_objects", ())] > 10_000
+        assert samples[("polex_gc_pause_seconds_count", (("generation", "0"),))] > 0
     finally:
         server.send_signal(signal.SIGTERM)
         assert server.wait(timeout=20) == 0

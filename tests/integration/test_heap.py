@@ -51,6 +51,7 @@ def test_serving_freezes_the_start_up_heap_then_the_loaded_watch_list(hub_node: 
             [frozen] = frozen_when_serving
             assert frozen > 10_000
             assert gc.get_threshold() == SERVING_THRESHOLDS
+            assert gc.is_tracked(index)  # so that its absence below means frozen
             assert not any(found is index for found in gc.get_objects())
             # The watch list loads in the background after that; its listeners run in order.
             watchlist = hub_node.screening.watchlist
@@ -59,6 +60,7 @@ def test_serving_freezes_the_start_up_heap_then_the_loaded_watch_list(hub_node: 
             paused.resume.set()
             assert watchlist.wait_ready(60)
             assert loaded.wait(60)
+            assert gc.is_tracked(watchlist.index)
             assert not any(found is watchlist.index for found in gc.get_objects())
 
     asyncio.run(serve())
@@ -83,6 +85,7 @@ def test_a_failed_watch_list_load_tells_no_listener(hub_node: Node) -> None:
     assert watchlist.failure == "the store is unreachable"
 
 
+@pytest.mark.usefixtures("unfrozen")
 def test_the_collector_s_pauses_are_timed_per_generation_and_the_frozen_objects_counted() -> None:
     registry = CollectorRegistry()
     watch = CollectorWatch(registry)
@@ -96,7 +99,10 @@ def test_the_collector_s_pauses_are_timed_per_generation_and_the_frozen_objects_
         gc.collect()
         assert count(2) == before + 1
         assert (registry.get_sample_value("polex_gc_pause_seconds_sum", {"generation": "2"}) or 0) > 0
-        assert registry.get_sample_value("polex_gc_frozen_objects") == gc.get_freeze_count()
+        gc.freeze()
+        frozen = registry.get_sample_value("polex_gc_frozen_objects")
+        assert frozen == gc.get_freeze_count()
+        assert frozen > 0
     finally:
         watch.close()
     gc.collect()
