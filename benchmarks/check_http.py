@@ -6,7 +6,7 @@ questions asked through the record list filter (``GET /api/v1/travel-documents?
 number=&issuing_country=``, a scan of the store's projected terms), in one run.
 
 Run: .venv/bin/python benchmarks/check_http.py [--size 0.2] [--seconds 10] [--rate 500]
-         [--paths lean,route,list] [--warm-up 0]
+         [--paths lean,route,list] [--warm-up 0] [--on-file 0.01]
 
 ``--warm-up S`` offers the steady rate for S seconds before the measured run (the hub's
 caches and heap settle; ten seconds at 500/s hold too few requests for a stall every few
@@ -14,7 +14,7 @@ seconds to show in every run); ``--paths`` picks the rows.
 
 The demo (hub and four national nodes, separate processes, SQLite) is started; at the hub,
 Ukraine's officer checks documents of every member country for border control: 1 % of
-them on file (numbers read from the hub's store), the rest random. For each path: the
+them (``--on-file``) on file (numbers read from the hub's store), the rest random. For each path: the
 first 1,000 questions one after the other, whose hits must be exactly the documents on
 file among them; the capacity (``--connections`` clients each asking again as soon as it
 is answered), with the hub's CPU time per request over it (all its threads, and its event
@@ -56,10 +56,13 @@ def filed_numbers(db: Path) -> list[tuple[str, str]]:
     return [(key.split(":")[1], key.split(":")[2]) for (key,) in rows]
 
 
-def questions(filed: list[tuple[str, str]], count: int, rng: random.Random) -> list[tuple[str, str]]:
+def questions(
+    filed: list[tuple[str, str]], count: int, rng: random.Random, on_file: float = 0.01
+) -> list[tuple[str, str]]:
     asked = []
+    every = round(1 / on_file) if on_file > 0 else 0
     for index in range(count):
-        if index % 100 == 0 and filed:
+        if every and index % every == 0 and filed:
             asked.append(rng.choice(filed))
         else:
             asked.append((rng.choice(COUNTRIES), f"{rng.randrange(10**8, 10**9)}"))
@@ -149,6 +152,7 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=8, help="clients of the capacity run")
     parser.add_argument("--paths", default="lean,route,list", help="which of lean, route, list to measure")
     parser.add_argument("--warm-up", type=float, default=0.0, help="seconds at the steady rate before measuring")
+    parser.add_argument("--on-file", type=float, default=0.01, help="the share of questions on file (hits)")
     parser.add_argument("--base-port", type=int, default=19400 + os.getpid() % 500 * 10)
     args = parser.parse_args()
     rng = random.Random(11)
@@ -159,7 +163,7 @@ def main() -> None:
             hub = next(node for node in summary["nodes"] if node["role"] == "hub")  # type: ignore[attr-defined]
             officer = next(user for user in summary["users"] if user["username"] == "ukr.officer")  # type: ignore[attr-defined]
             filed = filed_numbers(Path(folder) / hub["name"] / "polex.db")
-            asked = questions(filed, 200_000, rng)
+            asked = questions(filed, 200_000, rng, args.on_file)
             login = {"username": officer["username"], "password": officer["password"]}
             pid = server_pid(Path(folder) / hub["name"])
             token = httpx.post(f"{hub['url']}/api/v1/auth/token", data=login).raise_for_status().json()["access_token"]
@@ -190,7 +194,7 @@ def main() -> None:
         finally:
             os.killpg(process.pid, signal.SIGINT)
             process.wait(timeout=60)
-    print(f"hub with {len(filed):,} documents on file; 1 % of the questions are on file")
+    print(f"hub with {len(filed):,} documents on file; {args.on_file:.1%} of the questions are on file")
     print(f"capacity: {args.connections} clients, each asking again when answered; steady: {args.rate:,.0f}/s offered")
     if args.warm_up > 0:
         print(f"the steady run followed {args.warm_up:.0f} s of warm-up at the same rate")
