@@ -215,6 +215,52 @@ def test_a_find_hit_is_kept_on_the_requesters_node_which_asks_the_owner_through_
     assert _events(investigator, hit_id, "hit.answered") == ["hit.recorded", "hit.answered"]
 
 
+class _CountedWakes:
+    """The hub's network as its screening service sees it, counting the service's wakes."""
+
+    def __init__(self, network: Any, woken: list[str]) -> None:
+        self._network, self._woken = network, woken
+
+    def wake(self) -> None:
+        self._woken.append("wake")
+        self._network.wake()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._network, name)
+
+
+def test_a_hit_s_reports_wait_for_the_relay_s_next_round_instead_of_waking_it(
+    network: tuple[LiveServer, LiveServer], ukraine: LiveServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At border rates a hit comes every few checks: its reports go into the hub's outbox in
+    the check's transaction and leave with the relay's next round, which carries every
+    report since the last one, rather than each hit waking a round (relay, push, receipts)."""
+    fra, hub = network
+    ukr = ukraine
+    _treaty(hub, "rounds")
+    owner = hub.make_agency(country="UKR")
+    number = f"UR{new_id()[-7:].upper()}"
+    file_at_hub(hub, owner, number, Restrictions(handling=Tlp.GREEN))
+    _, investigator = _user(fra, Role.INVESTIGATOR)
+    woken: list[str] = []
+    screening = hub.node.screening
+    monkeypatch.setattr(screening, "network", _CountedWakes(screening.network, woken))
+    [result] = _check(investigator, "criminal_investigation", number)["results"]
+    monkeypatch.undo()
+    assert result["hit"] is True
+    hit_id = result["hit_id"]
+    assert woken == []
+    with hub.node.uow(read_only=True) as uow:  # queued by the check, for both countries' nodes
+        told = uow.session.scalars(select(MessageRow.recipients).where(MessageRow.conversation_id == hit_id)).all()
+    assert sorted(node for recipients in told for node in recipients) == sorted(
+        [fra.node.settings.node_name, ukr.node.settings.node_name]
+    )
+    # The relay's own round carries them: both copies arrive.
+    _, bureau = _user(ukr, Role.NCB_OPERATOR)
+    _wait(lambda: _listed(bureau, "owner", hit_id), "the owner's copy in Ukraine")
+    _wait(lambda: _listed(investigator, "requester", hit_id), "the requester's copy in France")
+
+
 def test_the_hub_takes_a_relayed_request_once_and_only_from_the_requesters_node_for_its_agency(
     network: tuple[LiveServer, LiveServer], ukraine: LiveServer
 ) -> None:

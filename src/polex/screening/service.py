@@ -279,8 +279,10 @@ class ScreeningService:
             self._audit.record([draft])  # shares a transaction with concurrent checks'
         for hit in hits:
             self._tell_owner(hit)
-        if hits:
-            self._wake_network()
+        # The hits' reports wait in the outbox for the relay's next round (``relay_seconds``)
+        # rather than waking it: at border rates a hit comes every few checks, and a round
+        # each (relay, push to the owner's node, receipts) would take the interpreter from the
+        # checks several times a second; a round carries all that came since the last one.
         return results
 
     def _check_event(
@@ -972,8 +974,10 @@ class ScreeningService:
             uow.commit()
         for hit in hits:
             self._tell_owner(hit)
-        if hits:
-            self._wake_network()
+        # The hits' reports wait in the outbox for the relay's next round (``relay_seconds``)
+        # rather than waking it: at border rates a hit comes every few checks, and a round
+        # each (relay, push to the owner's node, receipts) would take the interpreter from the
+        # checks several times a second; a round carries all that came since the last one.
         return results
 
     @staticmethod
