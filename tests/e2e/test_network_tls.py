@@ -6,6 +6,7 @@ its own is refused (at the TLS layer, or with a 401/403 problem on the network's
 from __future__ import annotations
 
 import datetime as dt
+import ssl
 import time
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,8 @@ from polex.domain.roles import Role
 from polex.network.keys import CA_CERTIFICATE, CA_KEY, NODE_CERTIFICATE, NODE_CSR, NODE_KEY, NodeKeyFiles
 from polex.network.node_auth import make_node_token
 from polex.network.schemas import EnrolmentCreate
-from tests.e2e.conftest import LiveServer, assert_problem
+from tests.conftest import make_node
+from tests.e2e.conftest import LiveServer, _serve, assert_problem
 from tests.e2e.test_cli import run
 from tests.e2e.test_messages import delivery_of, wait_for
 
@@ -182,3 +184,25 @@ def test_a_national_node_does_not_serve_https_before_it_has_its_certificate(tmp_
     assert refused.returncode == 2
     assert "polex network enrol" in refused.stderr
     assert "node.pem" in refused.stderr
+
+
+def test_a_node_serving_https_stops_at_once_while_a_peer_keeps_an_idle_connection(tmp_path: Path) -> None:
+    # A peer's pooled keep-alive connection is read by nobody until its next request: the
+    # server must not wait for its answer to the TLS close before it stops.
+    url = f"sqlite:///{tmp_path / 'hub.db'}"
+    node = make_node(tmp_path / "hub", url, name="hub", country="XPO", hub=True, tls=True)
+    try:
+        running, base_url = _serve(node)
+        trusted = ssl.create_default_context(cafile=node.settings.keys_dir / CA_CERTIFICATE)
+        with httpx.Client(verify=trusted, timeout=10) as peer:
+            assert peer.get(f"{base_url}/healthz").status_code == 200  # the connection stays in the pool
+            started = time.monotonic()
+            running.server.should_exit = True
+            running.thread.join(timeout=8)
+            stopped = not running.thread.is_alive()
+            took = time.monotonic() - started
+            running.sock.close()
+        assert stopped, "the server still waited for the idle TLS connection"
+        assert took < 5, f"the server took {took:.1f} s to stop"
+    finally:
+        node.close()
