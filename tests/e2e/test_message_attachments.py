@@ -18,6 +18,7 @@ import pytest
 from polex.domain.roles import Role
 from polex.message.chunks import ChunkSlot, ChunkWriter
 from tests.e2e.conftest import LiveServer, assert_problem, error_fields, read_events
+from tests.e2e.test_message_read_receipts import audited
 from tests.e2e.test_messages import wait_for
 
 CHUNK = 64 * 1024  # many chunks from little data
@@ -135,6 +136,16 @@ def test_an_attachment_goes_from_a_national_node_to_the_hub_after_an_interrupted
     assert part.status_code == 206
     assert part.content == data[65000:131101]
     assert part.headers["content-range"] == f"bytes 65000-131100/{len(data)}"
+    # Each step under its own tag: the hub stored the file, the recipient (the hub here)
+    # verified it, the reviewer downloaded it whole, then a range.
+    [stored] = audited(hub, "network:attachment:stored", message_id)
+    assert (stored["details"]["attachment"], stored["details"]["chunks"]) == (upload_id, 6)  # sealed: no plaintext
+    assert stored["actor"]["name"] == fra.node.settings.node_name
+    [verified] = audited(hub, "message:attachment:received", message_id)
+    assert verified["details"]["sha256"] == hashlib.sha256(data).hexdigest()
+    downloads = audited(hub, "message:attachment:downloaded", message_id)
+    assert [entry["details"].get("range") for entry in downloads] == [None, [65000, 131100]]
+    assert {entry["details"]["attachment"] for entry in downloads} == {upload_id}
 
     # The sender sees the attachment at the hub and the delivery, then the read (the reviewer
     # opened the message above); it can read back what it sent.
@@ -218,6 +229,13 @@ def test_a_chunk_altered_at_the_hub_is_refused_by_the_recipient(
             return None if row is None else row.outcome
 
     assert wait_for(outcome) == "refused"
+    # Both sides audit the refusal under the attachments' own tag, with the reason.
+    [at_recipient] = audited(fra, "network:attachment:refused", message_id)
+    assert (at_recipient["decision"], at_recipient["details"]["attachment"]) == ("denied", attachment_id)
+    assert "chunk 1" in at_recipient["details"]["reason"]
+    [at_hub] = audited(hub, "network:attachment:refused", message_id)
+    assert at_hub["actor"]["name"] == fra.node.settings.node_name
+    assert audited(fra, "message:attachment:received", message_id) == []
 
 
 def test_bad_attachment_input_is_refused_with_a_clear_reason(network: tuple[LiveServer, LiveServer]) -> None:

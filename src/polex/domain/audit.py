@@ -129,6 +129,12 @@ class AuditTag(StrEnum):
     MESSAGE_READ = "message:message:read"
     MESSAGE_FORWARD_REFUSED = "message:message:forward_refused"  # a send whose forwarded records the policy refused
     MESSAGES_LISTED = "message:message:listed"
+    # Attachments travel apart from their envelopes (chunked, fetched by each recipient):
+    # their steps have tags of their own, so that an auditor can ask who downloaded a file.
+    ATTACHMENT_STORED = "network:attachment:stored"  # at the hub: every chunk of it is there
+    ATTACHMENT_REFUSED = "network:attachment:refused"  # not relayed, or a recipient found it altered
+    ATTACHMENT_RECEIVED = "message:attachment:received"  # at a recipient: fetched and verified
+    ATTACHMENT_DOWNLOADED = "message:attachment:downloaded"  # a user read it (or a range of it)
     READ_RECEIPT_SENT = "message:read_receipt:sent"
     READ_RECEIPT_RECEIVED = "message:read_receipt:received"
     READ_RECEIPT_REFUSED = "message:read_receipt:refused"

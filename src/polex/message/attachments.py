@@ -486,7 +486,7 @@ class AttachmentService:
                 )
             )
             event = EventDraft(
-                AuditTag.ENVELOPE_REFUSED,
+                AuditTag.ATTACHMENT_REFUSED,
                 Actor(kind="node", name=self._network.node_name),
                 decision=Decision.DENIED,
                 details={"message": row.message_id, "attachment": row.id, "reason": reason[:500]},
@@ -613,10 +613,10 @@ class AttachmentService:
             actor = Actor(kind="node", name=self._network.node_name)
             details: dict[str, Any] = {"message": row.message_id, "attachment": row.id, "sha256": row.sha256}
             if outcome == "verified":
-                event = EventDraft(AuditTag.MESSAGE_RECEIVED, actor, details={**details, "size": row.size})
+                event = EventDraft(AuditTag.ATTACHMENT_RECEIVED, actor, details={**details, "size": row.size})
             else:
                 details["reason"] = (reason or "")[:500]
-                event = EventDraft(AuditTag.ENVELOPE_REFUSED, actor, decision=Decision.DENIED, details=details)
+                event = EventDraft(AuditTag.ATTACHMENT_REFUSED, actor, decision=Decision.DENIED, details=details)
             self._audit.add(uow, [event])
             uow.commit()
         if outcome != "verified":
@@ -657,7 +657,7 @@ class AttachmentService:
         details: dict[str, Any] = {"message": message_id, "attachment": attachment_id, "sha256": row.sha256}
         if span is not None:
             details["range"] = [first, last]
-        self._audit.record([EventDraft(AuditTag.MESSAGE_READ, actor_of(principal), details=details)])
+        self._audit.record([EventDraft(AuditTag.ATTACHMENT_DOWNLOADED, actor_of(principal), details=details)])
         return Download(
             name=row.name,
             media_type=row.media_type,

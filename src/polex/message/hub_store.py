@@ -204,7 +204,7 @@ class HubAttachmentStore:
                 row.status, row.completed_at = "complete", now
                 details = {"attachment": row.id, "message": row.message_id, "size": row.size, "chunks": row.chunk_count}
                 self._audit.add(
-                    uow, [EventDraft(AuditTag.ENVELOPE_ACCEPTED, Actor(kind="node", name=caller), details=details)]
+                    uow, [EventDraft(AuditTag.ATTACHMENT_STORED, Actor(kind="node", name=caller), details=details)]
                 )
             uow.commit()
             return self._hub_status(row)
@@ -247,7 +247,7 @@ class HubAttachmentStore:
                 )
                 if outcome == "refused":
                     event = EventDraft(
-                        AuditTag.ENVELOPE_REFUSED,
+                        AuditTag.ATTACHMENT_REFUSED,
                         Actor(kind="node", name=caller),
                         decision=Decision.DENIED,
                         details={
