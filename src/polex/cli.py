@@ -163,7 +163,6 @@ def serve(
             server_header=False,
             access_log=False,  # uvicorn would log query strings (names, document numbers)
             log_config=None,  # keep the JSON logging configured above
-            timeout_graceful_shutdown=10,
         )
         server = uvicorn.Server(config)
         server.run()
