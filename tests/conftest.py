@@ -12,19 +12,16 @@ from __future__ import annotations
 
 import os
 import secrets
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
-from sqlalchemy.exc import OperationalError
 
 from polex.bootstrap import Node
 from polex.provision import NodeIdentity, initialise_node
 from polex.settings import NodeRole
 
-DROP_ATTEMPTS = 10
 POSTGRES_URL = os.environ.get("POLEX_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 BACKENDS = [name for name in os.environ.get("POLEX_TEST_BACKENDS", "sqlite,postgresql").split(",") if name]
 
@@ -53,17 +50,8 @@ class PostgresSchema:
         self.url = _with_search_path(POSTGRES_URL, self.name)
 
     def drop(self) -> None:
-        # A stopped node's background task can still be inside a transaction on the schema
-        # for a moment; PostgreSQL then aborts the drop as a deadlock. It is tried again.
-        for attempt in range(DROP_ATTEMPTS):
-            try:
-                with self._admin.connect() as connection:
-                    connection.execute(text(f'DROP SCHEMA IF EXISTS "{self.name}" CASCADE'))
-                break
-            except OperationalError:
-                if attempt == DROP_ATTEMPTS - 1:
-                    raise
-                time.sleep(0.5)
+        with self._admin.connect() as connection:
+            connection.execute(text(f'DROP SCHEMA IF EXISTS "{self.name}" CASCADE'))
         self._admin.dispose()
 
 

@@ -974,10 +974,7 @@ class ScreeningService:
             uow.commit()
         for hit in hits:
             self._tell_owner(hit)
-        # The hits' reports wait in the outbox for the relay's next round (``relay_seconds``)
-        # rather than waking it: at border rates a hit comes every few checks, and a round
-        # each (relay, push to the owner's node, receipts) would take the interpreter from the
-        # checks several times a second; a round carries all that came since the last one.
+        # The reports wait for the relay's next round, as the document checks' do (``_check``).
         return results
 
     @staticmethod
