@@ -327,7 +327,7 @@ def _wire(settings: Settings, *, migrate: bool, engine: Engine | None) -> Node:
         replica_feed=replica_feed,
         replica=replica,
         screenings=ScreeningJobs(uow, audit, screening, auth.principal_of, settings.data_dir / "screenings"),
-        imports=ImportService(uow, records, audit),
+        imports=ImportService(uow, records, audit, workers=settings.import_workers),
         features=FEATURES,
         notices=notices,
         bus=bus,

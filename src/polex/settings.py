@@ -102,6 +102,12 @@ class Settings(BaseSettings):
     access_token_minutes: int = Field(default=15, ge=1, le=24 * 60)
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     max_import_bytes: int = Field(default=512 * 1_048_576, ge=1024, description="Largest file an import may upload")
+    import_workers: int | None = Field(
+        default=None,
+        ge=0,
+        le=64,
+        description="Processes that convert a large import split into items (one per core when unset; 0: none)",
+    )
     page_size_max: int = Field(default=500, ge=1)
     login_attempts_before_lockout: int = Field(default=10, ge=1)
     log_level: str = "info"

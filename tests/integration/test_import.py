@@ -4,6 +4,10 @@ quarantine as received, nothing half-written, a repeated import does not duplica
 from __future__ import annotations
 
 import io
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
 
 from polex.auth.principal import Principal, PrincipalKind
 from polex.bootstrap import Node
@@ -11,7 +15,9 @@ from polex.domain.base import new_id
 from polex.domain.policy import Purpose
 from polex.domain.roles import Role
 from polex.formats.csv_mapping import CsvMappingAdapter
+from polex.ingest.parallel import staged_in_workers
 from polex.provision import own_agency
+from polex.storage.tables import RecordRow
 
 MAPPING = """
 record: travel_document
@@ -160,3 +166,62 @@ def test_records_an_import_stores_are_those_the_api_would_store(node: Node) -> N
     assert row.content["number"] == "12AB34567"
     assert keys == ["doc:FRA:12AB34567"]
     assert node.screening.index.contains_many(keys).all()
+
+
+def _large_export(rows: int) -> tuple[str, dict[str, str]]:
+    """An export with a bad row every 97 (an empty number, an unknown reason, a German
+    document, a number seen before): the file, and the expected field of each bad line."""
+    lines = ["REF;NUMERO;PAYS;MOTIF"]
+    bad: dict[str, str] = {}
+    for serial in range(rows):
+        number, country, reason = f"{serial:02d}ZZ{serial:07d}", "FRA", "VOL" if serial % 2 else "PERTE"
+        line = f"line {serial + 2}"
+        if serial % 97 == 10:
+            number, bad[line] = "", "NUMERO"
+        elif serial % 97 == 20:
+            reason, bad[line] = "ENVOLE", "MOTIF"
+        elif serial % 97 == 30:
+            country, bad[line] = "DEU", "owner"
+        elif serial % 97 == 40:
+            number, bad[line] = f"{serial - 1:02d}ZZ{serial - 1:07d}", "record"  # the row before's document
+        lines.append(f"{serial};{number};{country};{reason}")
+    return "\n".join(lines) + "\n", bad
+
+
+def test_a_large_import_converted_by_worker_processes_stores_and_quarantines_every_row_in_order(
+    node: Node, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from polex.ingest import service
+    from polex.ingest.service import ImportService
+
+    splits: list[int] = []
+
+    def counted(split: Any, stager: Any, *, workers: int, batch: int) -> Any:
+        splits.append(workers)
+        return staged_in_workers(split, stager, workers=workers, batch=batch)
+
+    monkeypatch.setattr(service, "staged_in_workers", counted)
+    export, bad = _large_export(2_500)
+    owner = operator(node)
+    # Two workers from the first byte, batches smaller than the store's: the rows come back
+    # from several workers, several batches at once, and must still be stored in order.
+    imports = ImportService(node.uow, node.records, node.audit, workers=2, parallel_from_bytes=0)
+    try:
+        summary = imports.run(
+            CsvMappingAdapter(mapping=MAPPING), io.BytesIO(export.encode()), source="big.csv", owner=owner
+        )
+    finally:
+        imports.stop()
+    assert splits == [2]  # converted by the workers, not in this process
+    assert (summary.accepted, summary.rejected) == (2_500 - len(bad), len(bad))
+    quarantined = {row.location: row for row in node.imports.quarantined(summary.id)}
+    assert {location: row.field for location, row in quarantined.items()} == bad
+    assert quarantined["line 42"].raw == "40;39ZZ0000039;FRA;PERTE"  # as received
+    assert "only agencies of DEU" in quarantined["line 32"].reason
+    with node.engine.connect() as connection:
+        stored = connection.scalar(
+            select(func.count()).select_from(RecordRow).where(RecordRow.kind == "travel_document")
+        )
+    assert stored == 2_500 - len(bad)
+    # Each record as an import in this process would have made it, and findable by its key.
+    assert node.screening.index.contains_many(["doc:FRA:00ZZ0000000", "doc:FRA:2499ZZ0002499"]).all()

@@ -30,10 +30,10 @@ import csv
 import datetime as dt
 import io
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Literal
+from typing import IO, Any, Literal, cast
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -41,7 +41,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from polex.domain.base import Provenance, RecordKind, collect_original_values
 from polex.domain.records import RECORD_TYPES
 from polex.errors import FieldError
-from polex.formats.registry import Accepted, ReadResult, Rejection
+from polex.formats.registry import Accepted, ReadResult, Rejection, SplitRead
 
 # Date formats people write in exports, as patterns over the digits; partial ones give
 # partial dates (the common schema keeps the precision that is known).
@@ -262,9 +262,24 @@ class CsvMappingAdapter:
         self.mapping = load_mapping(mapping) if isinstance(mapping, str | Path) else mapping
 
     def read(self, stream: IO[bytes]) -> Iterator[ReadResult]:
+        split = self.split(stream)
+        try:
+            for item in split.items:
+                yield from split.converter.convert((item,))
+        finally:
+            split.items.close()  # type: ignore[attr-defined]  # a generator
+
+    def split(self, stream: IO[bytes]) -> SplitRead:
+        """The file's rows as raw items (their values and line), and the converter that maps
+        and validates them; the mapping is checked against the header when the first item
+        is asked for (a ``MappingError`` naming the missing columns)."""
         if self.mapping is None:
             raise MappingError([FieldError("mapping", "the csv-mapping format needs a mapping (--mapping FILE)")])
-        mapping = self.mapping
+        converter = CsvRowConverter(self.mapping)
+        return SplitRead(converter, self._rows(stream, converter))
+
+    def _rows(self, stream: IO[bytes], converter: CsvRowConverter) -> Iterator[object]:
+        mapping = converter.mapping
         text = io.TextIOWrapper(stream, encoding=mapping.csv.encoding, errors="strict", newline="")
         reader = csv.reader(text, delimiter=mapping.csv.delimiter, quotechar=mapping.csv.quotechar)
         try:
@@ -272,12 +287,56 @@ class CsvMappingAdapter:
         except (csv.Error, UnicodeDecodeError) as error:
             yield Rejection("file", f"cannot be read as {mapping.csv.encoding} CSV: {error}", raw="", location="file")
             return
+        converter.set_header(header)  # raises MappingError for missing columns
+        try:
+            for values in reader:
+                if values:  # a blank line is skipped, as csv.DictReader skips it
+                    yield (values, reader.line_num)
+        except (csv.Error, UnicodeDecodeError) as error:
+            yield Rejection("file", f"cannot be read as {mapping.csv.encoding} CSV: {error}", raw="", location="file")
+
+
+@dataclass(frozen=True, slots=True)
+class _Compiled:
+    """A mapping made ready for the rows of one file (its header): compiled once, not per row."""
+
+    content_type: type[BaseModel]
+    rules: list[_Rule]
+    constants: list[tuple[Path_, Any]]
+    nested: bool  # a target lies inside another: original values are compared document-wide
+    source_index: int | None
+    width: int
+    delimiter: str
+
+
+class CsvRowConverter:
+    """Maps and validates the rows of one CSV file: ``(values, line number)`` items into read
+    results. Holds the mapping and the file's header, both plain data, so that it pickles
+    small and each worker process compiles the rules once."""
+
+    def __init__(self, mapping: Mapping, header: list[str] | None = None) -> None:
+        self.mapping = mapping
+        self.header = header
+        self._compiled: _Compiled | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"mapping": self.mapping, "header": self.header}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.mapping, self.header, self._compiled = state["mapping"], state["header"], None
+
+    def set_header(self, header: list[str]) -> None:
+        mapping = self.mapping
         missing = sorted({column for rule in mapping.fields for column in rule.source_columns()} - set(header))
         if mapping.source_id and mapping.source_id not in header:
             missing.append(mapping.source_id)
         if missing:
             raise MappingError([FieldError("columns", f"the file has no column {name!r}") for name in missing])
-        content_type = RECORD_TYPES[mapping.record].content
+        self.header, self._compiled = header, None
+
+    def _compile(self) -> _Compiled:
+        mapping, header = self.mapping, self.header
+        assert header is not None, "set_header comes first"
         rules = self._rules({name: index for index, name in enumerate(header)})  # the last of a repeated name
         constants = [(_path(name), value) for name, value in mapping.constants.items()]
         # Original values are compared leaf by leaf where no target lies inside another;
@@ -285,26 +344,41 @@ class CsvMappingAdapter:
         targets = [path for path, _ in constants] + [rule.path for rule in rules]
         nested = any(a != b and b[: len(a)] == a for a in targets for b in targets)
         source_index = len(header) - 1 - header[::-1].index(mapping.source_id) if mapping.source_id else None
-        width = len(header)
-        delimiter = mapping.csv.delimiter
-        try:
-            for values in reader:
-                if not values:
-                    continue  # a blank line, as csv.DictReader skips it
-                location = f"line {reader.line_num}"
-                if len(values) < width:
-                    values = values + [""] * (width - len(values))
-                raw = delimiter.join(values[:width])
-                if len(raw.encode()) > MAX_ROW_BYTES:
-                    yield Rejection("row", f"longer than {MAX_ROW_BYTES} bytes", raw=raw[:1000], location=location)
-                    continue
-                source_id = (values[source_index] or None) if source_index is not None else None
-                yield self._row(values, raw, location, content_type, rules, constants, nested, source_id)
-        except (csv.Error, UnicodeDecodeError) as error:
-            yield Rejection("file", f"cannot be read as {mapping.csv.encoding} CSV: {error}", raw="", location="file")
+        return _Compiled(
+            content_type=RECORD_TYPES[mapping.record].content,
+            rules=rules,
+            constants=constants,
+            nested=nested,
+            source_index=source_index,
+            width=len(header),
+            delimiter=mapping.csv.delimiter,
+        )
+
+    def convert(self, items: Sequence[object]) -> list[ReadResult]:
+        compiled = self._compiled
+        if compiled is None:
+            compiled = self._compiled = self._compile()
+        results: list[ReadResult] = []
+        for item in items:
+            if isinstance(item, Accepted | Rejection):
+                results.append(item)
+                continue
+            values, line = cast(tuple[list[str], int], item)  # as _rows made it
+            results.append(self._line(values, f"line {line}", compiled))
+        return results
+
+    def _line(self, values: list[str], location: str, compiled: _Compiled) -> ReadResult:
+        width = compiled.width
+        if len(values) < width:
+            values = values + [""] * (width - len(values))
+        raw = compiled.delimiter.join(values[:width])
+        if len(raw.encode()) > MAX_ROW_BYTES:
+            return Rejection("row", f"longer than {MAX_ROW_BYTES} bytes", raw=raw[:1000], location=location)
+        index = compiled.source_index
+        source_id = (values[index] or None) if index is not None else None
+        return self._row(values, raw, location, compiled, source_id)
 
     def _rules(self, positions: dict[str, int]) -> list[_Rule]:
-        assert self.mapping is not None
         prepared = []
         for rule in self.mapping.fields:
             columns = rule.source_columns()
@@ -323,23 +397,15 @@ class CsvMappingAdapter:
         return prepared
 
     def _row(
-        self,
-        values: list[str],
-        raw: str,
-        location: str,
-        content_type: type[BaseModel],
-        rules: list[_Rule],
-        constants: list[tuple[Path_, Any]],
-        nested: bool,
-        source_id: str | None,
+        self, values: list[str], raw: str, location: str, compiled: _Compiled, source_id: str | None
     ) -> ReadResult:
         document: dict[str, Any] = {}
         leaves: dict[Path_, Any] = {}  # every value set, by its path: what normalisation may change
         sources: dict[str, str] = {}  # target path to the column(s) it came from, to name them in errors
-        for path, constant in constants:
+        for path, constant in compiled.constants:
             _set(document, path, constant)
             leaves[path] = constant
-        for prepared in rules:
+        for prepared in compiled.rules:
             rule = prepared.rule
             try:
                 value = self._value(prepared, values)
@@ -356,13 +422,13 @@ class CsvMappingAdapter:
                 _set(document, prepared.script_path, rule.script)
                 leaves[prepared.script_path] = rule.script
         try:
-            record = content_type.model_validate(document)
+            record = compiled.content_type.model_validate(document)
         except ValidationError as error:
             field_errors = tuple(_source_error(item, sources) for item in error.errors())
             first = field_errors[0]
             return Rejection(first.field, first.reason, raw=raw, location=location, errors=field_errors)
         normalised = record.model_dump(mode="json")
-        if nested:
+        if compiled.nested:
             originals = collect_original_values(document, normalised)
         else:
             originals = {}

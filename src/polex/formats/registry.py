@@ -5,6 +5,11 @@ An adapter turns a stream in one outside format into polex records, one
 the field at fault and why. Both keep the raw input, so nothing sent is lost and a rejection
 can be shown to the sender as it was received. Adapters that can also write offer ``write``.
 
+An adapter whose input falls into independent items (the rows of a CSV file) may also offer
+``split`` (:class:`SplitFormatAdapter`): the cheap part of reading (finding the items) stays
+with the caller, the expensive part (mapping and validating each item) is a picklable
+:class:`ItemConverter` that an import runs in worker processes, several batches at once.
+
 An adapter reads records by default. One that reads notice requests instead (INTERPOL's
 public notices) says so with ``reads_into = "notice_requests"``: an import of its items
 creates notice drafts through the notice lifecycle, not records.
@@ -22,7 +27,7 @@ fails to load or clashes with another format is left out and listed in ``failure
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib.metadata import entry_points
@@ -82,6 +87,32 @@ class WritableFormatAdapter(FormatAdapter, Protocol):
     """An adapter that can also write records in its format."""
 
     def write(self, records: Iterable[BaseModel], stream: IO[bytes]) -> None: ...
+
+
+class ItemConverter(Protocol):
+    """Turns the raw items a split read finds into read results, in their order. Picklable
+    (module-level class, plain data): an import sends it to its worker processes once. An
+    item that is a :data:`ReadResult` already (a row refused before conversion) is passed
+    through as it is."""
+
+    def convert(self, items: Sequence[object]) -> list[ReadResult]: ...
+
+
+@dataclass(frozen=True)
+class SplitRead:
+    """An input split into its raw items (read lazily, in order, by the caller) and the
+    converter that makes them read results. Closing ``items`` (a generator) releases the input."""
+
+    converter: ItemConverter
+    items: Iterator[object]
+
+
+@runtime_checkable
+class SplitFormatAdapter(FormatAdapter, Protocol):
+    """An adapter whose items can be converted apart from reading the input: ``read(stream)``
+    gives what converting ``split(stream)``'s items one after the other gives."""
+
+    def split(self, stream: IO[bytes]) -> SplitRead: ...
 
 
 def reads_into(adapter: object) -> str:

@@ -26,8 +26,10 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import hashlib
+import io
 import json
 import logging
+import os
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -40,45 +42,36 @@ from pydantic import BaseModel, ValidationError
 from polex.audit.service import AuditTrail, EventDraft, actor_of
 from polex.auth.principal import Principal
 from polex.domain.audit import Actor, AuditTag
-from polex.domain.base import Owner, Provenance, RecordKind, Restrictions, new_id
-from polex.domain.intel import GenericObject, TypedObject
+from polex.domain.base import Provenance, Restrictions, new_id
 from polex.domain.notice import NoticeRequest
 from polex.domain.person import IdentifierKind
-from polex.domain.records import RECORD_TYPES
 from polex.domain.roles import Permission
 from polex.errors import AlreadyExists, Conflict, FieldError, Forbidden, NotFound, PolexError
-from polex.formats.registry import NOTICE_REQUESTS, Accepted, FormatAdapter, ReadResult, Rejection, reads_into
+from polex.formats.registry import (
+    NOTICE_REQUESTS,
+    Accepted,
+    FormatAdapter,
+    ReadResult,
+    Rejection,
+    SplitFormatAdapter,
+    reads_into,
+)
+from polex.ingest.parallel import staged_in_workers
 from polex.ingest.read_ahead import read_ahead
 from polex.ingest.repository import ImportRepository
-from polex.intel.feature import intel_record
+from polex.ingest.staging import Staged, Stager
+from polex.ingest.staging import refused as _refused
 from polex.notice.schemas import NoticeRead
-from polex.record.repository import NewRow
 from polex.record.service import NewRecord, RecordService
 from polex.storage.tables import ImportRow, QuarantineRow
 from polex.storage.unit_of_work import UnitOfWorkFactory
 
 BATCH = 1000
+WORKER_BATCH = 500  # items a worker process converts at a time
+# Below this an input is converted in the importing process: starting workers and shipping
+# rows to them would cost more than they save (about 40,000 rows of a typical export).
+PARALLEL_FROM_BYTES = 4 * 1_048_576
 log = logging.getLogger(__name__)
-
-
-def kind_of(record: BaseModel) -> str | None:
-    """The record kind a model read by an adapter is (or extends)."""
-    model = type(record)
-    if model not in _KINDS:  # isinstance on pydantic models is slow, and asked twice a record
-        _KINDS[model] = _kind_of_model(model)
-    return _KINDS[model]
-
-
-def _kind_of_model(model: type[BaseModel]) -> str | None:
-    for record_type in RECORD_TYPES.values():
-        if issubclass(model, record_type.content):
-            return record_type.kind.value
-    if issubclass(model, TypedObject | GenericObject):  # a STIX object: an intel record holds one
-        return RecordKind.INTEL.value
-    return None
-
-
-_KINDS: dict[type[BaseModel], str | None] = {}
 
 
 @dataclass
@@ -91,16 +84,6 @@ class ImportSummary:
     reasons: dict[str, int] = field(default_factory=dict)  # "field: reason" to how often
     drafts: int = 0  # notice drafts created
     draft_ids: list[str] = field(default_factory=list)  # in the order of the input
-
-
-@dataclass(frozen=True, slots=True)
-class _Staged:
-    """A record read from the input, made ready to store (``row``) by the service of its kind."""
-
-    accepted: Accepted
-    new: NewRecord
-    kind: str
-    row: NewRow
 
 
 class NoticeDrafting(Protocol):
@@ -120,13 +103,26 @@ class NoticeDrafting(Protocol):
 
 
 class ImportService:
-    def __init__(self, uow: UnitOfWorkFactory, records: Mapping[str, RecordService], audit: AuditTrail) -> None:
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        records: Mapping[str, RecordService],
+        audit: AuditTrail,
+        *,
+        workers: int | None = None,
+        parallel_from_bytes: int = PARALLEL_FROM_BYTES,
+    ) -> None:
+        """``workers`` processes convert an input of at least ``parallel_from_bytes`` that its
+        adapter can split (one per core when None; 0 converts every input in the importing
+        process)."""
         self._uow = uow
         self._records = records
         self._audit = audit
+        self._import_workers = (os.cpu_count() or 1) if workers is None else workers
+        self._parallel_from_bytes = parallel_from_bytes
         # One import at a time in the background: imports are I/O and database bound, and a
         # second would only compete with the first for SQLite's single writer.
-        self._workers = ThreadPoolExecutor(max_workers=1, thread_name_prefix="polex-import")
+        self._background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="polex-import")
         self._stopping = threading.Event()
         # Notices have no unique key the database could enforce: two imports of the same
         # file at once would both find no earlier draft. Drafting is serialised instead.
@@ -189,7 +185,7 @@ class ImportService:
         notices: NoticeDrafting | None,
     ) -> None:
         actor = actor_of(owner)
-        pending: list[_Staged] = []
+        pending: list[Staged] = []
         requested: list[Accepted] = []  # notice requests, drafted batch by batch
         rejections: list[Rejection] = []
         # The input is read, mapped, validated and made ready to insert a batch or two ahead,
@@ -199,7 +195,7 @@ class ImportService:
             for result in staged:
                 if isinstance(result, Rejection):
                     rejections.append(result)
-                elif isinstance(result, _Staged):
+                elif isinstance(result, Staged):
                     pending.append(result)
                 else:  # a notice request (a Notice too: in force only through its lifecycle)
                     requested.append(result)
@@ -221,20 +217,26 @@ class ImportService:
         rejections.extend(self._draft(requested, owner, notices, summary))
         self._quarantine(summary, rejections)
 
-    def _staged(self, adapter: FormatAdapter, stream: IO[bytes], owner: Principal) -> Iterator[ReadResult | _Staged]:
+    def _staged(self, adapter: FormatAdapter, stream: IO[bytes], owner: Principal) -> Iterator[ReadResult | Staged]:
         """What the adapter reads, each record it read made ready to store; rejections and
-        notice requests as read."""
-        for result in adapter.read(stream):
-            if isinstance(result, Rejection) or isinstance(result.record, NoticeRequest):
-                yield result
-                continue
-            kind = kind_of(result.record)
-            if kind is None:
-                yield self._refused(result, "record", f"polex stores no {type(result.record).__name__}")
-                continue
-            new = self._new_record(kind, result, owner, adapter)
-            service = self._records[kind_of(new.content) or ""]
-            yield _Staged(result, new, service.kind, service.prepare(new))
+        notice requests as read. A large input that the adapter splits into items is
+        converted by worker processes (polex.ingest.parallel)."""
+        stager = Stager({kind: service.feature for kind, service in self._records.items()}, owner, adapter=adapter)
+        workers = self._workers_for(adapter, stream)
+        if workers > 0:
+            assert isinstance(adapter, SplitFormatAdapter)
+            return staged_in_workers(adapter.split(stream), stager, workers=workers, batch=WORKER_BATCH)
+        return (stager.stage(result) for result in adapter.read(stream))
+
+    def _workers_for(self, adapter: FormatAdapter, stream: IO[bytes]) -> int:
+        """How many worker processes convert this input: none for a small one (their start
+        would cost more than they save) or one the adapter cannot split."""
+        if self._import_workers <= 0 or not isinstance(adapter, SplitFormatAdapter):
+            return 0
+        remaining = _remaining_bytes(stream)
+        if remaining is None or remaining < self._parallel_from_bytes:
+            return 0
+        return self._import_workers
 
     def _begin(self, summary: ImportSummary, source: str, owner: Principal) -> None:
         with self._uow() as uow:
@@ -299,7 +301,7 @@ class ImportService:
             finally:
                 spooled.unlink(missing_ok=True)
 
-        self._workers.submit(work)
+        self._background.submit(work)
         return summary.id
 
     def recover_interrupted(self) -> int:
@@ -317,7 +319,7 @@ class ImportService:
     def stop(self) -> None:
         """Stop background imports after their current batch (at shutdown)."""
         self._stopping.set()
-        self._workers.shutdown(wait=True, cancel_futures=True)
+        self._background.shutdown(wait=True, cancel_futures=True)
 
     def run_of(self, import_id: str, principal: Principal) -> ImportRow:
         principal.require(Permission.RECORD_WRITE)
@@ -329,35 +331,26 @@ class ImportService:
             return row
 
     def _store(
-        self, pending: Sequence[_Staged], owner: Principal, actor: Actor, summary: ImportSummary
+        self, pending: Sequence[Staged], owner: Principal, actor: Actor, summary: ImportSummary
     ) -> list[Rejection]:
         """Store a batch per record kind; on a conflict, record by record. Returns refusals."""
         refused: list[Rejection] = []
-        by_kind: dict[str, list[_Staged]] = {}
+        by_kind: dict[str, list[Staged]] = {}
         for item in pending:
             by_kind.setdefault(item.kind, []).append(item)
         for kind, items in by_kind.items():
             service = self._records[kind]
-            allowed = []
-            for item in items:
-                try:
-                    if service.feature.check_owner is not None:
-                        service.feature.check_owner(item.new.content, owner)
-                except PolexError as error:
-                    refused.append(self._refused(item.accepted, "owner", error.detail))
-                    continue
-                allowed.append(item)
             try:
-                duplicates = service.create_new([item.row for item in allowed], actor=actor) if allowed else {}
-                refused.extend(self._refused(allowed[at].accepted, "record", why) for at, why in duplicates.items())
-                stored = len(allowed) - len(duplicates)
+                duplicates = service.create_new([item.row for item in items], actor=actor)
+                refused.extend(_refused(items[at], "record", why) for at, why in duplicates.items())
+                stored = len(items) - len(duplicates)
             except AlreadyExists:  # a duplicate stored meanwhile by someone else: record by record
                 stored = 0
-                for item in allowed:
+                for item in items:
                     try:
-                        stored += service.create_many([item.new], actor=actor)
+                        stored += service.create_rows([item.row], actor=actor)
                     except AlreadyExists as error:
-                        refused.append(self._refused(item.accepted, "record", error.detail))
+                        refused.append(_refused(item, "record", error.detail))
             summary.accepted += stored
             summary.by_kind[kind] = summary.by_kind.get(kind, 0) + stored
         return refused
@@ -376,7 +369,7 @@ class ImportService:
                 "a notice request becomes a draft through the notice lifecycle, by an NCB operator "
                 "(the adapter did not declare that it reads notice requests)"
             )
-            return [self._refused(item, "notice", reason) for item in requested]
+            return [_refused(item, "notice", reason) for item in requested]
         refused: list[Rejection] = []
         events: list[EventDraft] = []
         with self._drafting, self._recorded(events):
@@ -391,7 +384,7 @@ class ImportService:
                 keys = _notice_keys(content)
                 earlier = next((drafted[key] for key in keys if key in drafted), None)
                 if earlier is not None:
-                    refused.append(self._refused(item, "notice", f"a duplicate of {earlier}"))
+                    refused.append(_refused(item, "notice", f"a duplicate of {earlier}"))
                     continue
                 try:
                     draft = notices.create(item.record, owner, provenance=_provenance(item, summary))
@@ -456,43 +449,6 @@ class ImportService:
             for problem in error.errors()
         )
         return Rejection(errors[0].field, errors[0].reason, item.raw, item.location, errors=errors)
-
-    @staticmethod
-    def _new_record(kind: str, result: Accepted, owner: Principal, adapter: FormatAdapter) -> NewRecord:
-        """The record to store. Adapters may read into subclasses of the schema's types that
-        also carry a stable id and provenance (FtM does); the stored content is the schema's
-        type alone, and the id makes a repeated import a no-op rather than a copy. A STIX
-        object becomes the content of an intel record, with the TLP markings the input
-        defines (an adapter's ``tlp_markings``) setting its handling."""
-        format_name = adapter.name
-        content_type = RECORD_TYPES[RecordKind(kind)].content
-        record = result.record
-        if isinstance(record, TypedObject | GenericObject):
-            markings = getattr(adapter, "tlp_markings", None)
-            return intel_record(
-                record,
-                Owner(agency_id=owner.agency_id, country=owner.country),
-                format_name=format_name,
-                tlp_markings=markings,
-            )
-        if type(record) is content_type:  # validated as the schema's type already (csv-mapping): as read
-            content: BaseModel = record
-            carried: dict[str, Any] = {}  # the schema's own type carries no id or provenance
-        else:
-            content = content_type.model_validate(record.model_dump(include=set(content_type.model_fields)))
-            carried = record.__dict__
-        provenance = result.provenance or carried.get("provenance") or Provenance(source_format=format_name)
-        return NewRecord(
-            content=content,
-            owner_agency_id=owner.agency_id,
-            owner_country=owner.country,
-            provenance=provenance,
-            id=carried.get("id"),
-        )
-
-    @staticmethod
-    def _refused(accepted: Accepted, field_name: str, reason: str) -> Rejection:
-        return Rejection(field_name, reason, raw=accepted.raw, location=accepted.location)
 
     def _quarantine(self, summary: ImportSummary, rejections: Sequence[Rejection]) -> None:
         if not rejections:
@@ -602,6 +558,22 @@ class ImportService:
             event = EventDraft(tag, actor_of(principal), record_kind=kind, record_ids=record_ids, details=details)
             self._audit.add(uow, [event])
             uow.commit()
+
+
+def _remaining_bytes(stream: IO[bytes]) -> int | None:
+    """How many bytes are left to read in ``stream``, where it can tell (a file, a buffer)."""
+    try:
+        position = stream.tell()
+        if hasattr(stream, "fileno"):
+            with contextlib.suppress(OSError, io.UnsupportedOperation):
+                return os.fstat(stream.fileno()).st_size - position
+        if stream.seekable():
+            end = stream.seek(0, io.SEEK_END)
+            stream.seek(position)
+            return end - position
+    except (OSError, ValueError):
+        pass
+    return None
 
 
 def _provenance(item: Accepted, summary: ImportSummary) -> Provenance:

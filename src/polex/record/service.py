@@ -94,6 +94,33 @@ class NewRecord:
     id: str | None = None  # assigned here when the caller needs to link records before storing
 
 
+def prepare_row(feature: RecordFeature, new: NewRecord) -> NewRow:
+    """A new record as :meth:`RecordService.create_new` stores it: projection and JSON
+    documents, made outside any transaction and any service (an import prepares records in
+    worker processes, the next batch while one is written)."""
+    projection = feature.project(new.content)
+    if new.restrictions is None and feature.restrictions_for is None:
+        restrictions = _DEFAULT_RESTRICTIONS
+    elif feature.restrictions_for is not None:
+        restrictions = feature.restrictions_for(new.content, new.restrictions).model_dump_json()
+    else:
+        restrictions = (new.restrictions or Restrictions()).model_dump_json()
+    return NewRow(
+        id=new.id or new_id(),
+        id_given=new.id is not None,
+        owner_agency_id=new.owner_agency_id,
+        owner_country=new.owner_country,
+        key=projection.key,
+        label=projection.label[:500],
+        status=projection.status,
+        terms=projection.terms_column(),
+        restrictions=restrictions,
+        provenance=(new.provenance or _NO_PROVENANCE).model_dump_json(),
+        content=new.content.model_dump_json(),
+        lookup=projection.lookup,
+    )
+
+
 @dataclass(frozen=True)
 class ReportedAccess:
     """An access to a record on another node, as that node reported it to this one
@@ -136,7 +163,6 @@ class RecordService:
         self.change_listeners: list[RecordChangeListener] = []
         # Accesses to this node's country's records on other nodes, as they reported them.
         self.reported: ReportedAccesses | None = None
-        self._default_restrictions = Restrictions().model_dump_json()
 
     def _keys_changed(self, added: Sequence[str], removed: Sequence[str]) -> None:
         if added or removed:
@@ -386,27 +412,14 @@ class RecordService:
         return len(records)
 
     def prepare(self, new: NewRecord) -> NewRow:
-        """A new record as :meth:`create_new` stores it: projection and JSON documents, made
-        outside any transaction (an import prepares the next batch while one is written)."""
-        projection = self.feature.project(new.content)
-        if new.restrictions is None and self.feature.restrictions_for is None:
-            restrictions = self._default_restrictions
-        else:
-            restrictions = self._restrictions(new.content, new.restrictions).model_dump_json()
-        return NewRow(
-            id=new.id or new_id(),
-            id_given=new.id is not None,
-            owner_agency_id=new.owner_agency_id,
-            owner_country=new.owner_country,
-            key=projection.key,
-            label=projection.label[:500],
-            status=projection.status,
-            terms=projection.terms_column(),
-            restrictions=restrictions,
-            provenance=(new.provenance or _NO_PROVENANCE).model_dump_json(),
-            content=new.content.model_dump_json(),
-            lookup=projection.lookup,
-        )
+        """A new record as :meth:`create_new` stores it (see :func:`prepare_row`)."""
+        return prepare_row(self.feature, new)
+
+    def create_rows(self, rows: Sequence[NewRow], *, actor: Actor | None = None) -> int:
+        """Store prepared records in one transaction, all or nothing (AlreadyExists if any is
+        a duplicate), audited as one import event naming every record."""
+        self._insert(rows, actor)
+        return len(rows)
 
     def create_new(self, rows: Sequence[NewRow], *, actor: Actor | None = None) -> dict[int, str]:
         """Store, in one transaction audited as one import event, those of the prepared
@@ -660,6 +673,7 @@ class RecordService:
 
 REPORT_TAGS = "network:access_report:"
 _NO_PROVENANCE = Provenance()
+_DEFAULT_RESTRICTIONS = Restrictions().model_dump_json()
 
 
 def _local_access(event: AuditEvent, node: str | None) -> AccessRead:
