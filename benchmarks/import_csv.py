@@ -2,7 +2,7 @@
 rows: rows per second and peak memory, on SQLite and PostgreSQL.
 
 Run: .venv/bin/python benchmarks/import_csv.py [--rows 1000000] [--backends sqlite,postgresql]
-         [--batch 1000] [--no-quarter] [--plain bulk|core] [--seed 7]
+         [--batch 1000] [--no-quarter] [--plain bulk|core] [--seed 7] [--workers 0,2]
 
 A French-style export of stolen and lost travel documents is generated into a temporary
 folder (semicolons, local codes mapped through value maps, dd.mm.yyyy dates, names joined
@@ -27,12 +27,14 @@ B. a plain bulk insert of those already-converted rows into a fresh database of 
    executemany (``--plain core``, which binds and serialises inside the timing); only the
    inserts and commits are timed (not reading the dump).
 
-The import's CPU seconds (all its threads; not the PostgreSQL server's) are printed beside
-its wall time: on a shared machine they say more than the wall time about the import's own
-cost.
+The import's CPU seconds (all its threads and its worker processes; not the PostgreSQL
+server's) are printed beside its wall time: on a shared machine they say more than the wall
+time about the import's own cost.
 
 The import also runs on the first quarter of the file: a peak that does not grow from N/4
-to N shows memory does not grow with the file. Figures in docs/benchmarks.md.
+to N shows memory does not grow with the file; "workers" is the largest sum of the
+proportional resident sets (PSS: a page shared by N processes counts 1/N in each) of its
+worker processes and their fork server, sampled every 0.2 s. Figures in docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ import random
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -56,6 +59,7 @@ from sqlalchemy import create_engine, func, insert, select, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
+from polex.api.heap import tune_for_batch
 from polex.audit.repository import bulk_insert
 from polex.auth.principal import Principal, PrincipalKind
 from polex.bootstrap import Node
@@ -233,12 +237,15 @@ def child_import(csv_path: Path, mapping_path: Path, rows: int, url: str | None,
         try:
             owner = operator(node)
             adapter = CsvMappingAdapter(mapping=mapping_path)
+            tune_for_batch()  # as polex import does
             before_kib = status_kib("VmRSS")
             peak_before_kib = status_kib("VmHWM")
             started, cpu_started = time.perf_counter(), time.process_time()
-            with csv_path.open("rb") as stream:
+            children_started = children_cpu_seconds()
+            with csv_path.open("rb") as stream, DescendantsPeak() as workers_peak:
                 summary = node.imports.run(adapter, stream, source=str(csv_path), owner=owner, notices=node.notices)
             elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+            cpu += children_cpu_seconds() - children_started
             peak_kib = status_kib("VmHWM")
             # Correctness: every valid row stored, every bad row quarantined at its line.
             expected_bad = bad_lines(rows)
@@ -272,7 +279,70 @@ def child_import(csv_path: Path, mapping_path: Path, rows: int, url: str | None,
         "rss_before_mib": before_kib / 1024,
         "peak_before_mib": peak_before_kib / 1024,
         "peak_mib": peak_kib / 1024,
+        "workers_peak_mib": workers_peak.peak_kib / 1024,
     }
+
+
+def descendants() -> list[str]:
+    """The /proc entries of this process's children and their children (the import's fork
+    server and its workers)."""
+    parents = {str(os.getpid())}
+    found: list[str] = []
+    stats: dict[str, str] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                stats[entry.name] = (entry / "stat").read_text().rsplit(")", 1)[1].split()[1]
+    for _ in range(3):
+        for pid, ppid in stats.items():
+            if ppid in parents and pid not in parents:
+                parents.add(pid)
+                found.append(pid)
+    return found
+
+
+class DescendantsPeak:
+    """The largest sum of the descendants' proportional resident sets, sampled every 0.2 s."""
+
+    def __init__(self) -> None:
+        self.peak_kib = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> DescendantsPeak:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.2):
+            total = 0
+            for pid in descendants():
+                with contextlib.suppress(OSError, StopIteration):
+                    # Proportional: pages the workers share with their fork server count once.
+                    rollup = Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()
+                    total += int(next(line for line in rollup if line.startswith("Pss:")).split()[1])
+            self.peak_kib = max(self.peak_kib, total)
+
+
+def children_cpu_seconds() -> float:
+    """CPU seconds of this process's children and of the processes they waited for: the
+    import's fork server and, once they have exited, its workers."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # exited meanwhile
+        if int(fields[1]) == os.getpid():  # ppid; then utime, stime, cutime, cstime
+            total += sum(int(value) for value in fields[11:15])
+    return total / ticks
 
 
 def dump_rows(node: Node, dump: Path) -> None:
@@ -391,9 +461,9 @@ def child(arguments: argparse.Namespace) -> int:
     return 0
 
 
-def run_child(*options: str) -> dict[str, Any]:
+def run_child(*options: str, env: dict[str, str] | None = None) -> dict[str, Any]:
     command = [sys.executable, __file__, *options]
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    done = subprocess.run(command, capture_output=True, text=True, check=False, env={**os.environ, **(env or {})})
     if done.returncode != 0:
         sys.stderr.write(done.stderr)
         raise SystemExit(f"the measurement {' '.join(options)} failed")
@@ -416,6 +486,11 @@ def main() -> int:
         help="B inserts as the import does (bulk: COPY / executemany of bound values) or with core insert()",
     )
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--workers",
+        default=f"0,{os.cpu_count() or 1}",
+        help="A once per value: worker processes that convert the rows (0: the importing process alone)",
+    )
     parser.add_argument("--child", choices=("import", "plain"), help=argparse.SUPPRESS)
     parser.add_argument("--csv", help=argparse.SUPPRESS)
     parser.add_argument("--mapping", help=argparse.SUPPRESS)
@@ -439,25 +514,36 @@ def main() -> int:
             print(f"generated {size:,} rows ({megabytes:,.0f} MB) in {time.perf_counter() - started:.0f} s", flush=True)
         print(f"load before: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f}")
 
-        print(f"\n{'':<44}{'rows':>11}{'rows/s':>10}{'seconds':>9}{'CPU s':>8}{'RSS before':>12}{'peak RSS':>10}")
+        print(
+            f"\n{'':<44}{'rows':>11}{'rows/s':>10}{'seconds':>9}{'CPU s':>8}{'RSS before':>12}{'peak RSS':>10}"
+            f"{'workers':>11}"
+        )
         results: dict[str, dict[str, float]] = {}
+        worker_counts = [int(value) for value in arguments.workers.split(",")]
         for backend in arguments.backends.split(","):
             for size in sizes:
                 dump = directory / "rows.pickle"
-                with database(backend) as url:
-                    options = ["--child", "import", "--csv", str(files[size]), "--mapping", str(mapping)]
-                    options += ["--rows", str(size), "--url", url or ""]
-                    if size == arguments.rows:
-                        options += ["--dump", str(dump)]
-                    outcome = run_child(*options)
-                show(f"{backend}: A. import through the mapping", size, outcome)
+                for workers in worker_counts:
+                    last = size == arguments.rows and workers == worker_counts[-1]
+                    with database(backend) as url:
+                        options = ["--child", "import", "--csv", str(files[size]), "--mapping", str(mapping)]
+                        options += ["--rows", str(size), "--url", url or ""]
+                        if last:
+                            options += ["--dump", str(dump)]
+                        outcome = run_child(*options, env={"POLEX_IMPORT_WORKERS": str(workers)})
+                    label = (
+                        f"{backend}: A. import, {workers} workers" if workers else f"{backend}: A. import, 1 process"
+                    )
+                    show(label, size, outcome)
+                    if size != arguments.rows:
+                        continue
+                    results.setdefault(backend, {})[label.split(": ", 1)[1]] = size / outcome["seconds"]
+                    print(
+                        f"{'':<44}stored {outcome['stored']:,}, quarantined {outcome['quarantined']:,}:",
+                        outcome["reasons"],
+                    )
                 if size != arguments.rows:
                     continue
-                results[backend] = {"import": size / outcome["seconds"]}
-                print(
-                    f"{'':<44}stored {outcome['stored']:,}, quarantined {outcome['quarantined']:,}:",
-                    outcome["reasons"],
-                )
                 with database(backend) as url:
                     outcome = run_child(
                         "--child", "plain", "--dump", str(dump), "--url", url or "", "--batch", str(arguments.batch),
@@ -465,19 +551,24 @@ def main() -> int:
                     )  # fmt: skip
                 dump.unlink()
                 show(f"{backend}: B. plain {arguments.plain}, batches of {arguments.batch}", outcome["stored"], outcome)
-                results[backend]["plain"] = outcome["stored"] / outcome["seconds"]
+                plain = outcome["stored"] / outcome["seconds"]
+                for label, rate in results[backend].items():
+                    results[backend][label] = rate / plain
         print(f"load after: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f}\n")
-        for backend, rates in results.items():
-            ratio = rates["import"] / rates["plain"]
-            print(f"{backend:<11} import/plain {ratio:.2f} (the plain insert is {1 / ratio:.1f} times as fast)")
+        for backend, ratios in results.items():
+            for label, ratio in ratios.items():
+                times = f"the plain insert is {1 / ratio:.1f} times as fast"
+                print(f"{backend:<11} {label + ' / plain':<34} {ratio:.2f} ({times})")
     return 0
 
 
 def show(name: str, rows: int, outcome: dict[str, Any]) -> None:
     cpu = f"{outcome['cpu_seconds']:>8.1f}" if "cpu_seconds" in outcome else f"{'':>8}"
+    workers = outcome.get("workers_peak_mib", 0.0)
     print(
         f"{name:<44}{rows:>11,}{rows / outcome['seconds']:>10,.0f}{outcome['seconds']:>9.1f}{cpu}"
-        f"{outcome['rss_before_mib']:>9,.0f} MB{outcome['peak_mib']:>7,.0f} MB",
+        f"{outcome['rss_before_mib']:>9,.0f} MB{outcome['peak_mib']:>7,.0f} MB"
+        + (f"{workers:>9,.0f} MB" if workers else ""),
         flush=True,
     )
 

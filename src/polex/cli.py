@@ -276,6 +276,7 @@ def import_records(
     quarantined, 2 when the file or mapping could not be read at all, or the node does not
     take what the format reads.
     """
+    from polex.api.heap import tune_for_batch
     from polex.auth.principal import Principal, PrincipalKind
     from polex.domain.roles import Role
     from polex.formats.csv_mapping import MappingError
@@ -304,6 +305,7 @@ def import_records(
             owner_agency.country,
             frozenset({Role.NCB_OPERATOR}),
         )
+        tune_for_batch()
         try:
             with file.open("rb") as stream:
                 summary = node.imports.run(adapter, stream, source=str(file), owner=operator, notices=node.notices)

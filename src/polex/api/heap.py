@@ -53,6 +53,17 @@ def tune_for_serving(node: Node) -> None:
     node.screening.watchlist.loaded_listeners.append(gc.freeze)
 
 
+def tune_for_batch() -> None:
+    """For a command that streams many records through a node it has just built (``polex
+    import``): the node's objects frozen and the young generations collected less often,
+    as when serving. An import makes a few objects a row that live until their batch is
+    written; at Python's default every young collection also walked the node's heap (a
+    tenth of the importing process's CPU, benchmarks/import_csv.py)."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*SERVING_THRESHOLDS)
+
+
 class CollectorWatch(Collector):
     """Times every collection (wall clock: what a request waiting for it sees) into a
     histogram per generation, and reports how many objects are frozen."""

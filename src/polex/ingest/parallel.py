@@ -10,8 +10,8 @@ send back rows ready to insert. Results come back in the order of the input, and
 size of the input.
 
 Workers come from a fork server that imported the conversion code once (a clean process,
-not a fork of the node with its threads and connections), so an import pays their start
-once per node rather than once per import.
+not a fork of the node with its threads and connections; polex.ingest.forkserver), so an
+import pays their start once per node rather than once per import.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ def _worker_context() -> Any:
         if _context is None:
             context = multiprocessing.get_context("forkserver")
             # The fork server imports these once; each worker forked from it starts ready.
-            context.set_forkserver_preload(["polex.ingest.parallel", "polex.formats.csv_mapping"])
+            context.set_forkserver_preload(["polex.ingest.forkserver"])
             _context = context
         return _context
 
@@ -50,9 +50,9 @@ def _worker_context() -> Any:
 def _start_worker(converter: ItemConverter, stager: Stager) -> None:
     global _converter, _stager
     _converter, _stager = converter, stager
-    # A worker's own objects (the modules it imported) never become garbage: frozen, the
-    # collector no longer walks them. A batch makes tens of thousands of short-lived
-    # containers; collecting young objects every 50,000 allocations rather than every 700
+    # The fork server froze what it imported (polex.ingest.forkserver); what the converter
+    # and stager brought is frozen too. A batch makes tens of thousands of short-lived
+    # containers: collecting young objects every 50,000 allocations rather than every 700
     # saves a fifth of a worker's time (measured: benchmarks/import_csv.py).
     gc.freeze()
     gc.set_threshold(50_000, 20, 10)
