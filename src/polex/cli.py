@@ -8,6 +8,7 @@ import os
 import shutil
 import signal
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import partial
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
     from polex.auth.principal import Principal
     from polex.bootstrap import Node
     from polex.domain.policy import Purpose
+    from polex.ingest.service import ImportSummary
     from polex.network.keys import NodeKeyFiles
 
 # How often a busy thread of a serving node hands the interpreter to the event loop (see serve).
@@ -266,15 +268,24 @@ def import_records(
     agency_id: Annotated[
         str | None, typer.Option(help="Owner of the records or notice drafts; the node's own agency by default")
     ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Check everything and report what would happen; write nothing")
+    ] = False,
 ) -> None:
     """Import a file: records for the owning agency, rejections kept in quarantine.
 
     A format that reads notices (interpol-notices) makes each a notice draft of the agency
-    instead; 'drafts' in the summary counts them.
+    instead; 'drafts' in the summary counts them. On a terminal, the counts so far are shown
+    on stderr as the import goes.
 
-    Prints a JSON summary; exits 0 when every item was imported, 3 when some were
-    quarantined, 2 when the file or mapping could not be read at all, or the node does not
-    take what the format reads.
+    With --dry-run every item is read, mapped, validated and checked (owner, duplicates in
+    the store and in the file) and nothing is written: the summary says what would be
+    imported and quarantined, and lists the first 1,000 items that would be quarantined with
+    their line and reason.
+
+    Prints a JSON summary; exits 0 when every item was (or would be) imported, 3 when some
+    were (or would be) quarantined, 2 when the file or mapping could not be read at all, or
+    the node does not take what the format reads.
     """
     from polex.api.heap import tune_for_batch
     from polex.auth.principal import Principal, PrincipalKind
@@ -306,15 +317,53 @@ def import_records(
             frozenset({Role.NCB_OPERATOR}),
         )
         tune_for_batch()
+        progress = _ImportProgress(dry_run=dry_run)
         try:
             with file.open("rb") as stream:
-                summary = node.imports.run(adapter, stream, source=str(file), owner=operator, notices=node.notices)
+                summary = node.imports.run(
+                    adapter,
+                    stream,
+                    source=str(file),
+                    owner=operator,
+                    notices=node.notices,
+                    dry_run=dry_run,
+                    on_progress=progress,
+                )
         except MappingError as error:
             _fail(str(error))
             return
+        finally:
+            progress.done()
     typer.echo(json.dumps(summary.__dict__, ensure_ascii=False, indent=2))
     if summary.rejected:
         raise typer.Exit(3)
+
+
+class _ImportProgress:
+    """An import's counts so far, rewritten in place on stderr at most ten times a second,
+    and the final ones at the end (terminals only: a log or a pipe gets the summary alone)."""
+
+    def __init__(self, *, dry_run: bool) -> None:
+        self.enabled = sys.stderr.isatty()
+        self._verb = "would be " if dry_run else ""
+        self._shown = 0.0
+        self._last: ImportSummary | None = None
+
+    def __call__(self, summary: ImportSummary) -> None:
+        self._last = summary
+        now = time.monotonic()
+        if self.enabled and now - self._shown >= 0.1:
+            self._shown = now
+            self._show(summary)
+
+    def _show(self, summary: ImportSummary) -> None:
+        sys.stderr.write(f"\r{summary.accepted:,} {self._verb}imported, {summary.rejected:,} {self._verb}quarantined")
+        sys.stderr.flush()
+
+    def done(self) -> None:
+        if self.enabled and self._last is not None:
+            self._show(self._last)
+            sys.stderr.write("\n")
 
 
 @app.command("export")

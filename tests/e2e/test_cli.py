@@ -337,6 +337,13 @@ def test_import_a_csv_export_and_an_mrz_file(tmp_path: Path) -> None:
     )
     export = tmp_path / "export.csv"
     export.write_text("NUMERO;DELIVRE\n12AB34567;01.02.2020\n23CD45678;31.02.2020\n")
+    options = ["--format", "csv-mapping", "--mapping", str(mapping), "--data-dir", str(data_dir)]
+    dry = run("import", str(export), *options, "--dry-run", check=False)
+    assert dry.returncode == 3, dry.stderr  # one row would be quarantined
+    would = json.loads(dry.stdout)
+    assert (would["dry_run"], would["accepted"], would["rejected"]) == (True, 1, 1)
+    assert [(problem["location"], problem["field"]) for problem in would["problems"]] == [("line 3", "DELIVRE")]
+    assert dry.stderr == ""  # not a terminal: no progress line
     completed = run(
         "import",
         str(export),

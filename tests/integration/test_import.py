@@ -17,7 +17,7 @@ from polex.domain.roles import Role
 from polex.formats.csv_mapping import CsvMappingAdapter
 from polex.ingest.parallel import staged_in_workers
 from polex.provision import own_agency
-from polex.storage.tables import RecordRow
+from polex.storage.tables import ImportRow, QuarantineRow, RecordRow
 
 MAPPING = """
 record: travel_document
@@ -207,12 +207,16 @@ def test_a_large_import_converted_by_worker_processes_stores_and_quarantines_eve
     # from several workers, several batches at once, and must still be stored in order.
     imports = ImportService(node.uow, node.records, node.audit, workers=2, parallel_from_bytes=0)
     try:
+        dry = imports.run(
+            CsvMappingAdapter(mapping=MAPPING), io.BytesIO(export.encode()), source="big.csv", owner=owner, dry_run=True
+        )
         summary = imports.run(
             CsvMappingAdapter(mapping=MAPPING), io.BytesIO(export.encode()), source="big.csv", owner=owner
         )
     finally:
         imports.stop()
-    assert splits == [2]  # converted by the workers, not in this process
+    assert splits == [2, 2]  # converted by the workers, not in this process
+    assert (dry.accepted, dry.rejected, dry.reasons) == (summary.accepted, summary.rejected, summary.reasons)
     assert (summary.accepted, summary.rejected) == (2_500 - len(bad), len(bad))
     quarantined = {row.location: row for row in node.imports.quarantined(summary.id)}
     assert {location: row.field for location, row in quarantined.items()} == bad
@@ -225,3 +229,43 @@ def test_a_large_import_converted_by_worker_processes_stores_and_quarantines_eve
     assert stored == 2_500 - len(bad)
     # Each record as an import in this process would have made it, and findable by its key.
     assert node.screening.index.contains_many(["doc:FRA:00ZZ0000000", "doc:FRA:2499ZZ0002499"]).all()
+
+
+def test_a_dry_run_says_what_the_import_would_do_and_writes_nothing(node: Node) -> None:
+    owner = operator(node)
+
+    def dry_run() -> Any:
+        return node.imports.run(
+            CsvMappingAdapter(mapping=MAPPING),
+            io.BytesIO(EXPORT.encode()),
+            source="export.csv",
+            owner=owner,
+            batch_size=2,
+            dry_run=True,
+        )
+
+    def counts() -> tuple[int, int, int]:
+        with node.engine.connect() as connection:
+            return tuple(  # type: ignore[return-value]
+                connection.scalar(select(func.count()).select_from(table))
+                for table in (RecordRow, ImportRow, QuarantineRow)
+            )
+
+    before = counts()
+    dry = dry_run()
+    assert (dry.dry_run, dry.accepted, dry.rejected) == (True, 2, 4)
+    assert sorted((problem["location"], problem["field"]) for problem in dry.problems) == [
+        ("line 4", "owner"),
+        ("line 5", "NUMERO"),
+        ("line 6", "record"),  # the same document as line 2: found across batches, though none was stored
+        ("line 7", "MOTIF"),
+    ]
+    assert counts() == before  # nothing written: no record, no import, no quarantine
+
+    real = node.imports.run(
+        CsvMappingAdapter(mapping=MAPPING), io.BytesIO(EXPORT.encode()), source="export.csv", owner=owner, batch_size=2
+    )
+    assert (real.accepted, real.rejected, real.reasons) == (dry.accepted, dry.rejected, dry.reasons)
+    again = dry_run()
+    assert (again.accepted, again.rejected) == (0, 6)  # all stored now: what is left is duplicates
+    assert {problem["field"] for problem in again.problems} == {"owner", "NUMERO", "record", "MOTIF"}

@@ -288,3 +288,22 @@ def test_a_notice_from_any_adapter_enters_as_a_draft_never_in_force(hub_node: No
     assert (made.status, made.reference) == ("draft", None)
     with hub_node.uow(read_only=True) as uow:
         assert uow.session.scalar(select(func.count()).select_from(RecordRow)) == 0
+
+
+def test_a_dry_run_counts_the_drafts_it_would_make_and_drafts_nothing(hub_node: Node) -> None:
+    ukr = ncb(hub_node, "UKR")
+    dry = hub_node.imports.run(
+        InterpolNoticesAdapter(),
+        io.BytesIO(fixture("red-list.json")),
+        source="red.json",
+        owner=ukr,
+        notices=hub_node.notices,
+        dry_run=True,
+    )
+    assert (dry.dry_run, dry.drafts, dry.accepted, dry.rejected, dry.draft_ids) == (True, 2, 2, 1, [])
+    with hub_node.engine.connect() as connection:
+        assert connection.scalar(select(func.count()).select_from(NoticeRow)) == 0
+        assert connection.scalar(select(func.count()).select_from(ImportRow)) == 0
+    real = run(hub_node, ukr, fixture("red-list.json"), source="red.json")
+    assert (real.drafts, real.accepted, real.rejected) == (2, 2, 1)
+    assert real.reasons == dry.reasons

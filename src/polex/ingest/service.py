@@ -31,7 +31,7 @@ import json
 import logging
 import os
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -62,7 +62,7 @@ from polex.ingest.repository import ImportRepository
 from polex.ingest.staging import Staged, Stager
 from polex.ingest.staging import refused as _refused
 from polex.notice.schemas import NoticeRead
-from polex.record.service import NewRecord, RecordService
+from polex.record.service import NewRecord, RecordService, Seen
 from polex.storage.tables import ImportRow, QuarantineRow
 from polex.storage.unit_of_work import UnitOfWorkFactory
 
@@ -84,6 +84,22 @@ class ImportSummary:
     reasons: dict[str, int] = field(default_factory=dict)  # "field: reason" to how often
     drafts: int = 0  # notice drafts created
     draft_ids: list[str] = field(default_factory=list)  # in the order of the input
+    # A dry run writes nothing: its counts say what the import would store, draft and
+    # quarantine, and ``problems`` lists the first items it would quarantine.
+    dry_run: bool = False
+    problems: list[dict[str, str]] = field(default_factory=list)
+
+
+PROBLEMS_LISTED = 1000  # items a dry run's summary lists, of those it would quarantine
+
+
+@dataclass
+class _DryRun:
+    """What a dry run has counted as stored or drafted, without writing it: later items that
+    repeat them are refused as the import would refuse them."""
+
+    records: dict[str, Seen] = field(default_factory=dict)  # by record kind
+    drafted: dict[str, str] | None = None  # notice keys: the agency's, read once, then this run's
 
 
 class NoticeDrafting(Protocol):
@@ -138,16 +154,26 @@ class ImportService:
         batch_size: int = BATCH,
         import_id: str | None = None,
         notices: NoticeDrafting | None = None,
+        dry_run: bool = False,
+        on_progress: Callable[[ImportSummary], None] | None = None,
     ) -> ImportSummary:
         """Import everything ``adapter`` reads from ``stream`` for the ``owner`` agency:
         records, or notice drafts made by ``notices`` (see :meth:`authorise`). The import's
-        row shows its counts growing batch by batch while it runs."""
-        summary = ImportSummary(id=import_id or new_id(), format=adapter.name)
+        row shows its counts growing batch by batch while it runs, and ``on_progress`` is
+        told after each batch. A ``dry_run`` reads, maps, validates and checks everything as
+        the import would (owners, duplicates in the store and in the input), writes nothing
+        and returns what would have happened; the notice service's own checks of a request
+        run only when it drafts."""
+        summary = ImportSummary(id=import_id or new_id(), format=adapter.name, dry_run=dry_run)
+        if dry_run:
+            self.authorise(adapter, owner, notices=notices)
+            self._read_all(adapter, stream, owner, summary, batch_size, notices, _DryRun(), on_progress)
+            return summary
         if import_id is None:
             self.authorise(adapter, owner, notices=notices)
             self._begin(summary, source, owner)
         try:
-            self._read_all(adapter, stream, owner, summary, batch_size, notices)
+            self._read_all(adapter, stream, owner, summary, batch_size, notices, None, on_progress)
         except Exception as error:
             self._end(summary, "failed", f"{type(error).__name__}: {error}"[:2000])
             raise
@@ -183,8 +209,17 @@ class ImportService:
         summary: ImportSummary,
         batch_size: int,
         notices: NoticeDrafting | None,
+        dry: _DryRun | None,
+        on_progress: Callable[[ImportSummary], None] | None,
     ) -> None:
         actor = actor_of(owner)
+
+        def progress() -> None:
+            if dry is None:
+                self._progress(summary)
+            if on_progress is not None:
+                on_progress(summary)
+
         pending: list[Staged] = []
         requested: list[Accepted] = []  # notice requests, drafted batch by batch
         rejections: list[Rejection] = []
@@ -200,22 +235,24 @@ class ImportService:
                 else:  # a notice request (a Notice too: in force only through its lifecycle)
                     requested.append(result)
                 if len(pending) >= batch_size:
-                    rejections.extend(self._store(pending, owner, actor, summary))
+                    rejections.extend(self._store(pending, actor, summary, dry))
                     pending = []
-                    self._progress(summary)
+                    progress()
                 if len(requested) >= batch_size:
-                    rejections.extend(self._draft(requested, owner, notices, summary))
+                    rejections.extend(self._draft(requested, owner, notices, summary, dry))
                     requested = []
-                    self._progress(summary)
+                    progress()
                 if len(rejections) >= batch_size:
-                    self._quarantine(summary, rejections)
+                    self._quarantine(summary, rejections, dry)
                     rejections = []
-                    self._progress(summary)
+                    progress()
                 if self._stopping.is_set():  # the node is stopping: what is stored stays stored
                     break
-        rejections.extend(self._store(pending, owner, actor, summary))
-        rejections.extend(self._draft(requested, owner, notices, summary))
-        self._quarantine(summary, rejections)
+        rejections.extend(self._store(pending, actor, summary, dry))
+        rejections.extend(self._draft(requested, owner, notices, summary, dry))
+        self._quarantine(summary, rejections, dry)
+        if on_progress is not None:
+            on_progress(summary)
 
     def _staged(self, adapter: FormatAdapter, stream: IO[bytes], owner: Principal) -> Iterator[ReadResult | Staged]:
         """What the adapter reads, each record it read made ready to store; rejections and
@@ -331,15 +368,24 @@ class ImportService:
             return row
 
     def _store(
-        self, pending: Sequence[Staged], owner: Principal, actor: Actor, summary: ImportSummary
+        self, pending: Sequence[Staged], actor: Actor, summary: ImportSummary, dry: _DryRun | None
     ) -> list[Rejection]:
-        """Store a batch per record kind; on a conflict, record by record. Returns refusals."""
+        """Store a batch per record kind (owners were checked when it was staged); on a
+        conflict, record by record; in a dry run, only find the duplicates. Returns refusals."""
         refused: list[Rejection] = []
         by_kind: dict[str, list[Staged]] = {}
         for item in pending:
             by_kind.setdefault(item.kind, []).append(item)
         for kind, items in by_kind.items():
             service = self._records[kind]
+            if dry is not None:
+                earlier = dry.records.setdefault(kind, Seen())
+                duplicates = service.duplicates([item.row for item in items], earlier=earlier)
+                refused.extend(_refused(items[at], "record", why) for at, why in duplicates.items())
+                stored = len(items) - len(duplicates)
+                summary.accepted += stored
+                summary.by_kind[kind] = summary.by_kind.get(kind, 0) + stored
+                continue
             try:
                 duplicates = service.create_new([item.row for item in items], actor=actor)
                 refused.extend(_refused(items[at], "record", why) for at, why in duplicates.items())
@@ -356,7 +402,12 @@ class ImportService:
         return refused
 
     def _draft(
-        self, requested: Sequence[Accepted], owner: Principal, notices: NoticeDrafting | None, summary: ImportSummary
+        self,
+        requested: Sequence[Accepted],
+        owner: Principal,
+        notices: NoticeDrafting | None,
+        summary: ImportSummary,
+        dry: _DryRun | None = None,
     ) -> list[Rejection]:
         """A notice draft for each request, through the notice service; returns refusals
         (requests the agency has drafted already, or that the notice service refuses)."""
@@ -373,7 +424,10 @@ class ImportService:
         refused: list[Rejection] = []
         events: list[EventDraft] = []
         with self._drafting, self._recorded(events):
-            drafted = self._drafted_by(owner.agency_id)
+            if dry is None:
+                drafted = self._drafted_by(owner.agency_id)
+            else:
+                drafted = dry.drafted = dry.drafted if dry.drafted is not None else self._drafted_by(owner.agency_id)
             for item in requested:
                 assert isinstance(item.record, NoticeRequest)
                 try:
@@ -385,6 +439,12 @@ class ImportService:
                 earlier = next((drafted[key] for key in keys if key in drafted), None)
                 if earlier is not None:
                     refused.append(_refused(item, "notice", f"a duplicate of {earlier}"))
+                    continue
+                if dry is not None:
+                    for key, described in keys.items():
+                        drafted[key] = f"the notice this import would draft from {item.location}, which has {described}"
+                    summary.accepted += 1
+                    summary.drafts += 1
                     continue
                 try:
                     draft = notices.create(item.record, owner, provenance=_provenance(item, summary))
@@ -450,28 +510,35 @@ class ImportService:
         )
         return Rejection(errors[0].field, errors[0].reason, item.raw, item.location, errors=errors)
 
-    def _quarantine(self, summary: ImportSummary, rejections: Sequence[Rejection]) -> None:
+    def _quarantine(self, summary: ImportSummary, rejections: Sequence[Rejection], dry: _DryRun | None = None) -> None:
+        """Keep rejected items as received, with their reasons (a dry run only counts them and
+        lists the first ones in its summary)."""
         if not rejections:
             return
-        now = dt.datetime.now(dt.UTC)
-        with self._uow() as uow:
-            imports = ImportRepository(uow.session)
-            for rejection in rejections:
-                imports.add(
-                    QuarantineRow(
-                        id=new_id(),
-                        import_id=summary.id,
-                        location=rejection.location[:200],
-                        field=rejection.field[:300],
-                        reason=rejection.reason,
-                        raw=rejection.raw,
-                        errors=[error.as_dict() for error in rejection.errors],
-                        at=now,
+        if dry is None:
+            now = dt.datetime.now(dt.UTC)
+            with self._uow() as uow:
+                imports = ImportRepository(uow.session)
+                for rejection in rejections:
+                    imports.add(
+                        QuarantineRow(
+                            id=new_id(),
+                            import_id=summary.id,
+                            location=rejection.location[:200],
+                            field=rejection.field[:300],
+                            reason=rejection.reason,
+                            raw=rejection.raw,
+                            errors=[error.as_dict() for error in rejection.errors],
+                            at=now,
+                        )
                     )
-                )
-                key = f"{rejection.field}: {rejection.reason}"[:200]
-                summary.reasons[key] = summary.reasons.get(key, 0) + 1
-            uow.commit()
+                uow.commit()
+        for rejection in rejections:
+            key = f"{rejection.field}: {rejection.reason}"[:200]
+            summary.reasons[key] = summary.reasons.get(key, 0) + 1
+            if dry is not None and len(summary.problems) < PROBLEMS_LISTED:
+                problem = {"location": rejection.location, "field": rejection.field, "reason": rejection.reason}
+                summary.problems.append(problem)
         summary.rejected += len(rejections)
 
     def quarantined_for(self, import_id: str, principal: Principal) -> list[QuarantineRow]:

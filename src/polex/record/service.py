@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import orjson
@@ -119,6 +119,15 @@ def prepare_row(feature: RecordFeature, new: NewRecord) -> NewRow:
         content=new.content.model_dump_json(),
         lookup=projection.lookup,
     )
+
+
+@dataclass
+class Seen:
+    """Records counted as stored so far without being written (a dry run of an import):
+    their ids and natural keys (owner country, key)."""
+
+    ids: set[str] = field(default_factory=set)
+    keys: set[tuple[str, str | None]] = field(default_factory=set)
 
 
 @dataclass(frozen=True)
@@ -432,7 +441,18 @@ class RecordService:
             return {}
         except AlreadyExists:
             pass
-        refused: dict[int, str] = {}
+        refused = self.duplicates(rows)
+        fresh = [row for position, row in enumerate(rows) if position not in refused]
+        self._insert(fresh, actor)
+        return refused
+
+    def duplicates(self, rows: Sequence[NewRow], *, earlier: Seen | None = None) -> dict[int, str]:
+        """Which of these prepared records :meth:`create_new` would refuse as duplicates, by
+        position, with the reason; nothing is written. A duplicate's id is taken, or its
+        natural key is held by a live record of the same owner country, by one earlier in
+        ``rows`` or by one in ``earlier`` (the records a dry run of an import would have
+        stored before: the fresh ones are added to it)."""
+        seen = earlier if earlier is not None else Seen()
         with self._uow(read_only=True) as uow:
             repository = RecordRepository(uow.session)
             given = [row.id for row in rows if row.id_given]  # the others were made just now
@@ -447,17 +467,16 @@ class RecordService:
                 for key in repository.live_natural_keys(self.kind, country, keys)
             }
         reason = self._duplicate().detail
-        fresh: list[NewRow] = []
+        refused: dict[int, str] = {}
         for position, row in enumerate(rows):
             natural = (row.owner_country, row.key) if row.key is not None else None
-            if row.id in taken_ids or (natural is not None and natural in taken_keys):
+            duplicate_key = natural is not None and (natural in taken_keys or natural in seen.keys)
+            if row.id in taken_ids or row.id in seen.ids or duplicate_key:
                 refused[position] = reason
                 continue
-            taken_ids.add(row.id)
+            seen.ids.add(row.id)
             if natural is not None:
-                taken_keys.add(natural)
-            fresh.append(row)
-        self._insert(fresh, actor)
+                seen.keys.add(natural)
         return refused
 
     def _insert(self, rows: Sequence[NewRow], actor: Actor | None) -> None:
