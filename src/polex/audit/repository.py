@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
@@ -27,11 +28,13 @@ _RESERVE = {
     "sqlite": "UPDATE audit_state SET size = size + ? WHERE id = 1 RETURNING size",
     "postgresql": "UPDATE audit_state SET size = size + %s WHERE id = 1 RETURNING size",
 }
+# Rows a SQLite INSERT carries at most (within the connection's limit on bound values).
+SQLITE_ROWS_PER_STATEMENT = 200
 EVENT_COLUMNS = ("seq", "id", "tag", "actor_id", "agency_id", "country", "decision", "request_id", "entry", "leaf_hash")
 
 
 def bulk_insert(connection: Connection, table: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> None:
-    """Insert rows as fast as the driver can: COPY on PostgreSQL, executemany on SQLite.
+    """Insert rows as fast as the driver can: COPY on PostgreSQL, multi-row INSERT on SQLite.
 
     This runs for every access (the audit trail), where SQLAlchemy's per-row parameter
     handling, and even its per-statement execution context, would cost as much as the insert
@@ -48,8 +51,18 @@ def bulk_insert(connection: Connection, table: str, columns: Sequence[str], rows
                 for row in rows:
                     copy.write_row(row)
             return
-        marks = ", ".join(["?"] * len(columns))
-        cursor.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks})", rows)  # noqa: S608
+        # Several rows a statement: one step of SQLite's engine (and one release of Python's
+        # lock around it) inserts them all, where executemany steps, and releases and takes
+        # the lock back, once a row.
+        dbapi = connection.connection.dbapi_connection
+        variables = dbapi.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)  # type: ignore[union-attr]
+        per_statement = max(1, min(SQLITE_ROWS_PER_STATEMENT, variables // len(columns)))
+        marks = "(" + ", ".join(["?"] * len(columns)) + ")"
+        for start in range(0, len(rows), per_statement):
+            chunk = rows[start : start + per_statement]
+            values = ", ".join([marks] * len(chunk))  # the same text for every full chunk: prepared once
+            statement = f"INSERT INTO {table} ({names}) VALUES {values}"  # noqa: S608
+            cursor.execute(statement, [value for row in chunk for value in row])
     finally:
         cursor.close()
 
