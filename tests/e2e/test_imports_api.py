@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from polex.domain.roles import Role
 from tests.e2e.conftest import LiveServer, assert_problem, error_fields
 from tests.factories import document_body, td3_lines, unique
@@ -186,3 +188,31 @@ def test_an_import_interrupted_by_a_restart_says_so(live: LiveServer) -> None:
     run = live.as_roles(Role.NCB_OPERATOR).get(f"/api/v1/imports/{summary.id}").json()
     assert run["status"] == "interrupted"
     assert "import the file again" in run["error"]
+
+
+def test_a_dry_run_says_what_an_import_would_do_and_writes_nothing(live: LiveServer) -> None:
+    operator = live.as_roles(Role.NCB_OPERATOR)
+    number = unique_document_number()
+    good = td3_lines(number=number, family="MARTIN", given="PAUL")
+    broken = list(good)
+    broken[1] = broken[1][:9] + ("1" if broken[1][9] != "1" else "2") + broken[1][10:]  # a wrong check digit
+    body = ("\n".join(good) + "\n\n" + "\n".join(broken) + "\n").encode()
+
+    def send(**params: str) -> Any:
+        return operator.post(
+            "/api/v1/imports",
+            params={"option": "status=lost", **params},
+            data={"format": "icao-mrz"},
+            files={"file": ("batch.mrz", body, "text/plain")},
+            headers={"Prefer": "respond-async"},  # a dry run answers when done, whatever it asks
+        )
+
+    dry = send(dry_run="true")
+    assert dry.status_code == 200, dry.text
+    would = dry.json()
+    assert (would["dry_run"], would["accepted"], would["rejected"]) == (True, 1, 1)
+    assert [(problem["location"], problem["field"]) for problem in would["problems"]] == [
+        ("lines 4-5", "document_number")
+    ]
+    assert operator.get("/api/v1/travel-documents", params={"number": number}).json()["items"] == []
+    assert_problem(operator.get(f"/api/v1/imports/{would['id']}"), 404)  # no import was recorded

@@ -56,7 +56,10 @@ def formats(principal: PrincipalDep) -> FormatList:
     response_model=ImportRead,
     status_code=status.HTTP_201_CREATED,
     summary="Import a file",
-    responses={202: {"model": ImportRunRead, "description": "With Prefer: respond-async: the import runs on"}},
+    responses={
+        200: {"model": ImportRead, "description": "With ?dry_run=true: what the import would do; nothing written"},
+        202: {"model": ImportRunRead, "description": "With Prefer: respond-async: the import runs on"},
+    },
 )
 async def import_file(
     principal: PrincipalDep,
@@ -68,6 +71,9 @@ async def import_file(
     prefer: Annotated[
         str | None, Header(max_length=200, description="respond-async (RFC 7240): import in the background")
     ] = None,
+    dry_run: Annotated[
+        bool, Query(description="Check everything, write nothing: the answer says what the import would do")
+    ] = False,
 ) -> ImportRead | JSONResponse:
     """Records for the caller's agency; what cannot be imported goes to quarantine. Large
     files: send ``Prefer: respond-async`` and follow the import at the Location given.
@@ -76,7 +82,12 @@ async def import_file(
     ``interpol-notices``) makes each a notice draft of the caller's agency instead, through
     the notice lifecycle: only for an NCB operator (403 before the file is read otherwise),
     and the whole import is refused when the node's notice service takes no requests; a
-    notice the agency has drafted already is quarantined as a duplicate."""
+    notice the agency has drafted already is quarantined as a duplicate.
+
+    ``?dry_run=true`` reads, maps, validates and checks every item (owner, duplicates in the
+    store and in the file) and writes nothing, not even the import: it is answered when done,
+    whatever ``Prefer`` asks, with what would be imported and the first 1,000 items that
+    would be quarantined."""
     principal.require(Permission.RECORD_WRITE)
     options: dict[str, object] = {}
     for item in option or []:
@@ -95,7 +106,7 @@ async def import_file(
             "the format does not take those options", errors=[FieldError("option", str(error))]
         ) from error
     node.imports.authorise(adapter, principal, notices=node.notices)
-    if prefer is not None and "respond-async" in prefer.lower():
+    if not dry_run and prefer is not None and "respond-async" in prefer.lower():
         spooled = await _spool(file, node.settings.data_dir / "imports")
         import_id = await run_in_threadpool(
             node.imports.start,
@@ -116,9 +127,12 @@ async def import_file(
             source=file.filename or "upload",
             owner=principal,
             notices=node.notices,
+            dry_run=dry_run,
         )
     except MappingError as error:
         raise ValidationFailed("the file does not fit the mapping", errors=error.errors) from error
+    if dry_run:  # nothing was created
+        return JSONResponse(ImportRead(**summary.__dict__).model_dump(mode="json"), status_code=200)
     return ImportRead(**summary.__dict__)
 
 

@@ -19,6 +19,11 @@ class ImportRead(SchemaModel):
     draft_ids: list[str] = Field(
         default_factory=list, description="The drafts, in the order of the file: /api/v1/notices/{id}"
     )
+    dry_run: bool = Field(default=False, description="Nothing was written: the counts say what the import would do")
+    problems: list[dict[str, str]] = Field(
+        default_factory=list,
+        description="A dry run's first 1,000 items it would quarantine: their location, field and reason",
+    )
 
 
 class QuarantinedRead(SchemaModel):
