@@ -283,22 +283,28 @@ def child_import(csv_path: Path, mapping_path: Path, rows: int, url: str | None,
     }
 
 
-def descendants() -> list[str]:
-    """The /proc entries of this process's children and their children (the import's fork
-    server and its workers)."""
-    parents = {str(os.getpid())}
-    found: list[str] = []
-    stats: dict[str, str] = {}
+def process_stats() -> dict[str, list[str]]:
+    """Every process's /proc/PID/stat fields after its command name (state, ppid, ...)."""
+    stats: dict[str, list[str]] = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
-            with contextlib.suppress(OSError):
-                stats[entry.name] = (entry / "stat").read_text().rsplit(")", 1)[1].split()[1]
-    for _ in range(3):
-        for pid, ppid in stats.items():
-            if ppid in parents and pid not in parents:
-                parents.add(pid)
-                found.append(pid)
-    return found
+            with contextlib.suppress(OSError):  # exited meanwhile
+                stats[entry.name] = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+    return stats
+
+
+def descendants() -> list[str]:
+    """The pids of this process's children, theirs, and so on (the import's fork server and
+    its workers)."""
+    parent_of = {pid: fields[1] for pid, fields in process_stats().items()}
+    found = {str(os.getpid())}
+    grown = True
+    while grown:
+        more = {pid for pid, parent in parent_of.items() if parent in found} - found
+        found |= more
+        grown = bool(more)
+    found.discard(str(os.getpid()))
+    return sorted(found)
 
 
 class DescendantsPeak:
@@ -331,18 +337,13 @@ class DescendantsPeak:
 def children_cpu_seconds() -> float:
     """CPU seconds of this process's children and of the processes they waited for: the
     import's fork server and, once they have exited, its workers."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue  # exited meanwhile
-        if int(fields[1]) == os.getpid():  # ppid; then utime, stime, cutime, cstime
-            total += sum(int(value) for value in fields[11:15])
-    return total / ticks
+    me = str(os.getpid())
+    ticks = sum(
+        sum(int(value) for value in fields[11:15])  # utime, stime, cutime, cstime
+        for fields in process_stats().values()
+        if fields[1] == me
+    )
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def dump_rows(node: Node, dump: Path) -> None:

@@ -46,13 +46,16 @@ def document(name: str) -> dict[str, Any]:
     return loaded
 
 
-def run(node: Node, owner: Principal, data: bytes, *, source: str = "notices.json", **options: Any) -> ImportSummary:
+def run(
+    node: Node, owner: Principal, data: bytes, *, source: str = "notices.json", dry_run: bool = False, **options: Any
+) -> ImportSummary:
     return node.imports.run(
         InterpolNoticesAdapter(**options),
         io.BytesIO(data),
         source=source,
         owner=owner,
         notices=node.notices,
+        dry_run=dry_run,
     )
 
 
@@ -292,14 +295,7 @@ def test_a_notice_from_any_adapter_enters_as_a_draft_never_in_force(hub_node: No
 
 def test_a_dry_run_counts_the_drafts_it_would_make_and_drafts_nothing(hub_node: Node) -> None:
     ukr = ncb(hub_node, "UKR")
-    dry = hub_node.imports.run(
-        InterpolNoticesAdapter(),
-        io.BytesIO(fixture("red-list.json")),
-        source="red.json",
-        owner=ukr,
-        notices=hub_node.notices,
-        dry_run=True,
-    )
+    dry = run(hub_node, ukr, fixture("red-list.json"), source="red.json", dry_run=True)
     assert (dry.dry_run, dry.drafts, dry.accepted, dry.rejected, dry.draft_ids) == (True, 2, 2, 1, [])
     with hub_node.engine.connect() as connection:
         assert connection.scalar(select(func.count()).select_from(NoticeRow)) == 0

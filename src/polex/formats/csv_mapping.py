@@ -314,9 +314,9 @@ class CsvRowConverter:
     results. Holds the mapping and the file's header, both plain data, so that it pickles
     small and each worker process compiles the rules once."""
 
-    def __init__(self, mapping: Mapping, header: list[str] | None = None) -> None:
+    def __init__(self, mapping: Mapping) -> None:
         self.mapping = mapping
-        self.header = header
+        self.header: list[str] | None = None  # set_header, from the file's first line
         self._compiled: _Compiled | None = None
 
     def __getstate__(self) -> dict[str, Any]:

@@ -131,9 +131,10 @@ async def import_file(
         )
     except MappingError as error:
         raise ValidationFailed("the file does not fit the mapping", errors=error.errors) from error
+    read = ImportRead(**summary.__dict__)
     if dry_run:  # nothing was created
-        return JSONResponse(ImportRead(**summary.__dict__).model_dump(mode="json"), status_code=200)
-    return ImportRead(**summary.__dict__)
+        return JSONResponse(read.model_dump(mode="json"), status_code=200)
+    return read
 
 
 async def _spool(upload: UploadFile, folder: Path) -> Path:

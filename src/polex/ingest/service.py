@@ -426,8 +426,10 @@ class ImportService:
         with self._drafting, self._recorded(events):
             if dry is None:
                 drafted = self._drafted_by(owner.agency_id)
-            else:
-                drafted = dry.drafted = dry.drafted if dry.drafted is not None else self._drafted_by(owner.agency_id)
+            else:  # the agency's drafts, read once; then those this run counted
+                if dry.drafted is None:
+                    dry.drafted = self._drafted_by(owner.agency_id)
+                drafted = dry.drafted
             for item in requested:
                 assert isinstance(item.record, NoticeRequest)
                 try:

@@ -100,11 +100,9 @@ def prepare_row(feature: RecordFeature, new: NewRecord) -> NewRow:
     worker processes, the next batch while one is written)."""
     projection = feature.project(new.content)
     if new.restrictions is None and feature.restrictions_for is None:
-        restrictions = _DEFAULT_RESTRICTIONS
-    elif feature.restrictions_for is not None:
-        restrictions = feature.restrictions_for(new.content, new.restrictions).model_dump_json()
+        restrictions = _DEFAULT_RESTRICTIONS  # the common case, serialised once
     else:
-        restrictions = (new.restrictions or Restrictions()).model_dump_json()
+        restrictions = restrictions_of(feature, new.content, new.restrictions).model_dump_json()
     return NewRow(
         id=new.id or new_id(),
         id_given=new.id is not None,
@@ -119,6 +117,14 @@ def prepare_row(feature: RecordFeature, new: NewRecord) -> NewRow:
         content=new.content.model_dump_json(),
         lookup=projection.lookup,
     )
+
+
+def restrictions_of(feature: RecordFeature, content: BaseModel, declared: Restrictions | None) -> Restrictions:
+    """A record's restrictions: from its content where its kind says how (a STIX object's
+    TLP marking), else those its owner declared, else the defaults."""
+    if feature.restrictions_for is not None:
+        return feature.restrictions_for(content, declared)
+    return declared or Restrictions()
 
 
 @dataclass
@@ -649,9 +655,7 @@ class RecordService:
         return row, projection.lookup
 
     def _restrictions(self, content: BaseModel, declared: Restrictions | None) -> Restrictions:
-        if self.feature.restrictions_for is not None:
-            return self.feature.restrictions_for(content, declared)
-        return declared or Restrictions()
+        return restrictions_of(self.feature, content, declared)
 
     def _flush_or_conflict(self, uow: UnitOfWork) -> None:
         try:
