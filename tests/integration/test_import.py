@@ -69,6 +69,27 @@ def test_an_import_stores_what_it_can_and_quarantines_the_rest(node: Node) -> No
     assert {record["number"] for record in _documents(node, owner)} == stored
 
 
+def test_a_row_holding_nul_is_quarantined_with_the_offsets_of_its_nul_bytes(node: Node) -> None:
+    # PostgreSQL cannot store NUL in text: the quarantine keeps U+FFFD in its place and says
+    # where each was, rather than failing the import (it did, before, on PostgreSQL).
+    owner = operator(node)
+    export = "REF;NUMERO;PAYS;MOTIF\n1;11AA\x0011111;FRA;VOL\n2;22BB22222;FRA;VOLE\x00\x00\n3;33CC33333;FRA;VOL\n"
+    summary = node.imports.run(
+        CsvMappingAdapter(mapping=MAPPING), io.BytesIO(export.encode()), source="export.csv", owner=owner
+    )
+    assert (summary.accepted, summary.rejected) == (1, 2)
+    quarantined = {row.location: row for row in node.imports.quarantined(summary.id)}
+    number, motif = quarantined["line 2"], quarantined["line 3"]
+    assert number.field == "NUMERO"
+    assert "U+0000" in number.reason
+    assert number.raw == "1;11AA\ufffd11111;FRA;VOL"
+    assert number.errors[-1] == {"field": "raw", "reason": "held NUL (U+0000) at offsets 6, kept as U+FFFD"}
+    assert motif.raw == "2;22BB22222;FRA;VOLE\ufffd\ufffd"
+    assert "\x00" not in motif.reason
+    assert motif.errors == [{"field": "raw", "reason": "held NUL (U+0000) at offsets 20, 21, kept as U+FFFD"}]
+    assert (number.status, motif.status) == ("open", "open")
+
+
 def _documents(node: Node, owner: Principal) -> list:  # type: ignore[type-arg]
     from polex.record.service import ListFilters
 

@@ -3,12 +3,30 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from polex.audit.repository import bind_value, bulk_insert
 from polex.storage.tables import ImportRow, NoticeRow, QuarantineRow
+
+QUARANTINE_COLUMNS = ("id", "import_id", "location", "field", "reason", "errors", "raw", "at", "status")
+
+
+@dataclass(frozen=True, slots=True)
+class QuarantinedItem:
+    """An item to keep in quarantine: where it was, what was wrong, and the item as received."""
+
+    id: str
+    location: str
+    field: str
+    reason: str
+    errors: list[dict[str, str]]
+    raw: str
 
 
 class ImportRepository:
@@ -17,6 +35,25 @@ class ImportRepository:
 
     def add(self, row: ImportRow | QuarantineRow) -> None:
         self._session.add(row)
+
+    def quarantine(self, import_id: str, items: Sequence[QuarantinedItem], at: dt.datetime) -> None:
+        """Keep rejected items of an import, as the driver inserts fastest (COPY on PostgreSQL,
+        multi-row INSERT on SQLite): a file whose rows are all refused (imported a second
+        time) quarantines as many rows as the first import stored."""
+        connection = self._session.connection()
+        stored_at = bind_value(connection, QuarantineRow.__table__.c.at.type, at)  # type: ignore[attr-defined]
+        bulk_insert(
+            connection,
+            "quarantine",
+            QUARANTINE_COLUMNS,
+            [
+                (
+                    item.id, import_id, item.location[:200], item.field[:300], item.reason,
+                    json.dumps(item.errors, ensure_ascii=False), item.raw, stored_at, "open",
+                )
+                for item in items
+            ],
+        )  # fmt: skip
 
     def get(self, import_id: str) -> ImportRow | None:
         return self._session.get(ImportRow, import_id)

@@ -58,7 +58,7 @@ from polex.formats.registry import (
 )
 from polex.ingest.parallel import staged_in_workers
 from polex.ingest.read_ahead import read_ahead
-from polex.ingest.repository import ImportRepository
+from polex.ingest.repository import ImportRepository, QuarantinedItem
 from polex.ingest.staging import Staged, Stager
 from polex.ingest.staging import refused as _refused
 from polex.notice.schemas import NoticeRead
@@ -519,21 +519,9 @@ class ImportService:
             return
         if dry is None:
             now = dt.datetime.now(dt.UTC)
+            items = [_kept(rejection) for rejection in rejections]
             with self._uow() as uow:
-                imports = ImportRepository(uow.session)
-                for rejection in rejections:
-                    imports.add(
-                        QuarantineRow(
-                            id=new_id(),
-                            import_id=summary.id,
-                            location=rejection.location[:200],
-                            field=rejection.field[:300],
-                            reason=rejection.reason,
-                            raw=rejection.raw,
-                            errors=[error.as_dict() for error in rejection.errors],
-                            at=now,
-                        )
-                    )
+                ImportRepository(uow.session).quarantine(summary.id, items, now)
                 uow.commit()
         for rejection in rejections:
             key = f"{rejection.field}: {rejection.reason}"[:200]
@@ -627,6 +615,32 @@ class ImportService:
             event = EventDraft(tag, actor_of(principal), record_kind=kind, record_ids=record_ids, details=details)
             self._audit.add(uow, [event])
             uow.commit()
+
+
+def _kept(rejection: Rejection) -> QuarantinedItem:
+    """A rejected item as the quarantine keeps it. Text is stored as received, but for NUL
+    (U+0000), which PostgreSQL cannot store in text: it becomes U+FFFD, and the item's
+    errors name every offset where the raw item held one, so the item as received can
+    still be rebuilt (and a NUL in a file is reported, not lost)."""
+    errors = [_nul_free(error.as_dict()) for error in rejection.errors]
+    raw = rejection.raw
+    if "\x00" in raw:
+        offsets = [str(at) for at, character in enumerate(raw) if character == "\x00"]
+        shown = ", ".join(offsets[:100]) + (f" and {len(offsets) - 100} more" if len(offsets) > 100 else "")
+        errors.append({"field": "raw", "reason": f"held NUL (U+0000) at offsets {shown}, kept as U+FFFD"})
+        raw = raw.replace("\x00", "\ufffd")
+    return QuarantinedItem(
+        id=new_id(),
+        location=rejection.location.replace("\x00", "\ufffd"),
+        field=rejection.field.replace("\x00", "\ufffd"),
+        reason=rejection.reason.replace("\x00", "\ufffd"),
+        errors=errors,
+        raw=raw,
+    )
+
+
+def _nul_free(error: dict[str, str]) -> dict[str, str]:
+    return {name: value.replace("\x00", "\ufffd") for name, value in error.items()}
 
 
 def _remaining_bytes(stream: IO[bytes]) -> int | None:
