@@ -41,7 +41,7 @@ class ImportRepository:
         multi-row INSERT on SQLite): a file whose rows are all refused (imported a second
         time) quarantines as many rows as the first import stored."""
         connection = self._session.connection()
-        stored_at = bind_value(connection, QuarantineRow.__table__.c.at.type, at)  # type: ignore[attr-defined]
+        stored_at = bind_value(connection, QuarantineRow.__table__.c.at.type, at)
         bulk_insert(
             connection,
             "quarantine",
