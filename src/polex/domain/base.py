@@ -29,7 +29,7 @@ def new_id() -> str:
 
 # C0 controls but tab, line feed and carriage return; DEL. PostgreSQL cannot store NUL in
 # text, and no police record has a reason to hold the others.
-_CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def _texts(value: Any) -> list[str]:
@@ -53,7 +53,7 @@ class SchemaModel(BaseModel):
     @classmethod
     def _no_control_characters(cls, value: Any) -> Any:
         for text in _texts(value):
-            match = _CONTROL_CHARACTERS.search(text)
+            match = CONTROL_CHARACTERS.search(text)
             if match is not None:
                 raise ValueError(f"control character U+{ord(match.group()):04X} is not allowed in text")
         return value

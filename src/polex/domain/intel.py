@@ -67,7 +67,7 @@ from pydantic import (
     model_validator,
 )
 
-from polex.domain.base import SchemaModel, Tlp
+from polex.domain.base import CONTROL_CHARACTERS, SchemaModel, Tlp
 
 SPEC_VERSION: Final = "2.1"
 
@@ -191,13 +191,11 @@ Confidence = Annotated[int, Field(ge=0, le=100)]
 LanguageTag = Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*$")]
 """An RFC 5646 language tag (``en``, ``fr-CA``)."""
 
-_CONTROL_CHARACTERS: Final = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-
 
 def _check_text(value: Any, path: str = "") -> None:
     """Refuse control characters anywhere in a JSON value, keys included."""
     if isinstance(value, str):
-        match = _CONTROL_CHARACTERS.search(value)
+        match = CONTROL_CHARACTERS.search(value)
         if match is not None:
             where = f" (at {path.lstrip('/')})" if path else ""
             raise ValueError(f"control character U+{ord(match.group()):04X} is not allowed in text{where}")

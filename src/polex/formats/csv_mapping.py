@@ -38,7 +38,7 @@ from typing import IO, Any, Literal, cast
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from polex.domain.base import Provenance, RecordKind, collect_original_values
+from polex.domain.base import CONTROL_CHARACTERS, Provenance, RecordKind, collect_original_values
 from polex.domain.records import RECORD_TYPES
 from polex.errors import FieldError
 from polex.formats.registry import Accepted, ReadResult, Rejection, SplitRead
@@ -56,6 +56,7 @@ DATE_FORMATS: dict[str, str] = {
     "yyyy": r"(?P<y>\d{4})",
 }
 MAX_ROW_BYTES = 64 * 1024
+MAX_SOURCE_ID = 500  # Provenance.source_id's limit
 
 
 class MappingError(ValueError):
@@ -374,8 +375,12 @@ class CsvRowConverter:
         raw = compiled.delimiter.join(values[:width])
         if len(raw.encode()) > MAX_ROW_BYTES:
             return Rejection("row", f"longer than {MAX_ROW_BYTES} bytes", raw=raw[:1000], location=location)
-        index = compiled.source_index
-        source_id = (values[index] or None) if index is not None else None
+        source_id = None
+        if compiled.source_index is not None:
+            source_id = values[compiled.source_index].strip() or None
+            problem = _source_id_problem(source_id) if source_id is not None else None
+            if problem is not None:
+                return Rejection(self.mapping.source_id or "source_id", problem, raw=raw, location=location)
         return self._row(values, raw, location, compiled, source_id)
 
     def _rules(self, positions: dict[str, int]) -> list[_Rule]:
@@ -479,6 +484,17 @@ class CsvRowConverter:
         if text and prepared.date is not None:
             return parse_date(text, prepared.date)
         return text
+
+
+def _source_id_problem(source_id: str) -> str | None:
+    """Why a row's source id cannot identify it (the provenance keeps at most 500 characters
+    of text), or None."""
+    if len(source_id) > MAX_SOURCE_ID:
+        return f"a source id has at most {MAX_SOURCE_ID} characters, this one has {len(source_id)}"
+    match = CONTROL_CHARACTERS.search(source_id)
+    if match is not None:
+        return f"control character U+{ord(match.group()):04X} is not allowed in text"
+    return None
 
 
 def _source_error(item: Any, sources: dict[str, str]) -> FieldError:

@@ -223,3 +223,51 @@ fields:
     assert isinstance(result, Accepted), result
     assert result.provenance is not None
     assert result.provenance.original_values == {"issuing_country": "fra", "number": "12ab34567"}
+
+
+VALID_ROW = ["12AB34567", "PASSEPORT", "VOL", "01.03.2019", "28.02.2029", "MARTIN", "Camille", "02.01.1990", "F"]
+
+
+def _with_reference(reference: str) -> str:
+    import csv
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter=";")
+    writer.writerow(["REF", "NUM_DOC", "TYPE", "MOTIF", "DATE_DELIV", "DATE_EXP", "NOM", "PRENOM", "NAISSANCE", "SEXE"])
+    writer.writerow([reference, *VALID_ROW])
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("reference", "reason"),
+    [
+        ("x" * 501, "a source id has at most 500 characters, this one has 501"),
+        ("A\x07-1", "control character U+0007 is not allowed in text"),
+    ],
+)
+def test_a_source_id_the_provenance_cannot_keep_rejects_its_row_naming_the_column(reference: str, reason: str) -> None:
+    # These used to escape the reader as a pydantic error about Provenance, failing the import.
+    [result] = read(DOCUMENTS_MAPPING, _with_reference(reference))
+    assert isinstance(result, Rejection)
+    assert (result.field, result.reason, result.location) == ("REF", reason, "line 2")
+
+
+def test_a_blank_source_id_is_no_source_id() -> None:
+    [result] = read(DOCUMENTS_MAPPING, _with_reference("   "))
+    assert isinstance(result, Accepted)
+    assert result.provenance is not None
+    assert result.provenance.source_id is None
+    [padded] = read(DOCUMENTS_MAPPING, _with_reference("  A-1 "))
+    assert isinstance(padded, Accepted)
+    assert padded.provenance is not None
+    assert padded.provenance.source_id == "A-1"
+
+
+@settings(max_examples=300, deadline=None)
+@given(reference=st.text(max_size=600))
+def test_any_source_id_of_a_valid_row_gives_a_record_or_a_rejection_naming_it(reference: str) -> None:
+    # The other cells are valid, so the row reaches its provenance (random cells rarely do).
+    for result in read(DOCUMENTS_MAPPING, _with_reference(reference)):
+        assert isinstance(result, Accepted | Rejection)
+        if isinstance(result, Rejection):
+            assert result.field == "REF"
