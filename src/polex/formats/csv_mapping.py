@@ -229,13 +229,13 @@ def _set(document: dict[str, Any], path: Path_, value: Any) -> None:
 def _at(document: Any, path: Path_) -> Any:
     """The value at a path of a JSON document, or None where there is none."""
     current = document
-    for part in path:
-        if isinstance(part, int):
-            if not isinstance(current, list) or part >= len(current):
+    try:
+        for part in path:
+            if isinstance(current, str):  # text has no parts (indexing it would give a letter)
                 return None
-        elif not isinstance(current, dict) or part not in current:
-            return None
-        current = current[part]
+            current = current[part]
+    except (KeyError, IndexError, TypeError):  # a part missing, or a list where a key was expected
+        return None
     return current
 
 
@@ -250,6 +250,22 @@ class _Rule:
     script_path: Path_ | None
     table: dict[str, str] | None  # the value map
     date: str | None
+    # One column taken as written (stripped): most rules are, and they are read inline.
+    column: int | None
+    # A target at the top of the record (``number``), set without walking a path.
+    top: str | None
+    required: bool
+
+
+def _as_written(rule: FieldRule) -> bool:
+    """Whether a rule takes one column's text as it is (stripped): no map, date, split or list."""
+    return (
+        rule.column is not None
+        and rule.map is None
+        and rule.date is None
+        and rule.split is None
+        and rule.kind == "text"
+    )
 
 
 class CsvMappingAdapter:
@@ -397,6 +413,9 @@ class CsvRowConverter:
                     script_path=(*path[:-1], "script") if rule.script is not None else None,
                     table=self.mapping.value_maps[rule.map] if rule.map is not None else None,
                     date=rule.date,
+                    column=positions[rule.column] if _as_written(rule) and rule.column is not None else None,
+                    top=path[0] if len(path) == 1 and isinstance(path[0], str) else None,
+                    required=rule.required,
                 )
             )
         return prepared
@@ -406,29 +425,35 @@ class CsvRowConverter:
     ) -> ReadResult:
         document: dict[str, Any] = {}
         leaves: dict[Path_, Any] = {}  # every value set, by its path: what normalisation may change
-        sources: dict[str, str] = {}  # target path to the column(s) it came from, to name them in errors
+        given: list[_Rule] = []  # the rules that gave a value, to name their columns in errors
         for path, constant in compiled.constants:
             _set(document, path, constant)
             leaves[path] = constant
         for prepared in compiled.rules:
-            rule = prepared.rule
-            try:
-                value = self._value(prepared, values)
-            except ValueError as error:
-                return Rejection(prepared.label, str(error), raw=raw, location=location)
+            if prepared.column is not None:
+                value = values[prepared.column].strip() or None
+            else:
+                try:
+                    value = self._value(prepared, values)
+                except ValueError as error:
+                    return Rejection(prepared.label, str(error), raw=raw, location=location)
             if value is None:
-                if rule.required:
+                if prepared.required:
                     return Rejection(prepared.label, "is empty but required", raw=raw, location=location)
                 continue
-            _set(document, prepared.path, value)
+            if prepared.top is not None:
+                document[prepared.top] = value
+            else:
+                _set(document, prepared.path, value)
             leaves[prepared.path] = value
-            sources[rule.target] = prepared.label
+            given.append(prepared)
             if prepared.script_path is not None:
-                _set(document, prepared.script_path, rule.script)
-                leaves[prepared.script_path] = rule.script
+                _set(document, prepared.script_path, prepared.rule.script)
+                leaves[prepared.script_path] = prepared.rule.script
         try:
             record = compiled.content_type.model_validate(document)
         except ValidationError as error:
+            sources = {prepared.rule.target: prepared.label for prepared in given}
             field_errors = tuple(_source_error(item, sources) for item in error.errors())
             first = field_errors[0]
             return Rejection(first.field, first.reason, raw=raw, location=location, errors=field_errors)
