@@ -33,7 +33,7 @@ class ImportRepository:
     def __init__(self, session: Session) -> None:
         self._session = session
 
-    def add(self, row: ImportRow | QuarantineRow) -> None:
+    def add(self, row: ImportRow) -> None:
         self._session.add(row)
 
     def quarantine(self, import_id: str, items: Sequence[QuarantinedItem], at: dt.datetime) -> None:
