@@ -18,6 +18,7 @@ A mapping looks like this::
       - {target: holder.names.0.full, columns: [PRENOM, NOM], separator: " ", script: Latn}
       - {target: holder.sex, column: SEXE, map: sexes}
     source_id: NUM_DOC               # the column that identifies a row in the source system
+                                     # (stripped; blank is none; at most 500 characters)
 
 The mapping is checked before any row is read (unknown targets, maps, date formats or
 columns are errors naming the mapping entry); every row becomes a record or a rejection
