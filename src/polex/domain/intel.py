@@ -67,7 +67,7 @@ from pydantic import (
     model_validator,
 )
 
-from polex.domain.base import CONTROL_CHARACTERS, SchemaModel, Tlp
+from polex.domain.base import SchemaModel, Tlp, control_character_problem
 
 SPEC_VERSION: Final = "2.1"
 
@@ -195,10 +195,10 @@ LanguageTag = Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{2,8}(-[A-Za-z
 def _check_text(value: Any, path: str = "") -> None:
     """Refuse control characters anywhere in a JSON value, keys included."""
     if isinstance(value, str):
-        match = CONTROL_CHARACTERS.search(value)
-        if match is not None:
+        problem = control_character_problem(value)
+        if problem is not None:
             where = f" (at {path.lstrip('/')})" if path else ""
-            raise ValueError(f"control character U+{ord(match.group()):04X} is not allowed in text{where}")
+            raise ValueError(f"{problem}{where}")
     elif isinstance(value, Mapping):
         for key, item in value.items():
             _check_text(key, f"{path}/{key}")

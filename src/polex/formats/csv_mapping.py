@@ -39,7 +39,7 @@ from typing import IO, Any, Literal, cast
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from polex.domain.base import CONTROL_CHARACTERS, Provenance, RecordKind, collect_original_values
+from polex.domain.base import Provenance, RecordKind, collect_original_values, control_character_problem
 from polex.domain.records import RECORD_TYPES
 from polex.errors import FieldError
 from polex.formats.registry import Accepted, ReadResult, Rejection, SplitRead
@@ -259,14 +259,8 @@ class _Rule:
 
 
 def _as_written(rule: FieldRule) -> bool:
-    """Whether a rule takes one column's text as it is (stripped): no map, date, split or list."""
-    return (
-        rule.column is not None
-        and rule.map is None
-        and rule.date is None
-        and rule.split is None
-        and rule.kind == "text"
-    )
+    """Whether a rule takes its column's text as it is (stripped): no map, date, split or list."""
+    return rule.map is None and rule.date is None and rule.split is None and rule.kind == "text"
 
 
 class CsvMappingAdapter:
@@ -414,7 +408,7 @@ class CsvRowConverter:
                     script_path=(*path[:-1], "script") if rule.script is not None else None,
                     table=self.mapping.value_maps[rule.map] if rule.map is not None else None,
                     date=rule.date,
-                    column=positions[rule.column] if _as_written(rule) and rule.column is not None else None,
+                    column=positions[rule.column] if rule.column is not None and _as_written(rule) else None,
                     top=path[0] if len(path) == 1 and isinstance(path[0], str) else None,
                     required=rule.required,
                 )
@@ -517,10 +511,7 @@ def _source_id_problem(source_id: str) -> str | None:
     of text), or None."""
     if len(source_id) > MAX_SOURCE_ID:
         return f"a source id has at most {MAX_SOURCE_ID} characters, this one has {len(source_id)}"
-    match = CONTROL_CHARACTERS.search(source_id)
-    if match is not None:
-        return f"control character U+{ord(match.group()):04X} is not allowed in text"
-    return None
+    return control_character_problem(source_id)
 
 
 def _source_error(item: Any, sources: dict[str, str]) -> FieldError:

@@ -622,25 +622,23 @@ def _kept(rejection: Rejection) -> QuarantinedItem:
     (U+0000), which PostgreSQL cannot store in text: it becomes U+FFFD, and the item's
     errors name every offset where the raw item held one, so the item as received can
     still be rebuilt (and a NUL in a file is reported, not lost)."""
-    errors = [_nul_free(error.as_dict()) for error in rejection.errors]
-    raw = rejection.raw
-    if "\x00" in raw:
-        offsets = [str(at) for at, character in enumerate(raw) if character == "\x00"]
+    errors = [{name: _nul_free(text) for name, text in error.as_dict().items()} for error in rejection.errors]
+    if "\x00" in rejection.raw:
+        offsets = [str(at) for at, character in enumerate(rejection.raw) if character == "\x00"]
         shown = ", ".join(offsets[:100]) + (f" and {len(offsets) - 100} more" if len(offsets) > 100 else "")
         errors.append({"field": "raw", "reason": f"held NUL (U+0000) at offsets {shown}, kept as U+FFFD"})
-        raw = raw.replace("\x00", "\ufffd")
     return QuarantinedItem(
         id=new_id(),
-        location=rejection.location.replace("\x00", "\ufffd"),
-        field=rejection.field.replace("\x00", "\ufffd"),
-        reason=rejection.reason.replace("\x00", "\ufffd"),
+        location=_nul_free(rejection.location),
+        field=_nul_free(rejection.field),
+        reason=_nul_free(rejection.reason),
         errors=errors,
-        raw=raw,
+        raw=_nul_free(rejection.raw),
     )
 
 
-def _nul_free(error: dict[str, str]) -> dict[str, str]:
-    return {name: value.replace("\x00", "\ufffd") for name, value in error.items()}
+def _nul_free(text: str) -> str:
+    return text.replace("\x00", "\ufffd")
 
 
 def _remaining_bytes(stream: IO[bytes]) -> int | None:
