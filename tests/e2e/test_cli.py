@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,6 +15,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.factories import td3_lines
+from tests.ports import free_ports
 
 POLEX = [sys.executable, "-m", "polex"]
 
@@ -32,24 +32,6 @@ def run(*args: str, env: dict[str, str] | None = None, check: bool = True) -> su
     if check:
         assert completed.returncode == 0, completed.stderr
     return completed
-
-
-def free_ports(count: int) -> int:
-    """A base port with ``count`` free consecutive ports after it."""
-    for base in range(21000 + os.getpid() % 2000 * 10, 65000, 17):
-        sockets = []
-        try:
-            for port in range(base, base + count):
-                sock = socket.socket()
-                sock.bind(("127.0.0.1", port))
-                sockets.append(sock)
-        except OSError:
-            continue
-        finally:
-            for sock in sockets:
-                sock.close()
-        return base
-    raise RuntimeError("no free ports")
 
 
 def wait_for(predicate, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]

@@ -27,8 +27,9 @@ import pytest
 from polex.bus.nats import delete_node_streams
 from polex.provision import set_node_options
 from tests.conftest import PostgresSchema
-from tests.e2e.test_cli import POLEX, free_ports, run
+from tests.e2e.test_cli import POLEX, run
 from tests.integration.bus.conftest import NATS_URL
+from tests.ports import free_ports
 
 PASSWORD = "correct horse battery staple"
 

@@ -29,7 +29,6 @@ import itertools
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -59,6 +58,7 @@ from polex.storage.engine import make_engine
 from polex.storage.tables import AuditEventRow, HubDeliveryRow, HubEnvelopeRow, MessageRecipientRow, MessageRow
 from tests.conftest import PostgresSchema, backend_params, database_url_for
 from tests.integration.bus.conftest import NATS_URL
+from tests.ports import free_port
 
 MESSAGES = int(os.environ.get("POLEX_TEST_FAULT_MESSAGES", "1000"))
 THREADS = 4
@@ -75,13 +75,6 @@ DOWN_SECONDS = 1.0  # how long a killed process stays down before it is started 
 # that failed through both outages of a loaded machine may wait minutes before its next try.
 SETTLE_SECONDS = 600
 pytestmark = pytest.mark.timeout(900)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @dataclass

@@ -423,7 +423,11 @@ def _wait_healthy(
             while pending:
                 for demo_node, process in processes:
                     if process.poll() is not None:
-                        raise RuntimeError(f"node {demo_node.name} exited with {process.returncode}; see its serve.log")
+                        data_dir = next(folder for node, _, folder in nodes if node.name == demo_node.name)
+                        raise RuntimeError(
+                            f"node {demo_node.name} exited with {process.returncode}; the end of its "
+                            f"{data_dir / 'serve.log'}:\n{_log_tail(data_dir / 'serve.log')}"
+                        )
                 for name, url in list(pending.items()):
                     try:
                         if client.get(url).status_code == 200:
@@ -435,6 +439,15 @@ def _wait_healthy(
                     raise RuntimeError(f"nodes not {state} after {budget:.0f} s: {sorted(pending)}")
                 if pending:
                     time.sleep(0.2)
+
+
+def _log_tail(path: Path, lines: int = 20) -> str:
+    try:
+        with path.open("rb") as log:
+            log.seek(max(0, log.seek(0, os.SEEK_END) - 8192))
+            return "\n".join(log.read().decode("utf-8", "replace").splitlines()[-lines:])
+    except OSError as error:
+        return f"(unreadable: {error})"
 
 
 def _stop_all(processes: list[tuple[DemoNode, subprocess.Popen[bytes]]]) -> None:
