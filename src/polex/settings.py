@@ -86,8 +86,9 @@ class Settings(BaseSettings):
     index_follow_seconds: float = Field(
         default=0.5,
         gt=0,
-        description="How often a process takes into its in-memory screening indexes the records that other "
-        "processes of the node (over the same database) changed: about how long its checks may miss them",
+        description="How often a process takes into its in-memory screening indexes the records, and on a "
+        "national node the replica's copies, that other processes of the node (over the same database) "
+        "changed: about how long its checks may miss them",
     )
     replica_seconds: float = Field(
         default=10.0, gt=0, description="How often a national node pulls the hub's changes into its replica"

@@ -4,21 +4,29 @@ withdrawals, keeps answering when the hub is unreachable and says how old its da
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import json
+import time
 
 import httpx
 import pytest
 from sqlalchemy import select
 
+from polex.api.app import create_app
 from polex.auth.principal import Principal, PrincipalKind
+from polex.bootstrap import Node
 from polex.domain.base import Restrictions, Tlp, new_id
 from polex.domain.document import TravelDocument
 from polex.domain.person import Person
 from polex.domain.policy import AccessLevel, Agreement, AgreementKind, DataCategory, Purpose
 from polex.domain.roles import Role
+from polex.matching.model import PersonQuery
 from polex.record.service import NewRecord
+from polex.screening.persons import record_of
 from polex.storage.tables import AuditEventRow
-from tests.e2e.conftest import LiveServer
+from tests.conftest import make_node
+from tests.e2e.conftest import LiveServer, serve_again, stop_serving
 from tests.factories import document_body
 
 
@@ -191,3 +199,158 @@ def test_only_enrolled_nodes_read_the_feed_and_users_cannot(network: tuple[LiveS
     assert fra.as_roles(Role.BORDER_OFFICER).get("/api/v1/replica").status_code == 200
     assert fra.as_roles(Role.BORDER_OFFICER).post("/api/v1/replica/resync").status_code == 403
     assert hub.as_roles(Role.ADMIN).get("/api/v1/replica").status_code == 404
+
+
+def test_what_one_process_stores_in_the_replica_reaches_the_other_process_s_checks(
+    network: tuple[LiveServer, LiveServer], settled: None, replica_only: None
+) -> None:
+    """Two processes of France over one database take turns pulling from the hub: each
+    page is stored once, by whichever asked first, and reaches the other's indexes through
+    the audit log (polex.replica.service.ReplicaFollower)."""
+    fra, hub = network
+    treaty = Agreement(
+        id="fra-ukr-replica-processes",
+        title="Border documents, second treaty",
+        kind=AgreementKind.BILATERAL_TREATY,
+        parties=["FRA", "UKR"],
+        categories=[DataCategory.TRAVEL_DOCUMENTS, DataCategory.PERSONS],
+        purposes=[Purpose.BORDER_CONTROL],
+        level=AccessLevel.FULL,
+        valid_from=dt.date(2020, 1, 1),
+        legal_reference="FRA-UKR border treaty, art. 5",
+    )
+    read = hub.node.policy.propose(treaty, admin("UKR"))
+    for country in ("FRA", "UKR"):
+        hub.node.policy.approve(treaty.id, read.version, admin(country))
+    ukr_ncb = hub.make_agency(country="UKR")
+    ukr_operator = Principal(PrincipalKind.USER, new_id(), "ukr", ukr_ncb, "UKR", frozenset({Role.NCB_OPERATOR}))
+    officer = Principal(
+        PrincipalKind.USER, new_id(), "officer", fra.own_agency_id, "FRA", frozenset({Role.BORDER_OFFICER})
+    )
+    a = fra.node
+    b = make_node(a.settings.data_dir, a.settings.sqlalchemy_url)
+    stop_serving(fra)  # A's own rounds would race the test's: it pulls and follows when told
+    try:
+        b.network_view.hub_url = hub.base_url
+        b.screening.online = None
+        assert a.replica is not None
+        assert b.replica is not None
+
+        def on_file(node: Node, *numbers: str) -> list[bool | None]:
+            items = [{"number": number, "country": "UKR"} for number in numbers]
+            results = node.screening.check_documents(items, officer, purpose=Purpose.BORDER_CONTROL)
+            return [result["hit"] for result in results]
+
+        def matched(node: Node) -> list[str]:
+            assert node.replica is not None
+            found = node.replica.watchlist.search(
+                PersonQuery(names=("Taras Shevchuk",), birth_date="1981-09-30"),
+                limit=5,
+                threshold=0.7,
+            )
+            return [record_of(candidate.entry_id) for candidate in found]
+
+        document = file_at_hub(hub, ukr_ncb, "UA2000001", Restrictions(handling=Tlp.GREEN))
+        person = NewRecord(
+            content=Person.model_validate({"names": [{"full": "Тарас Шевчук"}], "birth_dates": ["1981-09-30"]}),
+            owner_agency_id=ukr_ncb,
+            owner_country="UKR",
+            restrictions=Restrictions(handling=Tlp.GREEN),
+            id=new_id(),
+        )
+        hub.node.records["person"].create_many([person])
+
+        # A stores the page; B's indexes know nothing of it until B follows the log.
+        assert a.replica.sync_once() >= 2
+        assert on_file(a, "UA2000001") == [True]
+        assert on_file(b, "UA2000001") == [False]
+        assert b.replica.follower.run_once() >= 2
+        assert on_file(b, "UA2000001") == [True]
+        assert matched(b) == [person.id]
+        # A replays its own page: nothing changes.
+        a.replica.follower.run_once()
+        assert on_file(a, "UA2000001") == [True]
+        assert matched(a) == [person.id]
+
+        # B asks for the next page, A stores it before B's answer is back: B leaves it.
+        withdrawn = file_at_hub(hub, ukr_ncb, "UA2000002", Restrictions(handling=Tlp.GREEN))
+        asked = b.replica._page
+
+        def overtaken(*args: object, **kwargs: object) -> httpx.Response:
+            response = asked(*args, **kwargs)  # type: ignore[arg-type]
+            assert a.replica is not None
+            a.replica.sync_once()
+            return response
+
+        b.replica._page = overtaken  # type: ignore[method-assign]
+        try:
+            b.replica.sync_once()
+        finally:
+            b.replica._page = asked  # type: ignore[method-assign]
+        with a.uow(read_only=True) as uow:
+            entries = uow.session.scalars(
+                select(AuditEventRow.entry).where(AuditEventRow.tag == "network:replica:applied")
+            ).all()
+        named = [record_id for entry in entries for record_id in json.loads(entry)["record_ids"]]
+        assert named.count(withdrawn) == 1  # stored once, by A
+        b.replica.follower.run_once()
+        assert on_file(b, "UA2000002") == [True]
+
+        # Withdrawals stored by B: A's checks and watch list follow.
+        hub.node.records["travel_document"].delete(document, ukr_operator, if_match=1)
+        hub.node.records["person"].delete(person.id or "", ukr_operator, if_match=1)
+        b.replica.sync_once()
+        # A's index still holds the number's digest, but a hit is read from the copy.
+        assert on_file(a, "UA2000001") == [False]
+        assert matched(a) == [person.id]  # A's watch list, until A follows
+        a.replica.follower.run_once()
+        assert matched(a) == []
+
+        # A serving process follows on its own, every ``index_follow_seconds``.
+        async def served_b_learns(number: str) -> bool:
+            assert a.replica is not None
+            assert b.replica is not None
+            app = create_app(b)
+            before = b.replica.status()["last_attempt_at"]
+            async with app.router.lifespan_context(app):
+                deadline = time.monotonic() + 60
+                while b.replica.status()["last_attempt_at"] == before:  # B's first pull is over
+                    assert time.monotonic() < deadline, "B's replica-sync task did not pull"
+                    await asyncio.sleep(0.05)
+                file_at_hub(hub, ukr_ncb, number, Restrictions(handling=Tlp.GREEN))
+                assert a.replica.sync_once() >= 1  # B pulls again only in replica_seconds
+                deadline = time.monotonic() + 20 * b.settings.index_follow_seconds
+                while on_file(b, number) != [True]:
+                    if time.monotonic() > deadline:
+                        return False
+                    await asyncio.sleep(0.05)
+                return True
+
+        assert asyncio.run(served_b_learns("UA2000003"))
+
+        # The treaties end. The incremental feed replays no change of policy: only a full
+        # resync drops what France may no longer see. B resyncs; A loads its indexes again.
+        again = NewRecord(
+            content=Person.model_validate({"names": [{"full": "Тарас Шевчук"}], "birth_dates": ["1981-09-30"]}),
+            owner_agency_id=ukr_ncb,
+            owner_country="UKR",
+            restrictions=Restrictions(handling=Tlp.GREEN),
+            id=new_id(),
+        )
+        hub.node.records["person"].create_many([again])
+        a.replica.sync_once()
+        a.replica.follower.run_once()  # A is current: only the resync's entry is left to follow
+        b.replica.follower.run_once()
+        assert matched(a) == matched(b) == [again.id]
+        for agreement in hub.node.policy.agreements(admin("UKR")):
+            if set(agreement.document.parties) == {"FRA", "UKR"} and agreement.retired_at is None:
+                hub.node.policy.retire(agreement.document.id, "test: the treaty ends", admin("UKR"))
+        b.replica.resync(admin("FRA"))
+        assert matched(b) == []
+        assert matched(a) == [again.id]  # until A follows
+        a.replica.follower.run_once()
+        assert matched(a) == []
+        assert on_file(a, "UA2000002") == on_file(b, "UA2000002") == [False]
+    finally:
+        b.close()
+        serve_again(fra)

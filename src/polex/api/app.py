@@ -55,6 +55,9 @@ def create_app(node: Node, *, on_serving: Callable[[], None] | None = None) -> F
         tasks.append(PeriodicTask("index-follower", node.index_follower.run_once, settings.index_follow_seconds))
         if node.replica is not None:
             tasks.append(PeriodicTask("replica-sync", node.replica.sync_once, settings.replica_seconds))
+            # What the node's other processes store in the replica, into this one's indexes.
+            follow = node.replica.follower.run_once
+            tasks.append(PeriodicTask("replica-follower", follow, settings.index_follow_seconds))
         if node.replica_push is not None:
             tasks.append(push := PeriodicTask("replica-push", node.replica_push.push_once, 0.5))
             node.replica_push.on_published = push.wake

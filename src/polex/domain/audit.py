@@ -144,6 +144,8 @@ class AuditTag(StrEnum):
     ENVELOPE_EXPIRED = "network:envelope:expired"
     REPLICA_SERVED = "network:replica:served"
     REPLICA_RESYNCED = "network:replica:resynced"
+    # At a national node: hub records stored in (or dropped from) its replica, by pull or push.
+    REPLICA_APPLIED = "network:replica:applied"
     # Accesses to other countries' records, reported to their owners' nodes (polex.audit.access_reports).
     ACCESS_REPORTS_SENT = "network:access_report:sent"
     ACCESS_REPORTS_RECEIVED = "network:access_report:received"

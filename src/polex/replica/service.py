@@ -26,7 +26,7 @@ import datetime as dt
 import hashlib
 import json
 import logging
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from functools import partial
 from typing import Any
 
@@ -34,6 +34,7 @@ import httpx
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import and_, delete, func, or_, select
+from sqlalchemy.orm import Session
 
 from polex.audit.service import AuditTrail, EventDraft, actor_of
 from polex.auth.principal import Principal
@@ -42,9 +43,11 @@ from polex.domain.decisions import Outcome, Requester, apply_decision
 from polex.domain.roles import Permission
 from polex.errors import BadRequest, FieldError, Forbidden, NotFound
 from polex.events import EventHub
+from polex.network.membership import Member
 from polex.network.view import NetworkUnavailable, NetworkView
 from polex.policy.service import PolicyService
 from polex.record.service import RecordService
+from polex.screening.follower import LogFollower
 from polex.screening.index import FingerprintIndex
 from polex.screening.persons import PersonWatchlist, person_content
 from polex.screening.service import REPLICA_PURPOSE
@@ -236,6 +239,8 @@ class ReplicaSync:
         self._http = http or (lambda: network.clients.client(timeout=30))
         self.index = FingerprintIndex()
         self.watchlist = PersonWatchlist(uow, source=self._replica_persons)
+        # What the node's other processes store in the copy, into this process's indexes.
+        self.follower = ReplicaFollower(uow, self)
         self.reachable = False  # whether the last attempt to reach the hub succeeded
         self.events: EventHub | None = None  # users' real-time streams, when the API serves
         # Told, after the copy and its indexes changed, which records did (metrics, benchmarks).
@@ -252,11 +257,17 @@ class ReplicaSync:
             hub = self._network.hub()
             with self._http() as client:
                 while True:
-                    page_at = partial(self._page, client, hub.name, self._state().cursor)
-                    response = self._network.call_hub(page_at)
+                    after = self._state().cursor
+                    response = self._network.call_hub(partial(self._page, client, hub.name, after))
                     response.raise_for_status()
                     page = response.json()
-                    applied += self._apply(page["changes"], page["cursor"], dt.datetime.fromisoformat(page["as_of"]))
+                    applied += self._apply(
+                        page["changes"],
+                        page["cursor"],
+                        dt.datetime.fromisoformat(page["as_of"]),
+                        asked_after=after,
+                        hub=hub,
+                    )
                     if not page.get("more"):
                         break
         except (httpx.HTTPError, NetworkUnavailable, KeyError, ValueError) as error:
@@ -282,7 +293,7 @@ class ReplicaSync:
         hub = self._network.hub()
         if caller != hub.name:
             raise Forbidden("only the hub pushes replica changes")
-        return self._apply(changes, None, None, pushed=True)
+        return self._apply(changes, None, None, hub=hub)
 
     def _apply(
         self,
@@ -290,15 +301,26 @@ class ReplicaSync:
         cursor: str | None,
         as_of: dt.datetime | None,
         *,
-        pushed: bool = False,
+        hub: Member,
+        asked_after: str | None = None,
     ) -> int:
+        """Store a page pulled after ``asked_after`` (then ``cursor`` and ``as_of`` are the
+        page's) or, with no cursor, changes the hub pushed. Each record applied is named in
+        the audit log in the same transaction: the other processes of this node follow the
+        log into their indexes (``ReplicaFollower``)."""
+        pushed = cursor is None
         now = dt.datetime.now(dt.UTC)
         added: list[str] = []
         removed: list[str] = []
         matched: dict[str, dict[str, Mapping[str, Any] | None]] = {kind: {} for kind in MATCHED_KINDS}
         notices: list[tuple[Mapping[str, Any], str]] = []
-        applied = 0
+        applied: list[str] = []
         with self._uow() as uow:
+            # Taken first, so that the processes of a node apply one page at a time: each
+            # reads the copy as the one before left it.
+            state = self._state_row(uow.session)
+            if not pushed and state.cursor != asked_after:
+                return 0  # another process of this node stored this page meanwhile
             ids = [change["id"] for change in changes]
             existing = {
                 row.id: row
@@ -313,7 +335,7 @@ class ReplicaSync:
                     continue  # an older state than the copy's (a push overtook this page)
                 if old is None and change.get("deleted"):
                     continue
-                applied += 1
+                applied.append(change["id"])
                 kind = change.get("kind") or (old.kind if old is not None else None)
                 if kind in MATCHED_KINDS:
                     matched[kind][change["id"]] = None if change.get("deleted") else change["record"]
@@ -349,11 +371,24 @@ class ReplicaSync:
                 uow.session.add_all(ReplicaKeyRow(digest=digest, record_id=row.id) for digest in set(row.key_hashes))
                 added += [digest_fingerprint_key(digest) for digest in set(row.key_hashes)]
             if not pushed:
-                state = self._state_row(uow.session)
                 state.cursor = cursor
                 state.as_of = as_of
                 state.last_attempt_at = now
                 state.last_error = None
+            if applied:
+                self._audit.add(
+                    uow,
+                    [
+                        EventDraft(
+                            tag=AuditTag.REPLICA_APPLIED,
+                            actor=Actor(kind="node", name=hub.name, country=hub.country),
+                            record_ids=applied,
+                            result_count=len(applied),
+                            details={"pushed": pushed, "changes": len(changes)},
+                            purpose=REPLICA_PURPOSE.value,
+                        )
+                    ],
+                )
             uow.commit()
         self.index.keys_changed(added, removed)
         for kind, changed in matched.items():
@@ -372,7 +407,7 @@ class ReplicaSync:
                     {key: record.get(key) for key in ("id", "notice_type", "channel", "reference", "status")},
                     permission=Permission.RECORD_READ,
                 )
-        return applied if pushed else len(changes)
+        return len(applied) if pushed else len(changes)
 
     def resync(self, principal: Principal) -> int:
         """Drop the copy and pull it again from the start."""
@@ -432,6 +467,10 @@ class ReplicaSync:
         return found
 
     def load_index(self) -> int:
+        """Load the indexes from the copy. The follower is placed first (when it has no
+        cursor yet): a page another process stores during the load is then replayed."""
+        if self.follower.position is None:
+            self.follower.start_at_log_end()
         self.watchlist.load()
         with self._uow(read_only=True) as uow:
             digests = [
@@ -486,6 +525,73 @@ class ReplicaSync:
     def lag_seconds(self) -> float:
         state = self._state()
         return -1.0 if state.as_of is None else (dt.datetime.now(dt.UTC) - state.as_of).total_seconds()
+
+
+class ReplicaFollower(LogFollower):
+    """Keeps a process's replica indexes current with the pages and pushes that the node's
+    other processes store (several API processes over one database, each pulling in turn):
+    it follows the ``network:replica:applied`` entries ``ReplicaSync._apply`` writes, and
+    loads the indexes again after a ``network:replica:resynced`` one. As for the records'
+    follower (polex.screening.follower), what it applies is read from the copy afterwards,
+    so replaying this process's own pages changes nothing, and a digest left behind by a
+    removal elsewhere is a false positive that ``lookup`` rules out by reading the copy."""
+
+    def __init__(self, uow: UnitOfWorkFactory, replica: ReplicaSync) -> None:
+        tags = [AuditTag.REPLICA_APPLIED.value, AuditTag.REPLICA_RESYNCED.value]
+        super().__init__(uow, replica.index, replica.watchlist, tags)
+        self._replica = replica
+
+    def _group(self, tag: str) -> str | None:
+        return None if tag == AuditTag.REPLICA_RESYNCED.value else "replica"
+
+    def _filed_counts(self, session: Session, record_ids: Sequence[str]) -> dict[str, int]:
+        filed: dict[str, int] = {}
+        for start in range(0, len(record_ids), 500):
+            theirs = select(ReplicaKeyRow.digest).where(ReplicaKeyRow.record_id.in_(record_ids[start : start + 500]))
+            filed.update(_digest_counts(session, theirs))
+        return filed
+
+    def _key_counts(self, session: Session, keys: Collection[str]) -> dict[str, int]:
+        filed = dict.fromkeys(keys, 0)
+        digests = sorted(key.removeprefix("h:") for key in keys)
+        for start in range(0, len(digests), 500):
+            filed.update(_digest_counts(session, digests[start : start + 500]))
+        return filed
+
+    def _contents(
+        self, session: Session, changed: Mapping[str, Mapping[str, None]]
+    ) -> dict[str, dict[str, Mapping[str, Any] | None]]:
+        ids = list(changed.get("replica", {}))
+        stored: dict[str, tuple[str, Mapping[str, Any]]] = {}
+        for start in range(0, len(ids), 500):
+            rows = session.execute(
+                select(ReplicaRecordRow.id, ReplicaRecordRow.kind, ReplicaRecordRow.record).where(
+                    ReplicaRecordRow.id.in_(ids[start : start + 500])
+                )
+            ).all()
+            stored.update((str(row.id), (str(row.kind), row.record)) for row in rows)
+        contents: dict[str, dict[str, Mapping[str, Any] | None]] = {kind: {} for kind in MATCHED_KINDS}
+        for record_id in ids:
+            kind, record = stored.get(record_id, (MATCHED_KINDS[0], None))
+            if kind in MATCHED_KINDS:
+                # One no longer in the copy leaves the watch list whatever its kind was
+                # (dropping a record the watch list does not hold changes nothing).
+                contents[kind][record_id] = record
+        return contents
+
+    def _reload(self) -> None:
+        self._replica.load_index()
+
+
+def _digest_counts(session: Session, digests: Any) -> dict[str, int]:
+    """How many copied records are filed under each of ``digests`` (a list or a subquery),
+    by the replica index's key for the digest."""
+    rows = session.execute(
+        select(ReplicaKeyRow.digest, func.count(ReplicaKeyRow.record_id))
+        .where(ReplicaKeyRow.digest.in_(digests))
+        .group_by(ReplicaKeyRow.digest)
+    ).all()
+    return {digest_fingerprint_key(str(digest)): int(count) for digest, count in rows}
 
 
 class ReplicaCollector(Collector):

@@ -22,6 +22,10 @@ Both are idempotent, so the changes the process made itself, replayed, change no
 is applied is read after the entry was committed: a change committed after that read has a
 later entry, applied in turn.
 
+``LogFollower`` is the reading of the log and the counting; ``IndexFollower`` says what a
+record entry names and how the records are read. A national node's replica follows its own
+entries the same way (``polex.replica.service.ReplicaFollower``).
+
 Removals made by other processes are not applied to the fingerprint index: a key left
 behind is a false positive, which the full check rules out by reading the store, and the
 next start of the process drops it. (A copy too many is as harmless, which is why the
@@ -32,6 +36,7 @@ from __future__ import annotations
 
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
@@ -106,15 +111,21 @@ RECORD_CHANGES = frozenset(tag for tag in AuditTag if changes_record(tag) is Tru
 _FOLLOWED_TAGS = sorted(tag.value for tag in RECORD_CHANGES)
 
 
-class IndexFollower:
-    """Applies to ``index`` and ``watchlist`` the record changes in the audit log after its
-    cursor. ``start_at_log_end`` places the cursor; call it before the indexes load from the
-    store, so that a change committed during the load is replayed rather than lost."""
+class LogFollower(ABC):
+    """Applies to ``index`` and ``watchlist`` the changes that audit log entries with one of
+    ``tags`` name, after its cursor. ``start_at_log_end`` places the cursor; call it before
+    the indexes load from the store, so that a change committed during the load is replayed
+    rather than lost. What the entries name, and how the store is read, is a subclass's:
+    ``IndexFollower`` for the node's records, ``polex.replica.service.ReplicaFollower`` for
+    a national node's replica."""
 
-    def __init__(self, uow: UnitOfWorkFactory, index: FingerprintIndex, watchlist: RecordChangeListener) -> None:
+    def __init__(
+        self, uow: UnitOfWorkFactory, index: FingerprintIndex, watchlist: RecordChangeListener, tags: Sequence[str]
+    ) -> None:
         self._uow = uow
         self._index = index
         self._watchlist = watchlist
+        self._tags = sorted(tags)
         self._lock = threading.Lock()  # one round at a time
         self._cursor: int | None = None
         # Keys examined in the last round, examined once more in the next: an in-process
@@ -135,20 +146,24 @@ class IndexFollower:
             return self._cursor
 
     def run_once(self) -> int:
-        """Apply the record changes logged since the last round; returns how many records
-        they named. A round that finds the log unchanged costs one primary-key read."""
+        """Apply the changes logged since the last round; returns how many records they
+        named. A round that finds the log unchanged costs one primary-key read."""
         with self._lock:
             size = self._log_size()
             if self._cursor is None:  # not started before the load: follow from now on
                 self._cursor = size
             if self._recheck:
                 with self._uow(read_only=True) as uow:
-                    filed = _key_counts(uow.session, self._recheck)
+                    filed = self._key_counts(uow.session, self._recheck)
                 self._add_missing(filed)
                 self._recheck = set()
             followed = 0
             while self._cursor < size:
-                changed, after = self._changes(self._cursor, size)
+                changed, reload, after = self._changes(self._cursor, size)
+                if reload:
+                    # What the store holds now includes every change logged before; those
+                    # of this chunk are applied again, harmlessly.
+                    self._reload()
                 self._recheck |= self._apply(changed)
                 followed += sum(len(records) for records in changed.values())
                 self._cursor = after
@@ -159,37 +174,40 @@ class IndexFollower:
         with self._uow(read_only=True) as uow:
             return AuditRepository(uow.session).size()
 
-    def _changes(self, start: int, end: int) -> tuple[dict[str, dict[str, None]], int]:
-        """The records each kind's record-changing entries from ``start`` changed (in order,
-        once each), at most ``CHUNK`` entries and none from ``end``; and where the next read
-        starts. Entries are read as stored (orjson), without building an event model each:
-        the log wrote them from validated events."""
+    def _changes(self, start: int, end: int) -> tuple[dict[str, dict[str, None]], bool, int]:
+        """The records the followed entries from ``start`` changed, grouped (in order, once
+        each), at most ``CHUNK`` entries and none from ``end``; whether one of the entries
+        asks for a reload; and where the next read starts. Entries are read as stored
+        (orjson), without building an event model each: the log wrote them from validated
+        events."""
         with self._uow(read_only=True) as uow:
             rows = uow.session.execute(
                 select(AuditEventRow.seq, AuditEventRow.tag, AuditEventRow.entry)
-                .where(AuditEventRow.seq >= start, AuditEventRow.seq < end, AuditEventRow.tag.in_(_FOLLOWED_TAGS))
+                .where(AuditEventRow.seq >= start, AuditEventRow.seq < end, AuditEventRow.tag.in_(self._tags))
                 .order_by(AuditEventRow.seq)
                 .limit(CHUNK)
             ).all()
         changed: dict[str, dict[str, None]] = {}
+        reload = False
         for _, tag, entry in rows:
-            kind = tag.split(":", 2)[1]
-            changed.setdefault(kind, {}).update(dict.fromkeys(orjson.loads(entry)["record_ids"]))
-        return changed, (int(rows[-1].seq) + 1 if len(rows) == CHUNK else end)
+            group = self._group(tag)
+            if group is None:
+                reload = True
+            else:
+                changed.setdefault(group, {}).update(dict.fromkeys(orjson.loads(entry)["record_ids"]))
+        return changed, reload, (int(rows[-1].seq) + 1 if len(rows) == CHUNK else end)
 
     def _apply(self, changed: Mapping[str, Mapping[str, None]]) -> set[str]:
         """Bring the indexes in line with the store for these records; returns the lookup
         keys examined."""
         ids = [record_id for records in changed.values() for record_id in records]
-        watched = [record_id for kind in WATCHED_KINDS for record_id in changed.get(kind, {})]
         with self._uow(read_only=True) as uow:
-            filed = _filed_counts(uow.session, ids) if ids else {}
-            contents = _live_contents(uow.session, watched)
+            filed = self._filed_counts(uow.session, ids) if ids else {}
+            contents = self._contents(uow.session, changed)
         self._add_missing(filed)
-        for kind in WATCHED_KINDS:
-            records = changed.get(kind)
+        for kind, records in contents.items():
             if records:
-                self._watchlist.records_changed(kind, {record_id: contents.get(record_id) for record_id in records})
+                self._watchlist.records_changed(kind, records)
         return set(filed)
 
     def _add_missing(self, filed: Mapping[str, int]) -> None:
@@ -203,6 +221,63 @@ class IndexFollower:
             missing.extend([key] * (filed[key] - held))
         if missing:
             self._index.keys_changed(missing, ())
+
+    # -- what a subclass says ------------------------------------------------------------
+
+    @abstractmethod
+    def _group(self, tag: str) -> str | None:
+        """The group (a record kind) whose records an entry with this tag names; None for
+        an entry after which the indexes load again from the store."""
+        raise NotImplementedError
+
+    @abstractmethod
+    def _filed_counts(self, session: Session, record_ids: Sequence[str]) -> dict[str, int]:
+        """Each index key of these records, with how many live records the store files under it."""
+        raise NotImplementedError
+
+    @abstractmethod
+    def _key_counts(self, session: Session, keys: Collection[str]) -> dict[str, int]:
+        """How many live records the store files under each of ``keys`` (0 for those no longer filed)."""
+        raise NotImplementedError
+
+    @abstractmethod
+    def _contents(
+        self, session: Session, changed: Mapping[str, Mapping[str, None]]
+    ) -> dict[str, dict[str, Mapping[str, Any] | None]]:
+        """For the watch list, by record kind: each changed record's current content, None
+        for one withdrawn or gone."""
+        raise NotImplementedError
+
+    def _reload(self) -> None:
+        """Load the indexes again from the store (for a follower whose ``_group`` can say None)."""
+        raise NotImplementedError(f"{type(self).__name__} follows no entry that asks for a reload")
+
+
+class IndexFollower(LogFollower):
+    """Follows the node's own records: the ``record:`` entries that change them."""
+
+    def __init__(self, uow: UnitOfWorkFactory, index: FingerprintIndex, watchlist: RecordChangeListener) -> None:
+        super().__init__(uow, index, watchlist, _FOLLOWED_TAGS)
+
+    def _group(self, tag: str) -> str:
+        return tag.split(":", 2)[1]
+
+    def _filed_counts(self, session: Session, record_ids: Sequence[str]) -> dict[str, int]:
+        return _filed_counts(session, record_ids)
+
+    def _key_counts(self, session: Session, keys: Collection[str]) -> dict[str, int]:
+        return _key_counts(session, keys)
+
+    def _contents(
+        self, session: Session, changed: Mapping[str, Mapping[str, None]]
+    ) -> dict[str, dict[str, Mapping[str, Any] | None]]:
+        watched = [record_id for kind in WATCHED_KINDS for record_id in changed.get(kind, {})]
+        live = _live_contents(session, watched)
+        return {
+            kind: {record_id: live.get(record_id) for record_id in changed[kind]}
+            for kind in WATCHED_KINDS
+            if changed.get(kind)
+        }
 
 
 def _filed_counts(session: Session, record_ids: Sequence[str]) -> dict[str, int]:
