@@ -186,6 +186,14 @@ class ScreeningJobs:
         """Run every queued job (and resume any left running), oldest first; returns how many."""
         done = 0
         while True:
+            # Looked for first without SQLite's write lock: an idle node polls every few
+            # seconds, and a writing transaction would make the checks' audit commits wait.
+            with self._uow(read_only=True) as uow:
+                waiting = uow.session.scalar(
+                    select(ScreeningRow.id).where(ScreeningRow.status.in_((Status.QUEUED, Status.RUNNING))).limit(1)
+                )
+            if waiting is None:
+                return done
             with self._uow() as uow:
                 job = uow.session.scalars(
                     select(ScreeningRow)
