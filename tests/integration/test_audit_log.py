@@ -15,8 +15,8 @@ from sqlalchemy import text
 from polex.audit import merkle
 from polex.audit.checkpoint import open_note
 from polex.audit.context import RequestInfo, current_request
-from polex.audit.repository import EventQuery
-from polex.audit.service import EventDraft, VerificationFailed
+from polex.audit.repository import AuditRepository, EventQuery
+from polex.audit.service import AuditTrail, EventDraft, VerificationFailed
 from polex.auth.principal import Principal, PrincipalKind
 from polex.bootstrap import Node
 from polex.domain.audit import Actor, AuditTag
@@ -288,3 +288,42 @@ def test_several_requests_events_commit_together_each_under_its_own_request(node
         ("req-2", "criminal_investigation", "FR-9"),
     ]
     assert node.audit.verify() == node.audit.integrate()
+
+
+def test_a_tree_another_process_moved_while_this_one_hashed_is_integrated_from_where_it_is(
+    node: Node, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``integrate`` hashes outside the write lock; the tree it stores must start where the
+    read found it. Another process (here another trail on the same store) integrates part
+    of the log meanwhile: this one starts again from there, and the roots stay right."""
+    start = node.audit.integrate()
+    fill(node, 30)
+    other = AuditTrail(
+        node.uow,
+        signer=node.audit._signer,
+        sealer=node.audit._sealer,
+        origin=node.audit.origin,
+        checkpoint_interval=dt.timedelta(seconds=10),
+    )
+    reads = 0
+    hashed = AuditRepository.leaf_hashes
+
+    def meanwhile(repository: AuditRepository, first: int, end: int) -> list[tuple[int, bytes]]:
+        nonlocal reads
+        reads += 1
+        leaves = hashed(repository, first, end)
+        if reads == 1:
+            fill(node, 5)
+            assert other.integrate() == start + 35  # the other process moves the tree
+        return leaves
+
+    monkeypatch.setattr(AuditRepository, "leaf_hashes", meanwhile)
+    assert node.audit.integrate() == start + 35
+    assert reads == 2  # its first pass was thrown away
+    monkeypatch.undo()
+    independent = InmemoryTree(algorithm="sha256")
+    for index in range(start + 35):
+        event, _ = node.audit.leaf(index)
+        independent.append_entry(event.canonical())
+    assert node.audit.root(start + 35) == independent.get_root(start + 35)
+    assert node.audit.verify() == start + 35

@@ -215,21 +215,31 @@ class AuditTrail:
         """Hash appended events into the tree; returns the integrated size."""
         with self._integrating:
             while True:
-                with self._uow() as uow:
+                # The hashing is done outside the write lock (on SQLite every writer, the
+                # border checks' audit commits among them, would wait for it): appended
+                # entries never change, so what is hashed from a read is stored as long as
+                # the tree is still where the read found it.
+                with self._uow(read_only=True) as uow:
                     repository = AuditRepository(uow.session)
-                    tree = repository.tree_state(lock=True)
+                    tree = repository.tree_state()
                     size = repository.size()
                     if tree.size >= size:
                         return tree.size
-                    accumulator = merkle.MerkleAccumulator.from_peaks(tree.size, [bytes.fromhex(p) for p in tree.peaks])
-                    end = min(size, tree.size + INTEGRATE_BATCH)
+                    start = tree.size
+                    accumulator = merkle.MerkleAccumulator.from_peaks(start, [bytes.fromhex(p) for p in tree.peaks])
+                    end = min(size, start + INTEGRATE_BATCH)
                     nodes: list[tuple[int, int, bytes]] = []
-                    for seq, leaf in repository.leaf_hashes(tree.size, end):
+                    for seq, leaf in repository.leaf_hashes(start, end):
                         if seq != accumulator.size:
                             raise VerificationFailed(f"entry {accumulator.size} is missing from the audit log")
                         for (level, index), value in accumulator.append(leaf):
                             if level >= STRATUM and level % STRATUM == 0:
                                 nodes.append((level, index, value))
+                with self._uow() as uow:
+                    repository = AuditRepository(uow.session)
+                    tree = repository.tree_state(lock=True)
+                    if tree.size != start:
+                        continue  # another process integrated meanwhile: again from where it left the tree
                     repository.insert_nodes(nodes)
                     tree.size = accumulator.size
                     tree.peaks = [peak.hex() for peak in accumulator.peaks()]
