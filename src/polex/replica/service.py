@@ -293,7 +293,7 @@ class ReplicaSync:
         hub = self._network.hub()
         if caller != hub.name:
             raise Forbidden("only the hub pushes replica changes")
-        return self._apply(changes, None, None, hub=hub)
+        return self._apply(changes, None, None, hub=hub, pushed=True)
 
     def _apply(
         self,
@@ -303,12 +303,12 @@ class ReplicaSync:
         *,
         hub: Member,
         asked_after: str | None = None,
+        pushed: bool = False,
     ) -> int:
-        """Store a page pulled after ``asked_after`` (then ``cursor`` and ``as_of`` are the
-        page's) or, with no cursor, changes the hub pushed. Each record applied is named in
-        the audit log in the same transaction: the other processes of this node follow the
-        log into their indexes (``ReplicaFollower``)."""
-        pushed = cursor is None
+        """Store a page pulled after ``asked_after`` (``cursor`` and ``as_of`` are the
+        page's), or changes the hub ``pushed``. Each record applied is named in the audit
+        log in the same transaction: the other processes of this node follow the log into
+        their indexes (``ReplicaFollower``)."""
         now = dt.datetime.now(dt.UTC)
         added: list[str] = []
         removed: list[str] = []
