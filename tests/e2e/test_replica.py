@@ -53,6 +53,36 @@ def file_at_hub(hub: LiveServer, agency_id: str, number: str, restrictions: Rest
     return record.id or ""
 
 
+def border_treaty(hub: LiveServer, agreement_id: str, article: str) -> None:
+    """France and Ukraine share documents and persons in full for border control."""
+    treaty = Agreement(
+        id=agreement_id,
+        title="Border documents",
+        kind=AgreementKind.BILATERAL_TREATY,
+        parties=["FRA", "UKR"],
+        categories=[DataCategory.TRAVEL_DOCUMENTS, DataCategory.PERSONS],
+        purposes=[Purpose.BORDER_CONTROL],
+        level=AccessLevel.FULL,
+        valid_from=dt.date(2020, 1, 1),
+        legal_reference=f"FRA-UKR border treaty, {article}",
+    )
+    read = hub.node.policy.propose(treaty, admin("UKR"))
+    for country in ("FRA", "UKR"):
+        hub.node.policy.approve(treaty.id, read.version, admin(country))
+
+
+def person_at_hub(hub: LiveServer, agency_id: str, name: str, birth_date: str, restrictions: Restrictions) -> NewRecord:
+    record = NewRecord(
+        content=Person.model_validate({"names": [{"full": name}], "birth_dates": [birth_date]}),
+        owner_agency_id=agency_id,
+        owner_country="UKR",
+        restrictions=restrictions,
+        id=new_id(),
+    )
+    hub.node.records["person"].create_many([record])
+    return record
+
+
 def check(client: httpx.Client, *numbers: str) -> dict[str, object]:
     body = {"purpose": "border_control", "documents": [{"number": n, "country": "UKR"} for n in numbers]}
     response = client.post("/api/v1/documents/check", json=body, headers={"X-Polex-Purpose": "border_control"})
@@ -65,39 +95,14 @@ def test_border_checks_answer_from_the_replica_online_and_offline(
     network: tuple[LiveServer, LiveServer], settled: None, replica_only: None
 ) -> None:
     fra, hub = network
-    treaty = Agreement(
-        id="fra-ukr-replica-e2e",
-        title="Border documents",
-        kind=AgreementKind.BILATERAL_TREATY,
-        parties=["FRA", "UKR"],
-        categories=[DataCategory.TRAVEL_DOCUMENTS, DataCategory.PERSONS],
-        purposes=[Purpose.BORDER_CONTROL],
-        level=AccessLevel.FULL,
-        valid_from=dt.date(2020, 1, 1),
-        legal_reference="FRA-UKR border treaty, art. 4",
-    )
-    read = hub.node.policy.propose(treaty, admin("UKR"))
-    for country in ("FRA", "UKR"):
-        hub.node.policy.approve(treaty.id, read.version, admin(country))
+    border_treaty(hub, "fra-ukr-replica-e2e", "art. 4")
     ukr_ncb = hub.make_agency(country="UKR")
     shared = file_at_hub(hub, ukr_ncb, "UA1000001", Restrictions(handling=Tlp.GREEN))
     hit_only = file_at_hub(hub, ukr_ncb, "UA1000002", Restrictions(handling=Tlp.GREEN, hit_only_countries=["FRA"]))
     file_at_hub(hub, ukr_ncb, "UA1000003", Restrictions(handling=Tlp.GREEN, excluded_countries=["FRA"]))
-    wanted_person = NewRecord(
-        content=Person.model_validate({"names": [{"full": "Олег Бондар"}], "birth_dates": ["1979-04-02"]}),
-        owner_agency_id=ukr_ncb,
-        owner_country="UKR",
-        restrictions=Restrictions(handling=Tlp.GREEN),
-        id=new_id(),
-    )
-    hidden_person = NewRecord(
-        content=Person.model_validate({"names": [{"full": "Олег Бондаренко"}], "birth_dates": ["1979-04-02"]}),
-        owner_agency_id=ukr_ncb,
-        owner_country="UKR",
-        restrictions=Restrictions(handling=Tlp.GREEN, hit_only_countries=["FRA"]),
-        id=new_id(),
-    )
-    hub.node.records["person"].create_many([wanted_person, hidden_person])
+    wanted_person = person_at_hub(hub, ukr_ncb, "Олег Бондар", "1979-04-02", Restrictions(handling=Tlp.GREEN))
+    hidden = Restrictions(handling=Tlp.GREEN, hit_only_countries=["FRA"])
+    hidden_person = person_at_hub(hub, ukr_ncb, "Олег Бондаренко", "1979-04-02", hidden)
 
     replica = fra.node.replica
     assert replica is not None
@@ -208,20 +213,7 @@ def test_what_one_process_stores_in_the_replica_reaches_the_other_process_s_chec
     page is stored once, by whichever asked first, and reaches the other's indexes through
     the audit log (polex.replica.service.ReplicaFollower)."""
     fra, hub = network
-    treaty = Agreement(
-        id="fra-ukr-replica-processes",
-        title="Border documents, second treaty",
-        kind=AgreementKind.BILATERAL_TREATY,
-        parties=["FRA", "UKR"],
-        categories=[DataCategory.TRAVEL_DOCUMENTS, DataCategory.PERSONS],
-        purposes=[Purpose.BORDER_CONTROL],
-        level=AccessLevel.FULL,
-        valid_from=dt.date(2020, 1, 1),
-        legal_reference="FRA-UKR border treaty, art. 5",
-    )
-    read = hub.node.policy.propose(treaty, admin("UKR"))
-    for country in ("FRA", "UKR"):
-        hub.node.policy.approve(treaty.id, read.version, admin(country))
+    border_treaty(hub, "fra-ukr-replica-processes", "art. 5")
     ukr_ncb = hub.make_agency(country="UKR")
     ukr_operator = Principal(PrincipalKind.USER, new_id(), "ukr", ukr_ncb, "UKR", frozenset({Role.NCB_OPERATOR}))
     officer = Principal(
@@ -251,14 +243,7 @@ def test_what_one_process_stores_in_the_replica_reaches_the_other_process_s_chec
             return [record_of(candidate.entry_id) for candidate in found]
 
         document = file_at_hub(hub, ukr_ncb, "UA2000001", Restrictions(handling=Tlp.GREEN))
-        person = NewRecord(
-            content=Person.model_validate({"names": [{"full": "Тарас Шевчук"}], "birth_dates": ["1981-09-30"]}),
-            owner_agency_id=ukr_ncb,
-            owner_country="UKR",
-            restrictions=Restrictions(handling=Tlp.GREEN),
-            id=new_id(),
-        )
-        hub.node.records["person"].create_many([person])
+        person = person_at_hub(hub, ukr_ncb, "Тарас Шевчук", "1981-09-30", Restrictions(handling=Tlp.GREEN))
 
         # A stores the page; B's indexes know nothing of it until B follows the log.
         assert a.replica.sync_once() >= 2
@@ -330,14 +315,7 @@ def test_what_one_process_stores_in_the_replica_reaches_the_other_process_s_chec
 
         # The treaties end. The incremental feed replays no change of policy: only a full
         # resync drops what France may no longer see. B resyncs; A loads its indexes again.
-        again = NewRecord(
-            content=Person.model_validate({"names": [{"full": "Тарас Шевчук"}], "birth_dates": ["1981-09-30"]}),
-            owner_agency_id=ukr_ncb,
-            owner_country="UKR",
-            restrictions=Restrictions(handling=Tlp.GREEN),
-            id=new_id(),
-        )
-        hub.node.records["person"].create_many([again])
+        again = person_at_hub(hub, ukr_ncb, "Тарас Шевчук", "1981-09-30", Restrictions(handling=Tlp.GREEN))
         a.replica.sync_once()
         a.replica.follower.run_once()  # A is current: only the resync's entry is left to follow
         b.replica.follower.run_once()
