@@ -252,7 +252,9 @@ def _wire(settings: Settings, *, migrate: bool, engine: Engine | None) -> Node:
         replica.events = events
         screening.replica = replica
         if settings.find_online:
-            screening.online = OnlineFind(view, timeout=settings.find_timeout_seconds)
+            screening.online = OnlineFind(
+                view, timeout=settings.find_timeout_seconds, batch_timeout=settings.find_batch_timeout_seconds
+            )
     service_network = ServiceNetwork(messages, view)
     notices = NoticeService(
         uow,

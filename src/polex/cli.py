@@ -445,6 +445,7 @@ def screen_manifest(
     screenings do (same policy, hits and audit), and write one result line a row."""
     declared = _declared_purpose(purpose)
     from polex.auth.principal import Principal, PrincipalKind
+    from polex.screening.jobs import hub_summary
     from polex.screening.service import DEFAULT_MATCH_THRESHOLD
 
     with _local_node(data_dir) as node:
@@ -477,6 +478,7 @@ def screen_manifest(
         "rows_with_errors": done.rows_with_errors,
         "document_hits": done.document_hits,
         "person_matches": done.person_matches,
+        **hub_summary(done),
         "file": str(out),
     }
     typer.echo(json.dumps(summary))

@@ -100,6 +100,12 @@ class Settings(BaseSettings):
     find_timeout_seconds: float = Field(
         default=2.0, gt=0, le=60, description="How long a national node waits for the hub's answer to a check"
     )
+    find_batch_timeout_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        le=600,
+        description="How long a national node waits for the hub's answer to a manifest's batch of checks",
+    )
     access_token_minutes: int = Field(default=15, ge=1, le=24 * 60)
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     max_import_bytes: int = Field(default=512 * 1_048_576, ge=1024, description="Largest file an import may upload")

@@ -27,7 +27,7 @@ from polex.policy.schemas import SubjectKind
 from polex.record.service import NewRecord
 from polex.screening.online import OnlineFind, hub_principal
 from polex.storage.tables import AgencyRow, AuditEventRow, HitRow
-from tests.e2e.conftest import LiveServer, assert_problem
+from tests.e2e.conftest import LiveServer, assert_problem, error_fields
 from tests.e2e.test_replica import admin, file_at_hub
 from tests.factories import document_body
 
@@ -284,3 +284,128 @@ def _wait(check: Any, what: str, seconds: float = 15) -> Any:
             return value
         time.sleep(0.05)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+def _screen(client: httpx.Client, purpose: str, manifest: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """A manifest screened on the node: the finished job and its result lines."""
+    submitted = client.post(
+        f"/api/v1/screenings?purpose={purpose}", content=manifest.encode(), headers={"Content-Type": "text/csv"}
+    )
+    assert submitted.status_code == 202, submitted.text
+    job_id = submitted.json()["id"]
+    with client.stream("GET", f"/api/v1/screenings/{job_id}/results?follow=true", timeout=60) as stream:
+        lines = [orjson.loads(line) for line in stream.iter_lines() if line]
+    job: dict[str, Any] = client.get(f"/api/v1/screenings/{job_id}").json()
+    assert job["status"] == "done", job
+    return job, lines
+
+
+def test_a_national_manifest_is_checked_online_at_the_hub_row_by_row(network: tuple[LiveServer, LiveServer]) -> None:
+    fra, hub = network
+    _treaty(hub, "manifest")
+    ukr = hub.make_agency(country="UKR")
+    suffix = new_id()[-6:].upper()
+    document = file_at_hub(hub, ukr, f"UM{suffix}1", Restrictions(handling=Tlp.GREEN))
+    wanted = NewRecord(
+        content=Person.model_validate({"names": [{"full": "Олександр Кравчук"}], "birth_dates": ["1977-02-03"]}),
+        owner_agency_id=ukr,
+        owner_country="UKR",
+        restrictions=Restrictions(handling=Tlp.GREEN),
+        id=new_id(),
+    )
+    hub.node.records["person"].create_many([wanted])
+    username, investigator = _user(fra, Role.INVESTIGATOR)
+    # 120 rows: more than one batch of person queries to the hub (MAX_QUERIES is 100).
+    rows = ["id,name,birth_date,document_number,document_country"]
+    rows += [f"p{n},Passenger Number{n},1990-01-01,," for n in range(117)]
+    rows += [
+        "kravchuk,Oleksandr Kravchuk,1977-02-03,,",
+        f"document,,,UM{suffix}1,UKR",
+        "empty,,,,",
+    ]
+    # Criminal investigation: the replica (made for border control) cannot have answered.
+    job, lines = _screen(investigator, "criminal_investigation", "\n".join(rows) + "\n")
+
+    assert len(lines) == 120
+    by_ref = {line["ref"]: line for line in lines}
+    [candidate] = [c for c in by_ref["kravchuk"]["candidates"] if c["id"] == wanted.id]
+    assert (candidate["source"], candidate["match"], candidate["access"]) == ("hub", True, "full")
+    assert by_ref["kravchuk"]["hit"] is True
+    assert by_ref["kravchuk"]["hub"] == "online"
+    found = by_ref["document"]["document"]
+    assert (found["hit"], found["source"], found["reference"]) == (True, "hub", document)
+    assert by_ref["document"]["hub"] == "online"
+    assert "hub" not in by_ref["empty"]  # nothing of it could be checked anywhere
+    assert all(line["hub"] == "online" for line in lines if line["ref"] != "empty")
+    assert job["summary"]["hub"] == {"online": 119, "replica": 0, "unchecked": 0}
+    assert job["summary"]["person_matches"] >= 1
+    assert job["summary"]["document_hits"] == 1
+
+    # At the hub: the persons matched in batches audited as the French officer's, and the
+    # hit raised for the owner, naming France as the requester and its node as the asker.
+    with hub.node.uow(read_only=True) as uow:
+        events = uow.session.scalars(
+            select(AuditEventRow).where(AuditEventRow.tag == "screening:person:matched").order_by(AuditEventRow.seq)
+        ).all()
+        hits = uow.session.scalars(select(HitRow).where(HitRow.record_id == wanted.id)).all()
+    mine = [
+        e for e in map(orjson.loads, (event.entry for event in events)) if e["actor"].get("name") == f"{username}@fra"
+    ]
+    assert [entry["details"]["queries"] for entry in mine] == [100, 18]
+    assert all(entry["purpose"] == "criminal_investigation" for entry in mine)
+    assert [(hit.requester_country, hit.requester_node) for hit in hits] == [("FRA", fra.node.settings.node_name)]
+
+
+def test_without_the_hub_a_manifest_says_which_rows_it_could_not_check_there(
+    network: tuple[LiveServer, LiveServer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fra, _ = network
+    online = fra.node.screening.online
+    assert online is not None
+    monkeypatch.setattr(online, "_client", online._client)
+    monkeypatch.setattr(online, "_down_until", 0.0)
+    _hub_down(online)
+    manifest = "id,name,document_number,document_country\na,Anna Example,,\nb,,UX0001,UKR\nc,Bo Both,UX0002,UKR\n"
+
+    _, investigator = _user(fra, Role.INVESTIGATOR)
+    job, lines = _screen(investigator, "criminal_investigation", manifest)
+    assert [line["hub"] for line in lines] == ["none", "none", "none"]  # never a silent miss
+    assert job["summary"]["hub"] == {"online": 0, "replica": 0, "unchecked": 3}
+
+    # Border control: the replica stands in, and every row says so.
+    _hub_down(online)
+    _, officer = _user(fra, Role.BORDER_OFFICER)
+    job, lines = _screen(officer, "border_control", manifest)
+    assert [line["hub"] for line in lines] == ["replica", "replica", "replica"]
+    assert job["summary"]["hub"] == {"online": 0, "replica": 3, "unchecked": 0}
+
+
+def test_a_batch_of_relayed_query_persons_is_refused_naming_the_bad_one(network: tuple[LiveServer, LiveServer]) -> None:
+    fra, hub = network
+    token = fra.node.network_view.token_for(hub.node.settings.node_name)
+    by = {
+        "user_id": "u-1",
+        "user": "officer",
+        "agency_id": fra.own_agency_id,
+        "agency_name": "Police aux frontières",
+        "agency_kind": "police",
+        "country": "FRA",
+        "roles": ["investigator"],
+    }
+    body = {"by": by, "purpose": "criminal_investigation", "threshold": 0.8}
+
+    def post(queries: list[dict[str, Any]]) -> httpx.Response:
+        return httpx.post(
+            f"{hub.base_url}/api/v1/network/find/persons/batch",
+            json={**body, "queries": queries},
+            headers={"Authorization": f"PolexNode {token}"},
+        )
+
+    refused = assert_problem(post([{"names": ["Anna Example"]}, {"names": []}]), 422)
+    assert error_fields(refused) == {"queries[1].names"}
+    unreadable = assert_problem(post([{"names": ["Anna Example"], "birth_date": "1980-13-45"}]), 422)
+    assert "queries[0].birth_date" in error_fields(unreadable)
+    assert_problem(post([{"names": ["Anna Example"]}] * 101), 422)
+    answered = post([{"names": ["Anna Example"]}, {"names": ["Nobody Filed"], "birth_date": "1980"}])
+    assert answered.status_code == 200, answered.text
+    assert len(answered.json()["results"]) == 2

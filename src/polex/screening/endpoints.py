@@ -17,7 +17,8 @@ from polex.domain.policy import Purpose
 from polex.errors import BadRequest, FieldError, NotFound, ValidationFailed
 from polex.message.endpoints import NodeCaller
 from polex.policy.service import PURPOSE_HEADER, parse_purpose
-from polex.screening.online import FIND_PATH, FindItems, FindPerson, hub_principal
+from polex.screening.jobs import hub_summary
+from polex.screening.online import FIND_PATH, FindItems, FindPerson, FindPersons, hub_principal
 from polex.screening.schemas import (
     CheckResults,
     DocumentCheck,
@@ -28,7 +29,7 @@ from polex.screening.schemas import (
     PersonMatchQuery,
     VehicleCheck,
 )
-from polex.screening.service import DEFAULT_MATCH_THRESHOLD, REPLICA_PURPOSE
+from polex.screening.service import DEFAULT_MATCH_THRESHOLD, REPLICA_PURPOSE, person_query
 from polex.storage.tables import ScreeningRow
 
 router = APIRouter(prefix="/api/v1", tags=["screening"])
@@ -146,16 +147,22 @@ async def find_vehicles(body: FindItems, caller: NodeCaller, node: NodeDep) -> d
     return {"results": results}
 
 
-@node_router.post("/persons", summary="A national node's person match, for its user (hub only)")
-async def find_persons(body: FindPerson, caller: NodeCaller, node: NodeDep) -> dict[str, Any]:
-    _hub_only(node)
-    try:  # the same bounds as a user's query
-        query = PersonMatchQuery.model_validate(body.query).model_dump()
+def _query_person(query: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """A relayed query person within the same bounds as a user's, or a 422 naming the field."""
+    try:
+        checked: dict[str, Any] = PersonMatchQuery.model_validate(query).model_dump()
     except PydanticValidationError as error:
         raise ValidationFailed(
             "the query person is not valid",
-            errors=[FieldError(".".join(["query", *map(str, e["loc"])]), e["msg"]) for e in error.errors()],
+            errors=[FieldError(".".join([where, *map(str, e["loc"])]), e["msg"]) for e in error.errors()],
         ) from None
+    return checked
+
+
+@node_router.post("/persons", summary="A national node's person match, for its user (hub only)")
+async def find_persons(body: FindPerson, caller: NodeCaller, node: NodeDep) -> dict[str, Any]:
+    _hub_only(node)
+    query = _query_person(body.query, "query")
     principal = await run_in_threadpool(hub_principal, node.uow, node.network_view, caller, body.by)
     candidates = await run_in_threadpool(
         lambda: node.screening.match_persons(
@@ -170,6 +177,33 @@ async def find_persons(body: FindPerson, caller: NodeCaller, node: NodeDep) -> d
         )
     )
     return {"candidates": candidates}
+
+
+@node_router.post(
+    "/persons/batch", summary="A national node's manifest rows matched for its user, in one request (hub only)"
+)
+async def find_persons_batch(body: FindPersons, caller: NodeCaller, node: NodeDep) -> dict[str, Any]:
+    """One list of candidates per query, in order; one audit event for the batch, as a
+    manifest's chunk has at the hub's own screenings."""
+    _hub_only(node)
+    persons = [
+        person_query(_query_person(query, f"queries[{position}]"), f"queries[{position}]")
+        for position, query in enumerate(body.queries)
+    ]
+    principal = await run_in_threadpool(hub_principal, node.uow, node.network_view, caller, body.by)
+    results = await run_in_threadpool(
+        lambda: node.screening.match_many(
+            persons,
+            principal,
+            purpose=body.purpose,
+            case_reference=body.case_reference,
+            limit=body.limit,
+            threshold=body.threshold,
+            cutoff=body.cutoff,
+            via=caller,
+        )
+    )
+    return {"results": results}
 
 
 @router.get("/hits", response_model=HitList, summary="Hits on your agency's records, or raised by its checks")
@@ -244,6 +278,7 @@ def _screening_read(job: ScreeningRow) -> dict[str, Any]:
             "rows_with_errors": job.rows_with_errors,
             "document_hits": job.document_hits,
             "person_matches": job.person_matches,
+            **hub_summary(job),
         },
         "created_at": job.created_at.isoformat(),
         "started_at": job.started_at.isoformat() if job.started_at else None,

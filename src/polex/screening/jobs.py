@@ -32,7 +32,7 @@ from polex.domain.policy import Purpose
 from polex.domain.roles import Permission
 from polex.errors import FieldError, NotFound, PolexError, ValidationFailed
 from polex.screening.manifest import FORMATS, ManifestRow, rows
-from polex.screening.service import DEFAULT_MATCH_THRESHOLD, ScreeningService
+from polex.screening.service import DEFAULT_MATCH_THRESHOLD, REPLICA_PURPOSE, ScreeningService
 from polex.storage.tables import ScreeningRow
 from polex.storage.unit_of_work import UnitOfWorkFactory
 
@@ -112,6 +112,9 @@ class ScreeningJobs:
             rows_with_errors=0,
             document_hits=0,
             person_matches=0,
+            hub_online_rows=0,
+            hub_replica_rows=0,
+            hub_unchecked_rows=0,
             created_at=dt.datetime.now(dt.UTC),
         )
         with self._uow() as uow:
@@ -246,28 +249,36 @@ class ScreeningJobs:
     ) -> tuple[list[bytes], dict[str, int]]:
         with_document = [row for row in chunk if row.document is not None]
         checked: dict[int, dict[str, Any]] = {}
+        # On a national node, where the hub's records were checked for the chunk's documents
+        # and persons: online, on the replica, or not at all (said on every row it concerns).
+        documents_note: dict[str, Any] = {}
         if with_document:
             answers = self._screening.check_documents(
                 [row.document or {} for row in with_document],
                 principal,
                 purpose=purpose,
                 case_reference=job.case_reference,
+                note=documents_note,
+                batch=True,
             )
             checked = {row.line: answer for row, answer in zip(with_document, answers, strict=True)}
         with_person = [row for row in chunk if row.person is not None]
         matched: dict[int, list[dict[str, Any]]] = {}
+        persons_note: dict[str, Any] = {}
         if with_person:
-            found = self._screening.match_many(
+            found = self._screening.match_batch(
                 [row.person for row in with_person if row.person is not None],
                 principal,
                 purpose=purpose,
                 case_reference=job.case_reference,
                 limit=job.candidates,
                 threshold=job.threshold,
+                note=persons_note,
             )
             matched = {row.line: candidates for row, candidates in zip(with_person, found, strict=True)}
+        documents_hub = self._hub_checked(documents_note, purpose)
         lines: list[bytes] = []
-        counts = {"errors": 0, "document_hits": 0, "person_matches": 0}
+        counts = {"errors": 0, "document_hits": 0, "person_matches": 0, **dict.fromkeys(_HUB_COUNTS.values(), 0)}
         for row in chunk:
             document = checked.get(row.line)
             errors = [error.as_dict() for error in row.errors]
@@ -293,8 +304,25 @@ class ScreeningJobs:
                 "candidates": candidates,
                 "errors": errors,
             }
+            hub = _least(
+                documents_hub if document is not None and document.get("hit") is not None else None,
+                persons_note.get("hub") if row.person is not None else None,
+            )
+            if hub is not None:
+                result["hub"] = hub
+                counts[_HUB_COUNTS[hub]] += 1
             lines.append(json.dumps(result, ensure_ascii=False, separators=(",", ":")).encode() + b"\n")
         return lines, counts
+
+    def _hub_checked(self, note: dict[str, Any], purpose: Purpose) -> str | None:
+        """Where a document check's note says the hub's records were checked; on a node that
+        keeps only a replica (no online checks) the replica for its purpose, else none."""
+        if not self._screening.asks_hub:
+            return None
+        checked = note.get("hub", {}).get("checked")
+        if isinstance(checked, str):
+            return checked
+        return "replica" if self._screening.replica is not None and purpose is REPLICA_PURPOSE else "none"
 
     def _progress(self, job_id: str, rows_done: int, counts: dict[str, int], position: int) -> None:
         with self._uow() as uow:
@@ -306,6 +334,9 @@ class ScreeningJobs:
                     rows_with_errors=ScreeningRow.rows_with_errors + counts["errors"],
                     document_hits=ScreeningRow.document_hits + counts["document_hits"],
                     person_matches=ScreeningRow.person_matches + counts["person_matches"],
+                    hub_online_rows=ScreeningRow.hub_online_rows + counts["hub_online_rows"],
+                    hub_replica_rows=ScreeningRow.hub_replica_rows + counts["hub_replica_rows"],
+                    hub_unchecked_rows=ScreeningRow.hub_unchecked_rows + counts["hub_unchecked_rows"],
                     bytes_done=position,
                 )
             )
@@ -321,6 +352,25 @@ class ScreeningJobs:
                 if status == Status.DONE:
                     job.bytes_done = job.bytes_total
             uow.commit()
+
+
+def hub_summary(job: ScreeningRow) -> dict[str, Any]:
+    """On a national node: how many rows had the hub's records checked online, on the replica,
+    or not at all (nothing on a node that asks no hub)."""
+    counts = {"online": job.hub_online_rows, "replica": job.hub_replica_rows, "unchecked": job.hub_unchecked_rows}
+    return {"hub": counts} if any(counts.values()) else {}
+
+
+# Where a row's hub records were checked, and the job's count of such rows.
+_HUB_COUNTS = {"online": "hub_online_rows", "replica": "hub_replica_rows", "none": "hub_unchecked_rows"}
+_HUB_ORDER = ("none", "replica", "online")
+
+
+def _least(*places: str | None) -> str | None:
+    """The weaker of where a row's document and its person were checked at the hub: a row
+    is as fully checked as its least checked part."""
+    known = [place for place in places if place is not None]
+    return min(known, key=_HUB_ORDER.index) if known else None
 
 
 _DOCUMENT_COLUMNS = {"number": "document_number", "country": "document_country", "type": "document_type"}

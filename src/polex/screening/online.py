@@ -40,6 +40,9 @@ log = logging.getLogger("polex.screening.find")
 
 FIND_PATH = "/api/v1/network/find"
 MAX_ITEMS = 1000
+# Query persons in one batch request (a manifest's chunk travels in several): a hundred
+# queries of twenty long names each still fit the hub's default body limit of 1 MiB.
+MAX_QUERIES = 100
 # The roles whose checks a national node may relay: reading records for a purpose. No
 # administration, no review, no notices: those have their own paths.
 FIND_ROLES = frozenset({Role.BORDER_OFFICER, Role.INVESTIGATOR, Role.ANALYST, Role.NCB_OPERATOR})
@@ -66,6 +69,18 @@ class FindPerson(SchemaModel):
     cutoff: float | None = Field(default=None, ge=0, le=1)
 
 
+class FindPersons(SchemaModel):
+    """A national node's request to match many persons at once (a manifest's rows)."""
+
+    by: RelayedBy
+    purpose: Purpose
+    case_reference: Annotated[str, StringConstraints(max_length=128)] | None = None
+    queries: list[dict[str, Any]] = Field(min_length=1, max_length=MAX_QUERIES)
+    limit: int = Field(default=10, ge=1, le=100)
+    threshold: float = Field(ge=0, le=1)
+    cutoff: float | None = Field(default=None, ge=0, le=1)
+
+
 class HubUnavailable(Exception):
     """The hub did not answer a FIND request in time (or at all); the reason says why."""
 
@@ -75,9 +90,14 @@ class OnlineFind:
     a memory of the last failure so that a hub that is down costs each check at most one
     short probe every ``retry_seconds`` rather than a full timeout each."""
 
-    def __init__(self, network: NetworkView, *, timeout: float, retry_seconds: float = 5.0) -> None:
+    def __init__(
+        self, network: NetworkView, *, timeout: float, batch_timeout: float = 30.0, retry_seconds: float = 5.0
+    ) -> None:
         self._network = network
         self._timeout = timeout
+        # A manifest's chunk is hundreds of checks in one request: the hub may take longer
+        # than a single check's deadline, and no officer waits at a desk for it.
+        self._batch_timeout = batch_timeout
         self._retry_seconds = retry_seconds
         self._client: httpx.Client | None = None
         self._lock = threading.Lock()
@@ -101,11 +121,15 @@ class OnlineFind:
     def hub_reachable(self) -> bool:
         return time.monotonic() >= self._down_until
 
-    def documents(self, items: Sequence[Mapping[str, Any]], by: RelayedBy, **context: Any) -> list[dict[str, Any]]:
-        return self._items("documents", items, by, **context)
+    def documents(
+        self, items: Sequence[Mapping[str, Any]], by: RelayedBy, *, batch: bool = False, **context: Any
+    ) -> list[dict[str, Any]]:
+        return self._items("documents", items, by, batch=batch, **context)
 
-    def vehicles(self, items: Sequence[Mapping[str, Any]], by: RelayedBy, **context: Any) -> list[dict[str, Any]]:
-        return self._items("vehicles", items, by, **context)
+    def vehicles(
+        self, items: Sequence[Mapping[str, Any]], by: RelayedBy, *, batch: bool = False, **context: Any
+    ) -> list[dict[str, Any]]:
+        return self._items("vehicles", items, by, batch=batch, **context)
 
     def persons(self, request: FindPerson) -> list[dict[str, Any]]:
         answer = self._post("persons", request.model_dump(mode="json"))
@@ -113,6 +137,25 @@ class OnlineFind:
         if not isinstance(candidates, list):
             raise HubUnavailable("the hub's answer has no candidates")
         return candidates
+
+    def persons_many(
+        self, queries: Sequence[Mapping[str, Any]], by: RelayedBy, **context: Any
+    ) -> list[list[dict[str, Any]]]:
+        """The hub's candidates for each query, in order, asked ``MAX_QUERIES`` at a time with
+        the batch deadline; ``context``: ``FindPersons``'s purpose, case reference, limit,
+        threshold and cutoff. Any group the hub cannot answer fails the whole call: no
+        manifest row is left half checked at the hub."""
+        answers: list[list[dict[str, Any]]] = []
+        for start in range(0, len(queries), MAX_QUERIES):
+            group = [dict(query) for query in queries[start : start + MAX_QUERIES]]
+            body = FindPersons(by=by, queries=group, **context).model_dump(mode="json")
+            results = self._post("persons/batch", body, timeout=self._batch_timeout).get("results")
+            if not isinstance(results, list) or len(results) != len(group):
+                raise HubUnavailable("the hub's answer does not have one result per query")
+            if not all(isinstance(candidates, list) for candidates in results):
+                raise HubUnavailable("the hub's answer has a result that is not a list of candidates")
+            answers.extend(results)
+        return answers
 
     def _items(
         self,
@@ -122,15 +165,16 @@ class OnlineFind:
         *,
         purpose: Purpose,
         case_reference: str | None,
+        batch: bool,
     ) -> list[dict[str, Any]]:
         body = FindItems(by=by, purpose=purpose, case_reference=case_reference, items=[dict(i) for i in items])
-        answer = self._post(kind, body.model_dump(mode="json"))
+        answer = self._post(kind, body.model_dump(mode="json"), timeout=self._batch_timeout if batch else None)
         results = answer.get("results")
         if not isinstance(results, list) or len(results) != len(items):
             raise HubUnavailable("the hub's answer does not have one result per item")
         return results
 
-    def _post(self, kind: str, body: Mapping[str, Any]) -> dict[str, Any]:
+    def _post(self, kind: str, body: Mapping[str, Any], *, timeout: float | None = None) -> dict[str, Any]:
         if not self.hub_reachable:
             raise HubUnavailable(self.last_error or "the hub did not answer a moment ago")
         try:
@@ -141,7 +185,9 @@ class OnlineFind:
                 "Content-Type": "application/json",
             }
             response = self._network.call_hub(
-                lambda base: client.post(f"{base}{FIND_PATH}/{kind}", content=content, headers=headers)
+                lambda base: client.post(
+                    f"{base}{FIND_PATH}/{kind}", content=content, headers=headers, timeout=timeout or self._timeout
+                )
             )
         except (httpx.HTTPError, NetworkUnavailable) as error:
             self._failed(f"{type(error).__name__}: {error}")

@@ -46,7 +46,14 @@ from polex.record.repository import RecordRepository
 from polex.record.service import RecordService
 from polex.screening import hit_exchange
 from polex.screening.index import FingerprintIndex
-from polex.screening.online import FIND_ROLES, FindPerson, HubUnavailable, OnlineFind, hub_matches, relayed_by
+from polex.screening.online import (
+    FIND_ROLES,
+    FindPerson,
+    HubUnavailable,
+    OnlineFind,
+    hub_matches,
+    relayed_by,
+)
 from polex.screening.persons import PersonWatchlist, record_of
 from polex.screening.queries import CheckItem, ItemError, read_document, read_vehicle
 from polex.storage.tables import AgencyRow, AppliedEnvelopeRow, HitRow, RecordRow, ReplicaRecordRow
@@ -150,12 +157,14 @@ class ScreeningService:
         case_reference: str | None = None,
         note: dict[str, Any] | None = None,
         via: str | None = None,
+        batch: bool = False,
     ) -> list[dict[str, Any]]:
         """One result per item, in order: ``hit`` true, false, or null with an ``error``. On
         a national node, ``note`` (when given) is filled with where the hub's records were
         checked: ``online`` at the hub, or the ``replica``, or ``none`` (see polex.screening.online).
         At the hub, ``via`` is the national node that asks for its user (FIND): it is sent
-        the requester's copy of each hit."""
+        the requester's copy of each hit. ``batch``: a manifest's chunk, which may wait for
+        the hub longer than a single check (``find_batch_timeout_seconds``)."""
         bounded = self._bounded(items, "documents")
         read = [read_document(position, dict(item)) for position, item in enumerate(bounded)]
         return self._check(
@@ -168,6 +177,7 @@ class ScreeningService:
             "travel_document",
             note,
             via,
+            batch,
         )
 
     def check_vehicles(
@@ -208,13 +218,15 @@ class ScreeningService:
         kind: str,
         note: dict[str, Any] | None,
         via: str | None = None,
+        batch: bool = False,
     ) -> list[dict[str, Any]]:
         principal.require(Permission.RECORD_READ)
         items = [item for item in read if isinstance(item, CheckItem)]
         # The hub's records: online first (outside any transaction of ours), else the replica.
-        online = self._find_items(kind, [asked[item.position] for item in items], principal, purpose, case_reference)
+        asked_online = [asked[item.position] for item in items]
+        online = self._find_items(kind, asked_online, principal, purpose, case_reference, batch=batch)
         from_hub = dict(zip((item.position for item in items), online or [], strict=False))
-        where = "online" if online is not None else "replica" if self._replica_answers(purpose) else "none"
+        where = self._where(online is not None, purpose)
         if note is not None and self.online is not None:
             note.update(self._hub_note(where))
         keys = [key for item in items for key in item.keys]
@@ -356,6 +368,15 @@ class ScreeningService:
     def _replica_answers(self, purpose: Purpose) -> bool:
         return self.replica is not None and purpose is REPLICA_PURPOSE
 
+    def _where(self, answered_online: bool, purpose: Purpose) -> str:
+        """Where the hub's records were checked: ``online``, on the ``replica``, or ``none``."""
+        return "online" if answered_online else "replica" if self._replica_answers(purpose) else "none"
+
+    @property
+    def asks_hub(self) -> bool:
+        """A national node: the hub's records are checked online or on its replica."""
+        return self.online is not None or self.replica is not None
+
     def _find_items(
         self,
         kind: str,
@@ -363,6 +384,8 @@ class ScreeningService:
         principal: Principal,
         purpose: Purpose,
         case_reference: str | None,
+        *,
+        batch: bool = False,
     ) -> list[dict[str, Any]] | None:
         """The hub's results for the readable items, asked online; None when this node does
         not ask online or the hub could not answer."""
@@ -371,9 +394,35 @@ class ScreeningService:
         by = relayed_by(principal, self._agency(principal.agency_id))
         ask = self.online.documents if kind == "travel_document" else self.online.vehicles
         try:
-            return ask(asked, by, purpose=purpose, case_reference=case_reference)
+            return ask(asked, by, purpose=purpose, case_reference=case_reference, batch=batch)
         except HubUnavailable:
             return None
+
+    def _find_persons(
+        self,
+        persons: Sequence[PersonQuery],
+        principal: Principal,
+        purpose: Purpose,
+        case_reference: str | None,
+        *,
+        limit: int,
+        threshold: float,
+        cutoff: float | None,
+    ) -> list[list[dict[str, Any]]] | None:
+        """The hub's candidates for each person, asked online in batches; None when this node
+        does not ask online or the hub could not answer all of them."""
+        if self.online is None or not persons:
+            return None
+        by = relayed_by(principal, self._agency(principal.agency_id))
+        context = {"purpose": purpose, "case_reference": case_reference, "limit": limit, "threshold": threshold}
+        try:
+            answers = self.online.persons_many([query_of(p) for p in persons], by, cutoff=cutoff, **context)
+        except HubUnavailable:
+            return None
+        for candidates in answers:
+            for candidate in candidates:
+                candidate["source"] = "hub"
+        return answers
 
     def _find_person(
         self,
@@ -863,6 +912,38 @@ class ScreeningService:
         )
         return candidates
 
+    def match_batch(
+        self,
+        persons: Sequence[PersonQuery],
+        principal: Principal,
+        *,
+        purpose: Purpose,
+        case_reference: str | None = None,
+        limit: int = 10,
+        threshold: float = DEFAULT_MATCH_THRESHOLD,
+        note: dict[str, Any] | None = None,
+    ) -> list[list[dict[str, Any]]]:
+        """``match_many`` for a manifest's chunk on any node. A national node asks the hub
+        for its candidates online, the whole chunk in a few requests (FIND), and falls back
+        on its replica as a single match does; ``note`` (when given) is filled with where
+        the hub's watch list was searched (``online``, ``replica`` or ``none``)."""
+        cutoff = min(DEFAULT_CUTOFF, threshold)
+        hub = self._find_persons(
+            persons, principal, purpose, case_reference, limit=limit, threshold=threshold, cutoff=cutoff
+        )
+        if note is not None and self.asks_hub:
+            note["hub"] = self._where(hub is not None, purpose)
+        return self.match_many(
+            persons,
+            principal,
+            purpose=purpose,
+            case_reference=case_reference,
+            limit=limit,
+            threshold=threshold,
+            cutoff=cutoff,
+            from_hub=hub,
+        )
+
     def match_many(
         self,
         persons: Sequence[PersonQuery],
@@ -963,7 +1044,7 @@ class ScreeningService:
                     "queries": len(persons),
                     "matches": sum(item["match"] for shown in results for item in shown),
                     "threshold": threshold,
-                    **({"hub": "online"} if from_hub is not None else {}),
+                    **({"hub": self._where(from_hub is not None, purpose)} if self.asks_hub else {}),
                 },
                 purpose=purpose.value,
                 case_reference=case_reference,
@@ -1224,6 +1305,17 @@ def person_query(query: Mapping[str, Any], prefix: str = "query") -> PersonQuery
         raise ValidationFailed(
             f"the query person is not valid: {error}", errors=[FieldError(f"{prefix}.{field}", reason or str(error))]
         ) from None
+
+
+def query_of(person: PersonQuery) -> dict[str, Any]:
+    """A query person as the API takes it (what ``person_query`` reads back)."""
+    return {
+        "names": list(person.names),
+        "birth_date": person.birth_date,
+        "nationalities": list(person.nationalities),
+        "sex": person.sex,
+        "identifiers": list(person.identifiers),
+    }
 
 
 def _same_document_type(code: str, filed: str) -> bool:

@@ -283,6 +283,10 @@ class ScreeningRow(Base):
     rows_with_errors: Mapped[int] = mapped_column(BigInteger, default=0)
     document_hits: Mapped[int] = mapped_column(BigInteger, default=0)
     person_matches: Mapped[int] = mapped_column(BigInteger, default=0)
+    # On a national node: rows whose hub records were checked online, on the replica, or not.
+    hub_online_rows: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    hub_replica_rows: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    hub_unchecked_rows: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime())
     started_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
     finished_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
