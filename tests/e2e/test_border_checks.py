@@ -1,4 +1,4 @@
-"""The border routes' lean path (polex.screening.border) against the FastAPI routes it stands
+"""The border routes' lean path (polex.screening.border, polex.api.lean) against the FastAPI routes it stands
 in front of, on a live hub: every request is sent twice, once with the lean path switched
 off (the routes answer) and once with it on, and both must give the same status, body and
 audit events, the bad requests included (401, 403, 400, 422, 413, 405)."""
@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import json
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -15,14 +14,15 @@ from typing import Any
 import httpx
 import pytest
 
-from polex.audit.repository import AuditRepository
+from polex.api.lean import LeanRoutes
 from polex.auth.principal import Principal, PrincipalKind
 from polex.auth.schemas import ApiKeyCreate
 from polex.domain.base import new_id
 from polex.domain.policy import AccessLevel, Agreement, AgreementKind, DataCategory, Purpose
 from polex.domain.roles import Role
-from polex.screening.border import BorderChecks
+from polex.screening.border import BorderCheck
 from tests.e2e.conftest import LiveServer
+from tests.e2e.lean_paths import audit_size, both_ways, exchange, lean_layer
 from tests.factories import document_body, make_vin, td3_lines, vehicle_body
 
 DOCUMENTS = "/api/v1/documents/check"
@@ -71,82 +71,12 @@ def border(hub_live: LiveServer) -> dict[str, Any]:
     }
 
 
-def lean_layer(hub_live: LiveServer) -> BorderChecks:
-    """The application's BorderChecks middleware (built with the stack, at the first request)."""
-    assert hub_live.running is not None
-    app: Any = hub_live.running.server.config.app
-    layer: Any = app.middleware_stack
-    while layer is not None and not isinstance(layer, BorderChecks):
-        layer = getattr(layer, "app", None)
-    assert isinstance(layer, BorderChecks), "the lean path is not wired into the application"
-    return layer
-
-
 @pytest.fixture
-def lean(hub_live: LiveServer) -> Iterator[BorderChecks]:
+def lean(hub_live: LiveServer) -> Iterator[LeanRoutes]:
     hub_live.client().get("/healthz")  # builds the middleware stack
     layer = lean_layer(hub_live)
     yield layer
     layer.enabled = True
-
-
-def audit_size(hub_live: LiveServer) -> int:
-    with hub_live.node.uow(read_only=True) as uow:
-        return AuditRepository(uow.session).size()
-
-
-def events_of(hub_live: LiveServer, since: int, request_id: str) -> list[dict[str, Any]]:
-    """The request's audit events, without what differs between any two events (place in
-    the log, id, time, request id, the sealed terms' ciphertext) or two hits (the hit's id)."""
-    events = []
-    for index in range(since, audit_size(hub_live)):
-        event, _ = hub_live.node.audit.leaf(index)
-        if event.request_id == request_id:
-            shown = event.model_dump(mode="json", exclude={"seq", "id", "at", "request_id", "query_sealed"})
-            shown.get("details", {}).pop("hit", None)
-            events.append(shown)
-    return events
-
-
-def without_hit_ids(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {key: without_hit_ids(item) for key, item in value.items() if key not in ("hit_id", "request_id")}
-    if isinstance(value, list):
-        return [without_hit_ids(item) for item in value]
-    return value
-
-
-def exchange(
-    hub_live: LiveServer, method: str, path: str, body: bytes, headers: dict[str, str]
-) -> tuple[int, str, Any, list[dict[str, Any]]]:
-    """One request: its status, content type, body (JSON, hit ids left out) and audit events."""
-    request_id = new_id()
-    since = audit_size(hub_live)
-    response = httpx.request(
-        method, hub_live.base_url + path, content=body, headers={**headers, "X-Request-ID": request_id}, timeout=30
-    )
-    assert response.headers["x-request-id"] == request_id
-    return (
-        response.status_code,
-        response.headers.get("content-type", ""),
-        without_hit_ids(response.json()),
-        events_of(hub_live, since, request_id),
-    )
-
-
-def both_ways(
-    hub_live: LiveServer, lean: BorderChecks, method: str, path: str, body: Any, headers: dict[str, str]
-) -> tuple[tuple[int, str, Any, list[dict[str, Any]]], bool]:
-    """The request answered by the routes, then by the lean path; asserts they agree and
-    returns the answer and whether the lean path took the request."""
-    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
-    lean.enabled = False
-    by_route = exchange(hub_live, method, path, raw, headers)
-    lean.enabled = True
-    taken = lean.taken
-    by_lean = exchange(hub_live, method, path, raw, headers)
-    assert by_lean == by_route, f"{method} {path} {body!r:.200}"
-    return by_lean, lean.taken > taken
 
 
 def json_headers(token: str | None, **more: str) -> dict[str, str]:
@@ -157,7 +87,7 @@ def json_headers(token: str | None, **more: str) -> dict[str, str]:
 
 
 def test_checks_are_answered_by_the_lean_path_as_by_the_routes(
-    hub_live: LiveServer, border: dict[str, Any], lean: BorderChecks
+    hub_live: LiveServer, border: dict[str, Any], lean: LeanRoutes
 ) -> None:
     officer = json_headers(border["officer"])
     miss = {"purpose": "border_control", "documents": [{"number": "00NO00000", "country": "FRA"}]}
@@ -216,7 +146,7 @@ def test_checks_are_answered_by_the_lean_path_as_by_the_routes(
 
 
 def test_border_systems_calling_with_an_api_key_take_the_lean_path_until_it_is_revoked(
-    hub_live: LiveServer, border: dict[str, Any], lean: BorderChecks
+    hub_live: LiveServer, border: dict[str, Any], lean: LeanRoutes
 ) -> None:
     miss = {"purpose": "border_control", "documents": [{"number": "00NO00001", "country": "FRA"}]}
     gate = {"Content-Type": "application/json", "X-API-Key": border["gate"]}
@@ -230,7 +160,7 @@ def test_border_systems_calling_with_an_api_key_take_the_lean_path_until_it_is_r
     assert "revoked" in problem["detail"]
 
 
-def test_refusals_are_the_routes_own(hub_live: LiveServer, border: dict[str, Any], lean: BorderChecks) -> None:
+def test_refusals_are_the_routes_own(hub_live: LiveServer, border: dict[str, Any], lean: LeanRoutes) -> None:
     """Whatever is not a plain check goes to the routes, which answer it as before: the lean
     path never answers an error of its own."""
     officer = json_headers(border["officer"])
@@ -277,7 +207,7 @@ def test_refusals_are_the_routes_own(hub_live: LiveServer, border: dict[str, Any
 
 
 def test_a_busy_index_sends_the_check_the_long_way(
-    hub_live: LiveServer, border: dict[str, Any], lean: BorderChecks
+    hub_live: LiveServer, border: dict[str, Any], lean: LeanRoutes
 ) -> None:
     """While a writer holds the index (a merge), the event loop does not wait for it: the
     check runs in a worker thread and answers the same."""
@@ -293,7 +223,7 @@ def test_a_busy_index_sends_the_check_the_long_way(
 
 
 def test_concurrent_checks_answered_here_share_audit_transactions_each_with_its_own_event(
-    hub_live: LiveServer, border: dict[str, Any], lean: BorderChecks
+    hub_live: LiveServer, border: dict[str, Any], lean: LeanRoutes
 ) -> None:
     # Forty checks at once: each answer waits for its own event, and the events commit in
     # fewer transactions than there are checks, each under its request's id and purpose.
@@ -322,13 +252,15 @@ def test_concurrent_checks_answered_here_share_audit_transactions_each_with_its_
         headers=headers,
     )
     assert warm.status_code == 200, warm.text
-    groups, events = lean._audit.groups, lean._audit.events
+    route = lean.route(DOCUMENTS)
+    assert isinstance(route, BorderCheck)
+    groups, events = route.audit.groups, route.audit.events
     since = audit_size(hub_live)
     answers = asyncio.run(ask_all())
     assert [answer.status_code for answer in answers] == [200] * 40
     assert all(answer.json()["results"][0]["hit"] is False for answer in answers)
-    assert lean._audit.events - events == 40  # all answered here
-    assert lean._audit.groups - groups < 40  # and grouped
+    assert route.audit.events - events == 40  # all answered here
+    assert route.audit.groups - groups < 40  # and grouped
     logged = [hub_live.node.audit.leaf(index)[0] for index in range(since, audit_size(hub_live))]
     mine = [event for event in logged if event.request_id in set(request_ids)]
     assert sorted(event.request_id or "" for event in mine) == sorted(request_ids)

@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from polex import __version__
 from polex.agency.endpoints import router as agency_router
+from polex.api.lean import LeanRoutes
 from polex.api.middleware import BodySizeLimit, RequestContext
 from polex.api.problems import install_problem_handlers
 from polex.api.system import router as system_router
@@ -24,6 +25,7 @@ from polex.ingest.exports import router as export_router
 from polex.message.endpoints import attachments_router, events_router
 from polex.message.endpoints import node_router as message_node_router
 from polex.message.endpoints import router as message_router
+from polex.message.lean import SendMessage
 from polex.network.endpoints import router as network_router
 from polex.notice.endpoints import router as notice_router
 from polex.notice.public_endpoints import router as public_notices_router
@@ -31,7 +33,7 @@ from polex.policy.endpoints import router as policy_router
 from polex.record.endpoints import build_router
 from polex.replica.endpoints import node_router as replica_node_router
 from polex.replica.endpoints import router as replica_router
-from polex.screening.border import BorderChecks
+from polex.screening.border import border_checks
 from polex.screening.endpoints import node_router as find_node_router
 from polex.screening.endpoints import router as screening_router
 
@@ -128,9 +130,9 @@ def create_app(node: Node, *, on_serving: Callable[[], None] | None = None) -> F
         app.include_router(build_router(feature))
     app.include_router(console_router)  # the web console, /console (docs/console.md)
     # Outermost last: the request id and metrics see every answer, the 413s included. The
-    # border checks' lean path is innermost: inside the size limit, request ids and metrics,
-    # in front of the routing (polex.screening.border).
-    app.add_middleware(BorderChecks, node=node)
+    # lean routes are innermost: inside the size limit, request ids and metrics, in front of
+    # the routing (polex.api.lean: the border checks, a message sent).
+    app.add_middleware(LeanRoutes, node=node, routes=[*border_checks(node), SendMessage()])
     app.add_middleware(
         BodySizeLimit,
         limit=settings.max_body_bytes,
