@@ -32,7 +32,7 @@ from polex.domain.policy import Purpose
 from polex.domain.roles import Permission
 from polex.errors import FieldError, NotFound, PolexError, ValidationFailed
 from polex.screening.manifest import FORMATS, ManifestRow, rows
-from polex.screening.service import DEFAULT_MATCH_THRESHOLD, REPLICA_PURPOSE, ScreeningService
+from polex.screening.service import DEFAULT_MATCH_THRESHOLD, ScreeningService
 from polex.storage.tables import ScreeningRow
 from polex.storage.unit_of_work import UnitOfWorkFactory
 
@@ -276,7 +276,8 @@ class ScreeningJobs:
                 note=persons_note,
             )
             matched = {row.line: candidates for row, candidates in zip(with_person, found, strict=True)}
-        documents_hub = self._hub_checked(documents_note, purpose)
+        documents_hub = self._screening.hub_checked(documents_note, purpose)
+        persons_hub = self._screening.hub_checked(persons_note, purpose)
         lines: list[bytes] = []
         counts = {"errors": 0, "document_hits": 0, "person_matches": 0, **dict.fromkeys(_HUB_COUNTS.values(), 0)}
         for row in chunk:
@@ -306,23 +307,13 @@ class ScreeningJobs:
             }
             hub = _least(
                 documents_hub if document is not None and document.get("hit") is not None else None,
-                persons_note.get("hub") if row.person is not None else None,
+                persons_hub if row.person is not None else None,
             )
             if hub is not None:
                 result["hub"] = hub
                 counts[_HUB_COUNTS[hub]] += 1
             lines.append(json.dumps(result, ensure_ascii=False, separators=(",", ":")).encode() + b"\n")
         return lines, counts
-
-    def _hub_checked(self, note: dict[str, Any], purpose: Purpose) -> str | None:
-        """Where a document check's note says the hub's records were checked; on a node that
-        keeps only a replica (no online checks) the replica for its purpose, else none."""
-        if not self._screening.asks_hub:
-            return None
-        checked = note.get("hub", {}).get("checked")
-        if isinstance(checked, str):
-            return checked
-        return "replica" if self._screening.replica is not None and purpose is REPLICA_PURPOSE else "none"
 
     def _progress(self, job_id: str, rows_done: int, counts: dict[str, int], position: int) -> None:
         with self._uow() as uow:

@@ -377,6 +377,15 @@ class ScreeningService:
         """A national node: the hub's records are checked online or on its replica."""
         return self.online is not None or self.replica is not None
 
+    def hub_checked(self, note: Mapping[str, Any], purpose: Purpose) -> str | None:
+        """Where a check's ``note`` says the hub's records were checked: ``online``,
+        ``replica`` or ``none``; on a node that keeps a replica but asks nothing online, the
+        replica for the purpose it was made for. None on a node that asks no hub."""
+        if not self.asks_hub:
+            return None
+        checked = note.get("hub", {}).get("checked")
+        return checked if isinstance(checked, str) else self._where(False, purpose)
+
     def _find_items(
         self,
         kind: str,
@@ -925,14 +934,14 @@ class ScreeningService:
     ) -> list[list[dict[str, Any]]]:
         """``match_many`` for a manifest's chunk on any node. A national node asks the hub
         for its candidates online, the whole chunk in a few requests (FIND), and falls back
-        on its replica as a single match does; ``note`` (when given) is filled with where
-        the hub's watch list was searched (``online``, ``replica`` or ``none``)."""
+        on its replica as a single match does; ``note`` is filled as ``check_documents``
+        fills it (``hub_checked`` reads it)."""
         cutoff = min(DEFAULT_CUTOFF, threshold)
         hub = self._find_persons(
             persons, principal, purpose, case_reference, limit=limit, threshold=threshold, cutoff=cutoff
         )
-        if note is not None and self.asks_hub:
-            note["hub"] = self._where(hub is not None, purpose)
+        if note is not None and self.online is not None:
+            note.update(self._hub_note(self._where(hub is not None, purpose)))
         return self.match_many(
             persons,
             principal,
