@@ -193,6 +193,7 @@ def test_refusals_are_the_routes_own(hub_live: LiveServer, border: dict[str, Any
             set(),
         ),
         ("an oversized body", {**plain, "padding": "x" * 1_100_000}, officer, 413, {"body"}),
+        ("no content type", plain, {"Authorization": f"Bearer {border['officer']}"}, 422, set()),
     ]
     for name, body, headers, expected, fields in cases:
         (status, media, problem, events), taken = both_ways(hub_live, lean, "POST", DOCUMENTS, body, headers)

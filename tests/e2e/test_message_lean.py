@@ -91,6 +91,7 @@ def test_refusals_are_the_routes_own(network: tuple[LiveServer, LiveServer], lea
         ("no subject", {"to": ["XPO"], "body": "x"}, bearer, 422, False),
         ("not JSON", b"{to: XPO", bearer, 400, False),
         ("another content type", json.dumps(message).encode(), {**bearer, "Content-Type": "text/plain"}, 422, False),
+        ("no content type", json.dumps(message).encode(), {"Authorization": f"Bearer {investigator}"}, 422, False),
         ("a purpose header too long", message, {**bearer, "X-Polex-Purpose": "p" * 65}, 422, False),
         ("nobody of that country", {**message, "to": ["DEU"]}, bearer, 400, True),  # refused by the service
     ]

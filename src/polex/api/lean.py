@@ -12,8 +12,8 @@ whether the request is the common case:
 - one credential (an API key, else a bearer token, as the routes take them) that the node
   verified in the last seconds (``AuthService.remembered``), of a principal neither
   suspended nor without the route's permission; each header the route reads sent once;
-- a JSON body (no other content type), which the route itself then reads with the
-  endpoint's own request model.
+- a body sent as ``application/json`` (the routes refuse any other, or none), which the
+  route itself then reads with the endpoint's own request model.
 
 If so, the route answers with the same service calls the endpoint makes. Everything else
 (no credential or an unknown one, a suspended or unauthorised caller, a body that does not
@@ -152,8 +152,8 @@ class LeanRoutes:
                     return None  # said twice: the route decides which counts
                 seen[name] = value
         content_type = seen.get(b"content-type")
-        if content_type is not None and not _is_json(content_type):
-            return None
+        if content_type is None or not _is_json(content_type):
+            return None  # the routes refuse a body they are not told is JSON (422)
         credential = seen.get(b"x-api-key", b"").decode("latin-1")
         if not credential:
             scheme, _, token = seen.get(b"authorization", b"").decode("latin-1").partition(" ")
