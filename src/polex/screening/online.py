@@ -40,8 +40,9 @@ log = logging.getLogger("polex.screening.find")
 
 FIND_PATH = "/api/v1/network/find"
 MAX_ITEMS = 1000
-# Query persons in one batch request (a manifest's chunk travels in several): a hundred
-# queries of twenty long names each still fit the hub's default body limit of 1 MiB.
+# Query persons in one batch request (a manifest's chunk travels in several): each request's
+# work at the hub stays well inside the batch deadline, and its body (at most about 2 MB of
+# names) well inside the hub's limit for node requests.
 MAX_QUERIES = 100
 # The roles whose checks a national node may relay: reading records for a purpose. No
 # administration, no review, no notices: those have their own paths.
