@@ -152,33 +152,18 @@ def wait_for_inbox(db: Path, marker: str, count: int, timeout: float) -> float:
     raise SystemExit(f"only {len(inbox_rows(db, marker))} of {count} messages arrived")
 
 
-def send_many(summary: dict[str, object], marker: str, count: int, threads: int) -> None:
+def send_many(summary: dict[str, object], marker: str, count: int, threads: int, rate: float | None = None) -> float:
+    """Send ``count`` messages from ``threads`` clients: as fast as they go, or, at ``rate``,
+    message ``i`` at ``i / rate`` seconds from the start (an open loop: a slow answer does
+    not hold the next send back, as long as one of the clients is free). Returns the rate
+    achieved."""
     local = threading.local()
+    started = time.monotonic() + (0.5 if rate else 0.0)  # at a rate, every client ready first
 
     def send(index: int) -> None:
         if not hasattr(local, "client"):
             local.client = client_for(summary, "fra", "investigator")
-        response = local.client.post(
-            "/api/v1/messages", json={"to": ["UKR"], "subject": f"{marker} {index}", "body": BODY}
-        )
-        if response.status_code != 202:
-            raise RuntimeError(response.text)
-
-    with ThreadPoolExecutor(max_workers=threads) as pool:
-        list(pool.map(send, range(count)))
-
-
-def send_steady(summary: dict[str, object], marker: str, count: int, rate: float, threads: int) -> float:
-    """Send message ``i`` at ``i / rate`` seconds from the start (an open loop: a slow answer
-    does not hold the next send back, as long as one of ``threads`` clients is free);
-    returns the rate achieved."""
-    local = threading.local()
-    started = time.monotonic() + 0.5  # every client ready before the first send
-
-    def send(index: int) -> None:
-        if not hasattr(local, "client"):
-            local.client = client_for(summary, "fra", "investigator")
-        pause = started + index / rate - time.monotonic()
+        pause = started + index / rate - time.monotonic() if rate else 0.0
         if pause > 0:
             time.sleep(pause)
         response = local.client.post(
@@ -262,7 +247,7 @@ def measure(args: argparse.Namespace, nats: str | None, base_port: int) -> Measu
 
             steady = f"S{secrets.token_hex(3)}"
             steady_count = int(args.rate * args.steady_seconds)
-            achieved = send_steady(summary, steady, steady_count, args.rate, args.steady_threads)
+            achieved = send_many(summary, steady, steady_count, args.steady_threads, rate=args.rate)
             wait_for_inbox(ukr_db, steady, steady_count, timeout=600)
             return Measured(
                 throughput=args.messages / (finished - started),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -18,17 +19,16 @@ from sqlalchemy import select
 from polex.domain.agency import AgencyKind
 from polex.domain.base import Restrictions, Tlp, new_id
 from polex.domain.document import TravelDocument
-from polex.domain.person import Person
 from polex.domain.policy import AccessLevel, Agreement, AgreementKind, DataCategory, Purpose
 from polex.domain.roles import Role
 from polex.errors import Forbidden
 from polex.network.relayed import RelayedBy
 from polex.policy.schemas import SubjectKind
 from polex.record.service import NewRecord
-from polex.screening.online import OnlineFind, hub_principal
+from polex.screening.online import hub_principal
 from polex.storage.tables import AgencyRow, AuditEventRow, HitRow
 from tests.e2e.conftest import LiveServer, assert_problem, error_fields
-from tests.e2e.test_replica import admin, file_at_hub
+from tests.e2e.test_replica import admin, file_at_hub, person_at_hub
 from tests.factories import document_body
 
 
@@ -63,12 +63,23 @@ def _user(node: LiveServer, role: Role) -> tuple[str, httpx.Client]:
     return username, node.bearer(node.token_for(username), purpose=None)
 
 
-def _hub_down(online: OnlineFind) -> None:
+@pytest.fixture
+def hub_down(network: tuple[LiveServer, LiveServer], monkeypatch: pytest.MonkeyPatch) -> Callable[[], None]:
+    """Makes France's node find the hub refusing connections (again: each call forgets the
+    last failure); France's own client comes back after the test."""
+    online = network[0].node.screening.online
+    assert online is not None
+    monkeypatch.setattr(online, "_client", online._client)
+    monkeypatch.setattr(online, "_down_until", 0.0)
+
     def refuse(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError("connection refused", request=request)
 
-    online._client = httpx.Client(transport=httpx.MockTransport(refuse))
-    online._down_until = 0.0
+    def down() -> None:
+        online._client = httpx.Client(transport=httpx.MockTransport(refuse))
+        online._down_until = 0.0
+
+    return down
 
 
 def test_a_national_check_is_answered_online_by_the_hub_for_that_officer(
@@ -125,14 +136,8 @@ def test_a_person_the_country_sees_only_as_a_hit_is_matched_online(network: tupl
     fra, hub = network
     _treaty(hub, "persons")
     ukr = hub.make_agency(country="UKR")
-    hidden = NewRecord(
-        content=Person.model_validate({"names": [{"full": "Тарас Гнатюк"}], "birth_dates": ["1981-09-14"]}),
-        owner_agency_id=ukr,
-        owner_country="UKR",
-        restrictions=Restrictions(handling=Tlp.GREEN, hit_only_countries=["FRA"]),
-        id=new_id(),
-    )
-    hub.node.records["person"].create_many([hidden])
+    hidden_only = Restrictions(handling=Tlp.GREEN, hit_only_countries=["FRA"])
+    hidden = person_at_hub(hub, ukr, "Тарас Гнатюк", "1981-09-14", hidden_only)
     _, officer = _user(fra, Role.BORDER_OFFICER)
     matched = officer.post(
         "/api/v1/persons/match",
@@ -146,14 +151,10 @@ def test_a_person_the_country_sees_only_as_a_hit_is_matched_online(network: tupl
 
 
 def test_without_the_hub_border_checks_fall_back_on_the_replica_and_say_so(
-    network: tuple[LiveServer, LiveServer], monkeypatch: pytest.MonkeyPatch
+    network: tuple[LiveServer, LiveServer], hub_down: Callable[[], None]
 ) -> None:
     fra, _ = network
-    online = fra.node.screening.online
-    assert online is not None
-    monkeypatch.setattr(online, "_client", online._client)
-    monkeypatch.setattr(online, "_down_until", 0.0)
-    _hub_down(online)
+    hub_down()
     _, officer = _user(fra, Role.BORDER_OFFICER)
 
     border = _check(officer, "border_control", "UF-NOT-FILED")
@@ -306,14 +307,7 @@ def test_a_national_manifest_is_checked_online_at_the_hub_row_by_row(network: tu
     ukr = hub.make_agency(country="UKR")
     suffix = new_id()[-6:].upper()
     document = file_at_hub(hub, ukr, f"UM{suffix}1", Restrictions(handling=Tlp.GREEN))
-    wanted = NewRecord(
-        content=Person.model_validate({"names": [{"full": "Олександр Кравчук"}], "birth_dates": ["1977-02-03"]}),
-        owner_agency_id=ukr,
-        owner_country="UKR",
-        restrictions=Restrictions(handling=Tlp.GREEN),
-        id=new_id(),
-    )
-    hub.node.records["person"].create_many([wanted])
+    wanted = person_at_hub(hub, ukr, "Олександр Кравчук", "1977-02-03", Restrictions(handling=Tlp.GREEN))
     username, investigator = _user(fra, Role.INVESTIGATOR)
     # 120 rows: more than one batch of person queries to the hub (MAX_QUERIES is 100).
     rows = ["id,name,birth_date,document_number,document_country"]
@@ -357,14 +351,10 @@ def test_a_national_manifest_is_checked_online_at_the_hub_row_by_row(network: tu
 
 
 def test_without_the_hub_a_manifest_says_which_rows_it_could_not_check_there(
-    network: tuple[LiveServer, LiveServer], monkeypatch: pytest.MonkeyPatch
+    network: tuple[LiveServer, LiveServer], hub_down: Callable[[], None]
 ) -> None:
     fra, _ = network
-    online = fra.node.screening.online
-    assert online is not None
-    monkeypatch.setattr(online, "_client", online._client)
-    monkeypatch.setattr(online, "_down_until", 0.0)
-    _hub_down(online)
+    hub_down()
     manifest = "id,name,document_number,document_country\na,Anna Example,,\nb,,UX0001,UKR\nc,Bo Both,UX0002,UKR\n"
 
     _, investigator = _user(fra, Role.INVESTIGATOR)
@@ -373,7 +363,7 @@ def test_without_the_hub_a_manifest_says_which_rows_it_could_not_check_there(
     assert job["summary"]["hub"] == {"online": 0, "replica": 0, "unchecked": 3}
 
     # Border control: the replica stands in, and every row says so.
-    _hub_down(online)
+    hub_down()
     _, officer = _user(fra, Role.BORDER_OFFICER)
     job, lines = _screen(officer, "border_control", manifest)
     assert [line["hub"] for line in lines] == ["replica", "replica", "replica"]

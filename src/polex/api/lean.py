@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from polex.bootstrap import Node
 
 PURPOSE = PURPOSE_HEADER.lower().encode("latin-1")
+PURPOSE_MAX = 64  # the routes' bound on the purpose header (longer: the route refuses it)
 _CREDENTIAL_HEADERS = frozenset({b"authorization", b"x-api-key", b"content-type"})
 _JSON_HEADERS = ((b"content-type", b"application/json"),)
 
@@ -80,6 +81,7 @@ class LeanRoute(ABC):
 
     def __init__(self, route: APIRoute) -> None:
         self.route = route  # for the metrics' and the audit's route template
+        self.headers_read = _CREDENTIAL_HEADERS | self.reads
         self.taken = 0  # requests answered here (problems raised once begun included)
         self.passed_on = 0  # requests handed to the FastAPI route
 
@@ -144,10 +146,9 @@ class LeanRoutes:
         """The request as the route may take it, or None to pass it on: each header read
         sent once, a JSON body, one credential the node verified in the last seconds (an API
         key, else a bearer token, as the routes take them), the caller allowed."""
-        reads = _CREDENTIAL_HEADERS | lean.reads
         seen: dict[bytes, bytes] = {}
         for name, value in scope["headers"]:
-            if name in reads:
+            if name in lean.headers_read:
                 if name in seen:
                     return None  # said twice: the route decides which counts
                 seen[name] = value

@@ -19,15 +19,13 @@ import orjson
 from fastapi.concurrency import run_in_threadpool
 from pydantic import ValidationError as PydanticValidationError
 
-from polex.api.lean import PURPOSE, LeanAnswer, LeanCall, LeanRoute, endpoint_route
+from polex.api.lean import PURPOSE, PURPOSE_MAX, LeanAnswer, LeanCall, LeanRoute, endpoint_route
 from polex.domain.roles import Permission
 from polex.message.endpoints import router, send
 from polex.message.schemas import MessageCreate
 
 if TYPE_CHECKING:
     from polex.bootstrap import Node
-
-_PURPOSE_MAX = 64  # the route's bound on the header
 
 
 class SendMessage(LeanRoute):
@@ -39,7 +37,7 @@ class SendMessage(LeanRoute):
 
     async def answer(self, node: Node, call: LeanCall) -> LeanAnswer | None:
         purpose = call.header(PURPOSE)
-        if purpose is not None and len(purpose) > _PURPOSE_MAX:
+        if purpose is not None and len(purpose) > PURPOSE_MAX:
             return None
         try:
             data = MessageCreate.model_validate_json(call.body)

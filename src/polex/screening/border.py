@@ -33,7 +33,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import ValidationError as PydanticValidationError
 from pydantic_core import to_jsonable_python
 
-from polex.api.lean import PURPOSE, LeanAnswer, LeanCall, LeanRoute, endpoint_route
+from polex.api.lean import PURPOSE, PURPOSE_MAX, LeanAnswer, LeanCall, LeanRoute, endpoint_route
 from polex.audit.context import RequestInfo, current_request
 from polex.audit.service import AuditTrail, EventDraft
 from polex.domain.roles import Permission
@@ -122,7 +122,7 @@ class BorderCheck(LeanRoute):
 
     async def answer(self, node: Node, call: LeanCall) -> LeanAnswer | None:
         header_purpose = call.header(PURPOSE)
-        if header_purpose is not None and len(header_purpose) > 64:
+        if header_purpose is not None and len(header_purpose) > PURPOSE_MAX:
             return None
         try:
             check = self.model.model_validate_json(call.body)
