@@ -6,7 +6,7 @@ questions asked through the record list filter (``GET /api/v1/travel-documents?
 number=&issuing_country=``, a scan of the store's projected terms), in one run.
 
 Run: .venv/bin/python benchmarks/check_http.py [--size 0.2] [--seconds 10] [--rate 500]
-         [--paths lean,route,list] [--warm-up 0] [--on-file 0.01]
+         [--paths lean,route,list] [--warm-up 0] [--on-file 0.01] [--placements shared,own-core]
 
 ``--warm-up S`` offers the steady rate for S seconds before the measured run (the hub's
 caches and heap settle; ten seconds at 500/s hold too few requests for a stall every few
@@ -22,6 +22,12 @@ loop's alone); then ``--rate`` requests a
 second offered on a fixed schedule for ``--seconds``, each latency counted from the moment
 its request was due (load.py: an asyncio load generator on raw sockets, so that the client
 costs the shared cores little).
+
+``--placements`` says where the processes run, each a row of its own in the same run: on
+``shared`` cores (every process wherever the kernel puts it), or with the hub on a core of
+its ``own`` (``own-core``: every thread of the hub on the last CPU, the load generator, the
+demo's other nodes and its supervisor on the others), as a hub would have its own machine
+or a cpuset of its own in production, away from the clients and the national nodes.
 Targets (issue 5): 500 checks per second with p99 under 10 ms.
 """
 
@@ -29,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -137,6 +144,34 @@ def server_pid(data_dir: Path) -> int:
     raise SystemExit(f"no process serves {data_dir}")
 
 
+def place(placement: str, demo_pid: int, hub_pid: int) -> None:
+    """Put the hub on a core of its own (``own-core``), or every process on every core
+    (``shared``). Threads started later inherit their creator's CPUs."""
+    everything = set(range(os.cpu_count() or 1))
+    own = {max(everything)} if placement == "own-core" and len(everything) > 1 else everything
+    others = everything - own or everything
+    for pid in [demo_pid, *descendants(demo_pid), os.getpid()]:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            with contextlib.suppress(OSError):  # a thread that ended meanwhile
+                os.sched_setaffinity(int(task.name), own if pid == hub_pid else others)
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (the demo's nodes, started by its supervisor)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                children.setdefault(parent, []).append(int(entry.name))
+    found, pending = [], [pid]
+    while pending:
+        below = children.get(pending.pop(), [])
+        found.extend(below)
+        pending.extend(below)
+    return found
+
+
 def cpu_seconds(pid: int, thread: int | None = None) -> float:
     """User and system CPU time of a process so far (or of one of its threads)."""
     stat = Path(f"/proc/{pid}/stat" if thread is None else f"/proc/{pid}/task/{thread}/stat")
@@ -153,6 +188,9 @@ def main() -> None:
     parser.add_argument("--paths", default="lean,route,list", help="which of lean, route, list to measure")
     parser.add_argument("--warm-up", type=float, default=0.0, help="seconds at the steady rate before measuring")
     parser.add_argument("--on-file", type=float, default=0.01, help="the share of questions on file (hits)")
+    parser.add_argument(
+        "--placements", default="shared,own-core", help="shared cores, and/or the hub on a core of its own"
+    )
     parser.add_argument("--base-port", type=int, default=19400 + os.getpid() % 500 * 10)
     args = parser.parse_args()
     rng = random.Random(11)
@@ -172,8 +210,12 @@ def main() -> None:
                 "route": ("POST documents/check (FastAPI route)", routed_check_request),
                 "list": ("GET list filter (terms scan)", list_request),
             }
-            for name, make in (paths[path] for path in args.paths.split(",")):
+            runs = [(path, placement) for path in args.paths.split(",") for placement in args.placements.split(",")]
+            for path, placement in runs:
+                name, make = paths[path]
+                name = f"{name}, {placement}"
                 ask = make(token, asked)
+                place(placement, process.pid, pid)
                 # Correctness first: the first 1,000 questions, one after the other, find exactly
                 # the documents on file among them.
                 answers = asyncio.run(sequential(hub["url"], ask, 1000))
@@ -200,11 +242,11 @@ def main() -> None:
         print(f"the steady run followed {args.warm_up:.0f} s of warm-up at the same rate")
     print(f"load average during the run: {os.getloadavg()[0]:.2f} (2 cores)")
     print("CPU ms: the hub's CPU time a request over the capacity run; loop ms: of which its event loop's")
-    header = f"{'':<40}{'capacity/s':>11}{'CPU ms':>8}{'loop ms':>8}{'steady/s':>9}{'p50 ms':>8}{'p99 ms':>8}"
+    header = f"{'':<50}{'capacity/s':>11}{'CPU ms':>8}{'loop ms':>8}{'steady/s':>9}{'p50 ms':>8}{'p99 ms':>8}"
     print(header + f"{'max ms':>8}{'>10 ms':>8}{'errors':>7}{'x first':>8}")
     for name, capacity, steady, cpu_ms, loop_ms in rows:
         print(
-            f"{name:<40}{capacity:>11,.0f}{cpu_ms:>8.2f}{loop_ms:>8.2f}{steady.achieved_rate:>9,.0f}"
+            f"{name:<50}{capacity:>11,.0f}{cpu_ms:>8.2f}{loop_ms:>8.2f}{steady.achieved_rate:>9,.0f}"
             f"{steady.percentile(0.5):>8.2f}{steady.percentile(0.99):>8.2f}{steady.latencies_ms[-1]:>8.1f}"
             f"{sum(1 for latency in steady.latencies_ms if latency > 10):>8,}"
             f"{len(steady.failures):>7}{rows[0][1] / capacity:>7.1f}x"

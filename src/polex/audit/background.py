@@ -6,6 +6,8 @@ import logging
 import threading
 from collections.abc import Callable
 
+from polex.threads import run_in_background
+
 log = logging.getLogger("polex.audit")
 
 
@@ -35,6 +37,7 @@ class PeriodicTask:
         self._tick()  # a last round, so a clean stop leaves everything signed
 
     def _run(self) -> None:
+        run_in_background()
         while not self._stop.is_set():
             self._nudge.wait(self._interval)
             self._nudge.clear()

@@ -69,6 +69,7 @@ from polex.record.service import RecordService, facts_of
 from polex.screening.persons import WATCHED_KINDS, PersonWatchlist, person_content, person_queries, record_of
 from polex.storage.tables import CorrelationRow, RecordRow
 from polex.storage.unit_of_work import UnitOfWorkFactory
+from polex.threads import run_in_background
 
 log = logging.getLogger("polex.correlation")
 
@@ -203,6 +204,7 @@ class CorrelationService:
             thread.join(timeout=30)
 
     def _run(self) -> None:
+        run_in_background()
         while True:
             with self._cond:
                 while not (self._queue or self._catch_up or self._stop.is_set()):

@@ -83,6 +83,7 @@ from polex.message.uploads import UploadService
 from polex.network.view import NetworkUnavailable, NetworkView
 from polex.storage.tables import MessageAttachmentRow, MessageRecipientRow, MessageRow, OutboxRow
 from polex.storage.unit_of_work import UnitOfWorkFactory
+from polex.threads import run_in_background
 
 if TYPE_CHECKING:
     from polex.settings import Settings
@@ -211,6 +212,7 @@ class _Worker:
         self._thread.join(timeout=30)
 
     def _run(self) -> None:
+        run_in_background()
         while not self._stopping.is_set():
             self._nudge.wait(WORKER_SECONDS)
             self._nudge.clear()

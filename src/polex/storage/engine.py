@@ -13,6 +13,8 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import StaticPool
 
+from polex.threads import run_in_background
+
 READ_ONLY_OPTION = "polex_read_only"
 # SQLite's page cache per connection, in KiB (negative: a size, not a page count). The
 # default 2 MB holds a few thousand pages, far fewer than the indexes a node writes into
@@ -215,6 +217,7 @@ class WalCheckpointer:
         return True
 
     def _run(self) -> None:
+        run_in_background()
         connection = sqlite3.connect(self._database, isolation_level=None, check_same_thread=False)
         try:
             while not self._stop.wait(self._interval):
