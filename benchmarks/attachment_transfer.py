@@ -18,7 +18,9 @@ fresh processes each time (peak RSS is a high-water mark):
    from the hub, checked against the signed hashes, opened, and the whole SHA-256 checked);
 4. download: Germany's analyst streams it (each chunk opened again) and hashes it.
 
-Peak RSS is each server's VmHWM (/proc/<pid>/status) at the end. Two references: ``cp`` of
+Peak RSS is each server's VmHWM (/proc/<pid>/status): over its whole life (start-up
+included: the node's indexes and name data), and over the transfer alone (the mark reset
+through /proc/<pid>/clear_refs once the servers are up, before the upload). Two references: ``cp`` of
 the source file to another file on the same disk, then ``sync`` (the disk), and the same bytes
 PUT in 8 MiB requests to, and streamed back from, a bare Starlette app on the same uvicorn in a
 process of its own, writing them to a file and reading them back with no checks (the HTTP
@@ -69,6 +71,11 @@ class Running:
     name: str
     url: str
     process: subprocess.Popen[bytes]
+
+    def reset_peak_rss(self) -> None:
+        """Start the high-water mark again from the current resident set (Linux: writing 5 to
+        clear_refs), so that the peak read later is the transfer's, not the start-up's."""
+        Path(f"/proc/{self.process.pid}/clear_refs").write_text("5")
 
     def peak_rss_mb(self) -> float:
         for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
@@ -195,6 +202,9 @@ def run(size_mb: int, folder: Path) -> dict[str, float]:
     try:
         hub, fra, deu = servers
         sender, reader = login(fra), login(deu)
+        started_peaks = {server.name: server.peak_rss_mb() for server in servers}
+        for server in servers:
+            server.reset_peak_rss()
         started = time.perf_counter()
         created = sender.post("/api/v1/attachments", json={"name": "image.dd", "size": size, "sha256": sha256}).json()
         chunk = created["chunk_size"]
@@ -238,9 +248,12 @@ def run(size_mb: int, folder: Path) -> dict[str, float]:
             fetch=megabytes / (available - at_hub),
             download=megabytes / (downloaded - available),
             end_to_end=megabytes / (downloaded - started),
-            rss_fra=fra.peak_rss_mb(),
-            rss_hub=hub.peak_rss_mb(),
-            rss_deu=deu.peak_rss_mb(),
+            rss_fra=max(started_peaks[fra.name], fra.peak_rss_mb()),
+            rss_hub=max(started_peaks[hub.name], hub.peak_rss_mb()),
+            rss_deu=max(started_peaks[deu.name], deu.peak_rss_mb()),
+            transfer_fra=fra.peak_rss_mb(),
+            transfer_hub=hub.peak_rss_mb(),
+            transfer_deu=deu.peak_rss_mb(),
         )
         sender.close()
         reader.close()
@@ -362,9 +375,10 @@ def main() -> None:
             f"relay / bare PUT {figures['relay'] / figures['raw_put']:.2f}; "
             f"download / bare GET {figures['download'] / figures['raw_get']:.2f}"
         )
-    print(f"{'peak RSS (VmHWM), MB':<46}" + "".join(f"{f'{size} MB':>12}" for size in sizes))
-    for key, label in (("rss_fra", "fra (sender)"), ("rss_hub", "hub"), ("rss_deu", "deu (recipient)")):
-        print(f"{label:<46}" + "".join(f"{results[size][key]:>12,.0f}" for size in sizes))
+    print(f"{'peak RSS (VmHWM), MB: whole life / transfer':<46}" + "".join(f"{f'{size} MB':>16}" for size in sizes))
+    for name, label in (("fra", "fra (sender)"), ("hub", "hub"), ("deu", "deu (recipient)")):
+        peaks = (f"{results[size]['rss_' + name]:,.0f} / {results[size]['transfer_' + name]:,.0f}" for size in sizes)
+        print(f"{label:<46}" + "".join(f"{peak:>16}" for peak in peaks))
 
 
 if __name__ == "__main__":

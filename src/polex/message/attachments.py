@@ -759,7 +759,12 @@ class _RemoteHub:
     def _call(self, method: str, path: str, *, content: bytes | None = None, headers: dict[str, str]) -> httpx.Response:
         """The request at the hub (failing over between its access points), read whole."""
         return self._network.call_hub(
-            lambda base: self._client.request(method, f"{base}{self.PATH}{path}", content=content, headers=headers)
+            lambda base: self._client.request(
+                method,
+                f"{base}{self.PATH}{path}",
+                content=consumed_body(content),
+                headers=with_content_length(headers, content),
+            )
         )
 
     def _outcome(self, response: httpx.Response) -> None:
@@ -812,6 +817,21 @@ class _RemoteHub:
             headers=self._headers(**{"Content-Type": "application/json"}),
         )
         self._outcome(response)
+
+
+def consumed_body(content: bytes | None) -> Iterator[bytes] | None:
+    """A body httpx lets go of once it is sent. Given bytes, an ``httpx.Request`` keeps them as
+    long as it lives, and it lives as long as its response, which sits in a reference cycle
+    that only the cyclic collector frees: a relay sending 8 MiB chunks held up to a hundred of
+    them between two collections (a 1.4 GB peak for a 1 GB attachment, since ``polex serve``
+    collects young objects every 10,000 allocations). An iterator is consumed as it is sent."""
+    return None if content is None else iter((content,))
+
+
+def with_content_length(headers: dict[str, str], content: bytes | None) -> dict[str, str]:
+    """The headers with the body's length, which an iterator does not tell httpx (it would
+    send the body chunked instead)."""
+    return headers if content is None else {**headers, "Content-Length": str(len(content))}
 
 
 def attachment_service(
