@@ -80,6 +80,7 @@ from polex.message.schemas import (
     SealedAttachment,
 )
 from polex.message.uploads import UploadService
+from polex.network.http import consumed_body, with_content_length
 from polex.network.view import NetworkUnavailable, NetworkView
 from polex.storage.tables import MessageAttachmentRow, MessageRecipientRow, MessageRow, OutboxRow
 from polex.storage.unit_of_work import UnitOfWorkFactory
@@ -817,21 +818,6 @@ class _RemoteHub:
             headers=self._headers(**{"Content-Type": "application/json"}),
         )
         self._outcome(response)
-
-
-def consumed_body(content: bytes | None) -> Iterator[bytes] | None:
-    """A body httpx lets go of once it is sent. Given bytes, an ``httpx.Request`` keeps them as
-    long as it lives, and it lives as long as its response, which sits in a reference cycle
-    that only the cyclic collector frees: a relay sending 8 MiB chunks held up to a hundred of
-    them between two collections (a 1.4 GB peak for a 1 GB attachment, since ``polex serve``
-    collects young objects every 10,000 allocations). An iterator is consumed as it is sent."""
-    return None if content is None else iter((content,))
-
-
-def with_content_length(headers: dict[str, str], content: bytes | None) -> dict[str, str]:
-    """The headers with the body's length, which an iterator does not tell httpx (it would
-    send the body chunked instead)."""
-    return headers if content is None else {**headers, "Content-Length": str(len(content))}
 
 
 def attachment_service(

@@ -71,6 +71,7 @@ from polex.message.schemas import (
     SealedAttachment,
     forwarded_records,
 )
+from polex.network.http import consumed_body, with_content_length
 from polex.network.view import NetworkUnavailable, NetworkView
 from polex.storage.group_commit import GroupCommit
 from polex.storage.tables import (
@@ -339,13 +340,12 @@ class MessageService:
     def _post(self, base_url: str, path: str, audience: str, body: bytes) -> httpx.Response:
         """A JSON request to another node's API, with this node's token for ``audience``."""
         with self._http() as client:
+            token = self._network.token_for(audience)
+            headers = {"Authorization": f"PolexNode {token}", "Content-Type": "application/json"}
             response: httpx.Response = client.post(
                 f"{base_url.rstrip('/')}{path}",
-                content=body,
-                headers={
-                    "Authorization": f"PolexNode {self._network.token_for(audience)}",
-                    "Content-Type": "application/json",
-                },
+                content=consumed_body(body),  # a round's envelopes: freed once sent
+                headers=with_content_length(headers, body),
             )
             return response
 

@@ -1,4 +1,4 @@
-"""A chunk relayed to the hub is let go of once sent (polex.message.attachments.consumed_body).
+"""A body sent to another node is let go of once sent (polex.network.http.consumed_body).
 
 httpx keeps a request's bytes content as long as the request, which its response keeps in a
 reference cycle: with bytes, every chunk a relay sent stayed in memory until the cyclic
@@ -15,7 +15,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import httpx
 import pytest
 
-from polex.message.attachments import consumed_body, with_content_length
+from polex.network.http import consumed_body, with_content_length
 
 CHUNK = 1 << 20
 
