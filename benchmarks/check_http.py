@@ -193,6 +193,9 @@ def main() -> None:
     )
     parser.add_argument("--base-port", type=int, default=19400 + os.getpid() % 500 * 10)
     args = parser.parse_args()
+    unknown = set(args.placements.split(",")) - {"shared", "own-core"}
+    if unknown:
+        parser.error(f"--placements: {', '.join(sorted(unknown))} is not one of shared, own-core")
     rng = random.Random(11)
     rows: list[tuple[str, float, Run, float, float]] = []
     with tempfile.TemporaryDirectory(prefix="polex-bench-") as folder:
