@@ -200,7 +200,7 @@ def run(size_mb: int, folder: Path) -> dict[str, float]:
     figures["raw_get"] = size / MB / get_seconds
     servers = [serve(folder, name, ports[name]) for name in ("hub", "fra", "deu")]
     try:
-        hub, fra, deu = servers
+        _, fra, deu = servers
         sender, reader = login(fra), login(deu)
         started_peaks = {server.name: server.peak_rss_mb() for server in servers}
         for server in servers:
@@ -248,13 +248,10 @@ def run(size_mb: int, folder: Path) -> dict[str, float]:
             fetch=megabytes / (available - at_hub),
             download=megabytes / (downloaded - available),
             end_to_end=megabytes / (downloaded - started),
-            rss_fra=max(started_peaks[fra.name], fra.peak_rss_mb()),
-            rss_hub=max(started_peaks[hub.name], hub.peak_rss_mb()),
-            rss_deu=max(started_peaks[deu.name], deu.peak_rss_mb()),
-            transfer_fra=fra.peak_rss_mb(),
-            transfer_hub=hub.peak_rss_mb(),
-            transfer_deu=deu.peak_rss_mb(),
         )
+        for server in servers:
+            figures[f"transfer_{server.name}"] = transfer_peak = server.peak_rss_mb()
+            figures[f"rss_{server.name}"] = max(started_peaks[server.name], transfer_peak)
         sender.close()
         reader.close()
     finally:

@@ -53,6 +53,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from load import Connection, Response, Run, closed_loop, open_loop
 from message_throughput import start_demo
+from processes import descendants
 
 COUNTRIES = ("FRA", "UKR", "GRC", "JPN")
 
@@ -154,22 +155,6 @@ def place(placement: str, demo_pid: int, hub_pid: int) -> None:
         for task in Path(f"/proc/{pid}/task").iterdir():
             with contextlib.suppress(OSError):  # a thread that ended meanwhile
                 os.sched_setaffinity(int(task.name), own if pid == hub_pid else others)
-
-
-def descendants(pid: int) -> list[int]:
-    """Every process below ``pid`` (the demo's nodes, started by its supervisor)."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            with contextlib.suppress(OSError, IndexError, ValueError):
-                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-                children.setdefault(parent, []).append(int(entry.name))
-    found, pending = [], [pid]
-    while pending:
-        below = children.get(pending.pop(), [])
-        found.extend(below)
-        pending.extend(below)
-    return found
 
 
 def cpu_seconds(pid: int, thread: int | None = None) -> float:

@@ -58,6 +58,9 @@ from typing import IO, Any
 from sqlalchemy import create_engine, func, insert, select, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from processes import descendants, process_stats
 
 from polex.api.heap import tune_for_batch
 from polex.audit.repository import bulk_insert
@@ -283,30 +286,6 @@ def child_import(csv_path: Path, mapping_path: Path, rows: int, url: str | None,
     }
 
 
-def process_stats() -> dict[str, list[str]]:
-    """Every process's /proc/PID/stat fields after its command name (state, ppid, ...)."""
-    stats: dict[str, list[str]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            with contextlib.suppress(OSError):  # exited meanwhile
-                stats[entry.name] = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-    return stats
-
-
-def descendants() -> list[str]:
-    """The pids of this process's children, theirs, and so on (the import's fork server and
-    its workers)."""
-    parent_of = {pid: fields[1] for pid, fields in process_stats().items()}
-    found = {str(os.getpid())}
-    grown = True
-    while grown:
-        more = {pid for pid, parent in parent_of.items() if parent in found} - found
-        found |= more
-        grown = bool(more)
-    found.discard(str(os.getpid()))
-    return sorted(found)
-
-
 class DescendantsPeak:
     """The largest sum of the descendants' proportional resident sets, sampled every 0.2 s."""
 
@@ -326,7 +305,7 @@ class DescendantsPeak:
     def _run(self) -> None:
         while not self._stop.wait(0.2):
             total = 0
-            for pid in descendants():
+            for pid in descendants(os.getpid()):
                 with contextlib.suppress(OSError, StopIteration):
                     # Proportional: pages the workers share with their fork server count once.
                     rollup = Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()
