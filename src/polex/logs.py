@@ -47,3 +47,8 @@ def configure_logging(level: str, *, json_lines: bool) -> None:
     root.setLevel(level.upper())
     for noisy in ("uvicorn", "uvicorn.error"):
         logging.getLogger(noisy).handlers[:] = []  # let them reach the root handler, in JSON
+    # httpx logs every request it makes at INFO, with its full URL: a line per node-to-node
+    # call (hundreds a second on a busy node) that the called node's access log already
+    # records, by route. Kept for debugging.
+    if root.level > logging.DEBUG:
+        logging.getLogger("httpx").setLevel(logging.WARNING)

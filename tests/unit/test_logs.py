@@ -1,10 +1,11 @@
 import json
 import logging
+from collections.abc import Iterator
 
 import pytest
 
 from polex.audit.context import RequestInfo, current_request
-from polex.logs import JsonFormatter
+from polex.logs import JsonFormatter, configure_logging
 
 
 def test_log_lines_are_json_with_the_request_id_and_extras() -> None:
@@ -62,3 +63,27 @@ def test_the_access_log_names_the_route_template_and_request_but_never_the_query
     assert (line["request_id"], line["route"], line["status"]) == ("req-7", "/api/v1/persons/{record_id}", 200)
     assert "petrov" not in JsonFormatter().format(record)
     assert "abc" not in JsonFormatter().format(record)
+
+
+@pytest.fixture
+def restored_logging() -> Iterator[None]:
+    root, httpx_logger = logging.getLogger(), logging.getLogger("httpx")
+    handlers, level, httpx_level = root.handlers[:], root.level, httpx_logger.level
+    yield
+    root.handlers[:], root.level = handlers, level
+    httpx_logger.setLevel(httpx_level)
+
+
+@pytest.mark.usefixtures("restored_logging")
+def test_node_to_node_requests_are_not_logged_one_by_one() -> None:
+    configure_logging("info", json_lines=True)
+    assert not logging.getLogger("httpx").isEnabledFor(logging.INFO)
+    assert logging.getLogger("httpx").isEnabledFor(logging.WARNING)
+    assert logging.getLogger("polex.access").isEnabledFor(logging.INFO)
+
+
+@pytest.mark.usefixtures("restored_logging")
+def test_at_debug_level_they_are() -> None:
+    logging.getLogger("httpx").setLevel(logging.NOTSET)
+    configure_logging("debug", json_lines=False)
+    assert logging.getLogger("httpx").isEnabledFor(logging.INFO)

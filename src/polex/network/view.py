@@ -30,7 +30,7 @@ from polex.errors import Forbidden, Unauthenticated
 from polex.network.http import AccessPoints, NodeClients
 from polex.network.keys import CA_CERTIFICATE, ENCRYPTION_KEY, NODE_KEY, NodeKeyFiles
 from polex.network.membership import Member, Membership, MembershipRefused, read_membership
-from polex.network.node_auth import NodeTokenRefused, make_node_token, parse_authorization, verify_node_token
+from polex.network.node_auth import NodeTokenRefused, VerifiedTokens, make_node_token, parse_authorization
 from polex.storage.tables import NetworkMemberRow
 from polex.storage.unit_of_work import UnitOfWorkFactory
 
@@ -93,6 +93,8 @@ class NetworkView:
         # directory built from one list (certificates parsed once).
         self._own_keys: NodeKeys | None = None
         self._tokens: dict[str, tuple[float, str]] = {}
+        self._verified = VerifiedTokens()  # the peers' tokens, checked once each
+        self._ca: tuple[tuple[int, int], x509.Certificate] | None = None
         self._hub_members: tuple[float, Membership] | None = None
         self._directory: tuple[Membership, Directory] | None = None
         self._next_fetch = 0.0  # monotonic time before which a failed fetch is not retried
@@ -107,9 +109,19 @@ class NetworkView:
         return self._own_keys
 
     def ca_certificate(self) -> x509.Certificate:
-        if not self._keys.has(CA_CERTIFICATE):
-            raise NetworkUnavailable("this node has no network CA certificate: enrol it first")
-        return pki.load_certificate(self._keys.read(CA_CERTIFICATE))
+        """The network CA's certificate, parsed again only when its file changes (every node
+        call is checked against it)."""
+        try:
+            stat = self._keys.path(CA_CERTIFICATE).stat()
+        except FileNotFoundError:
+            raise NetworkUnavailable("this node has no network CA certificate: enrol it first") from None
+        version = (stat.st_mtime_ns, stat.st_size)
+        cached = self._ca
+        if cached is not None and cached[0] == version:
+            return cached[1]
+        certificate = pki.load_certificate(self._keys.read(CA_CERTIFICATE))
+        self._ca = (version, certificate)
+        return certificate
 
     # -- the hub's access points -----------------------------------------------------------
 
@@ -265,7 +277,7 @@ class NetworkView:
         if token is None:
             raise Unauthenticated("a node authenticates with 'Authorization: PolexNode <token>'")
         try:
-            issuer = verify_node_token(
+            issuer = self._verified.verify(
                 token, audience=self.node_name, membership=self.membership(), ca_certificate=self.ca_certificate()
             )
         except NodeTokenRefused as error:

@@ -23,6 +23,7 @@ from polex.network.node_auth import (
     SCHEME,
     TOKEN_LIFETIME,
     NodeTokenRefused,
+    VerifiedTokens,
     make_node_token,
     parse_authorization,
     verify_node_token,
@@ -46,6 +47,7 @@ class Network:
     deu: Node
     membership: Membership
     now: dt.datetime
+    cached: bool = False  # verify through VerifiedTokens, twice: the second answer from its cache
 
     @property
     def ca_certificate(self) -> x509.Certificate:
@@ -53,9 +55,19 @@ class Network:
 
     def verify(self, token: str, *, audience: str = "hub", now: dt.datetime | None = None, **changes: Any) -> str:
         membership = replace(self.membership, members={**self.membership.members, **changes})
-        return verify_node_token(
+        if not self.cached:
+            return verify_node_token(
+                token, audience=audience, membership=membership, ca_certificate=self.ca_certificate, now=now or self.now
+            )
+        tokens = VerifiedTokens()
+        issuer = tokens.verify(
             token, audience=audience, membership=membership, ca_certificate=self.ca_certificate, now=now or self.now
         )
+        again = tokens.verify(
+            token, audience=audience, membership=membership, ca_certificate=self.ca_certificate, now=now or self.now
+        )
+        assert again == issuer
+        return issuer
 
 
 def _enrol(authority: Authority, name: str, country: str, role: pki.NodeRole = "national", **kw: Any) -> Node:
@@ -82,7 +94,7 @@ def _member(node: Node, *, status: str = "active", certificate: x509.Certificate
 
 
 @pytest.fixture(scope="module")
-def network() -> Network:
+def plain_network() -> Network:
     ca = pki.create_network_ca()
     hub = _enrol(ca, "hub", "XPO", "hub")
     fra = _enrol(ca, "fra", "FRA")
@@ -91,6 +103,12 @@ def network() -> Network:
     members = {node.name: _member(node) for node in (hub, fra, deu)}
     membership = Membership(issued_at=now, next_update=now + dt.timedelta(minutes=5), members=members)
     return Network(ca=ca, hub=hub, fra=fra, deu=deu, membership=membership, now=now)
+
+
+@pytest.fixture(params=["verify_node_token", "VerifiedTokens"])
+def network(plain_network: Network, request: pytest.FixtureRequest) -> Network:
+    """Every check below, made by the function and by the cache of verified tokens."""
+    return replace(plain_network, cached=request.param == "VerifiedTokens")
 
 
 def _b64(data: bytes) -> str:
@@ -425,3 +443,112 @@ def test_a_key_that_is_not_p256_cannot_make_a_token() -> None:
 )
 def test_parse_authorization(value: str | None, expected: str | None) -> None:
     assert parse_authorization(value) == expected
+
+
+# -- the cache of verified tokens -------------------------------------------------------------
+
+
+def _tokens_and_token(network: Network) -> tuple[VerifiedTokens, str]:
+    tokens = VerifiedTokens()
+    token = make_node_token(network.fra.key_pem, issuer="fra", audience="hub", now=network.now)
+    assert _verify_with(tokens, network, token) == "fra"
+    return tokens, token
+
+
+def _verify_with(
+    tokens: VerifiedTokens,
+    network: Network,
+    token: str,
+    *,
+    membership: Membership | None = None,
+    audience: str = "hub",
+    now: dt.datetime | None = None,
+) -> str:
+    return tokens.verify(
+        token,
+        audience=audience,
+        membership=membership or network.membership,
+        ca_certificate=network.ca_certificate,
+        now=now or network.now,
+    )
+
+
+def test_a_verified_token_is_not_checked_again(network: Network, monkeypatch: pytest.MonkeyPatch) -> None:
+    tokens, token = _tokens_and_token(network)
+
+    def no_more_checks(*_: object, **__: object) -> tuple[str, float]:
+        raise AssertionError("checked again")
+
+    monkeypatch.setattr("polex.network.node_auth._verify", no_more_checks)
+    assert _verify_with(tokens, network, token, now=network.now + dt.timedelta(seconds=30)) == "fra"
+    other = make_node_token(network.deu.key_pem, issuer="deu", audience="hub", now=network.now)
+    with pytest.raises(AssertionError, match="checked again"):
+        _verify_with(tokens, network, other)
+
+
+def test_a_new_member_list_checks_every_token_again(network: Network) -> None:
+    tokens, token = _tokens_and_token(network)
+    revoked = replace(
+        network.membership, members={**network.membership.members, "fra": _member(network.fra, status="revoked")}
+    )
+    with pytest.raises(NodeTokenRefused, match="node 'fra' is revoked"):
+        _verify_with(tokens, network, token, membership=revoked)
+
+
+def test_a_cached_token_is_refused_once_it_expires(network: Network) -> None:
+    tokens, token = _tokens_and_token(network)
+    later = network.now + TOKEN_LIFETIME + dt.timedelta(seconds=1)
+    with pytest.raises(NodeTokenRefused, match="expired"):
+        _verify_with(tokens, network, token, now=later)
+
+
+def test_a_cached_token_is_refused_once_the_issuers_certificate_expires(network: Network) -> None:
+    # A certificate that ends within the token's lifetime: the cache keeps the token no longer.
+    short = _enrol(
+        network.ca, "fra", "FRA", now=network.now - dt.timedelta(days=1) + dt.timedelta(seconds=30), valid_days=1
+    )
+    listed = replace(
+        network.membership, members={**network.membership.members, "fra": replace(_member(short), not_after=None)}
+    )
+    tokens = VerifiedTokens()
+    token = make_node_token(short.key_pem, issuer="fra", audience="hub", now=network.now)
+    assert _verify_with(tokens, network, token, membership=listed) == "fra"
+    with pytest.raises(NodeTokenRefused, match="expired"):
+        _verify_with(tokens, network, token, membership=listed, now=network.now + dt.timedelta(seconds=45))
+
+
+def test_the_issuer_is_checked_in_the_list_on_every_request(network: Network) -> None:
+    # The list says when the issuer's certificate ends; a cached token is not taken past it.
+    ending = network.now + dt.timedelta(seconds=20)
+    listed = replace(
+        network.membership,
+        members={**network.membership.members, "fra": replace(_member(network.fra), not_after=ending)},
+    )
+    tokens = VerifiedTokens()
+    token = make_node_token(network.fra.key_pem, issuer="fra", audience="hub", now=network.now)
+    assert _verify_with(tokens, network, token, membership=listed) == "fra"
+    with pytest.raises(NodeTokenRefused, match="the certificate of node 'fra' expired"):
+        _verify_with(tokens, network, token, membership=listed, now=ending + dt.timedelta(seconds=1))
+
+
+def test_a_cached_token_is_still_for_its_own_audience_only(network: Network) -> None:
+    tokens, token = _tokens_and_token(network)
+    with pytest.raises(NodeTokenRefused, match="for another node"):
+        _verify_with(tokens, network, token, audience="deu")
+
+
+def test_a_refused_token_is_not_remembered(network: Network) -> None:
+    tokens = VerifiedTokens()
+    token = make_node_token(network.fra.key_pem, issuer="fra", audience="deu", now=network.now)
+    for _ in range(2):
+        with pytest.raises(NodeTokenRefused, match="for another node"):
+            _verify_with(tokens, network, token)
+
+
+def test_the_cache_is_bounded(network: Network) -> None:
+    tokens = VerifiedTokens(size=2)
+    made = [make_node_token(network.fra.key_pem, issuer="fra", audience="hub", now=network.now) for _ in range(3)]
+    for token in made:
+        assert _verify_with(tokens, network, token) == "fra"
+    assert len(tokens._entries) == 2
+    assert (made[0], "hub") not in tokens._entries  # the oldest went first
