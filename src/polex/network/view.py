@@ -177,6 +177,13 @@ class NetworkView:
             with self._uow(read_only=True) as uow:
                 rows = uow.session.scalars(select(NetworkMemberRow)).all()
                 members = {row.name: _member_of(row) for row in rows if row.status != "invited"}
+            if cached_hub is not None and cached_hub[1].members == members:
+                # Unchanged: the same list, so that what was built from it stays (the
+                # directory's parsed keys, the peers' verified tokens and certificates).
+                # A new object every second had them all rebuilt every second, a stall of
+                # the requests in flight each time.
+                self._hub_members = (time.monotonic(), cached_hub[1])
+                return cached_hub[1]
             fresh = Membership(issued_at=now, next_update=now, members=members)
             self._hub_members = (time.monotonic(), fresh)
             return fresh
