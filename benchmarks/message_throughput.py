@@ -8,19 +8,21 @@ Run: .venv/bin/python benchmarks/message_throughput.py [--messages 1000] [--rate
 1. Throughput: ``polex demo`` (hub and four national nodes, separate processes, SQLite,
    ``--nats`` or not) is started with little data, sends 100 messages to warm up and is
    left to finish starting up (its nodes under 0.4 cores); France's investigator sends
-   ``--messages`` messages of 4 KB to Ukraine as fast as four client threads can; the
+   ``--messages`` messages of 4 KB to Ukraine as fast as four connections are answered; the
    figure is messages per second from the first send until the last is stored in
    Ukraine's inbox (accepted by the sender's API until stored by the recipient).
-2. Latency at a steady ``--rate`` messages per second, sent open loop by
-   ``--steady-threads`` clients (message i leaves at i / rate seconds whatever the answers
-   before it took): from the sender's ``created`` time to the recipient's ``received_at``
-   (one clock: every node runs on this machine); p50, p99, and the rate achieved.
+2. Latency at a steady ``--rate`` messages per second, once the nodes have settled again,
+   sent open loop over ``--steady-connections`` connections (message i leaves at i / rate
+   seconds whatever the answers before it took): from the sender's ``created`` time to the
+   recipient's ``received_at`` (one clock: every node runs on this machine); p50, p99, and
+   the rate achieved; and the sender's answer (202) from each message's due time.
 3. Raw JetStream: the same number of 4 KB payloads published (with a message id for
    deduplication, awaiting each acknowledgement) and consumed by a durable pull consumer.
 
-With the throughput, the CPU time each process spent per message during it (from
-/proc/<pid>/stat): what the 2 cores are shared between, and so the bound the figure is
-under whatever else the machine runs (messages/s can be at most cores x 1000 / the sum).
+With each phase, the CPU time each process spent per message during it (from
+/proc/<pid>/stat), the benchmark's own ("client") included: what the 2 cores are shared
+between, and so the bound the figure is under whatever else the machine runs (messages/s
+can be at most cores x 1000 / the sum).
 """
 
 from __future__ import annotations
@@ -38,11 +40,16 @@ import sys
 import tempfile
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import orjson
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from load import Connection, Response, Run, open_loop
 
 from polex.bus.nats import delete_node_streams
 
@@ -119,10 +126,10 @@ def settle(processes: dict[str, int], *, idle_cores: float = 0.4, timeout: float
             return used
 
 
-def client_for(summary: dict[str, object], node_name: str, role: str) -> httpx.Client:
-    """A client of the user with ``role`` on ``node_name``. The user logs in once a run: a
-    login verifies the password with Argon2 (tens of milliseconds of the node's CPU by
-    design), which must not be counted against the messages."""
+def bearer_token(summary: dict[str, object], node_name: str, role: str) -> tuple[str, str]:
+    """The URL of ``node_name`` and a bearer token of its user with ``role``. The user logs in
+    once a run: a login verifies the password with Argon2 (tens of milliseconds of the node's
+    CPU by design), which must not be counted against the messages."""
     node = next(n for n in summary["nodes"] if n["name"] == node_name)  # type: ignore[attr-defined]
     user = next(u for u in summary["users"] if u["node"] == node_name and u["role"] == role)  # type: ignore[attr-defined]
     url = node["url"]
@@ -133,7 +140,7 @@ def client_for(summary: dict[str, object], node_name: str, role: str) -> httpx.C
                 f"{url}/api/v1/auth/token", data={"username": user["username"], "password": user["password"]}
             )
             token = _TOKENS[(url, user["username"])] = answer.json()["access_token"]
-    return httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=30)
+    return url, token
 
 
 def inbox_rows(db: Path, marker: str) -> list[tuple[str, str]]:
@@ -152,29 +159,64 @@ def wait_for_inbox(db: Path, marker: str, count: int, timeout: float) -> float:
     raise SystemExit(f"only {len(inbox_rows(db, marker))} of {count} messages arrived")
 
 
-def send_many(summary: dict[str, object], marker: str, count: int, threads: int, rate: float | None = None) -> float:
-    """Send ``count`` messages from ``threads`` clients: as fast as they go, or, at ``rate``,
-    message ``i`` at ``i / rate`` seconds from the start (an open loop: a slow answer does
-    not hold the next send back, as long as one of the clients is free). Returns the rate
-    achieved."""
-    local = threading.local()
-    started = time.monotonic() + (0.5 if rate else 0.0)  # at a rate, every client ready first
+def send_many(summary: dict[str, object], marker: str, count: int, connections: int, rate: float | None = None) -> Run:
+    """Send ``count`` messages from France's investigator to Ukraine over ``connections``
+    keep-alive connections: as fast as they are answered (each connection sends its next
+    message when the last is accepted), or, at ``rate``, message ``i`` at ``i / rate``
+    seconds from the start whether or not earlier ones were answered (an open loop). The
+    load comes from benchmarks/load.py (asyncio, raw sockets: tens of microseconds of the
+    client's CPU a message, where an httpx client thread took 0.6 to 0.9 ms of the two
+    cores the nodes run on). Returns the run: the rate achieved, and each message's time
+    to its 202 from when it was due."""
+    url, token = bearer_token(summary, "fra", "investigator")
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
 
-    def send(index: int) -> None:
-        if not hasattr(local, "client"):
-            local.client = client_for(summary, "fra", "investigator")
-        pause = started + index / rate - time.monotonic() if rate else 0.0
-        if pause > 0:
-            time.sleep(pause)
-        response = local.client.post(
-            "/api/v1/messages", json={"to": ["UKR"], "subject": f"{marker} {index}", "body": BODY}
-        )
-        if response.status_code != 202:
-            raise RuntimeError(response.text)
+    def ask(connection: Connection, index: int) -> Awaitable[Response]:
+        body = orjson.dumps({"to": ["UKR"], "subject": f"{marker} {index}", "body": BODY})
+        return connection.request("POST", "/api/v1/messages", body, headers)
 
-    with ThreadPoolExecutor(max_workers=threads) as pool:
-        list(pool.map(send, range(count)))
-    return count / (time.monotonic() - started)
+    def accepted(response: Response) -> str | None:
+        return None if response.status == 202 else f"{response.status}: {response.body[:300]!r}"
+
+    if rate is not None:
+        run = asyncio.run(open_loop(url, ask, rate=rate, seconds=count / rate, connections=connections, check=accepted))
+    else:
+        run = asyncio.run(closed_count(url, ask, count, connections=connections, check=accepted))
+    if run.failures:
+        raise RuntimeError(f"{len(run.failures)} messages refused, the first: {run.failures[0]}")
+    return run
+
+
+async def closed_count(
+    url: str,
+    ask: Callable[[Connection, int], Awaitable[Response]],
+    count: int,
+    *,
+    connections: int,
+    check: Callable[[Response], str | None],
+) -> Run:
+    """``count`` requests from ``connections`` clients, each sending its next as soon as its
+    last is answered; latencies from each request's start."""
+    indexes = iter(range(count))
+    run = Run(offered_rate=float("nan"), seconds=0.0)
+    latencies: list[float] = []
+
+    async def client() -> None:
+        connection = await Connection.open(url)
+        for index in indexes:
+            started = time.perf_counter()
+            response = await ask(connection, index)
+            latencies.append((time.perf_counter() - started) * 1000)
+            problem = check(response)
+            if problem is not None:
+                run.failures.append(problem)
+        await connection.close()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(client() for _ in range(connections)))
+    run.seconds = time.perf_counter() - started
+    run.latencies_ms = sorted(latencies)
+    return run
 
 
 def latencies_ms(db: Path, marker: str) -> list[float]:
@@ -218,8 +260,10 @@ class Measured:
     throughput: float
     accepted: float
     achieved: float
-    latencies: list[float]
+    latencies: list[float]  # at the steady rate, from the sender's created to the recipient's received_at
+    api_latencies: list[float]  # at the steady rate, from each message's due time to its 202
     cpu_ms: dict[str, float]  # per message, by process, during the throughput run
+    steady_cpu_ms: dict[str, float]  # the same at the steady rate
 
 
 def measure(args: argparse.Namespace, nats: str | None, base_port: int) -> Measured:
@@ -229,7 +273,7 @@ def measure(args: argparse.Namespace, nats: str | None, base_port: int) -> Measu
             ukr_db = Path(folder) / "ukr" / "polex.db"
             processes = node_processes(Path(folder).resolve())
             warm = f"W{secrets.token_hex(3)}"  # connections, caches, the first rounds of each hop
-            send_many(summary, warm, 100, args.threads)
+            send_many(summary, warm, 100, args.connections)
             wait_for_inbox(ukr_db, warm, 100, timeout=300)
             idle = settle(processes)
             print(f"settled: the idle nodes use {idle:.2f} cores", file=sys.stderr)
@@ -237,7 +281,7 @@ def measure(args: argparse.Namespace, nats: str | None, base_port: int) -> Measu
             cpu_before = {name: cpu_seconds(pid) for name, pid in processes.items()}
             client_before = time.process_time()
             started = time.monotonic()
-            send_many(summary, marker, args.messages, args.threads)
+            send_many(summary, marker, args.messages, args.connections)
             accepted = time.monotonic()
             finished = wait_for_inbox(ukr_db, marker, args.messages, timeout=600)
             cpu_ms = {
@@ -245,16 +289,27 @@ def measure(args: argparse.Namespace, nats: str | None, base_port: int) -> Measu
             }
             cpu_ms["client"] = (time.process_time() - client_before) * 1000 / args.messages
 
+            # The burst leaves receipts and delivery reports to finish: the steady rate starts
+            # on nodes that are done with it, as it would in a steady state.
+            settle(processes)
             steady = f"S{secrets.token_hex(3)}"
             steady_count = int(args.rate * args.steady_seconds)
-            achieved = send_many(summary, steady, steady_count, args.steady_threads, rate=args.rate)
+            cpu_before = {name: cpu_seconds(pid) for name, pid in processes.items()}
+            client_before = time.process_time()
+            sent = send_many(summary, steady, steady_count, args.steady_connections, rate=args.rate)
             wait_for_inbox(ukr_db, steady, steady_count, timeout=600)
+            steady_cpu_ms = {
+                name: (cpu_seconds(pid) - cpu_before[name]) * 1000 / steady_count for name, pid in processes.items()
+            }
+            steady_cpu_ms["client"] = (time.process_time() - client_before) * 1000 / steady_count
             return Measured(
                 throughput=args.messages / (finished - started),
                 accepted=args.messages / (accepted - started),
-                achieved=achieved,
+                achieved=sent.achieved_rate,
                 latencies=latencies_ms(ukr_db, steady),
+                api_latencies=sent.latencies_ms,
                 cpu_ms=cpu_ms,
+                steady_cpu_ms=steady_cpu_ms,
             )
         finally:
             os.killpg(process.pid, signal.SIGINT)
@@ -268,8 +323,8 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=1000)
     parser.add_argument("--rate", type=float, default=200.0)
     parser.add_argument("--steady-seconds", type=float, default=10.0)
-    parser.add_argument("--threads", type=int, default=4)
-    parser.add_argument("--steady-threads", type=int, default=16, help="Clients sending at the steady rate")
+    parser.add_argument("--connections", type=int, default=4, help="Clients sending as fast as they are answered")
+    parser.add_argument("--steady-connections", type=int, default=16, help="Connections the steady rate is sent on")
     parser.add_argument("--nats", default="nats://127.0.0.1:4222")
     parser.add_argument("--base-port", type=int, default=18400 + os.getpid() % 500 * 10)
     args = parser.parse_args()
@@ -287,17 +342,19 @@ def main() -> None:
         print(f"{'  of which accepted by the sender API':<56}{run.accepted:>12,.0f}")
     print(f"{'raw NATS JetStream publish + consume (reference)':<56}{raw_rate:>12,.0f}{1:>9.3f}")
     for name, run in runs.items():
-        spent = ", ".join(
-            f"{process} {ms:.2f}" for process, ms in sorted(run.cpu_ms.items(), key=lambda item: -item[1])
-        )
-        print(f"{name}: CPU ms per message, by process: {spent} (sum {sum(run.cpu_ms.values()):.1f})")
+        for phase, spent_ms in (("throughput", run.cpu_ms), (f"{args.rate:.0f}/s", run.steady_cpu_ms)):
+            spent = ", ".join(
+                f"{process} {ms:.2f}" for process, ms in sorted(spent_ms.items(), key=lambda item: -item[1])
+            )
+            print(f"{name}: CPU ms per message at {phase}, by process: {spent} (sum {sum(spent_ms.values()):.1f})")
     for name, run in runs.items():
-        latencies = run.latencies
+        latencies, api = run.latencies, run.api_latencies
         print(
             f"{name}: latency at a steady {args.rate:.0f}/s asked, {run.achieved:.0f}/s achieved, "
             f"over {args.steady_seconds:.0f} s ({len(latencies)} messages): "
             f"p50 {statistics.median(latencies):.0f} ms, p99 {percentile(latencies, 0.99):.0f} ms, "
-            f"max {latencies[-1]:.0f} ms"
+            f"max {latencies[-1]:.0f} ms; the sender's 202: p50 {statistics.median(api):.1f} ms, "
+            f"p99 {percentile(api, 0.99):.1f} ms"
         )
 
 
