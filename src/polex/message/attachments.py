@@ -99,6 +99,26 @@ MAX_BACKOFF = dt.timedelta(minutes=5)
 _SEALED_LIST = TypeAdapter(list[SealedAttachment])
 
 
+# The outgoing messages whose attachments are still on their way to the hub (the relay asks
+# every round: built once, run on the connection; see polex.message.service).
+_attachments_table, _messages_table = MessageAttachmentRow.__table__, MessageRow.__table__
+_HELD = (
+    select(
+        _attachments_table.c.message_id,
+        _attachments_table.c.status,
+        _messages_table.c.conversation_id,
+        _messages_table.c.created,
+    )
+    .select_from(
+        _attachments_table.join(
+            _messages_table,
+            (_messages_table.c.id == _attachments_table.c.message_id) & (_messages_table.c.box == "outbox"),
+        )
+    )
+    .where(_attachments_table.c.box == "outbox", _attachments_table.c.status == "sealed")
+)
+
+
 class RangeNotSatisfiable(PolexError):
     status = 416
     title = "Range not satisfiable"
@@ -346,16 +366,7 @@ class AttachmentService:
         """Outgoing messages whose attachments are not all at the hub (their envelopes wait),
         and, per conversation, the creation time of the first still on its way (later
         messages of that conversation wait behind it)."""
-        rows = session.execute(
-            select(
-                MessageAttachmentRow.message_id,
-                MessageAttachmentRow.status,
-                MessageRow.conversation_id,
-                MessageRow.created,
-            )
-            .join(MessageRow, (MessageRow.id == MessageAttachmentRow.message_id) & (MessageRow.box == "outbox"))
-            .where(MessageAttachmentRow.box == "outbox", MessageAttachmentRow.status == "sealed")
-        ).all()
+        rows = session.connection().execute(_HELD).all()
         held: set[str] = set()
         since: dict[str, dt.datetime] = {}
         for message_id, _, conversation_id, created in rows:
