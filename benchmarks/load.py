@@ -152,3 +152,35 @@ async def closed_loop(
     started = time.perf_counter()
     await asyncio.gather(*(client() for _ in range(connections)))
     return done / (time.perf_counter() - started)
+
+
+async def closed_count(
+    url: str,
+    ask: Callable[[Connection, int], Awaitable[Response]],
+    count: int,
+    *,
+    connections: int,
+    check: Callable[[Response], str | None],
+) -> Run:
+    """``count`` requests from ``connections`` clients, each sending its next as soon as its
+    last is answered; latencies from each request's start."""
+    indexes = iter(range(count))
+    run = Run(offered_rate=float("nan"), seconds=0.0)
+    latencies: list[float] = []
+
+    async def client() -> None:
+        connection = await Connection.open(url)
+        for index in indexes:
+            started = time.perf_counter()
+            response = await ask(connection, index)
+            latencies.append((time.perf_counter() - started) * 1000)
+            problem = check(response)
+            if problem is not None:
+                run.failures.append(problem)
+        await connection.close()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(client() for _ in range(connections)))
+    run.seconds = time.perf_counter() - started
+    run.latencies_ms = sorted(latencies)
+    return run

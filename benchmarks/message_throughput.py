@@ -40,7 +40,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,7 +49,7 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from load import Connection, Response, Run, open_loop
+from load import Connection, Response, Run, closed_count, open_loop
 
 from polex.bus.nats import delete_node_streams
 
@@ -184,38 +184,6 @@ def send_many(summary: dict[str, object], marker: str, count: int, connections: 
         run = asyncio.run(closed_count(url, ask, count, connections=connections, check=accepted))
     if run.failures:
         raise RuntimeError(f"{len(run.failures)} messages refused, the first: {run.failures[0]}")
-    return run
-
-
-async def closed_count(
-    url: str,
-    ask: Callable[[Connection, int], Awaitable[Response]],
-    count: int,
-    *,
-    connections: int,
-    check: Callable[[Response], str | None],
-) -> Run:
-    """``count`` requests from ``connections`` clients, each sending its next as soon as its
-    last is answered; latencies from each request's start."""
-    indexes = iter(range(count))
-    run = Run(offered_rate=float("nan"), seconds=0.0)
-    latencies: list[float] = []
-
-    async def client() -> None:
-        connection = await Connection.open(url)
-        for index in indexes:
-            started = time.perf_counter()
-            response = await ask(connection, index)
-            latencies.append((time.perf_counter() - started) * 1000)
-            problem = check(response)
-            if problem is not None:
-                run.failures.append(problem)
-        await connection.close()
-
-    started = time.perf_counter()
-    await asyncio.gather(*(client() for _ in range(connections)))
-    run.seconds = time.perf_counter() - started
-    run.latencies_ms = sorted(latencies)
     return run
 
 
