@@ -10,12 +10,13 @@ from collections.abc import Callable
 
 import pytest
 from pymerkle import InmemoryTree
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 
 from polex.audit import merkle
+from polex.audit import service as audit_service
 from polex.audit.checkpoint import open_note
 from polex.audit.context import RequestInfo, current_request
-from polex.audit.repository import AuditRepository, EventQuery
+from polex.audit.repository import EventQuery
 from polex.audit.service import AuditTrail, EventDraft, VerificationFailed
 from polex.auth.principal import Principal, PrincipalKind
 from polex.bootstrap import Node
@@ -306,18 +307,18 @@ def test_a_tree_another_process_moved_while_this_one_hashed_is_integrated_from_w
         checkpoint_interval=dt.timedelta(seconds=10),
     )
     reads = 0
-    hashed = AuditRepository.leaf_hashes
+    hashed = audit_service.leaf_hashes
 
-    def meanwhile(repository: AuditRepository, first: int, end: int) -> list[tuple[int, bytes]]:
+    def meanwhile(connection: Connection, first: int, end: int) -> tuple[list[int], list[bytes]]:
         nonlocal reads
         reads += 1
-        leaves = hashed(repository, first, end)
+        leaves = hashed(connection, first, end)
         if reads == 1:
             fill(node, 5)
             assert other.integrate() == start + 35  # the other process moves the tree
         return leaves
 
-    monkeypatch.setattr(AuditRepository, "leaf_hashes", meanwhile)
+    monkeypatch.setattr(audit_service, "leaf_hashes", meanwhile)
     assert node.audit.integrate() == start + 35
     assert reads == 2  # its first pass was thrown away
     monkeypatch.undo()

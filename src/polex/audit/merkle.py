@@ -511,6 +511,35 @@ class MerkleAccumulator:
         self._size = index + 1
         return completed
 
+    def extend(self, leaves: Iterable[bytes], *, stride: int) -> list[tuple[int, int, bytes]]:
+        """Append many leaf hashes, as ``append`` one by one would, and return only the
+        perfect subtrees they complete at the levels a store keeps: the positive multiples of
+        ``stride``, as ``(level, index, hash)``, bottom-up and left to right.
+
+        The integrator's loop: it hashes thousands of entries a round, and ``append``'s list
+        of every completed subtree (most of them thrown away) cost as much as the hashing.
+        A leaf of the wrong length raises ``ValueError`` with the leaves before it appended.
+        """
+        if stride < 1:
+            raise ValueError(f"the stride must be at least 1, got {stride}")
+        peaks = self._peaks
+        index = self._size
+        kept: list[tuple[int, int, bytes]] = []
+        for leaf in leaves:
+            if len(leaf) != HASH_SIZE:
+                raise ValueError(f"a leaf hash is {HASH_SIZE} bytes, got {len(leaf)} (hash the data with leaf_hash)")
+            value = bytes(leaf)
+            level = 0
+            while (index >> level) & 1:
+                value = _sha256(b"\x01" + peaks.pop() + value).digest()  # node_hash, inlined
+                level += 1
+                if level % stride == 0:
+                    kept.append((level, index >> level, value))
+            peaks.append(value)
+            index += 1
+            self._size = index
+        return kept
+
     def root(self) -> bytes:
         """The root hash of the tree of the leaves appended so far."""
         peaks = self._peaks

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Connection, Row, Table, insert, select
+from sqlalchemy import Connection, Row, Table, bindparam, insert, select
 from sqlalchemy.orm import Session
 from sqlalchemy.types import TypeEngine
 
@@ -120,12 +120,58 @@ def insert_events(
     bulk_insert(connection, "audit_event_terms", ("term_hash", "seq"), terms)
 
 
+_EVENTS = _table(AuditEventRow)
+_TREE = _table(AuditTreeRow)
+_STATE = _table(AuditStateRow)
+# Built once: the integrator runs these every round, and building a statement (and its
+# cache key) cost more than running it on an idle log.
+_INTEGRATION_STATE = select(
+    _TREE.c.size, _TREE.c.peaks, select(_STATE.c.size).where(_STATE.c.id == 1).scalar_subquery()
+).where(_TREE.c.id == 1)
+_LEAF_HASHES = (
+    select(_EVENTS.c.seq, _EVENTS.c.leaf_hash)
+    .where(_EVENTS.c.seq >= bindparam("start"), _EVENTS.c.seq < bindparam("end"))
+    .order_by(_EVENTS.c.seq)
+)
+
+_LOG_SIZE = select(_STATE.c.size).where(_STATE.c.id == 1)
+_CHECKPOINTS = _table(AuditCheckpointRow)
+_LATEST_CHECKPOINT = (
+    select(_CHECKPOINTS.c.size, _CHECKPOINTS.c.root, _CHECKPOINTS.c.at, _CHECKPOINTS.c.note)
+    .order_by(_CHECKPOINTS.c.size.desc())
+    .limit(1)
+)
+_ENTRY_TEXTS = (
+    select(_EVENTS.c.entry)
+    .where(_EVENTS.c.seq >= bindparam("start"), _EVENTS.c.seq < bindparam("end"))
+    .order_by(_EVENTS.c.seq)
+)
+
+
+def integration_state(connection: Connection) -> tuple[int, list[str], int]:
+    """How far the tree is integrated, its peaks (hex), and the log's size."""
+    tree_size, peaks, log_size = connection.execute(_INTEGRATION_STATE).one()
+    return int(tree_size), list(peaks), int(log_size)
+
+
+def leaf_hashes(connection: Connection, start: int, end: int) -> tuple[list[int], list[bytes]]:
+    """The sequence numbers and leaf hashes of the entries in ``[start, end)``, in order."""
+    rows = connection.execute(_LEAF_HASHES, {"start": start, "end": end}).all()
+    return [int(seq) for seq, _ in rows], [bytes(leaf) for _, leaf in rows]
+
+
+def entry_texts(connection: Connection, start: int, end: int) -> list[str]:
+    """The stored entries (canonical JSON) in ``[start, end)``, in order."""
+    return list(connection.execute(_ENTRY_TEXTS, {"start": start, "end": end}).scalars())
+
+
 class AuditRepository:
     def __init__(self, session: Session) -> None:
         self._session = session
 
     def size(self) -> int:
-        return int(self._session.scalar(select(AuditStateRow.size).where(AuditStateRow.id == 1)) or 0)
+        # Prepared (as the statements above): every background round of a node reads it.
+        return int(self._session.connection().execute(_LOG_SIZE).scalar() or 0)
 
     # -- the tree ------------------------------------------------------------------------
 
@@ -134,14 +180,6 @@ class AuditRepository:
         if lock:
             query = query.with_for_update()
         return self._session.scalars(query).one()
-
-    def leaf_hashes(self, start: int, end: int) -> list[tuple[int, bytes]]:
-        query = (
-            select(AuditEventRow.seq, AuditEventRow.leaf_hash)
-            .where(AuditEventRow.seq >= start, AuditEventRow.seq < end)
-            .order_by(AuditEventRow.seq)
-        )
-        return [(int(seq), bytes(leaf)) for seq, leaf in self._session.execute(query)]
 
     def hashes_in_ranges(self, ranges: Sequence[tuple[int, int, int]]) -> dict[tuple[int, int], bytes]:
         """Hashes of ``(level, start, end)`` index ranges: level 0 from the leaves, the others
@@ -194,9 +232,10 @@ class AuditRepository:
     def add_checkpoint(self, row: AuditCheckpointRow) -> None:
         self._session.add(row)
 
-    def latest_checkpoint(self) -> AuditCheckpointRow | None:
-        query = select(AuditCheckpointRow).order_by(AuditCheckpointRow.size.desc()).limit(1)
-        return self._session.scalars(query).first()
+    def latest_checkpoint(self) -> Row[int, bytes, dt.datetime, str] | None:
+        """The latest signed checkpoint's size, root, at and note (a plain row: read by
+        several background rounds of every node, never changed)."""
+        return self._session.connection().execute(_LATEST_CHECKPOINT).first()
 
     def checkpoint_at(self, size: int) -> AuditCheckpointRow | None:
         return self._session.get(AuditCheckpointRow, size)
@@ -233,8 +272,8 @@ class AuditRepository:
         return list(self._session.scalars(statement.order_by(AuditEventRow.seq).limit(query.limit)))
 
     def event_rows(self, start: int, end: int) -> Sequence[Row[Any]]:
-        """Plain rows (attribute access by column name), not ORM objects: verification and
-        the misuse monitor read the whole log through here."""
+        """Plain rows (attribute access by column name), not ORM objects: verification reads
+        the whole log through here."""
         events = _table(AuditEventRow)
         query = select(events).where(events.c.seq >= start, events.c.seq < end).order_by(events.c.seq)
         return self._session.connection().execute(query).all()

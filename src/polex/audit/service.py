@@ -21,7 +21,14 @@ from sqlalchemy import Connection, Row
 from polex.audit import merkle
 from polex.audit.checkpoint import Checkpoint, CheckpointError, CheckpointSigner, open_note
 from polex.audit.context import RequestInfo, current_request
-from polex.audit.repository import AuditRepository, EventQuery, insert_events, reserve
+from polex.audit.repository import (
+    AuditRepository,
+    EventQuery,
+    insert_events,
+    integration_state,
+    leaf_hashes,
+    reserve,
+)
 from polex.audit.sealing import TermSealer
 from polex.auth.principal import Principal
 from polex.domain.audit import Actor, AuditEvent, AuditTag, Decision, canonical_entry, entry_time
@@ -220,21 +227,17 @@ class AuditTrail:
                 # entries never change, so what is hashed from a read is stored as long as
                 # the tree is still where the read found it.
                 with self._uow(read_only=True) as uow:
-                    repository = AuditRepository(uow.session)
-                    tree = repository.tree_state()
-                    size = repository.size()
-                    if tree.size >= size:
-                        return tree.size
-                    start = tree.size
-                    accumulator = merkle.MerkleAccumulator.from_peaks(start, [bytes.fromhex(p) for p in tree.peaks])
+                    connection = uow.session.connection()
+                    start, peaks, size = integration_state(connection)
+                    if start >= size:
+                        return start
+                    accumulator = merkle.MerkleAccumulator.from_peaks(start, [bytes.fromhex(p) for p in peaks])
                     end = min(size, start + INTEGRATE_BATCH)
-                    nodes: list[tuple[int, int, bytes]] = []
-                    for seq, leaf in repository.leaf_hashes(start, end):
-                        if seq != accumulator.size:
-                            raise VerificationFailed(f"entry {accumulator.size} is missing from the audit log")
-                        for (level, index), value in accumulator.append(leaf):
-                            if level >= STRATUM and level % STRATUM == 0:
-                                nodes.append((level, index, value))
+                    seqs, leaves = leaf_hashes(connection, start, end)
+                    if len(seqs) != end - start or (seqs and (seqs[0] != start or seqs[-1] != end - 1)):
+                        missing = next((start + i for i, seq in enumerate(seqs) if seq != start + i), start + len(seqs))
+                        raise VerificationFailed(f"entry {missing} is missing from the audit log")
+                    nodes = accumulator.extend(leaves, stride=STRATUM)
                 with self._uow() as uow:
                     repository = AuditRepository(uow.session)
                     tree = repository.tree_state(lock=True)
@@ -248,24 +251,34 @@ class AuditTrail:
     def checkpoint(self, *, force: bool = False) -> SignedCheckpoint | None:
         """Integrate, then sign a checkpoint if the tree grew and the interval has passed."""
         size = self.integrate()
+        now = dt.datetime.now(dt.UTC)
+        # Asked first without the write lock: most rounds sign nothing, and on SQLite a
+        # writing unit waits for, and holds up, every writer (the border checks' audit commits).
+        with self._uow(read_only=True) as uow:
+            if not self._signing_due(AuditRepository(uow.session), size, now, force=force):
+                return None
         with self._uow() as uow:
             repository = AuditRepository(uow.session)
-            latest = repository.latest_checkpoint()
-            now = dt.datetime.now(dt.UTC)
-            if latest is not None and (latest.size >= size or (not force and now - latest.at < self._interval)):
-                return None
-            if latest is None and size == 0 and not force:
-                return None
+            if not self._signing_due(repository, size, now, force=force):
+                return None  # another process signed it meanwhile
             root = self._root(uow, size)
             note = self._signer.sign(Checkpoint(origin=self.origin, size=size, root=root))
             repository.add_checkpoint(AuditCheckpointRow(size=size, root=root, at=now, note=note))
             uow.commit()
             return SignedCheckpoint(size=size, root=root, at=now, note=note)
 
+    def _signing_due(self, repository: AuditRepository, size: int, now: dt.datetime, *, force: bool) -> bool:
+        latest = repository.latest_checkpoint()
+        if latest is None:
+            return size > 0 or force
+        return latest.size < size and (force or now - latest.at >= self._interval)
+
     def latest_checkpoint(self) -> SignedCheckpoint | None:
         with self._uow(read_only=True) as uow:
             row = AuditRepository(uow.session).latest_checkpoint()
-            return None if row is None else SignedCheckpoint(size=row.size, root=row.root, at=row.at, note=row.note)
+            return (
+                None if row is None else SignedCheckpoint(size=row.size, root=bytes(row.root), at=row.at, note=row.note)
+            )
 
     def has_unsigned(self) -> bool:
         """Whether entries were appended after the latest signed checkpoint."""

@@ -344,6 +344,39 @@ def test_the_accumulator_resumes_from_its_peaks(data: list[bytes], draw: st.Data
 
 
 @SLOW
+@given(st.lists(st.binary(max_size=12), max_size=300), st.integers(1, 5), st.data())
+def test_extending_keeps_the_strata_that_appending_completes(
+    data: list[bytes], stride: int, draw: st.DataObject
+) -> None:
+    leaves = [h_leaf(item) for item in data]
+    cut = draw.draw(st.integers(0, len(leaves)))
+    one_by_one = merkle.MerkleAccumulator()
+    expected = [
+        (level, index, value)
+        for leaf in leaves
+        for (level, index), value in one_by_one.append(leaf)
+        if level > 0 and level % stride == 0
+    ]
+    # In two calls, the second resumed from the peaks, as the integrator does round after round.
+    first = merkle.MerkleAccumulator()
+    kept = first.extend(leaves[:cut], stride=stride)
+    resumed = merkle.MerkleAccumulator.from_peaks(first.size, first.peaks())
+    kept += resumed.extend(leaves[cut:], stride=stride)
+    assert kept == expected
+    assert (resumed.size, resumed.peaks(), resumed.root()) == (one_by_one.size, one_by_one.peaks(), one_by_one.root())
+
+
+def test_extending_stops_at_a_leaf_that_is_not_a_hash() -> None:
+    accumulator = merkle.MerkleAccumulator()
+    with pytest.raises(ValueError, match="a leaf hash is 32 bytes, got 4"):
+        accumulator.extend([LEAVES[0], LEAVES[1], b"data"], stride=1)
+    assert accumulator.size == 2
+    assert accumulator.root() == merkle.node_hash(LEAVES[0], LEAVES[1])
+    with pytest.raises(ValueError, match="stride must be at least 1"):
+        accumulator.extend([], stride=0)
+
+
+@SLOW
 @given(leaf_lists, st.data())
 def test_proofs_on_random_trees_verify(data: list[bytes], draw: st.DataObject) -> None:
     leaves = [h_leaf(item) for item in data]
