@@ -47,11 +47,11 @@ import logging
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any, NoReturn, cast
 
 import orjson
 from pydantic import AwareDatetime, ConfigDict, Field, StringConstraints, ValidationError
-from sqlalchemy import and_, delete, func, or_, select
+from sqlalchemy import Table, and_, delete, func, or_, select
 
 from polex.audit.checkpoint import Checkpoint, CheckpointError, open_note
 from polex.audit.service import AuditTrail, EventDraft
@@ -94,6 +94,13 @@ REPORTED_TAGS = frozenset(
     or tag in (AuditTag.DOCUMENTS_CHECKED, AuditTag.VEHICLES_CHECKED, AuditTag.PERSONS_MATCHED)
 )
 _REPORTED_VALUES = sorted(tag.value for tag in REPORTED_TAGS)
+
+# Built once: every node runs the scan and the send as often as it signs its log, mostly
+# to find nothing new.
+_NEXT_SEQ = select(cast(Table, AccessReportStateRow.__table__).c.next_seq).where(
+    cast(Table, AccessReportStateRow.__table__).c.id == 1
+)
+_QUEUED_COUNTRIES = select(cast(Table, AccessReportQueueRow.__table__).c.owner_country).distinct()
 
 Country = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 AgencyId = Annotated[str, StringConstraints(min_length=1, max_length=36)]
@@ -180,8 +187,7 @@ class AccessReports:
             while True:
                 latest = self._audit.latest_checkpoint()
                 with self._uow(read_only=True) as uow:
-                    state = uow.session.get(AccessReportStateRow, 1)
-                    start = state.next_seq if state is not None else 0
+                    start = uow.session.connection().execute(_NEXT_SEQ).scalar() or 0
                 end = min(latest.size if latest is not None else 0, start + SCAN_CHUNK)
                 if start >= end:
                     return queued
@@ -275,7 +281,7 @@ class AccessReports:
         sent = 0
         with self._lock:
             with self._uow(read_only=True) as uow:
-                countries = sorted(set(uow.session.scalars(select(AccessReportQueueRow.owner_country).distinct())))
+                countries = sorted(uow.session.connection().execute(_QUEUED_COUNTRIES).scalars())
             for country in countries:
                 try:
                     to = self._owner_node(country)

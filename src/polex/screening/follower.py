@@ -38,10 +38,10 @@ import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Collection, Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import orjson
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, Table, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from polex.audit.repository import AuditRepository
@@ -126,6 +126,14 @@ class LogFollower(ABC):
         self._index = index
         self._watchlist = watchlist
         self._tags = sorted(tags)
+        events = cast(Table, AuditEventRow.__table__)
+        # Built once: a round runs it whenever the log grew, several times a second on a busy node.
+        self._followed_entries = (
+            select(events.c.seq, events.c.tag, events.c.entry)
+            .where(events.c.seq >= bindparam("start"), events.c.seq < bindparam("end"), events.c.tag.in_(self._tags))
+            .order_by(events.c.seq)
+            .limit(CHUNK)
+        )
         self._lock = threading.Lock()  # one round at a time
         self._cursor: int | None = None
         # Keys examined in the last round, examined once more in the next: an in-process
@@ -181,12 +189,7 @@ class LogFollower(ABC):
         (orjson), without building an event model each: the log wrote them from validated
         events."""
         with self._uow(read_only=True) as uow:
-            rows = uow.session.execute(
-                select(AuditEventRow.seq, AuditEventRow.tag, AuditEventRow.entry)
-                .where(AuditEventRow.seq >= start, AuditEventRow.seq < end, AuditEventRow.tag.in_(self._tags))
-                .order_by(AuditEventRow.seq)
-                .limit(CHUNK)
-            ).all()
+            rows = uow.session.connection().execute(self._followed_entries, {"start": start, "end": end}).all()
         changed: dict[str, dict[str, None]] = {}
         reload = False
         for _, tag, entry in rows:
