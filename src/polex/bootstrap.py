@@ -135,6 +135,7 @@ class Node:
         return checks
 
     def close(self) -> None:
+        self.witness.close()
         self.correlations.close()
         self.screening.close()
         self.messages.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import httpx
 import pytest
 from sqlalchemy import text
 
@@ -14,6 +15,7 @@ from polex.audit.witness import Witness
 from polex.auth.schemas import ApiKeyCreate
 from polex.domain.roles import Role
 from polex.settings import PeerLog
+from polex.storage.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from tests.e2e.conftest import LiveServer
 from tests.factories import person_body
 
@@ -108,3 +110,56 @@ def test_a_rewritten_history_is_caught_by_the_consistency_proof(live: LiveServer
     alerts = witness.run_once()
     assert [alert.kind for alert in alerts] == ["fork"]
     assert witness.alerts()[0].kind == "fork"
+
+
+def test_rounds_keep_their_connection_and_do_not_judge_an_accepted_note_again(
+    hub_live: LiveServer, live: LiveServer, peer: PeerLog
+) -> None:
+    """A witness round runs every few seconds on every node: it keeps one client per peer
+    (and its connection) from round to round, and a note it has accepted, which the peer
+    and the gossip serve again until the log grows, costs it no store read or signature
+    check; a new note is judged in full, and a peer that stops answering gets a new client."""
+    made: list[httpx.Client] = []
+
+    def client(log: PeerLog) -> httpx.Client:
+        made.append(httpx.Client(base_url=log.url, headers={"X-API-Key": log.api_key.get_secret_value()}))
+        return made[-1]
+
+    units = CountingUnits(hub_live.node.uow)
+    witness = Witness(units, [peer], client=client)  # type: ignore[arg-type]
+    try:
+        grow(live)
+        assert witness.run_once() == []
+        assert units.opened > 0
+        units.opened = 0
+        assert witness.run_once() == []  # the same checkpoint again
+        assert units.opened == 0
+        grow(live)
+        assert witness.run_once() == []
+        assert units.opened > 0  # a new checkpoint: read, proven, stored
+        assert len(made) == 1
+        witness._peers[peer.origin] = peer.model_copy(update={"url": "http://127.0.0.1:9"})
+        made[0].base_url = "http://127.0.0.1:9"  # the peer stops answering
+        assert witness.run_once() == []
+        assert made[0].is_closed
+        witness._peers[peer.origin] = peer
+        grow(live)
+        assert witness.run_once() == []
+        assert len(made) == 2
+    finally:
+        witness.close()
+        with hub_live.node.engine.begin() as connection:
+            connection.execute(text("DELETE FROM audit_witnessed"))
+    assert all(made_client.is_closed for made_client in made)
+
+
+class CountingUnits:
+    """The node's unit-of-work factory, counting the units opened."""
+
+    def __init__(self, inner: UnitOfWorkFactory) -> None:
+        self._inner = inner
+        self.opened = 0
+
+    def __call__(self, *, read_only: bool = False) -> UnitOfWork:
+        self.opened += 1
+        return self._inner(read_only=read_only)

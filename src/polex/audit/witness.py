@@ -14,8 +14,8 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import logging
+from collections import deque
 from collections.abc import Callable
-from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +30,7 @@ from polex.storage.tables import AuditAlertRow, WitnessedCheckpointRow
 from polex.storage.unit_of_work import UnitOfWorkFactory
 
 log = logging.getLogger("polex.audit.witness")
+ACCEPTED_KEPT = 8  # notes remembered per log: gossip lags a round or two behind the log itself
 
 
 @dataclass(frozen=True)
@@ -51,24 +52,47 @@ class Witness:
         self._uow = uow
         self._peers = {peer.origin: peer for peer in peers}
         self._client = client or _default_client
+        # One client per peer, kept from round to round (its connections with it): gossip
+        # about a log asks that log for proofs. Only the witness's thread uses them.
+        self._clients: dict[str, httpx.Client] = {}
+        # The latest notes accepted of each log. Gossip repeats them round after round (each
+        # peer passes on what it saw of the others), and judging a note already accepted
+        # finds it again in the store and returns nothing: these skip that read and the
+        # signature check.
+        self._accepted: dict[str, deque[str]] = {}
 
     # -- one round -----------------------------------------------------------------------
 
     def run_once(self) -> list[Alert]:
         """Witness every peer once; returns (and stores) the alerts raised."""
         alerts: list[Alert] = []
-        with ExitStack() as clients:
-            # One client per peer for the round: gossip about a log asks that log for proofs.
-            by_origin = {origin: clients.enter_context(self._client(peer)) for origin, peer in self._peers.items()}
-            for peer in self._peers.values():
-                try:
-                    alerts.extend(self._witness(peer, by_origin))
-                except httpx.HTTPError as error:
-                    # Unreachable is not tampering; it is logged, not alerted, and retried.
-                    log.warning("cannot reach %s to witness its log: %s", peer.name, error)
+        clients = {origin: self._client_of(peer) for origin, peer in self._peers.items()}
+        for peer in self._peers.values():
+            try:
+                alerts.extend(self._witness(peer, clients))
+            except httpx.HTTPError as error:
+                # Unreachable is not tampering; it is logged, not alerted, and retried on
+                # fresh connections.
+                log.warning("cannot reach %s to witness its log: %s", peer.name, error)
+                self._drop_client(peer.origin)
         for alert in alerts:
             self._store_alert(alert)
         return alerts
+
+    def close(self) -> None:
+        for origin in list(self._clients):
+            self._drop_client(origin)
+
+    def _client_of(self, peer: PeerLog) -> httpx.Client:
+        client = self._clients.get(peer.origin)
+        if client is None:
+            client = self._clients[peer.origin] = self._client(peer)
+        return client
+
+    def _drop_client(self, origin: str) -> None:
+        client = self._clients.pop(origin, None)
+        if client is not None:
+            client.close()
 
     def _witness(self, peer: PeerLog, clients: dict[str, httpx.Client]) -> list[Alert]:
         client = clients[peer.origin]
@@ -100,6 +124,8 @@ class Witness:
     ) -> list[Alert]:
         """Check a signed checkpoint of ``origin`` against everything accepted of it so far."""
         peer = self._peers[origin]
+        if note in self._accepted.get(origin, ()):
+            return []
         try:
             stated = open_note(note, peer.verifier_key)
         except CheckpointError as error:
@@ -119,6 +145,7 @@ class Witness:
         if same:
             if same[0][1] != stated.root:
                 return [self._fork(origin, via, same[0][2], note, "two signed checkpoints of the same size differ")]
+            self._remember(origin, note)
             return []
         alerts = []
         smaller = [entry for entry in accepted if entry[0] < stated.size]
@@ -158,6 +185,9 @@ class Witness:
             },
         )
 
+    def _remember(self, origin: str, note: str) -> None:
+        self._accepted.setdefault(origin, deque(maxlen=ACCEPTED_KEPT)).append(note)
+
     def _accept(self, origin: str, stated: Checkpoint, note: str, via: str) -> None:
         with self._uow() as uow:
             if uow.session.get(WitnessedCheckpointRow, (origin, stated.size)) is None:
@@ -172,6 +202,7 @@ class Witness:
                     )
                 )
                 uow.commit()
+        self._remember(origin, note)
 
     def _store_alert(self, alert: Alert) -> None:
         log.error("audit log alert (%s) on %s: %s", alert.kind, alert.log, alert.detail)
