@@ -367,6 +367,32 @@ _PUSH_OUTCOME = (
         updated_at=bindparam("to_updated_at"),
     )
 )
+# The reports' round (at the hub, every REPORT_ROUND_SECONDS): outcomes not yet reported,
+# each with its report due since it was reached (next_attempt_at); they leave that index
+# range once reported.
+_unreported = (
+    _hub_deliveries.c.status.in_(FINISHED)
+    & (_hub_deliveries.c.next_attempt_at <= bindparam("now"))
+    & _hub_deliveries.c.reported_at.is_(None)
+)
+_UNREPORTED_SENDERS = select(_hub_envelopes.c.sender).select_from(_queue_entries).where(_unreported).distinct()
+_SENDER_REPORTS = (
+    select(
+        _hub_deliveries.c.message_id,
+        _hub_deliveries.c.recipient,
+        _hub_deliveries.c.status,
+        _hub_deliveries.c.reason,
+        _hub_deliveries.c.receipt,
+    )
+    .select_from(_queue_entries)
+    .where(_unreported, _hub_envelopes.c.sender == bindparam("sender"))
+    .limit(bindparam("limit"))
+)
+_REPORTED = (
+    update(_hub_deliveries)
+    .where(_hub_deliveries.c.message_id == bindparam("key"), _hub_deliveries.c.recipient == bindparam("node"))
+    .values(reported_at=bindparam("reported_at"), next_attempt_at=NO_NEXT_ATTEMPT)
+)
 _RELAY_FAILED = (
     update(_outbox)
     .where(_outbox.c.message_id == bindparam("key"), _outbox.c.attempts == bindparam("tried"))
@@ -1198,37 +1224,16 @@ class MessageService:
         batch per sender. A sender out of reach is tried again with back-off (kept in
         memory: a restarted hub tries at once), and holds up no other sender's reports."""
         self._pace("reports", REPORT_ROUND_SECONDS)
-        # Outcomes not yet reported: each has its report due since it was reached (next_attempt_at),
-        # and leaves that index range once reported.
-        unreported = (
-            HubDeliveryRow.status.in_(FINISHED)
-            & (HubDeliveryRow.next_attempt_at <= dt.datetime.now(dt.UTC))
-            & HubDeliveryRow.reported_at.is_(None)
-        )
         moment = time.monotonic()
+        now = dt.datetime.now(dt.UTC)
         with self._uow(read_only=True) as uow:
-            senders = uow.session.scalars(
-                select(HubEnvelopeRow.sender)
-                .join(HubDeliveryRow, HubEnvelopeRow.message_id == HubDeliveryRow.message_id)
-                .where(unreported)
-                .distinct()
-            ).all()
+            connection = uow.session.connection()
+            senders = connection.execute(_UNREPORTED_SENDERS, {"now": now}).scalars().all()
             by_sender: dict[str, list[DeliveryReport]] = {}
             for sender in senders:
                 if self._report_retry.get(sender, (0, 0.0))[1] > moment:
                     continue
-                due = uow.session.execute(
-                    select(
-                        HubDeliveryRow.message_id,
-                        HubDeliveryRow.recipient,
-                        HubDeliveryRow.status,
-                        HubDeliveryRow.reason,
-                        HubDeliveryRow.receipt,
-                    )
-                    .join(HubEnvelopeRow, HubEnvelopeRow.message_id == HubDeliveryRow.message_id)
-                    .where(unreported, HubEnvelopeRow.sender == sender)
-                    .limit(limit)
-                ).all()
+                due = connection.execute(_SENDER_REPORTS, {"now": now, "sender": sender, "limit": limit}).all()
                 by_sender[sender] = [
                     DeliveryReport(
                         message_id=message_id, recipient=recipient, status=status, reason=reason, receipt=receipt
@@ -1243,12 +1248,13 @@ class MessageService:
                 continue
             self._report_retry.pop(sender, None)
             with self._uow() as uow:
-                deliveries = _table(HubDeliveryRow)
+                reported_at = dt.datetime.now(dt.UTC)
                 uow.session.connection().execute(
-                    update(deliveries)
-                    .where(deliveries.c.message_id == bindparam("key"), deliveries.c.recipient == bindparam("node"))
-                    .values(reported_at=dt.datetime.now(dt.UTC), next_attempt_at=NO_NEXT_ATTEMPT),
-                    [{"key": report.message_id, "node": report.recipient} for report in reports],
+                    _REPORTED,
+                    [
+                        {"key": report.message_id, "node": report.recipient, "reported_at": reported_at}
+                        for report in reports
+                    ],
                 )
                 uow.commit()
             reported += len(reports)
