@@ -8,7 +8,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Connection, Row, Table, bindparam, insert, select
+from sqlalchemy import Connection, Row, Table, bindparam, select
 from sqlalchemy.orm import Session
 from sqlalchemy.types import TypeEngine
 
@@ -215,10 +215,9 @@ class AuditRepository:
         return {int(seq): bytes(leaf) for seq, leaf in self._session.execute(query)}
 
     def insert_nodes(self, nodes: Sequence[tuple[int, int, bytes]]) -> None:
-        if nodes:
-            self._session.execute(
-                insert(AuditNodeRow), [{"level": level, "index": index, "hash": value} for level, index, value in nodes]
-            )
+        # As the entries themselves are written (COPY, multi-row INSERT): the ORM's bulk
+        # insert of a round's hundred-odd strata cost a fifth of the integrator's round.
+        bulk_insert(self._session.connection(), "audit_nodes", ("level", "index", "hash"), nodes)
 
     def all_nodes(self) -> Iterator[tuple[int, int, bytes]]:
         query = select(AuditNodeRow.level, AuditNodeRow.index, AuditNodeRow.hash).order_by(
