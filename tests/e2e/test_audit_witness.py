@@ -138,11 +138,9 @@ def test_rounds_keep_their_connection_and_do_not_judge_an_accepted_note_again(
         assert witness.run_once() == []
         assert units.opened > 0  # a new checkpoint: read, proven, stored
         assert len(made) == 1
-        witness._peers[peer.origin] = peer.model_copy(update={"url": "http://127.0.0.1:9"})
         made[0].base_url = "http://127.0.0.1:9"  # the peer stops answering
         assert witness.run_once() == []
         assert made[0].is_closed
-        witness._peers[peer.origin] = peer
         grow(live)
         assert witness.run_once() == []
         assert len(made) == 2

@@ -97,10 +97,9 @@ _REPORTED_VALUES = sorted(tag.value for tag in REPORTED_TAGS)
 
 # Built once: every node runs the scan and the send as often as it signs its log, mostly
 # to find nothing new.
-_NEXT_SEQ = select(cast(Table, AccessReportStateRow.__table__).c.next_seq).where(
-    cast(Table, AccessReportStateRow.__table__).c.id == 1
-)
-_QUEUED_COUNTRIES = select(cast(Table, AccessReportQueueRow.__table__).c.owner_country).distinct()
+_state, _queue = cast(Table, AccessReportStateRow.__table__), cast(Table, AccessReportQueueRow.__table__)
+_NEXT_SEQ = select(_state.c.next_seq).where(_state.c.id == 1)
+_QUEUED_COUNTRIES = select(_queue.c.owner_country).distinct()
 
 Country = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 AgencyId = Annotated[str, StringConstraints(min_length=1, max_length=36)]

@@ -273,11 +273,11 @@ def _table(model: type[Base]) -> Table:
     return cast(Table, model.__table__)
 
 
-# The hops' statements (the relay's, then the hub delivery's), built once and run on the
-# connection: a hop runs its round about
-# 50 times a second under load, and building a statement through the ORM each time cost
-# about 0.2 ms more a statement than running a prepared one (SQLAlchemy's compiled cache is
-# keyed on the statement's structure, which is computed again for every new statement).
+# The hops' statements (the relay's, the hub delivery's, then its reports'), built once and
+# run on the connection: a hop runs its round about 50 times a second under load, and
+# building a statement through the ORM each time cost about 0.2 ms more a statement than
+# running a prepared one (SQLAlchemy's compiled cache is keyed on the statement's
+# structure, which is computed again for every new statement).
 _outbox, _messages, _recipients = _table(OutboxRow), _table(MessageRow), _table(MessageRecipientRow)
 _IDS: BindParameter[list[str]] = bindparam("ids", expanding=True)
 _DUE_OUTBOX = (
