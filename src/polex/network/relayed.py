@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 from pydantic import StringConstraints
-from sqlalchemy import or_, select
+from sqlalchemy import Table, or_, select
 
 from polex.auth.principal import Principal, PrincipalKind
 from polex.domain.agency import AgencyKind
@@ -22,6 +22,7 @@ from polex.domain.base import RecordId, SchemaModel
 from polex.domain.roles import Role
 from polex.errors import Forbidden
 from polex.policy.schemas import SubjectKind
+from polex.storage.inserts import insert_if_absent
 from polex.storage.tables import AgencyRow, SuspensionRow
 
 
@@ -63,17 +64,18 @@ def relayed_principal(
         raise Forbidden(f"node '{sender}' serves {country}, not {by.country}")
     agency = session.get(AgencyRow, by.agency_id)
     if agency is None:
-        session.add(
-            AgencyRow(
-                id=by.agency_id,
-                name=by.agency_name,
-                country=country,
-                kind=by.agency_kind.value,
-                created_at=dt.datetime.now(dt.UTC),
-            )
-        )
-        session.flush()
-    elif agency.country != country:
+        # Requests of the same new agency can arrive together (a check, a report): whichever
+        # commits first registers it, and the others then read its row.
+        values = {
+            "id": by.agency_id,
+            "name": by.agency_name,
+            "country": country,
+            "kind": by.agency_kind.value,
+            "created_at": dt.datetime.now(dt.UTC),
+        }
+        if not insert_if_absent(session, cast(Table, AgencyRow.__table__), values):
+            agency = session.get(AgencyRow, by.agency_id)
+    if agency is not None and agency.country != country:
         raise Forbidden(f"agency '{agency.id}' is not of {country}")
     # The hub's sanctions bind what is done at the hub, whoever relays it: an agency or a
     # user suspended here (by its national id) is refused, as its own login would be.
