@@ -253,6 +253,10 @@ def _start_node(directory: Path, url: str, **identity: Any) -> Iterator[LiveServ
         for key in list(os.environ):
             if key.startswith("POLEX_") and not key.startswith("POLEX_TEST_"):
                 patch.delenv(key)
+        # A check online at the hub waits 2 s by default, then falls back on the replica; a
+        # hub of these tests, sharing a loaded machine with the rest of the network, may
+        # answer later than that, and the tests that ask the hub expect its answer.
+        patch.setenv("POLEX_FIND_TIMEOUT_SECONDS", "30")
         node = make_node(directory, url, **identity)
     running, base_url = _serve(node)
     agency_id = node.agencies.ensure(own_agency(node.settings)).id
