@@ -248,7 +248,24 @@ def _outbox_values(message_id: str, envelope: dict[str, Any], now: dt.datetime) 
     }
 
 
-def _move_forward(row: MessageRecipientRow, status: str, reason: str | None) -> bool:
+class _Status(Protocol):
+    status: str
+    reason: str | None
+    updated_at: dt.datetime
+
+
+@dataclass(slots=True)
+class _ReportedRecipient:
+    """A sender's row of one recipient, as a batch of delivery reports moves it."""
+
+    status: str
+    reason: str | None
+    receipt: str | None
+    updated_at: dt.datetime
+    changed: bool = False
+
+
+def _move_forward(row: _Status, status: str, reason: str | None) -> bool:
     """Move a recipient's status forward (never back: a report that arrives late, after a
     later state, changes nothing); True if it changed."""
     if STATUS_RANK.get(status, 0) < STATUS_RANK.get(row.status, 0) or (row.status, row.reason) == (status, reason):
@@ -392,6 +409,31 @@ _REPORTED = (
     update(_hub_deliveries)
     .where(_hub_deliveries.c.message_id == bindparam("key"), _hub_deliveries.c.recipient == bindparam("node"))
     .values(reported_at=bindparam("reported_at"), next_attempt_at=NO_NEXT_ATTEMPT)
+)
+# The hub's intake of a relayed batch, and a recipient's store of a pushed one.
+_STORED_ENVELOPES = select(_hub_envelopes.c.message_id).where(_hub_envelopes.c.message_id.in_(_IDS))
+_STORE_ENVELOPES, _QUEUE_DELIVERIES = insert(_hub_envelopes), insert(_hub_deliveries)
+_IN_INBOX = select(_messages.c.id).where(_messages.c.id.in_(_IDS), _messages.c.box == "inbox")
+_STORE_MESSAGES = insert(_messages)
+# A sender's side of the reports (``apply_reports``, once a round of the hub's reports).
+_SERVICE_MESSAGES = select(_messages.c.id).where(_messages.c.id.in_(_IDS), _messages.c.box == SYSTEM_BOX)
+_REPORTED_RECIPIENTS = select(
+    _recipients.c.message_id,
+    _recipients.c.recipient,
+    _recipients.c.status,
+    _recipients.c.reason,
+    _recipients.c.receipt,
+    _recipients.c.updated_at,
+).where(_recipients.c.message_id.in_(_IDS))
+_REPORT_OUTCOME = (
+    update(_recipients)
+    .where(_recipients.c.message_id == bindparam("key"), _recipients.c.recipient == bindparam("node"))
+    .values(
+        status=bindparam("to_status"),
+        reason=bindparam("to_reason"),
+        receipt=bindparam("to_receipt"),
+        updated_at=bindparam("to_updated_at"),
+    )
 )
 _RELAY_FAILED = (
     update(_outbox)
@@ -978,10 +1020,9 @@ class MessageService:
             checked.append((index, header, envelope))
         stored: list[str] = []
         with self._uow() as uow:
+            connection = uow.session.connection()
             ids = [header.id for _, header, _ in checked]
-            existing = set(
-                uow.session.scalars(select(HubEnvelopeRow.message_id).where(HubEnvelopeRow.message_id.in_(ids)))
-            )
+            existing = set(connection.scalars(_STORED_ENVELOPES, {"ids": ids})) if ids else set()
             envelope_rows: list[dict[str, Any]] = []
             delivery_rows: list[dict[str, Any]] = []
             for index, header, envelope in checked:
@@ -1015,9 +1056,8 @@ class MessageService:
                 )
                 stored.append(header.id)
             if envelope_rows:  # Core inserts of the whole batch: no per-object bookkeeping
-                connection = uow.session.connection()
-                connection.execute(insert(_table(HubEnvelopeRow)), envelope_rows)
-                connection.execute(insert(_table(HubDeliveryRow)), delivery_rows)
+                connection.execute(_STORE_ENVELOPES, envelope_rows)
+                connection.execute(_QUEUE_DELIVERIES, delivery_rows)
             refused = [item for item in results if "error" in item]
             if stored:
                 details: dict[str, Any] = {"messages": stored, "sender": caller}
@@ -1335,10 +1375,9 @@ class MessageService:
             except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as error:
                 results.append({"message_id": _routing_id(envelope), "error": f"not a polex message: {error}"})
         with self._uow() as uow:
+            connection = uow.session.connection()
             ids = [header.id for header, *_ in opened]
-            known = set(
-                uow.session.scalars(select(MessageRow.id).where(MessageRow.id.in_(ids), MessageRow.box == "inbox"))
-            )
+            known = set(connection.scalars(_IN_INBOX, {"ids": ids})) if ids else set()
             new: list[str] = []
             rows: list[dict[str, Any]] = []
             with_attachments: list[tuple[RoutingHeader, list[SealedAttachment]]] = []
@@ -1360,7 +1399,7 @@ class MessageService:
                 )
                 new.append(header.id)
             if rows:
-                uow.session.connection().execute(insert(_table(MessageRow)), rows)
+                connection.execute(_STORE_MESSAGES, rows)
             for header, attachments in with_attachments:
                 if self._attachments is not None:
                     self._attachments.receive(uow.session, header, attachments, now)
@@ -1425,15 +1464,15 @@ class MessageService:
             self._audit.record([event])
         changed: list[DeliveryReport] = []
         with self._uow() as uow:
-            ids = [report.message_id for report in reports]
-            services = set(
-                uow.session.scalars(select(MessageRow.id).where(MessageRow.id.in_(ids), MessageRow.box == SYSTEM_BOX))
-            )
-            # The batch's rows in one query, each moved forward in memory; the flush writes the changed ones.
+            connection = uow.session.connection()
+            ids = list({report.message_id for report in reports})
+            services = set(connection.scalars(_SERVICE_MESSAGES, {"ids": ids}))
+            # The batch's rows in one query, each moved forward in memory; the changed ones
+            # written in one executemany.
             rows = {
-                (row.message_id, row.recipient): row
-                for row in uow.session.scalars(
-                    select(MessageRecipientRow).where(MessageRecipientRow.message_id.in_(ids))
+                (message_id, recipient): _ReportedRecipient(status, reason, receipt, updated_at)
+                for message_id, recipient, status, reason, receipt, updated_at in connection.execute(
+                    _REPORTED_RECIPIENTS, {"ids": ids}
                 )
             }
             for report in reports:
@@ -1442,8 +1481,23 @@ class MessageService:
                     continue
                 if _move_forward(row, report.status, report.reason):
                     changed.append(report)
-                if report.receipt:
-                    row.receipt = report.receipt
+                    row.changed = True
+                if report.receipt and report.receipt != row.receipt:
+                    row.receipt, row.changed = report.receipt, True
+            outcomes = [
+                {
+                    "key": message_id,
+                    "node": recipient,
+                    "to_status": row.status,
+                    "to_reason": row.reason,
+                    "to_receipt": row.receipt,
+                    "to_updated_at": row.updated_at,
+                }
+                for (message_id, recipient), row in rows.items()
+                if row.changed
+            ]
+            if outcomes:
+                connection.execute(_REPORT_OUTCOME, outcomes)
             uow.commit()
         if self.events is not None:
             for report in changed:
