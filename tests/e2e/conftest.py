@@ -341,7 +341,8 @@ def tls_network(live_backend: str, tmp_path_factory: pytest.TempPathFactory) -> 
         hub_running, hub_base = _serve(hub_node)
         running.append(hub_running)
         hub_node.network.ensure_hub_member(hub_base)
-        hub = LiveServer(hub_node, hub_base, hub_node.agencies.ensure(own_agency(hub_node.settings)).id, verify)
+        hub_agency = hub_node.agencies.ensure(own_agency(hub_node.settings)).id
+        hub = LiveServer(hub_node, hub_base, hub_agency, verify, running=hub_running)
         # France serves with the certificate it gets at enrolment: its port is chosen first.
         fra_socket = _free_socket()
         fra_base = f"https://127.0.0.1:{fra_socket.getsockname()[1]}"
@@ -349,7 +350,8 @@ def tls_network(live_backend: str, tmp_path_factory: pytest.TempPathFactory) -> 
         fra_node.network_view.hub_url = hub_base
         fra_running, _ = _serve(fra_node, fra_socket)
         running.append(fra_running)
-        fra = LiveServer(fra_node, fra_base, fra_node.agencies.ensure(own_agency(fra_node.settings)).id, verify)
+        fra_agency = fra_node.agencies.ensure(own_agency(fra_node.settings)).id
+        fra = LiveServer(fra_node, fra_base, fra_agency, verify, running=fra_running)
         try:
             yield fra, hub
         finally:

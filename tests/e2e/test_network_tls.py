@@ -22,6 +22,7 @@ from polex.network.node_auth import make_node_token
 from polex.network.schemas import EnrolmentCreate
 from tests.conftest import make_node
 from tests.e2e.conftest import LiveServer, _serve, _stop, assert_problem
+from tests.e2e.lean_paths import lean_layer
 from tests.e2e.test_cli import run
 from tests.e2e.test_messages import delivery_of, wait_for
 
@@ -73,6 +74,9 @@ def test_both_nodes_serve_https_and_messages_travel_both_ways_over_mutual_tls(tl
     wait_for(lambda: delivery_of(operator, answer.json()["id"]) == {"fra": "delivered"})
     inbox = officer.get("/api/v1/messages?box=inbox").json()["items"]
     assert any(item["id"] == answer.json()["id"] for item in inbox)
+    # The routes between the nodes took them on the lean path, the certificates checked there too.
+    assert lean_layer(hub).route("/api/v1/network/envelopes").taken > 0
+    assert lean_layer(fra).route("/api/v1/network/inbox").taken > 0
 
     # France's other links to the hub go over the same mutual TLS: the member list, the replica.
     fra.node.network_view.refresh()
@@ -126,6 +130,23 @@ def test_the_certificate_must_be_the_token_node_s_own(tls_network: Network, tmp_
         fra_token = token(NodeKeyFiles(fra.node.settings.keys_dir), "fra")
         refused = assert_problem(client.get(url, headers=fra_token), 403)
         assert "node 'ukr''s" in refused["detail"]
+
+
+def test_a_node_s_certificate_with_another_node_s_remembered_token_is_refused(
+    tls_network: Network, tmp_path: Path
+) -> None:
+    """On the lean path too: the hub knows France's token (France's relay uses it) and, once
+    it has called, Poland's certificate, but not the two together."""
+    fra, hub = tls_network
+    pol = enrolled(hub, tmp_path, "pol", "POL")
+    url = f"{hub.base_url}/api/v1/network/envelopes"
+    with as_node(pol) as client:
+        own = {**token(pol, "pol"), "Content-Type": "application/json"}
+        assert client.post(url, content=b'{"envelopes":[]}', headers=own).status_code == 202
+        assert client.post(url, content=b'{"envelopes":[]}', headers=own).status_code == 202
+        france = {**own, "Authorization": f"PolexNode {fra.node.network_view.token_for('hub')}"}
+        refused = assert_problem(client.post(url, content=b'{"envelopes":[]}', headers=france), 403)
+        assert "node 'pol''s" in refused["detail"]
 
 
 def test_a_revoked_node_s_certificate_is_refused_within_one_refresh(tls_network: Network, tmp_path: Path) -> None:

@@ -25,7 +25,7 @@ from polex.ingest.exports import router as export_router
 from polex.message.endpoints import attachments_router, events_router
 from polex.message.endpoints import node_router as message_node_router
 from polex.message.endpoints import router as message_router
-from polex.message.lean import SendMessage
+from polex.message.lean import message_routes
 from polex.network.endpoints import router as network_router
 from polex.notice.endpoints import router as notice_router
 from polex.notice.public_endpoints import router as public_notices_router
@@ -132,7 +132,7 @@ def create_app(node: Node, *, on_serving: Callable[[], None] | None = None) -> F
     # Outermost last: the request id and metrics see every answer, the 413s included. The
     # lean routes are innermost: inside the size limit, request ids and metrics, in front of
     # the routing (polex.api.lean: the border checks, a message sent).
-    app.add_middleware(LeanRoutes, node=node, routes=[*border_checks(node), SendMessage()])
+    app.add_middleware(LeanRoutes, node=node, routes=[*border_checks(node), *message_routes()])
     app.add_middleware(
         BodySizeLimit,
         limit=settings.max_body_bytes,

@@ -206,7 +206,7 @@ async def accept_envelopes(caller: NodeCaller, request: Request, node: NodeDep) 
     """At the hub: one envelope, or a batch ``{"envelopes": [...]}``, from its sender node,
     each stored once and queued per recipient. A batch answers per envelope."""
     raw = await request.body()
-    batch = _batch(raw, "envelopes")
+    batch = batch_items(raw, "envelopes")
     if batch is None:
         stored = await run_in_threadpool(node.messages.accept, raw, caller=caller)
         return EnvelopeAccepted(message_id=_message_id(raw), duplicate=not stored)
@@ -214,7 +214,7 @@ async def accept_envelopes(caller: NodeCaller, request: Request, node: NodeDep) 
     return JSONResponse({"results": results}, status_code=status.HTTP_202_ACCEPTED)
 
 
-def _batch(raw: bytes, member: str) -> list[dict[str, Any]] | None:
+def batch_items(raw: bytes, member: str) -> list[dict[str, Any]] | None:
     """The items of a batch body, None for a single envelope; a 400 for anything else."""
     if len(raw) > MAX_BATCH_BYTES:
         raise BadRequest("the batch is too large", errors=[FieldError(member, f"at most {MAX_BATCH_BYTES} bytes")])
@@ -240,7 +240,7 @@ async def receive_envelopes(caller: NodeCaller, request: Request, node: NodeDep)
     """At a recipient: an envelope, or a batch ``{"envelopes": [...]}``, the hub pushes;
     answered with delivery receipts this node signs (per envelope, or why it was refused)."""
     raw = await request.body()
-    batch = _batch(raw, "envelopes")
+    batch = batch_items(raw, "envelopes")
     if batch is None:
         receipt = await run_in_threadpool(node.messages.receive, raw, caller=caller)
         return DeliveryReceipt(message_id=_message_id(raw), receipt=receipt)

@@ -129,9 +129,8 @@ class VerifiedTokens:
         """As :func:`verify_node_token`."""
         moment = _moment(now)
         key = (token, audience)
-        entry = self._entries.get(key)
-        if entry is not None and entry[0] is membership and moment.timestamp() < entry[2]:
-            issuer = entry[1]
+        issuer = self._issuer(key, membership, moment)
+        if issuer is not None:
             refusal = membership.members[issuer].usable(moment)
             if refusal is not None:
                 raise NodeTokenRefused(refusal)
@@ -144,6 +143,25 @@ class VerifiedTokens:
                 self._entries.pop(next(iter(self._entries)), None)
             self._entries[key] = (membership, issuer, valid_until)
         return issuer
+
+    def remembered(
+        self, token: str, *, audience: str, membership: Membership, now: dt.datetime | None = None
+    ) -> str | None:
+        """The issuer ``verify`` would return, when that takes nothing but this cache: the
+        token verified against this very list, not expired, its issuer usable now. None
+        otherwise, and ``verify`` decides (and says why it refuses)."""
+        moment = _moment(now)
+        issuer = self._issuer((token, audience), membership, moment)
+        if issuer is None or membership.members[issuer].usable(moment) is not None:
+            return None
+        return issuer
+
+    def _issuer(self, key: tuple[str, str], membership: Membership, moment: dt.datetime) -> str | None:
+        """The issuer of a token verified against ``membership`` and still valid, if remembered."""
+        entry = self._entries.get(key)
+        if entry is not None and entry[0] is membership and moment.timestamp() < entry[2]:
+            return entry[1]
+        return None
 
 
 def _verify(

@@ -60,6 +60,20 @@ def _member_of(row: NetworkMemberRow) -> Member:
     )
 
 
+def _listing_refusal(membership: Membership, node: str, der: bytes, now: dt.datetime) -> str | None:
+    """Why the member list does not let ``node`` call with the client certificate ``der``
+    (already checked against the network CA), or None."""
+    member = membership.members.get(node)
+    if member is None:
+        return f"node '{node}' is not a member of the network"
+    refusal = member.usable(now)
+    if refusal is not None:
+        return refusal
+    if member.fingerprint != hashlib.sha256(der).hexdigest():
+        return f"not the certificate the network lists for node '{node}'"
+    return None
+
+
 class NetworkView:
     def __init__(
         self,
@@ -168,12 +182,25 @@ class NetworkView:
         self._cached = None  # a national node fetches it again (the stored copy if the hub is away)
         self._next_fetch = 0.0
 
-    def membership(self, *, now: dt.datetime | None = None) -> Membership:
-        now = now or dt.datetime.now(dt.UTC)
+    def _membership_at_hand(self, now: dt.datetime) -> Membership | None:
+        """The member list ``membership`` returns without reading or fetching it, or None."""
         if self.is_hub:
             cached_hub = self._hub_members
             if cached_hub is not None and time.monotonic() - cached_hub[0] < HUB_MEMBERS_SECONDS:
                 return cached_hub[1]
+            return None
+        cached = self._cached
+        if cached is not None and (now < cached.next_update or time.monotonic() < self._next_fetch):
+            return cached
+        return None
+
+    def membership(self, *, now: dt.datetime | None = None) -> Membership:
+        now = now or dt.datetime.now(dt.UTC)
+        at_hand = self._membership_at_hand(now)
+        if at_hand is not None:
+            return at_hand
+        if self.is_hub:
+            cached_hub = self._hub_members
             with self._uow(read_only=True) as uow:
                 rows = uow.session.scalars(select(NetworkMemberRow)).all()
                 members = {row.name: _member_of(row) for row in rows if row.status != "invited"}
@@ -187,9 +214,6 @@ class NetworkView:
             fresh = Membership(issued_at=now, next_update=now, members=members)
             self._hub_members = (time.monotonic(), fresh)
             return fresh
-        cached = self._cached
-        if cached is not None and (now < cached.next_update or time.monotonic() < self._next_fetch):
-            return cached
         with self._lock:
             try:
                 self._cached = self._fetch(now)
@@ -295,6 +319,33 @@ class NetworkView:
             raise Forbidden(f"the client certificate is node '{certified}''s, the token node '{issuer}''s")
         return issuer
 
+    def remembered_caller(self, authorization: str | None, client_certificate: bytes | None = None) -> str | None:
+        """The node this node's last member list says is calling, when that takes no work:
+        the token and the client certificate already checked against that list, the node
+        still usable. None otherwise. Cheap enough for the event loop (no store, no network,
+        no signature); it does not read a newer list, so ``caller`` still decides."""
+        now = dt.datetime.now(dt.UTC)
+        membership = self._hub_members[1] if self.is_hub and self._hub_members is not None else self._cached
+        if membership is None:
+            return None
+        certified: str | None = None
+        if client_certificate is not None:
+            cached = self._certified.get(client_certificate)
+            if cached is None or cached[0] is not membership:
+                return None
+            certified = cached[1].name
+            if _listing_refusal(membership, certified, client_certificate, now) is not None:
+                return None
+        elif self.require_client_certificate:
+            return None
+        token = parse_authorization(authorization)
+        if token is None:
+            return None
+        issuer = self._verified.remembered(token, audience=self.node_name, membership=membership, now=now)
+        if issuer is None or (certified is not None and certified != issuer):
+            return None
+        return issuer
+
     def _certified_node(self, der: bytes) -> str:
         """The active member whose listed certificate ``der`` is, or a 403 saying why not."""
         try:
@@ -314,12 +365,7 @@ class NetworkView:
             if len(self._certified) > 1024:
                 self._certified.clear()
             self._certified[der] = (membership, node)
-        member = membership.members.get(node.name)
-        if member is None:
-            raise Forbidden(f"client certificate refused: node '{node.name}' is not a member of the network")
-        refusal = member.usable(dt.datetime.now(dt.UTC))
+        refusal = _listing_refusal(membership, node.name, der, dt.datetime.now(dt.UTC))
         if refusal is not None:
             raise Forbidden(f"client certificate refused: {refusal}")
-        if member.fingerprint != hashlib.sha256(der).hexdigest():
-            raise Forbidden(f"client certificate refused: not the certificate the network lists for node '{node.name}'")
         return node.name

@@ -33,7 +33,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import ValidationError as PydanticValidationError
 from pydantic_core import to_jsonable_python
 
-from polex.api.lean import PURPOSE, PURPOSE_MAX, LeanAnswer, LeanCall, LeanRoute, endpoint_route
+from polex.api.lean import PURPOSE, PURPOSE_MAX, LeanAnswer, LeanCall, UserRoute, endpoint_route
 from polex.audit.context import RequestInfo, current_request
 from polex.audit.service import AuditTrail, EventDraft
 from polex.domain.roles import Permission
@@ -42,6 +42,7 @@ from polex.screening.endpoints import check_documents, check_vehicles, replica_n
 from polex.screening.schemas import DocumentCheck, VehicleCheck
 
 if TYPE_CHECKING:
+    from polex.auth.principal import Principal
     from polex.bootstrap import Node
 
 # The route's response model (CheckResults) written by orjson: the same bytes as pydantic's
@@ -105,7 +106,7 @@ class _AuditGroups:
             self._flushing = None
 
 
-class BorderCheck(LeanRoute):
+class BorderCheck(UserRoute):
     """One border route's common case; both routes share one group commit of audit events."""
 
     permission = Permission.RECORD_READ
@@ -120,7 +121,7 @@ class BorderCheck(LeanRoute):
         self.kind = kind  # the records they are looked up in
         self.audit = audit
 
-    async def answer(self, node: Node, call: LeanCall) -> LeanAnswer | None:
+    async def answer(self, node: Node, call: LeanCall[Principal]) -> LeanAnswer | None:
         header_purpose = call.header(PURPOSE)
         if header_purpose is not None and len(header_purpose) > PURPOSE_MAX:
             return None
@@ -129,7 +130,7 @@ class BorderCheck(LeanRoute):
             purpose = screening_purpose(check.purpose, header_purpose)
         except (PydanticValidationError, BadRequest):
             return None  # the route says why
-        principal = call.principal
+        principal = call.caller
         items = [item.model_dump(exclude_none=True) for item in getattr(check, self.items)]
         screening = node.screening
         note: dict[str, Any] = {}

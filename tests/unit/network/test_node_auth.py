@@ -552,3 +552,37 @@ def test_the_cache_is_bounded(network: Network) -> None:
         assert _verify_with(tokens, network, token) == "fra"
     assert len(tokens._entries) == 2
     assert (made[0], "hub") not in tokens._entries  # the oldest went first
+
+
+# What the lean routes ask on the event loop (VerifiedTokens.remembered): the cache alone.
+
+
+def test_remembered_names_the_issuer_of_a_token_verified_against_the_same_list(network: Network) -> None:
+    tokens, token = _tokens_and_token(network)
+    later = network.now + dt.timedelta(seconds=30)
+    assert tokens.remembered(token, audience="hub", membership=network.membership, now=later) == "fra"
+
+
+def test_remembered_says_nothing_verify_would_have_to_check(network: Network) -> None:
+    tokens, token = _tokens_and_token(network)
+    membership = network.membership
+    never_verified = make_node_token(network.deu.key_pem, issuer="deu", audience="hub", now=network.now)
+    same_members_new_list = replace(membership)  # a list read again: every token is verified again
+    after_expiry = network.now + TOKEN_LIFETIME + dt.timedelta(seconds=1)
+    assert tokens.remembered(never_verified, audience="hub", membership=membership, now=network.now) is None
+    assert tokens.remembered(token, audience="deu", membership=membership, now=network.now) is None
+    assert tokens.remembered(token, audience="hub", membership=same_members_new_list, now=network.now) is None
+    assert tokens.remembered(token, audience="hub", membership=membership, now=after_expiry) is None
+
+
+def test_remembered_stops_when_the_issuer_stops_being_usable_in_the_list(network: Network) -> None:
+    ending = network.now + dt.timedelta(seconds=20)
+    listed = replace(
+        network.membership,
+        members={**network.membership.members, "fra": replace(_member(network.fra), not_after=ending)},
+    )
+    tokens = VerifiedTokens()
+    token = make_node_token(network.fra.key_pem, issuer="fra", audience="hub", now=network.now)
+    assert _verify_with(tokens, network, token, membership=listed) == "fra"
+    assert tokens.remembered(token, audience="hub", membership=listed, now=network.now) == "fra"
+    assert tokens.remembered(token, audience="hub", membership=listed, now=ending + dt.timedelta(seconds=1)) is None
