@@ -290,8 +290,9 @@ def _table(model: type[Base]) -> Table:
     return cast(Table, model.__table__)
 
 
-# The hops' statements (the relay's, the hub delivery's, then its reports'), built once and
-# run on the connection: a hop runs its round about 50 times a second under load, and
+# The hops' statements (the relay's, the hub delivery's and reports', the intake's, a
+# recipient's store, a sender's reports and group commit), built once and run on the
+# connection: a hop runs its round about 50 times a second under load, and
 # building a statement through the ORM each time cost about 0.2 ms more a statement than
 # running a prepared one (SQLAlchemy's compiled cache is keyed on the statement's
 # structure, which is computed again for every new statement).
@@ -415,6 +416,8 @@ _STORED_ENVELOPES = select(_hub_envelopes.c.message_id).where(_hub_envelopes.c.m
 _STORE_ENVELOPES, _QUEUE_DELIVERIES = insert(_hub_envelopes), insert(_hub_deliveries)
 _IN_INBOX = select(_messages.c.id).where(_messages.c.id.in_(_IDS), _messages.c.box == "inbox")
 _STORE_MESSAGES = insert(_messages)
+# A sender's group commit of its users' sends.
+_STORE_RECIPIENTS, _STORE_OUTBOX = insert(_recipients), insert(_outbox)
 # A sender's side of the reports (``apply_reports``, once a round of the hub's reports).
 _SERVICE_MESSAGES = select(_messages.c.id).where(_messages.c.id.in_(_IDS), _messages.c.box == SYSTEM_BOX)
 _REPORTED_RECIPIENTS = select(
@@ -666,9 +669,9 @@ class MessageService:
         inserts of many rows at once (the ORM's per-object bookkeeping would cost more than
         the writes); each event under its own request's id, purpose and case."""
         connection = uow.session.connection()
-        connection.execute(insert(_table(MessageRow)), [send.message for send in sends])
-        connection.execute(insert(_table(MessageRecipientRow)), [row for send in sends for row in send.recipients])
-        connection.execute(insert(_table(OutboxRow)), [send.outbox for send in sends])
+        connection.execute(_STORE_MESSAGES, [send.message for send in sends])
+        connection.execute(_STORE_RECIPIENTS, [row for send in sends for row in send.recipients])
+        connection.execute(_STORE_OUTBOX, [send.outbox for send in sends])
         for send in sends:
             if send.attach is not None:
                 send.attach(uow.session)
