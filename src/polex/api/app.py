@@ -33,7 +33,7 @@ from polex.policy.endpoints import router as policy_router
 from polex.record.endpoints import build_router
 from polex.replica.endpoints import node_router as replica_node_router
 from polex.replica.endpoints import router as replica_router
-from polex.screening.border import border_checks
+from polex.screening.border import border_checks, find_checks
 from polex.screening.endpoints import node_router as find_node_router
 from polex.screening.endpoints import router as screening_router
 
@@ -132,7 +132,7 @@ def create_app(node: Node, *, on_serving: Callable[[], None] | None = None) -> F
     # Outermost last: the request id and metrics see every answer, the 413s included. The
     # lean routes are innermost: inside the size limit, request ids and metrics, in front of
     # the routing (polex.api.lean: the border checks, a message sent).
-    app.add_middleware(LeanRoutes, node=node, routes=[*border_checks(node), *message_routes()])
+    app.add_middleware(LeanRoutes, node=node, routes=[*border_checks(node), *find_checks(node), *message_routes()])
     app.add_middleware(
         BodySizeLimit,
         limit=settings.max_body_bytes,

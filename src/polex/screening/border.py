@@ -19,6 +19,14 @@ here when:
 The answer is the same ``CheckResults`` document the route's response model produces
 (tests/e2e/test_border_checks.py sends every request both ways and compares the answers and
 the audit events).
+
+At the hub, national nodes' border checks arrive through FIND (``/api/v1/network/find/
+documents`` and ``/vehicles``, one request per check a node cannot answer from its replica
+alone); the route took three worker-thread hops (the caller's check, the relayed user's
+principal, the check) beside FastAPI's routing. ``FindCheck`` takes a request from a node
+already known (``polex.api.lean.NodeRoute``) whose body the route's model (``FindItems``)
+validates, and runs the three in one worker thread; tests/e2e/test_find_lean.py compares it
+with the route.
 """
 
 from __future__ import annotations
@@ -33,12 +41,22 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import ValidationError as PydanticValidationError
 from pydantic_core import to_jsonable_python
 
-from polex.api.lean import PURPOSE, PURPOSE_MAX, LeanAnswer, LeanCall, UserRoute, endpoint_route
+from polex.api.lean import PURPOSE, PURPOSE_MAX, LeanAnswer, LeanCall, NodeRoute, UserRoute, endpoint_route
 from polex.audit.context import RequestInfo, current_request
 from polex.audit.service import AuditTrail, EventDraft
 from polex.domain.roles import Permission
 from polex.errors import BadRequest
-from polex.screening.endpoints import check_documents, check_vehicles, replica_note, router, screening_purpose
+from polex.screening.endpoints import (
+    check_documents,
+    check_vehicles,
+    find_documents,
+    find_vehicles,
+    node_router,
+    replica_note,
+    router,
+    screening_purpose,
+)
+from polex.screening.online import FindItems, hub_principal
 from polex.screening.schemas import DocumentCheck, VehicleCheck
 
 if TYPE_CHECKING:
@@ -164,3 +182,33 @@ def border_checks(node: Node) -> list[BorderCheck]:
         BorderCheck(check_documents, DocumentCheck, "documents", "travel_document", audit),
         BorderCheck(check_vehicles, VehicleCheck, "vehicles", "vehicle", audit),
     ]
+
+
+class FindCheck(NodeRoute):
+    """At the hub: a national node's document or vehicle checks for its user (FIND)."""
+
+    def __init__(self, endpoint: Any, kind: str) -> None:
+        super().__init__(endpoint_route(node_router, endpoint))
+        self.kind = kind
+
+    async def answer(self, node: Node, call: LeanCall[str]) -> LeanAnswer | None:
+        try:
+            body = FindItems.model_validate_json(call.body)
+        except PydanticValidationError:
+            return None  # the route says why, naming the field
+        screening = node.screening
+        check = screening.check_documents if self.kind == "travel_document" else screening.check_vehicles
+
+        def for_the_caller(caller: str) -> list[dict[str, Any]]:
+            principal = hub_principal(node.uow, node.network_view, caller, body.by)
+            return check(body.items, principal, purpose=body.purpose, case_reference=body.case_reference, via=caller)
+
+        results = await self.checked(node, call, for_the_caller)
+        return LeanAnswer(200, orjson.dumps({"results": results}, default=to_jsonable_python, option=_ORJSON_OPTIONS))
+
+
+def find_checks(node: Node) -> list[FindCheck]:
+    """The hub's FIND checks on the lean path; none at a national node (the routes say 404)."""
+    if not node.settings.is_hub:
+        return []
+    return [FindCheck(find_documents, "travel_document"), FindCheck(find_vehicles, "vehicle")]
