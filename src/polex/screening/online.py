@@ -34,6 +34,7 @@ from polex.domain.policy import Purpose
 from polex.domain.roles import Role
 from polex.network.relayed import RelayedBy, relayed_principal
 from polex.network.view import NetworkUnavailable, NetworkView
+from polex.storage.tables import AgencyRow
 from polex.storage.unit_of_work import UnitOfWorkFactory
 
 log = logging.getLogger("polex.screening.find")
@@ -220,14 +221,15 @@ def hub_principal(uow: UnitOfWorkFactory, network: NetworkView, caller: str, by:
     """At the hub: the principal a FIND request from node ``caller`` acts as (its user's
     agency registered under its national id on first sight; only the roles FIND relays)."""
     member = network.usable_members().get(caller)
+    country = member.country if member is not None else None
+    # Read-only while the agency is known (every request but its first): a writing unit
+    # takes SQLite's writer's turn at BEGIN, which every border check through FIND would
+    # then wait for beside the audit trail's commits.
+    with uow(read_only=True) as unit:
+        if unit.session.get(AgencyRow, by.agency_id) is not None:
+            return relayed_principal(unit.session, sender=caller, country=country, by=by, allowed=FIND_ROLES)
     with uow() as unit:
-        principal = relayed_principal(
-            unit.session,
-            sender=caller,
-            country=member.country if member is not None else None,
-            by=by,
-            allowed=FIND_ROLES,
-        )
+        principal = relayed_principal(unit.session, sender=caller, country=country, by=by, allowed=FIND_ROLES)
         unit.commit()
     return principal
 
