@@ -131,7 +131,8 @@ def create_app(node: Node, *, on_serving: Callable[[], None] | None = None) -> F
     app.include_router(console_router)  # the web console, /console (docs/console.md)
     # Outermost last: the request id and metrics see every answer, the 413s included. The
     # lean routes are innermost: inside the size limit, request ids and metrics, in front of
-    # the routing (polex.api.lean: the border checks, a message sent).
+    # the routing (polex.api.lean: the border checks, FIND at the hub, a message sent, and the
+    # routes a message crosses between nodes).
     app.add_middleware(LeanRoutes, node=node, routes=[*border_checks(node), *find_checks(node), *message_routes()])
     app.add_middleware(
         BodySizeLimit,

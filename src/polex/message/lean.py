@@ -13,16 +13,18 @@ routing, dependency solving and response models.
   and a sender's delivery reports (``/api/v1/network/receipts``). At 200 messages a second
   each hop runs about 50 rounds a second, a request each. A batch of envelopes, or a
   report the endpoint's model validates, from a node the node already knows (its token
-  checked against the current member list) is taken here, with one worker thread for the
-  work where the route took one for the caller's check and one for the work. A single
-  envelope (not a batch) goes to the route, which answers it in its own shape.
+  checked against the node's last member list, and checked again with the work) is taken
+  here, with one worker thread for the work where the route took one for the caller's
+  check and one for the work. A single envelope (not a batch) goes to the route, which
+  answers it in its own shape.
 
 Each route's tests send every request both ways and compare the answers.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from fastapi.concurrency import run_in_threadpool
@@ -65,32 +67,33 @@ class SendMessage(UserRoute):
         return LeanAnswer(202, orjson.dumps(accepted.model_dump(mode="json")))
 
 
-class AcceptEnvelopes(NodeRoute):
-    """At the hub: a batch of envelopes relayed by their sender (``accept_envelopes``)."""
+_Take = Callable[["Node", list[dict[str, Any]], str], list[dict[str, Any]]]
 
-    def __init__(self) -> None:
-        super().__init__(endpoint_route(node_router, accept_envelopes))
+
+def _accept(node: Node, batch: list[dict[str, Any]], caller: str) -> list[dict[str, Any]]:
+    return node.messages.accept_batch(batch, caller=caller)
+
+
+def _receive(node: Node, batch: list[dict[str, Any]], caller: str) -> list[dict[str, Any]]:
+    return node.messages.receive_batch(batch, caller=caller)
+
+
+class EnvelopeBatch(NodeRoute):
+    """A batch of envelopes between nodes: at the hub, relayed by their sender
+    (``accept_envelopes``); at a recipient, pushed by the hub (``receive_envelopes``)."""
+
+    def __init__(self, endpoint: Any, take: _Take, status: int, member: str) -> None:
+        super().__init__(endpoint_route(node_router, endpoint))
+        self.take = take  # the service call, as the route makes it
+        self.status = status
+        self.member = member  # the answer's list: per envelope, as the route names it
 
     async def answer(self, node: Node, call: LeanCall[str]) -> LeanAnswer | None:
         batch = batch_items(call.body, "envelopes")  # a 400 for a body that is neither
         if batch is None:
             return None  # one envelope: the route answers it in its own shape
-        results = await self.checked(node, call, lambda caller: node.messages.accept_batch(batch, caller=caller))
-        return LeanAnswer(202, orjson.dumps({"results": results}))
-
-
-class ReceiveEnvelopes(NodeRoute):
-    """At a recipient: a batch of envelopes the hub pushes (``receive_envelopes``)."""
-
-    def __init__(self) -> None:
-        super().__init__(endpoint_route(node_router, receive_envelopes))
-
-    async def answer(self, node: Node, call: LeanCall[str]) -> LeanAnswer | None:
-        batch = batch_items(call.body, "envelopes")
-        if batch is None:
-            return None
-        receipts = await self.checked(node, call, lambda caller: node.messages.receive_batch(batch, caller=caller))
-        return LeanAnswer(201, orjson.dumps({"receipts": receipts}))
+        items = await self.checked(node, call, lambda caller: self.take(node, batch, caller))
+        return LeanAnswer(self.status, orjson.dumps({self.member: items}))
 
 
 class ApplyDeliveryReports(NodeRoute):
@@ -109,4 +112,9 @@ class ApplyDeliveryReports(NodeRoute):
 
 
 def message_routes() -> list[UserRoute | NodeRoute]:
-    return [SendMessage(), AcceptEnvelopes(), ReceiveEnvelopes(), ApplyDeliveryReports()]
+    return [
+        SendMessage(),
+        EnvelopeBatch(accept_envelopes, _accept, 202, "results"),
+        EnvelopeBatch(receive_envelopes, _receive, 201, "receipts"),
+        ApplyDeliveryReports(),
+    ]

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
-from typing import Annotated, Any, cast
+from typing import Annotated, Any
 
 from pydantic import StringConstraints
-from sqlalchemy import Table, or_, select
+from sqlalchemy import or_, select
 
 from polex.auth.principal import Principal, PrincipalKind
 from polex.domain.agency import AgencyKind
@@ -73,7 +73,7 @@ def relayed_principal(
             "kind": by.agency_kind.value,
             "created_at": dt.datetime.now(dt.UTC),
         }
-        if not insert_if_absent(session, cast(Table, AgencyRow.__table__), values):
+        if not insert_if_absent(session, AgencyRow, values):
             agency = session.get(AgencyRow, by.agency_id)
     if agency is not None and agency.country != country:
         raise Forbidden(f"agency '{agency.id}' is not of {country}")

@@ -194,6 +194,12 @@ class NetworkView:
             return cached
         return None
 
+    def _last_membership(self) -> Membership | None:
+        """The member list last read or fetched, however old."""
+        if self.is_hub:
+            return self._hub_members[1] if self._hub_members is not None else None
+        return self._cached
+
     def membership(self, *, now: dt.datetime | None = None) -> Membership:
         now = now or dt.datetime.now(dt.UTC)
         at_hand = self._membership_at_hand(now)
@@ -325,7 +331,7 @@ class NetworkView:
         still usable. None otherwise. Cheap enough for the event loop (no store, no network,
         no signature); it does not read a newer list, so ``caller`` still decides."""
         now = dt.datetime.now(dt.UTC)
-        membership = self._hub_members[1] if self.is_hub and self._hub_members is not None else self._cached
+        membership = self._last_membership()
         if membership is None:
             return None
         certified: str | None = None

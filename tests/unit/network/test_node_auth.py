@@ -517,9 +517,8 @@ def test_a_cached_token_is_refused_once_the_issuers_certificate_expires(network:
         _verify_with(tokens, network, token, membership=listed, now=network.now + dt.timedelta(seconds=45))
 
 
-def test_the_issuer_is_checked_in_the_list_on_every_request(network: Network) -> None:
-    # The list says when the issuer's certificate ends; a cached token is not taken past it.
-    ending = network.now + dt.timedelta(seconds=20)
+def _verified_in_a_list_ending(network: Network, ending: dt.datetime) -> tuple[VerifiedTokens, str, Membership]:
+    """A token of France verified against a list that says France's certificate ends at ``ending``."""
     listed = replace(
         network.membership,
         members={**network.membership.members, "fra": replace(_member(network.fra), not_after=ending)},
@@ -527,6 +526,13 @@ def test_the_issuer_is_checked_in_the_list_on_every_request(network: Network) ->
     tokens = VerifiedTokens()
     token = make_node_token(network.fra.key_pem, issuer="fra", audience="hub", now=network.now)
     assert _verify_with(tokens, network, token, membership=listed) == "fra"
+    return tokens, token, listed
+
+
+def test_the_issuer_is_checked_in_the_list_on_every_request(network: Network) -> None:
+    # The list says when the issuer's certificate ends; a cached token is not taken past it.
+    ending = network.now + dt.timedelta(seconds=20)
+    tokens, token, listed = _verified_in_a_list_ending(network, ending)
     with pytest.raises(NodeTokenRefused, match="the certificate of node 'fra' expired"):
         _verify_with(tokens, network, token, membership=listed, now=ending + dt.timedelta(seconds=1))
 
@@ -577,12 +583,6 @@ def test_remembered_says_nothing_verify_would_have_to_check(network: Network) ->
 
 def test_remembered_stops_when_the_issuer_stops_being_usable_in_the_list(network: Network) -> None:
     ending = network.now + dt.timedelta(seconds=20)
-    listed = replace(
-        network.membership,
-        members={**network.membership.members, "fra": replace(_member(network.fra), not_after=ending)},
-    )
-    tokens = VerifiedTokens()
-    token = make_node_token(network.fra.key_pem, issuer="fra", audience="hub", now=network.now)
-    assert _verify_with(tokens, network, token, membership=listed) == "fra"
+    tokens, token, listed = _verified_in_a_list_ending(network, ending)
     assert tokens.remembered(token, audience="hub", membership=listed, now=network.now) == "fra"
     assert tokens.remembered(token, audience="hub", membership=listed, now=ending + dt.timedelta(seconds=1)) is None
