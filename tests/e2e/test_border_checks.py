@@ -255,13 +255,17 @@ def test_concurrent_checks_answered_here_share_audit_transactions_each_with_its_
     assert warm.status_code == 200, warm.text
     route = lean.route(DOCUMENTS)
     assert isinstance(route, BorderCheck)
-    groups, events = route.audit.groups, route.audit.events
+    groups, events, full = route.audit.groups, route.audit.events, route.full_checks
     since = audit_size(hub_live)
     answers = asyncio.run(ask_all())
     assert [answer.status_code for answer in answers] == [200] * 40
     assert all(answer.json()["results"][0]["hit"] is False for answer in answers)
-    assert route.audit.events - events == 40  # all answered here
-    assert route.audit.groups - groups < 40  # and grouped
+    # A check goes the long way when a background index update holds the index's lock as
+    # it arrives; the rest are answered here, and grouped.
+    answered_here = route.audit.events - events
+    assert answered_here + route.full_checks - full == 40
+    assert answered_here > 20
+    assert route.audit.groups - groups < answered_here
     logged = [hub_live.node.audit.leaf(index)[0] for index in range(since, audit_size(hub_live))]
     mine = [event for event in logged if event.request_id in set(request_ids)]
     assert sorted(event.request_id or "" for event in mine) == sorted(request_ids)
