@@ -40,7 +40,9 @@ from typing import Any
 
 from sqlalchemy import create_engine, func, select, text
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
+# This checkout's src/ is looked in last: a PYTHONPATH naming a copy of src/ (the code to compare
+# against) comes first, and the installed package is this checkout's anyway.
+sys.path.append(str(Path(__file__).resolve().parent.parent / "src"))
 
 from polex.agency.schemas import AgencyCreate
 from polex.auth.principal import Principal, PrincipalKind

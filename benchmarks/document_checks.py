@@ -37,7 +37,9 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
+# This checkout's src/ is looked in last: a PYTHONPATH naming a copy of src/ (the code to compare
+# against) comes first, and the installed package is this checkout's anyway.
+sys.path.append(str(Path(__file__).resolve().parent.parent / "src"))
 
 from polex.screening.index import FingerprintIndex
 from polex.screening.queries import CheckItem, read_document
