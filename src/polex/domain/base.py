@@ -30,6 +30,7 @@ def new_id() -> str:
 # C0 controls but tab, line feed and carriage return; DEL. PostgreSQL cannot store NUL in
 # text, and no police record has a reason to hold the others.
 _CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_search_control = _CONTROL_CHARACTERS.search
 
 
 def control_character_problem(text: str) -> str | None:
@@ -60,6 +61,10 @@ class SchemaModel(BaseModel):
     @field_validator("*", mode="before")
     @classmethod
     def _no_control_characters(cls, value: Any) -> Any:
+        if value.__class__ is str:  # most fields: no list of one to build
+            if _search_control(value) is None:
+                return value
+            raise ValueError(control_character_problem(value))
         for text in _texts(value):
             if _CONTROL_CHARACTERS.search(text) is not None:  # inline: every field of every model passes here
                 raise ValueError(control_character_problem(text))

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Literal, cast
 
+import orjson
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -384,7 +385,7 @@ class CsvRowConverter:
         if len(values) < width:
             values = values + [""] * (width - len(values))
         raw = compiled.delimiter.join(values[:width])
-        if len(raw.encode()) > MAX_ROW_BYTES:
+        if len(raw) * 4 > MAX_ROW_BYTES and len(raw.encode()) > MAX_ROW_BYTES:  # UTF-8: at most 4 bytes a character
             return Rejection("row", f"longer than {MAX_ROW_BYTES} bytes", raw=raw[:1000], location=location)
         source_id = None
         if compiled.source_index is not None:
@@ -452,7 +453,8 @@ class CsvRowConverter:
             field_errors = tuple(_source_error(item, sources) for item in error.errors())
             first = field_errors[0]
             return Rejection(first.field, first.reason, raw=raw, location=location, errors=field_errors)
-        normalised = record.model_dump(mode="json")
+        content_json = record.model_dump_json()  # stored as it is (Accepted.content_json)
+        normalised = orjson.loads(content_json)
         if compiled.nested:
             originals = collect_original_values(document, normalised)
         else:
@@ -465,8 +467,11 @@ class CsvRowConverter:
                 else:
                     where = "/" + "/".join(map(str, path))
                     originals.update(collect_original_values(leaf, _at(normalised, path), where))
-        provenance = Provenance(source_format="csv", source_id=source_id, original_values=originals)
-        return Accepted(record, raw=raw, location=location, provenance=provenance)
+        # Built without validating again: the source id was checked above (its length and
+        # controls; stripped, never empty), and every original is text the record's own
+        # validation accepted as received.
+        provenance = Provenance.model_construct(source_format="csv", source_id=source_id, original_values=originals)
+        return Accepted(record, raw=raw, location=location, provenance=provenance, content_json=content_json)
 
     def _value(self, prepared: _Rule, values: list[str]) -> Any:
         rule = prepared.rule

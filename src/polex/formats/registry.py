@@ -53,6 +53,9 @@ class Accepted:
     raw: str
     location: str
     provenance: Provenance | None = None  # where the adapter knows more than its format name
+    # ``record.model_dump_json()``, where the adapter made it already (to compare the values
+    # normalised with those received): an import stores it rather than serialising again.
+    content_json: str | None = None
 
 
 @dataclass(frozen=True)

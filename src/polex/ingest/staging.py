@@ -151,9 +151,11 @@ class Stager:
                 format_name=self.format_name,
                 tlp_markings=getattr(self._adapter, "tlp_markings", None),
             )
+        content_json = None
         if type(record) is content_type:  # validated as the schema's type already (csv-mapping): as read
             content: BaseModel = record
             carried: dict[str, Any] = {}  # the schema's own type carries no id or provenance
+            content_json = result.content_json
         else:
             content = content_type.model_validate(record.model_dump(include=set(content_type.model_fields)))
             carried = record.__dict__
@@ -164,6 +166,7 @@ class Stager:
             owner_country=owner.country,
             provenance=provenance,
             id=carried.get("id"),
+            content_json=content_json,
         )
 
 

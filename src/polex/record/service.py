@@ -92,6 +92,7 @@ class NewRecord:
     restrictions: Restrictions | None = None
     provenance: Provenance | None = None
     id: str | None = None  # assigned here when the caller needs to link records before storing
+    content_json: str | None = None  # ``content.model_dump_json()``, where the caller has it already
 
 
 def prepare_row(feature: RecordFeature, new: NewRecord) -> NewRow:
@@ -114,7 +115,7 @@ def prepare_row(feature: RecordFeature, new: NewRecord) -> NewRow:
         terms=projection.terms_column(),
         restrictions=restrictions,
         provenance=(new.provenance or _NO_PROVENANCE).model_dump_json(),
-        content=new.content.model_dump_json(),
+        content=new.content_json if new.content_json is not None else new.content.model_dump_json(),
         lookup=projection.lookup,
     )
 

@@ -3,12 +3,14 @@ systems produce (semicolons, local codes, dd.mm.yyyy dates, names in Cyrillic)."
 
 from __future__ import annotations
 
+import csv
 import io
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from polex.domain.base import Provenance
 from polex.domain.document import TravelDocument
 from polex.domain.person import Person
 from polex.formats.csv_mapping import CsvMappingAdapter, MappingError, load_mapping, parse_date
@@ -152,8 +154,6 @@ def test_the_format_is_registered() -> None:
 @given(cells=st.lists(st.text(max_size=40), min_size=10, max_size=10))
 def test_any_cell_content_gives_a_record_or_a_rejection(cells: list[str]) -> None:
     buffer = io.StringIO()
-    import csv
-
     writer = csv.writer(buffer, delimiter=";")
     writer.writerow(["REF", "NUM_DOC", "TYPE", "MOTIF", "DATE_DELIV", "DATE_EXP", "NOM", "PRENOM", "NAISSANCE", "SEXE"])
     writer.writerow(cells)
@@ -271,3 +271,23 @@ def test_any_source_id_of_a_valid_row_gives_a_record_or_a_rejection_naming_it(re
         assert isinstance(result, Accepted | Rejection)
         if isinstance(result, Rejection):
             assert result.field == "REF"
+        else:  # built without validating again: what validation would give, and the record's JSON
+            assert result.provenance is not None
+            assert Provenance.model_validate(result.provenance.model_dump()) == result.provenance
+            assert result.content_json == result.record.model_dump_json()
+
+
+@settings(max_examples=200, deadline=None)
+@given(cells=st.lists(st.text(alphabet=st.characters(codec="utf-8"), max_size=12), min_size=8, max_size=8))
+def test_a_row_read_carries_its_record_json_and_a_provenance_validation_accepts(cells: list[str]) -> None:
+    # Valid number, type and status; anything in the other cells (names, dates, sex).
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter=";")
+    writer.writerow(["REF", "NUM_DOC", "TYPE", "MOTIF", "DATE_DELIV", "DATE_EXP", "NOM", "PRENOM", "NAISSANCE", "SEXE"])
+    reference, number = cells[0], cells[1]
+    writer.writerow([reference, f" 12ab {number[:3]}", "PASSEPORT", "VOL", "", "", *cells[2:]])
+    for result in read(DOCUMENTS_MAPPING, buffer.getvalue()):
+        if isinstance(result, Accepted):
+            assert result.provenance is not None
+            assert Provenance.model_validate(result.provenance.model_dump()) == result.provenance
+            assert result.content_json == result.record.model_dump_json()
