@@ -61,12 +61,13 @@ class SchemaModel(BaseModel):
     @field_validator("*", mode="before")
     @classmethod
     def _no_control_characters(cls, value: Any) -> Any:
-        if value.__class__ is str:  # most fields: no list of one to build
+        # Every field of every model passes here; most hold one string: no list of one to build.
+        if value.__class__ is str:
             if _search_control(value) is None:
                 return value
             raise ValueError(control_character_problem(value))
-        for text in _texts(value):
-            if _CONTROL_CHARACTERS.search(text) is not None:  # inline: every field of every model passes here
+        for text in _texts(value):  # a list's or a mapping's own strings
+            if _search_control(text) is not None:
                 raise ValueError(control_character_problem(text))
         return value
 
