@@ -31,7 +31,7 @@ import csv
 import datetime as dt
 import io
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Literal, cast
@@ -241,21 +241,89 @@ def _at(document: Any, path: Path_) -> Any:
     return current
 
 
+Put = Callable[[dict[str, Any], Any], None]
+
+
+def _putter(path: Path_, *, alone: bool) -> Put:
+    """A function that sets ``path`` in a row's document as :func:`_set` does.
+
+    Where the mapping's targets do not lie inside one another (``alone``), every container on
+    the way is one that this row's rules made, and the common shapes (keys; keys, a list
+    index, keys: ``holder.names.0.full``) are walked without examining the path for every
+    row. Otherwise, and for other shapes, :func:`_set` itself.
+    """
+    indices = [position for position, part in enumerate(path) if isinstance(part, int)]
+    if alone and not indices:
+        keys, last = cast(tuple[str, ...], path[:-1]), cast(str, path[-1])
+
+        def put_in_dicts(document: dict[str, Any], value: Any) -> None:
+            current: dict[str, Any] = document
+            for key in keys:
+                inner = current.get(key)
+                if inner is None:
+                    inner = current[key] = {}
+                current = inner
+            current[last] = value
+
+        return put_in_dicts
+    if alone and len(indices) == 1 and 0 < indices[0] < len(path) - 1:
+        position = indices[0]
+        outer, holder = cast(tuple[str, ...], path[: position - 1]), cast(str, path[position - 1])
+        index = cast(int, path[position])
+        inner_keys, last = cast(tuple[str, ...], path[position + 1 : -1]), cast(str, path[-1])
+
+        def put_in_list(document: dict[str, Any], value: Any) -> None:
+            current: dict[str, Any] = document
+            for key in outer:
+                inner = current.get(key)
+                if inner is None:
+                    inner = current[key] = {}
+                current = inner
+            items: list[dict[str, Any]] | None = current.get(holder)
+            if items is None:
+                items = current[holder] = []
+            while len(items) <= index:
+                items.append({})
+            current = items[index]
+            for key in inner_keys:
+                inner = current.get(key)
+                if inner is None:
+                    inner = current[key] = {}
+                current = inner
+            current[last] = value
+
+        return put_in_list
+    return lambda document, value: _set(document, path, value)
+
+
+@dataclass(eq=False, frozen=True, slots=True)
+class _Place:
+    """Where in the document a rule or a constant puts its value; one per target path, so
+    that two rules with the same target keep the last value, as a document would."""
+
+    path: Path_
+    name: str  # the path as the provenance names it: ``holder/names/0/full``
+    put: Put
+    # A target at the top of the record (``number``), set and read back without a walk.
+    top: str | None
+
+    @classmethod
+    def of(cls, path: Path_, *, alone: bool) -> _Place:
+        top = path[0] if len(path) == 1 and isinstance(path[0], str) else None
+        return cls(path, "/".join(map(str, path)), _putter(path, alone=alone), top)
+
+
 @dataclass(frozen=True, slots=True)
 class _Rule:
     """A field rule made ready for the rows: the mapping is read once per file, not per row."""
 
     rule: FieldRule
-    indices: tuple[int, ...]  # of the source columns in the header
     label: str  # how errors name the source
-    path: Path_
-    script_path: Path_ | None
-    table: dict[str, str] | None  # the value map
-    date: str | None
+    place: _Place
+    script_place: _Place | None  # where the script of a name goes
     # One column taken as written (stripped): most rules are, and they are read inline.
     column: int | None
-    # A target at the top of the record (``number``), set without walking a path.
-    top: str | None
+    read: Reader  # the others
     required: bool
 
 
@@ -315,7 +383,7 @@ class _Compiled:
 
     content_type: type[BaseModel]
     rules: list[_Rule]
-    constants: list[tuple[Path_, Any]]
+    constants: list[tuple[_Place, Any]]
     nested: bool  # a target lies inside another: original values are compared document-wide
     source_index: int | None
     width: int
@@ -350,12 +418,23 @@ class CsvRowConverter:
     def _compile(self) -> _Compiled:
         mapping, header = self.mapping, self.header
         assert header is not None, "set_header comes first"
-        rules = self._rules({name: index for index, name in enumerate(header)})  # the last of a repeated name
-        constants = [(_path(name), value) for name, value in mapping.constants.items()]
         # Original values are compared leaf by leaf where no target lies inside another;
         # otherwise the whole document is walked (the general rule, slower).
-        targets = [path for path, _ in constants] + [rule.path for rule in rules]
+        targets = [_path(name) for name in mapping.constants]
+        for rule in mapping.fields:
+            targets.append(_path(rule.target))
+            if rule.script is not None:
+                targets.append((*targets[-1][:-1], "script"))
         nested = any(a != b and b[: len(a)] == a for a in targets for b in targets)
+        places: dict[Path_, _Place] = {}
+
+        def place(path: Path_) -> _Place:
+            if path not in places:
+                places[path] = _Place.of(path, alone=not nested)
+            return places[path]
+
+        rules = self._rules({name: index for index, name in enumerate(header)}, place)  # the last of a repeated name
+        constants = [(place(_path(name)), value) for name, value in mapping.constants.items()]
         source_index = len(header) - 1 - header[::-1].index(mapping.source_id) if mapping.source_id else None
         return _Compiled(
             content_type=RECORD_TYPES[mapping.record].content,
@@ -395,22 +474,21 @@ class CsvRowConverter:
                 return Rejection(self.mapping.source_id or "source_id", problem, raw=raw, location=location)
         return self._row(values, raw, location, compiled, source_id)
 
-    def _rules(self, positions: dict[str, int]) -> list[_Rule]:
+    def _rules(self, positions: dict[str, int], place: Callable[[Path_], _Place]) -> list[_Rule]:
         prepared = []
         for rule in self.mapping.fields:
             columns = rule.source_columns()
             path = _path(rule.target)
+            indices = tuple(positions[column] for column in columns)
+            table = self.mapping.value_maps[rule.map] if rule.map is not None else None
             prepared.append(
                 _Rule(
                     rule=rule,
-                    indices=tuple(positions[column] for column in columns),
                     label="+".join(columns) if columns else f"constant for {rule.target}",
-                    path=path,
-                    script_path=(*path[:-1], "script") if rule.script is not None else None,
-                    table=self.mapping.value_maps[rule.map] if rule.map is not None else None,
-                    date=rule.date,
+                    place=place(path),
+                    script_place=place((*path[:-1], "script")) if rule.script is not None else None,
                     column=positions[rule.column] if rule.column is not None and _as_written(rule) else None,
-                    top=path[0] if len(path) == 1 and isinstance(path[0], str) else None,
+                    read=_reader(rule, indices, table),
                     required=rule.required,
                 )
             )
@@ -420,32 +498,34 @@ class CsvRowConverter:
         self, values: list[str], raw: str, location: str, compiled: _Compiled, source_id: str | None
     ) -> ReadResult:
         document: dict[str, Any] = {}
-        leaves: dict[Path_, Any] = {}  # every value set, by its path: what normalisation may change
+        leaves: dict[_Place, Any] = {}  # every value set, by its place: what normalisation may change
         given: list[_Rule] = []  # the rules that gave a value, to name their columns in errors
-        for path, constant in compiled.constants:
-            _set(document, path, constant)
-            leaves[path] = constant
+        for place, constant in compiled.constants:
+            place.put(document, constant)
+            leaves[place] = constant
         for prepared in compiled.rules:
             if prepared.column is not None:
                 value = values[prepared.column].strip() or None
             else:
                 try:
-                    value = self._value(prepared, values)
+                    value = prepared.read(values)
                 except ValueError as error:
                     return Rejection(prepared.label, str(error), raw=raw, location=location)
             if value is None:
                 if prepared.required:
                     return Rejection(prepared.label, "is empty but required", raw=raw, location=location)
                 continue
-            if prepared.top is not None:
-                document[prepared.top] = value
+            place = prepared.place
+            if place.top is not None:
+                document[place.top] = value
             else:
-                _set(document, prepared.path, value)
-            leaves[prepared.path] = value
+                place.put(document, value)
+            leaves[place] = value
             given.append(prepared)
-            if prepared.script_path is not None:
-                _set(document, prepared.script_path, prepared.rule.script)
-                leaves[prepared.script_path] = prepared.rule.script
+            if prepared.script_place is not None:
+                script = prepared.rule.script
+                prepared.script_place.put(document, script)
+                leaves[prepared.script_place] = script
         try:
             record = compiled.content_type.model_validate(document)
         except ValidationError as error:
@@ -459,56 +539,97 @@ class CsvRowConverter:
             originals = collect_original_values(document, normalised)
         else:
             originals = {}
-            for path, leaf in leaves.items():
+            for place, leaf in leaves.items():
+                after = normalised.get(place.top) if place.top is not None else _at(normalised, place.path)
                 if isinstance(leaf, str):  # the common case, inline
-                    after = _at(normalised, path)
                     if isinstance(after, str) and leaf.strip() != after:
-                        originals["/".join(map(str, path))] = leaf
+                        originals[place.name] = leaf
                 else:
-                    where = "/" + "/".join(map(str, path))
-                    originals.update(collect_original_values(leaf, _at(normalised, path), where))
+                    originals.update(collect_original_values(leaf, after, "/" + place.name))
         # Built without validating again: the source id was checked above (its length and
         # controls; stripped, never empty), and every original is text the record's own
         # validation accepted as received.
         provenance = Provenance.model_construct(source_format="csv", source_id=source_id, original_values=originals)
         return Accepted(record, raw=raw, location=location, provenance=provenance, content_json=content_json)
 
-    def _value(self, prepared: _Rule, values: list[str]) -> Any:
-        rule = prepared.rule
-        if rule.constant is not None:
-            return rule.constant
-        indices = prepared.indices
-        if len(indices) == 1:
-            text = values[indices[0]].strip()
-        else:
-            text = rule.separator.join(part for part in (values[index].strip() for index in indices) if part)
-        if rule.split is not None and text:
-            pieces = [piece.strip() for piece in text.split(rule.separator) if piece.strip()]
-            text = pieces[rule.split] if rule.split < len(pieces) else ""
-        if rule.kind == "list":
-            pieces = [piece.strip() for piece in text.split(rule.separator)]
-            present = [value for value in (self._convert(prepared, piece) for piece in pieces if piece) if value]
-            return present or None
-        if prepared.table is None and prepared.date is None:
-            return text or None
-        return self._convert(prepared, text) or None
 
-    @staticmethod
-    def _convert(prepared: _Rule, text: str) -> str:
-        """One value through the rule's value map and date format."""
-        table = prepared.table
-        if table is not None:
-            if text in table:
-                text = table[text]
-            elif text.upper() in table:
-                text = table[text.upper()]
-            elif "default" in table:
-                text = table["default"]
-            elif text:
-                raise ValueError(f"{text!r} is not in the value map {prepared.rule.map!r}")
-        if text and prepared.date is not None:
-            return parse_date(text, prepared.date)
-        return text
+Reader = Callable[[list[str]], Any]
+
+
+def _reader(rule: FieldRule, indices: tuple[int, ...], table: dict[str, str] | None) -> Reader:
+    """A function giving a rule's value from a row's values (None for none; ValueError with
+    the reason for a value it cannot take), made once per file: the common rules (one column
+    through a value map or a date format, columns joined) skip what they do not use."""
+    if rule.constant is not None:
+        constant = rule.constant
+        return lambda values: constant
+    if rule.split is None and rule.kind == "text":
+        date = rule.date
+        if len(indices) == 1 and table is not None and date is None:
+            index, name, default = indices[0], rule.map, table.get("default")
+
+            def mapped(values: list[str]) -> Any:
+                text = values[index].strip()
+                value = table.get(text)
+                if value is None:
+                    value = table.get(text.upper(), default)
+                    if value is None:
+                        if text:
+                            raise ValueError(f"{text!r} is not in the value map {name!r}")
+                        return None
+                return value or None
+
+            return mapped
+        if len(indices) == 1 and table is None and date is not None:
+            index = indices[0]
+
+            def dated(values: list[str]) -> Any:
+                text = values[index].strip()
+                return parse_date(text, date) if text else None
+
+            return dated
+        if table is None and date is None:
+            separator = rule.separator
+
+            def joined(values: list[str]) -> Any:
+                return separator.join(part for part in (values[index].strip() for index in indices) if part) or None
+
+            return joined
+    return lambda values: _value(rule, indices, table, values)
+
+
+def _value(rule: FieldRule, indices: tuple[int, ...], table: dict[str, str] | None, values: list[str]) -> Any:
+    """A rule's value from a row's values, in general (see _reader)."""
+    if len(indices) == 1:
+        text = values[indices[0]].strip()
+    else:
+        text = rule.separator.join(part for part in (values[index].strip() for index in indices) if part)
+    if rule.split is not None and text:
+        pieces = [piece.strip() for piece in text.split(rule.separator) if piece.strip()]
+        text = pieces[rule.split] if rule.split < len(pieces) else ""
+    if rule.kind == "list":
+        pieces = [piece.strip() for piece in text.split(rule.separator)]
+        present = [value for value in (_convert(rule, table, piece) for piece in pieces if piece) if value]
+        return present or None
+    if table is None and rule.date is None:
+        return text or None
+    return _convert(rule, table, text) or None
+
+
+def _convert(rule: FieldRule, table: dict[str, str] | None, text: str) -> str:
+    """One value through the rule's value map and date format."""
+    if table is not None:
+        if text in table:
+            text = table[text]
+        elif text.upper() in table:
+            text = table[text.upper()]
+        elif "default" in table:
+            text = table["default"]
+        elif text:
+            raise ValueError(f"{text!r} is not in the value map {rule.map!r}")
+    if text and rule.date is not None:
+        return parse_date(text, rule.date)
+    return text
 
 
 def _source_id_problem(source_id: str) -> str | None:

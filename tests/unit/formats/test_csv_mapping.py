@@ -6,6 +6,8 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -14,7 +16,17 @@ from hypothesis import strategies as st
 from polex.domain.base import Provenance
 from polex.domain.document import TravelDocument
 from polex.domain.person import Person
-from polex.formats.csv_mapping import CsvMappingAdapter, MappingError, load_mapping, parse_date
+from polex.formats.csv_mapping import (
+    CsvMappingAdapter,
+    FieldRule,
+    MappingError,
+    _putter,
+    _reader,
+    _set,
+    _value,
+    load_mapping,
+    parse_date,
+)
 from polex.formats.registry import Accepted, Rejection, available_formats
 
 DOCUMENTS_MAPPING = """
@@ -306,3 +318,68 @@ def test_a_row_read_carries_its_record_json_and_a_provenance_validation_accepts(
     (result,) = read(DOCUMENTS_MAPPING, buffer.getvalue())
     assert isinstance(result, Accepted), result
     _assert_kept_as_validated(result)
+
+
+# The reader compiles the common rules into functions of their own (csv_mapping._reader,
+# csv_mapping._putter); the general functions they stand for (_value, _set) are the rule.
+
+_CELL = st.sampled_from(
+    ["a", " a ", "A", "ab", "AB", "b", "", " ", "1", "01.02.2003", "2003", "02.2003", "31.02.2003"]
+) | st.text(alphabet="abAB01 .-/", max_size=12)
+_TABLES = st.dictionaries(st.sampled_from(["a", "A", "b", "AB", "", "default", "1"]), st.sampled_from(["x", "y", ""]))
+
+
+def _outcome(read: Callable[[], Any]) -> Any:
+    try:
+        return ("value", read())
+    except ValueError as error:
+        return ("refused", str(error))
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    cells=st.lists(_CELL, min_size=3, max_size=3),
+    columns=st.lists(st.sampled_from(["A", "B", "C"]), min_size=1, max_size=3) | st.just(["A"]),
+    table=st.none() | _TABLES,
+    date=st.none() | st.sampled_from(["dd.mm.yyyy", "yyyy", "mm.yyyy"]),
+    separator=st.sampled_from([" ", "-"]),
+)
+def test_a_compiled_rule_reads_what_the_general_rule_reads(
+    cells: list[str], columns: list[str], table: dict[str, str] | None, date: str | None, separator: str
+) -> None:
+    rule = FieldRule(
+        target="number",
+        columns=columns,
+        separator=separator,
+        map="codes" if table is not None else None,
+        date=date,
+    )
+    indices = tuple("ABC".index(column) for column in columns)
+    compiled = _reader(rule, indices, table)
+    assert _outcome(lambda: compiled(cells)) == _outcome(lambda: _value(rule, indices, table, cells))
+
+
+_PATHS = st.lists(
+    st.tuples(  # keys around a list index, as holder.names.0.full
+        st.sampled_from(["holder", "vehicle"]),
+        st.sampled_from(["names", "aliases"]),
+        st.integers(min_value=0, max_value=2),
+        st.sampled_from(["full", "given", "script"]),
+    )
+    | st.lists(st.sampled_from(["holder", "sex", "full"]), min_size=1, max_size=3).map(tuple),  # keys alone
+    min_size=1,
+    max_size=8,
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(paths=_PATHS)
+def test_a_compiled_target_builds_the_document_the_general_rule_builds(paths: list[tuple[str | int, ...]]) -> None:
+    # Targets that do not lie inside one another, set in order, some of them twice.
+    alone = [path for path in paths if not any(other != path and other[: len(path)] == path for other in paths)]
+    expected: dict[str, Any] = {}
+    built: dict[str, Any] = {}
+    for number, path in enumerate(alone):
+        _set(expected, path, number)
+        _putter(path, alone=True)(built, number)
+    assert built == expected
