@@ -28,6 +28,7 @@ import uvicorn
 from polex.agency.schemas import AgencyCreate
 from polex.api.app import create_app
 from polex.api.server import uvicorn_config
+from polex.auth import service as auth_service
 from polex.auth.principal import Principal, PrincipalKind
 from polex.auth.schemas import UserCreate
 from polex.bootstrap import Node
@@ -230,6 +231,18 @@ def _name_data_loaded() -> None:
     name a node's watch list analyses, it holds the interpreter for about 10 s, freezing
     the in-process servers of whichever test comes first (polex serve does the same)."""
     load_name_data()
+
+
+@pytest.fixture(scope="module")
+def principals_remembered_for_the_module() -> Iterator[None]:
+    """Users' principals remembered for ten minutes instead of five seconds, for a module of
+    lean-path tests. The lean path admits only a principal the node remembers; the memory
+    runs from the first authentication and is not renewed by the requests it answers. A test
+    that sends a request to the route and the same to the lean path, or warms up and then
+    sends a burst, fails when the memory lapses in between: on a loaded machine it did."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(auth_service, "PRINCIPAL_CACHE_SECONDS", 600.0)
+        yield
 
 
 @pytest.fixture(scope="module", params=backend_params())

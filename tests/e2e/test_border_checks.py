@@ -15,7 +15,6 @@ import httpx
 import pytest
 
 from polex.api.lean import LeanRoutes
-from polex.auth import service as auth_service
 from polex.auth.principal import Principal, PrincipalKind
 from polex.auth.schemas import ApiKeyCreate
 from polex.domain.base import new_id
@@ -25,6 +24,9 @@ from polex.screening.border import BorderCheck
 from tests.e2e.conftest import LiveServer
 from tests.e2e.lean_paths import audit_size, both_ways, exchange, lean_layer
 from tests.factories import document_body, make_vin, td3_lines, vehicle_body
+
+# The lean path admits a remembered principal; see the fixture.
+pytestmark = pytest.mark.usefixtures("principals_remembered_for_the_module")
 
 DOCUMENTS = "/api/v1/documents/check"
 VEHICLES = "/api/v1/vehicles/check"
@@ -69,7 +71,6 @@ def border(hub_live: LiveServer) -> dict[str, Any]:
         "gate": gate.key,
         "gate_id": gate.id,
         "vin": vin,
-        "ukraine": ukraine,
     }
 
 
@@ -226,17 +227,11 @@ def test_a_busy_index_sends_the_check_the_long_way(
 
 
 def test_concurrent_checks_answered_here_share_audit_transactions_each_with_its_own_event(
-    hub_live: LiveServer, border: dict[str, Any], lean: LeanRoutes, monkeypatch: pytest.MonkeyPatch
+    hub_live: LiveServer, border: dict[str, Any], lean: LeanRoutes
 ) -> None:
     # Forty checks at once: each answer waits for its own event, and the events commit in
     # fewer transactions than there are checks, each under its request's id and purpose.
-    # The lean path admits a caller the node authenticated in the last seconds, counted from
-    # the first request: an officer of this test alone, remembered for longer than a slow
-    # machine takes between the warm-up and the forty (the module's officer, remembered since
-    # an earlier test, could be forgotten in between, and the forty would all go the route).
-    monkeypatch.setattr(auth_service, "PRINCIPAL_CACHE_SECONDS", 120.0)
-    officer, _ = hub_live.make_user([Role.BORDER_OFFICER], agency_id=border["ukraine"])
-    headers = {"Authorization": f"Bearer {hub_live.token_for(officer)}", "X-Polex-Purpose": "border_control"}
+    headers = {"Authorization": f"Bearer {border['officer']}", "X-Polex-Purpose": "border_control"}
     request_ids = [new_id() for _ in range(40)]
 
     async def ask_all() -> list[httpx.Response]:

@@ -17,6 +17,9 @@ from polex.domain.roles import Role
 from tests.e2e.conftest import LiveServer
 from tests.e2e.lean_paths import Exchange, both_ways, lean_layer
 
+# The lean path admits a remembered principal; see the fixture.
+pytestmark = pytest.mark.usefixtures("principals_remembered_for_the_module")
+
 MESSAGES = "/api/v1/messages"
 
 
