@@ -244,6 +244,16 @@ def _at(document: Any, path: Path_) -> Any:
 Put = Callable[[dict[str, Any], Any], None]
 
 
+def _dicts_along(current: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
+    """The dict at the end of ``keys`` below ``current``, made where it is missing."""
+    for key in keys:
+        inner = current.get(key)
+        if inner is None:
+            inner = current[key] = {}
+        current = inner
+    return current
+
+
 def _putter(path: Path_, *, alone: bool) -> Put:
     """A function that sets ``path`` in a row's document as :func:`_set` does.
 
@@ -257,13 +267,7 @@ def _putter(path: Path_, *, alone: bool) -> Put:
         keys, last = cast(tuple[str, ...], path[:-1]), cast(str, path[-1])
 
         def put_in_dicts(document: dict[str, Any], value: Any) -> None:
-            current: dict[str, Any] = document
-            for key in keys:
-                inner = current.get(key)
-                if inner is None:
-                    inner = current[key] = {}
-                current = inner
-            current[last] = value
+            _dicts_along(document, keys)[last] = value
 
         return put_in_dicts
     if alone and len(indices) == 1 and 0 < indices[0] < len(path) - 1:
@@ -273,24 +277,13 @@ def _putter(path: Path_, *, alone: bool) -> Put:
         inner_keys, last = cast(tuple[str, ...], path[position + 1 : -1]), cast(str, path[-1])
 
         def put_in_list(document: dict[str, Any], value: Any) -> None:
-            current: dict[str, Any] = document
-            for key in outer:
-                inner = current.get(key)
-                if inner is None:
-                    inner = current[key] = {}
-                current = inner
+            current = _dicts_along(document, outer)
             items: list[dict[str, Any]] | None = current.get(holder)
             if items is None:
                 items = current[holder] = []
             while len(items) <= index:
                 items.append({})
-            current = items[index]
-            for key in inner_keys:
-                inner = current.get(key)
-                if inner is None:
-                    inner = current[key] = {}
-                current = inner
-            current[last] = value
+            _dicts_along(items[index], inner_keys)[last] = value
 
         return put_in_list
     return lambda document, value: _set(document, path, value)
