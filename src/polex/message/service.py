@@ -448,6 +448,19 @@ _RELAY_FAILED = (
     )
 )
 
+# The hub's answers to envelopes in its stream (``apply_answers``).
+_OUTBOX_TRIES = select(_outbox.c.message_id, _outbox.c.attempts).where(_outbox.c.message_id.in_(_IDS))
+_HUB_REFUSED = (
+    update(_outbox)
+    .where(_outbox.c.message_id == bindparam("key"), _outbox.c.attempts == bindparam("tried"))
+    .values(
+        relayed_at=None,
+        attempts=bindparam("attempts"),
+        next_attempt_at=bindparam("next_attempt_at"),
+        last_error=bindparam("last_error"),
+    )
+)
+
 
 class _Unusable(Exception):
     """What came through the stream can never be used (no retry would change it)."""
@@ -1617,26 +1630,41 @@ class MessageService:
         "at_hub") or refused (the envelope is due again later, as an HTTP refusal would be).
         An answer may come before the relay noted its try: each names the try (the wire id,
         ``<message id>-<tries before>``), and a refusal counts only for the try still current."""
-        retried = False
         now = dt.datetime.now(dt.UTC)
         with self._uow() as uow:
-            for answer in answers:
-                message_id = str(answer.get("message_id"))
-                row = uow.session.get(OutboxRow, message_id)
-                if row is None:
-                    continue
+            connection = uow.session.connection()
+            ids = [str(answer.get("message_id")) for answer in answers]
+            tries: dict[str, int] = {
+                row.message_id: row.attempts for row in connection.execute(_OUTBOX_TRIES, {"ids": ids})
+            }
+            stored: list[str] = []
+            refused: list[dict[str, Any]] = []
+            for message_id, answer in zip(ids, answers, strict=True):
+                if message_id not in tries:
+                    continue  # not a message of this node's
                 error = answer.get("error")
                 if error is None:
-                    self._set_status(uow.session, message_id, None, "at_hub", None, only_from="queued")
+                    stored.append(message_id)
                     continue
-                attempt = str(answer.get("try", "")).rpartition("-")[2]
-                if attempt != str(row.attempts):
+                attempts = tries[message_id]
+                if str(answer.get("try", "")).rpartition("-")[2] != str(attempts):
                     continue  # an answer to an earlier try, already acted on
-                row.relayed_at, row.last_error = None, str(error)[:2000]
-                row.next_attempt_at = now + backoff(row.attempts)
-                row.attempts += 1
-                retried = True
+                refused.append(
+                    {
+                        "key": message_id,
+                        "tried": attempts,
+                        "attempts": attempts + 1,
+                        "next_attempt_at": now + backoff(attempts),
+                        "last_error": str(error)[:2000],
+                    }
+                )
+                tries[message_id] = attempts + 1  # the try a later answer in this batch must name
+            if stored:
+                connection.execute(_AT_HUB, {"ids": stored, "now": now})
+            if refused:
+                connection.execute(_HUB_REFUSED, refused)
             uow.commit()
+        retried = bool(refused)
         if retried:
             self.on_outbox()
 
