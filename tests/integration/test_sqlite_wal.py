@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import threading
 import time
 from pathlib import Path
 
+import pytest
 from sqlalchemy import text
 
 from polex.storage.engine import SQLITE_FALLBACK_CHECKPOINT_PAGES, WalCheckpointer, make_engine
@@ -66,6 +68,58 @@ def test_the_thread_keeps_the_log_short_while_a_writer_writes(tmp_path: Path) ->
     finally:
         checkpointer.close()
     assert not any(thread.name.startswith("wal-checkpoint:") for thread in threading.enumerate())
+
+
+def _write_without_pause(url: str, seconds: float) -> int:
+    """Small transactions one after the other, as border checks' audit events come at
+    hundreds a second: the log never has a moment without new pages."""
+    engine = make_engine(url)
+    written = 0
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        with engine.begin() as connection:
+            connection.execute(text("INSERT INTO items (body) VALUES (:body)"), [{"body": "z" * 300}] * 20)
+        written += 20
+    engine.dispose()
+    return written
+
+
+def _largest_log(database: Path, stop: threading.Event, seen: list[int]) -> None:
+    while not stop.is_set():
+        with contextlib.suppress(FileNotFoundError):
+            seen.append((database.parent / (database.name + "-wal")).stat().st_size)
+        time.sleep(0.005)
+
+
+@pytest.mark.parametrize("restart_pages", [256, 10**9], ids=["restarts", "never"])
+def test_the_log_starts_over_while_writers_never_pause(tmp_path: Path, restart_pages: int) -> None:
+    database = tmp_path / "polex.db"
+    url = f"sqlite:///{database}"
+    _write_rows(url, 1)
+    checkpointer = WalCheckpointer(database, interval_seconds=0.01, restart_pages=restart_pages)
+    checkpointer.start()
+    stop, sizes = threading.Event(), [0]
+    watcher = threading.Thread(target=_largest_log, args=(database, stop, sizes))
+    watcher.start()
+    try:
+        written = _write_without_pause(url, 2.0)
+    finally:
+        stop.set()
+        watcher.join()
+        checkpointer.close()
+    connection = sqlite3.connect(database)
+    assert connection.execute("SELECT count(*) FROM items").fetchone() == (written + 1,)
+    connection.close()
+    if restart_pages == 256:
+        assert checkpointer.restarts > 0
+        # It starts over past 1 MB; what the writer adds during a round comes on top.
+        assert max(sizes) < 8_000_000, max(sizes)
+    else:
+        # Without the second checkpoint the log only grows: each round leaves the pages
+        # written while it ran, and no writer can start it over until the writer's own
+        # fallback checkpoint, at 64 MB.
+        assert checkpointer.restarts == 0
+        assert max(sizes) > 16_000_000, max(sizes)
 
 
 def test_a_sqlite_node_runs_one_and_stops_it_on_close(tmp_path: Path) -> None:
