@@ -6,35 +6,19 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 
 from polex.bootstrap import Node
 from polex.domain.base import new_id
 from polex.message.schemas import DeliveryReport
 from polex.storage.tables import MessageRecipientRow
+from tests.integration.message_rows import insert_recipients
 
 EARLIER = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 
 
 def _recipients(node: Node, recipient: str, statuses: dict[str, str]) -> None:
-    with node.uow() as uow:
-        uow.session.execute(
-            insert(MessageRecipientRow),
-            [
-                {
-                    "message_id": message_id,
-                    "recipient": recipient,
-                    "status": status,
-                    "reason": None,
-                    "receipt": None,
-                    "updated_at": EARLIER,
-                    "read_at": None,
-                    "read_receipt": None,
-                }
-                for message_id, status in statuses.items()
-            ],
-        )
-        uow.commit()
+    insert_recipients(node, [(message_id, recipient, status) for message_id, status in statuses.items()], EARLIER)
 
 
 def _rows(node: Node, ids: list[str]) -> dict[str, tuple[str, str | None, str | None, dt.datetime]]:

@@ -14,6 +14,7 @@ from polex.bootstrap import Node
 from polex.domain.base import new_id
 from polex.message.service import backoff
 from polex.storage.tables import MessageRecipientRow, OutboxRow
+from tests.integration.message_rows import insert_recipients
 
 EARLIER = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 RELAYED = dt.datetime(2026, 1, 2, tzinfo=dt.UTC)
@@ -37,24 +38,13 @@ def _sent(node: Node, outbox: dict[str, int], statuses: dict[str, list[str]]) ->
                 for message_id, attempts in outbox.items()
             ],
         )
-        uow.session.execute(
-            insert(MessageRecipientRow),
-            [
-                {
-                    "message_id": message_id,
-                    "recipient": recipient,
-                    "status": status,
-                    "reason": None,
-                    "receipt": None,
-                    "updated_at": EARLIER,
-                    "read_at": None,
-                    "read_receipt": None,
-                }
-                for message_id, recipients in statuses.items()
-                for recipient, status in zip(("FRA", "KEN"), recipients, strict=False)
-            ],
-        )
         uow.commit()
+    recipients = [
+        (message_id, recipient, status)
+        for message_id, in_order in statuses.items()
+        for recipient, status in zip(("FRA", "KEN"), in_order, strict=False)
+    ]
+    insert_recipients(node, recipients, EARLIER)
 
 
 def _statuses(node: Node, ids: list[str]) -> dict[str, list[tuple[str, str, str | None, bool]]]:

@@ -1664,8 +1664,7 @@ class MessageService:
             if refused:
                 connection.execute(_HUB_REFUSED, refused)
             uow.commit()
-        retried = bool(refused)
-        if retried:
+        if refused:
             self.on_outbox()
 
     def record_receipts(self, recipient: str, results: list[dict[str, Any]]) -> None:
@@ -1786,24 +1785,3 @@ class MessageService:
         if read_at.tzinfo is None or read_at > dt.datetime.now(dt.UTC) + RECEIPT_CLOCK_SKEW:
             raise EnvelopeRefused("the read receipt's time is not a valid instant (no offset, or in the future)")
         return read_at
-
-    @staticmethod
-    def _set_status(
-        session: Any,
-        message_id: str,
-        recipient: str | None,
-        status: str,
-        reason: str | None,
-        only_from: str | None = None,
-    ) -> bool:
-        """Move recipients' statuses forward (never back: a report that arrives late, after a
-        later state, changes nothing); True if any changed."""
-        query = select(MessageRecipientRow).where(MessageRecipientRow.message_id == message_id)
-        if recipient is not None:
-            query = query.where(MessageRecipientRow.recipient == recipient)
-        changed = False
-        for row in session.scalars(query).all():
-            if only_from is not None and row.status != only_from:
-                continue
-            changed = _move_forward(row, status, reason) or changed
-        return changed

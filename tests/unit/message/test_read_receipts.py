@@ -15,7 +15,7 @@ from joserfc import jws
 from polex.crypto.envelope import Directory, EnvelopeRefused, NodeKeys, new_node_keys
 from polex.domain.base import new_id
 from polex.message.schemas import ReadReceipt
-from polex.message.service import RECEIPT_TYPE, MessageService
+from polex.message.service import RECEIPT_TYPE, MessageService, _move_forward
 
 SENDER, RECIPIENT, OTHER = (new_node_keys(name) for name in ("alpha", "bravo", "charlie"))
 DIRECTORY = Directory.of(SENDER, RECIPIENT, OTHER)
@@ -97,17 +97,6 @@ def test_anything_but_the_recipients_own_read_of_that_message_is_refused(case: s
     assert expected in refused.value.reason
 
 
-class FakeSession:
-    def __init__(self, rows: list[SimpleNamespace]) -> None:
-        self.rows = rows
-
-    def scalars(self, _query: object) -> FakeSession:
-        return self
-
-    def all(self) -> list[SimpleNamespace]:
-        return self.rows
-
-
 @pytest.mark.parametrize(
     ("before", "report", "after"),
     [
@@ -123,6 +112,6 @@ class FakeSession:
 )
 def test_a_recipients_status_never_goes_back(before: str, report: str, after: str) -> None:
     row = SimpleNamespace(status=before, reason=None, updated_at=None)
-    changed = MessageService._set_status(FakeSession([row]), "m", "bravo", report, None)
+    changed = _move_forward(row, report, None)
     assert row.status == after
     assert changed == (before != after)
