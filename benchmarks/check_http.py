@@ -52,6 +52,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from load import Connection, Response, Run, closed_loop, open_loop
+from machine import python_seconds, speed_line
 from message_throughput import start_demo
 from processes import descendants
 
@@ -181,6 +182,7 @@ def main() -> None:
     unknown = set(args.placements.split(",")) - {"shared", "own-core"}
     if unknown:
         parser.error(f"--placements: {', '.join(sorted(unknown))} is not one of shared, own-core")
+    speed = python_seconds()  # before the demo starts: the machine as quiet as it gets
     rng = random.Random(11)
     rows: list[tuple[str, float, Run, float, float]] = []
     with tempfile.TemporaryDirectory(prefix="polex-bench-") as folder:
@@ -228,16 +230,17 @@ def main() -> None:
     print(f"capacity: {args.connections} clients, each asking again when answered; steady: {args.rate:,.0f}/s offered")
     if args.warm_up > 0:
         print(f"the steady run followed {args.warm_up:.0f} s of warm-up at the same rate")
-    print(f"load average during the run: {os.getloadavg()[0]:.2f} (2 cores)")
+    print(f"load average during the run: {os.getloadavg()[0]:.2f} (2 cores); {speed_line(speed)}")
+    print("of capacity: the steady rate achieved, as a share of the capacity measured just before it")
     print("CPU ms: the hub's CPU time a request over the capacity run; loop ms: of which its event loop's")
     header = f"{'':<50}{'capacity/s':>11}{'CPU ms':>8}{'loop ms':>8}{'steady/s':>9}{'p50 ms':>8}{'p99 ms':>8}"
-    print(header + f"{'max ms':>8}{'>10 ms':>8}{'errors':>7}{'x first':>8}")
+    print(header + f"{'max ms':>8}{'>10 ms':>8}{'errors':>7}{'x first':>8}{'of capacity':>12}")
     for name, capacity, steady, cpu_ms, loop_ms in rows:
         print(
             f"{name:<50}{capacity:>11,.0f}{cpu_ms:>8.2f}{loop_ms:>8.2f}{steady.achieved_rate:>9,.0f}"
             f"{steady.percentile(0.5):>8.2f}{steady.percentile(0.99):>8.2f}{steady.latencies_ms[-1]:>8.1f}"
             f"{sum(1 for latency in steady.latencies_ms if latency > 10):>8,}"
-            f"{len(steady.failures):>7}{rows[0][1] / capacity:>7.1f}x"
+            f"{len(steady.failures):>7}{rows[0][1] / capacity:>7.1f}x{steady.achieved_rate / capacity:>12.0%}"
         )
     for name, _, steady, _, _ in rows:
         for failure in steady.failures[:3]:

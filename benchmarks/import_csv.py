@@ -63,6 +63,7 @@ from sqlalchemy import create_engine, func, insert, select, text
 sys.path.append(str(Path(__file__).resolve().parent.parent / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from machine import python_seconds, speed_line
 from processes import descendants, process_stats
 
 from polex.api.heap import tune_for_batch
@@ -496,6 +497,7 @@ def main() -> int:
     if arguments.child:
         return child(arguments)
 
+    print(speed_line(python_seconds()), flush=True)
     with tempfile.TemporaryDirectory() as folder:
         directory = Path(folder)
         mapping = directory / "documents.yaml"

@@ -50,6 +50,7 @@ import orjson
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from load import Connection, Response, Run, closed_count, open_loop
+from machine import python_seconds, speed_line
 
 from polex.bus.nats import delete_node_streams
 
@@ -297,6 +298,7 @@ def main() -> None:
     parser.add_argument("--base-port", type=int, default=18400 + os.getpid() % 500 * 10)
     args = parser.parse_args()
 
+    speed = python_seconds()  # before any node starts: the machine as quiet as it gets
     runs = {
         "embedded transport (HTTP, SQLite)": measure(args, None, args.base_port),
         "NATS JetStream transport (SQLite)": measure(args, args.nats, args.base_port + 10),
@@ -304,6 +306,7 @@ def main() -> None:
     raw_seconds = asyncio.run(raw_jetstream(args.nats, args.messages))
     raw_rate = args.messages / raw_seconds
     print(f"{args.messages} messages of 4 KB, fra -> hub -> ukr, signed and encrypted (ES256, ECDH-ES+A256KW, A256GCM)")
+    print(speed_line(speed))
     print(f"{'path':<56}{'messages/s':>12}{'vs raw':>9}")
     for name, run in runs.items():
         print(f"{'polex, ' + name + ', end to end':<56}{run.throughput:>12,.0f}{run.throughput / raw_rate:>9.3f}")
