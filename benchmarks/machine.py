@@ -11,9 +11,10 @@ from __future__ import annotations
 import time
 
 ADDITIONS = 10_000_000
+REPEATS = 3
 
 
-def python_seconds(additions: int = ADDITIONS, repeats: int = 3) -> float:
+def python_seconds(additions: int = ADDITIONS, repeats: int = REPEATS) -> float:
     """The best of ``repeats`` timings of ``additions`` additions in a Python loop run as a
     module's top-level code, its variables globals: the form the figures in
     docs/benchmarks.md were taken in (``python3 -c`` with the loop at the top level), about
@@ -28,4 +29,5 @@ def python_seconds(additions: int = ADDITIONS, repeats: int = 3) -> float:
 
 
 def speed_line(seconds: float) -> str:
-    return f"this machine: {ADDITIONS:,} Python additions in {seconds:.2f} s (best of 3; lower is faster)"
+    """The figure of ``python_seconds()`` as the benchmarks print it."""
+    return f"this machine: {ADDITIONS:,} Python additions in {seconds:.2f} s (best of {REPEATS}; lower is faster)"
