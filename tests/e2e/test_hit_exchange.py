@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import socket
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -19,8 +20,9 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
+from polex.crypto.envelope import seal
 from polex.domain.agency import AgencyKind
 from polex.domain.audit import AuditTag
 from polex.domain.base import Restrictions, Tlp, new_id
@@ -28,9 +30,11 @@ from polex.domain.message import RoutingHeader
 from polex.domain.person import Person
 from polex.domain.policy import AccessLevel, Agreement, AgreementKind, DataCategory, Purpose
 from polex.domain.roles import Role
+from polex.message import service as message_service
 from polex.network.relayed import RelayedBy
 from polex.record.service import NewRecord
 from polex.screening import hit_exchange
+from polex.storage.engine import READ_ONLY_OPTION
 from polex.storage.tables import AppliedEnvelopeRow, AuditEventRow, HitRow, MessageRow, OutboxRow
 from tests.conftest import database_url_for
 from tests.e2e.conftest import LiveServer, _start_node, assert_problem, enrol, read_events
@@ -259,6 +263,51 @@ def test_a_hit_s_reports_wait_for_the_relay_s_next_round_instead_of_waking_it(
     _, bureau = _user(ukr, Role.NCB_OPERATOR)
     _wait(lambda: _listed(bureau, "owner", hit_id), "the owner's copy in Ukraine")
     _wait(lambda: _listed(investigator, "requester", hit_id), "the requester's copy in France")
+
+
+def test_a_hit_s_reports_are_sealed_before_its_transaction_starts_writing(
+    network: tuple[LiveServer, LiveServer], ukraine: LiveServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The reports' envelopes are signed and encrypted before the hit's transaction issues its
+    first statement: on SQLite that statement takes the store's writer's turn, which the border
+    checks' audit commits wait for, and a report's sealing took as long as the inserts."""
+    fra, hub = network
+    _treaty(hub, "sealed-first")
+    owner = hub.make_agency(country="UKR")
+    number = f"UR{new_id()[-7:].upper()}"
+    file_at_hub(hub, owner, number, Restrictions(handling=Tlp.GREEN))
+    _, investigator = _user(fra, Role.INVESTIGATOR)
+    writing: dict[int, int] = {}  # thread -> writing transactions open on it at the hub
+    sealed_while_writing: list[int] = []
+    sealed: list[int] = []
+
+    def began(connection: Any) -> None:
+        if not connection.get_execution_options().get(READ_ONLY_OPTION):
+            writing[threading.get_ident()] = writing.get(threading.get_ident(), 0) + 1
+
+    def ended(connection: Any) -> None:
+        if not connection.get_execution_options().get(READ_ONLY_OPTION):
+            writing[threading.get_ident()] = max(0, writing.get(threading.get_ident(), 0) - 1)
+
+    def watched_seal(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        sealed.append(threading.get_ident())
+        if writing.get(threading.get_ident()):
+            sealed_while_writing.append(threading.get_ident())
+        return seal(*args, **kwargs)
+
+    engine = hub.node.engine
+    for name, listener in (("begin", began), ("commit", ended), ("rollback", ended)):
+        event.listen(engine, name, listener)
+    monkeypatch.setattr(message_service, "seal", watched_seal)
+    try:
+        [result] = _check(investigator, "criminal_investigation", number)["results"]
+    finally:
+        monkeypatch.undo()
+        for name, listener in (("begin", began), ("commit", ended), ("rollback", ended)):
+            event.remove(engine, name, listener)
+    assert result["hit"] is True
+    assert sealed, "the hub sealed no report of the hit"
+    assert sealed_while_writing == []
 
 
 def test_the_hub_takes_a_relayed_request_once_and_only_from_the_requesters_node_for_its_agency(

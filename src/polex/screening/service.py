@@ -282,10 +282,14 @@ class ScreeningService:
         draft = self._check_event(read, keys, shown_ids, principal, purpose, case_reference, tag, kind, where)
         if hits:
             with self._uow() as uow:
+                # Nothing reaches the store before the audit event (the session does not
+                # flush by itself): on SQLite the first statement takes the writer's turn,
+                # and the reports' envelopes are signed and encrypted before it, so the
+                # border checks' audit commits wait for the hit's inserts alone.
                 uow.session.add_all(hits)
-                self._audit.add(uow, [draft])
                 self._report_hits(uow.session, hits)
                 self._post_found(uow.session, hits, principal)
+                self._audit.add(uow, [draft])
                 uow.commit()
         else:
             self._audit.record([draft])  # shares a transaction with concurrent checks'
@@ -612,7 +616,7 @@ class ScreeningService:
         found = [hit for hit in hits if hit.source_node is not None and hit.requester_node == self.network.node_name]
         if not found:
             return
-        agency = session.get(AgencyRow, principal.agency_id)
+        agency = self._agency(principal.agency_id)  # read apart: the check's writes have not begun
         for hit in found:
             assert hit.source_node is not None
             try:
