@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import socket
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -290,6 +291,11 @@ def test_a_hit_s_reports_are_sealed_before_its_transaction_starts_writing(
             writing[threading.get_ident()] = max(0, writing.get(threading.get_ident(), 0) - 1)
 
     def watched_seal(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        caller = sys._getframe(1)
+        while caller is not None and caller.f_code.co_name != "_report_hits":
+            caller = caller.f_back
+        if caller is None:  # another envelope of the hub's (a receipt's, a round's): not the hit's
+            return seal(*args, **kwargs)
         sealed.append(threading.get_ident())
         if writing.get(threading.get_ident()):
             sealed_while_writing.append(threading.get_ident())
