@@ -81,6 +81,16 @@ def _treaty(hub: LiveServer, name: str) -> None:
         hub.node.policy.approve(treaty.id, read.version, admin(country))
 
 
+def _ukrainian_document_at_hub(hub: LiveServer, treaty: str, prefix: str = "UR") -> str:
+    """A travel document a Ukrainian agency files at the hub, under a new FRA-UKR treaty: a
+    French check of its number raises a hit on a record of Ukraine's. Returns the number."""
+    _treaty(hub, treaty)
+    owner = hub.make_agency(country="UKR")
+    number = f"{prefix}{new_id()[-7:].upper()}"
+    file_at_hub(hub, owner, number, Restrictions(handling=Tlp.GREEN))
+    return number
+
+
 def _user(node: LiveServer, role: Role) -> tuple[str, httpx.Client]:
     username, _ = node.make_user([role])
     return username, node.bearer(node.token_for(username), purpose=None)
@@ -242,10 +252,7 @@ def test_a_hit_s_reports_wait_for_the_relay_s_next_round_instead_of_waking_it(
     report since the last one, rather than each hit waking a round (relay, push, receipts)."""
     fra, hub = network
     ukr = ukraine
-    _treaty(hub, "rounds")
-    owner = hub.make_agency(country="UKR")
-    number = f"UR{new_id()[-7:].upper()}"
-    file_at_hub(hub, owner, number, Restrictions(handling=Tlp.GREEN))
+    number = _ukrainian_document_at_hub(hub, "rounds")
     _, investigator = _user(fra, Role.INVESTIGATOR)
     woken: list[str] = []
     screening = hub.node.screening
@@ -273,10 +280,7 @@ def test_a_hit_s_reports_are_sealed_before_its_transaction_starts_writing(
     first statement: on SQLite that statement takes the store's writer's turn, which the border
     checks' audit commits wait for, and a report's sealing took as long as the inserts."""
     fra, hub = network
-    _treaty(hub, "sealed-first")
-    owner = hub.make_agency(country="UKR")
-    number = f"UR{new_id()[-7:].upper()}"
-    file_at_hub(hub, owner, number, Restrictions(handling=Tlp.GREEN))
+    number = _ukrainian_document_at_hub(hub, "sealed-first")
     _, investigator = _user(fra, Role.INVESTIGATOR)
     writing: dict[int, int] = {}  # thread -> writing transactions open on it at the hub
     sealed_while_writing: list[int] = []
@@ -320,10 +324,7 @@ def test_the_hub_takes_a_relayed_request_once_and_only_from_the_requesters_node_
     network: tuple[LiveServer, LiveServer], ukraine: LiveServer
 ) -> None:
     fra, hub = network
-    _treaty(hub, "forged")
-    owner = hub.make_agency(country="UKR")
-    number = f"UG{new_id()[-7:].upper()}"
-    file_at_hub(hub, owner, number, Restrictions(handling=Tlp.GREEN))
+    number = _ukrainian_document_at_hub(hub, "forged", "UG")
     _, investigator = _user(fra, Role.INVESTIGATOR)
     hit_id = _check(investigator, "criminal_investigation", number)["results"][0]["hit_id"]
     _wait(lambda: _listed(investigator, "requester", hit_id), "the requester's copy in France")
