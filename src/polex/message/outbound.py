@@ -8,7 +8,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from polex.message.service import MessageService
+from polex.message.service import MessageService, ServiceEnvelope
 from polex.network.view import NetworkView
 
 SERVICE_EXPIRY = dt.timedelta(days=90)  # a national node offline longer than this resyncs by hand
@@ -53,8 +53,14 @@ class ServiceNetwork:
     def post(self, session: Any, post: Post) -> str:
         """Seal and queue ``post`` in the caller's transaction; returns the message id.
         Raises NetworkUnavailable when this node has no membership list or keys yet."""
-        return self._messages.enqueue(
-            session,
+        sealed = self.seal(post)
+        self.queue(session, [sealed])
+        return sealed.id
+
+    def seal(self, post: Post) -> ServiceEnvelope:
+        """``post`` signed and encrypted, touching no store (``queue`` writes it). Raises
+        NetworkUnavailable when this node has no membership list or keys yet."""
+        return self._messages.seal_service(
             to=[post.to],
             content_type=post.content_type,
             body=post.body,
@@ -62,6 +68,10 @@ class ServiceNetwork:
             subject=post.subject,
             expires_in=SERVICE_EXPIRY,
         )
+
+    def queue(self, session: Any, sealed: list[ServiceEnvelope]) -> None:
+        """Sealed envelopes into the outbox, in the caller's transaction."""
+        self._messages.queue(session, sealed)
 
     def wake(self) -> None:
         """After the caller's commit: move what it queued now, not at the relay's next round."""

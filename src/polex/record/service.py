@@ -35,7 +35,7 @@ from polex.errors import (
 )
 from polex.policy.service import PolicyService, requester_of
 from polex.record.cursor import decode_cursor, encode_cursor
-from polex.record.repository import NewRow, RecordQuery, RecordRepository
+from polex.record.repository import NewRow, RecordQuery, RecordRepository, StoredRecord
 from polex.record.schemas import AccessCheckpoint, AccessRead, content_fields
 from polex.record.spec import LookupKeyListener, RecordChangeListener, RecordFeature
 from polex.storage.tables import RecordRow
@@ -675,11 +675,11 @@ class RecordService:
         article = "an" if noun[0] in "aeiou" else "a"
         return AlreadyExists(f"{article} {noun} with the same identifying data is already recorded")
 
-    def to_json(self, row: RecordRow) -> dict[str, Any]:
+    def to_json(self, row: StoredRecord) -> dict[str, Any]:
         """The stored record in its JSON form, as the API shows it before the policy."""
         return self.to_record(row).model_dump(mode="json", by_alias=True)
 
-    def to_record(self, row: RecordRow) -> RecordEnvelope:
+    def to_record(self, row: StoredRecord) -> RecordEnvelope:
         return self.feature.record_type.record.model_validate(
             {
                 **row.content,

@@ -19,10 +19,10 @@ import logging
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from pydantic import ValidationError as PydanticValidationError
-from sqlalchemy import and_, or_, select
+from sqlalchemy import Table, and_, insert, or_, select
 
 from polex.audit.service import AuditTrail, EventDraft, actor_of
 from polex.auth.principal import Principal
@@ -39,10 +39,11 @@ from polex.formats.mrz import document_type_for
 from polex.matching.model import Candidate, PersonQuery
 from polex.matching.scoring import DEFAULT_THRESHOLD
 from polex.message.outbound import ServiceNetwork
+from polex.message.service import ServiceEnvelope
 from polex.network.relayed import RelayedBy, relayed_principal
 from polex.network.view import NetworkUnavailable
 from polex.policy.service import PolicyService, requester_of
-from polex.record.repository import RecordRepository
+from polex.record.repository import RecordRepository, StoredRecord
 from polex.record.service import RecordService
 from polex.screening import hit_exchange
 from polex.screening.index import FingerprintIndex
@@ -241,7 +242,7 @@ class ScreeningService:
         copied = self.replica.lookup(keys) if where == "replica" and self.replica is not None else {}
         # Reading takes no write lock: most checks find nothing and write only their audit event.
         with self._uow(read_only=True) as uow:
-            found: dict[str, list[RecordRow]] = {}
+            found: dict[str, list[StoredRecord]] = {}
             if candidates:
                 for key, row in RecordRepository(uow.session).live_by_keys(candidates):
                     found.setdefault(key, []).append(row)
@@ -282,13 +283,13 @@ class ScreeningService:
         draft = self._check_event(read, keys, shown_ids, principal, purpose, case_reference, tag, kind, where)
         if hits:
             with self._uow() as uow:
-                # Nothing reaches the store before the audit event (the session does not
-                # flush by itself): on SQLite the first statement takes the writer's turn,
-                # and the reports' envelopes are signed and encrypted before it, so the
-                # border checks' audit commits wait for the hit's inserts alone.
-                uow.session.add_all(hits)
+                # On SQLite the first statement takes the writer's turn, which the border
+                # checks' audit commits wait for: the reports' envelopes are signed and
+                # encrypted before it (``_report_hits``), and every row goes in by a Core
+                # insert, without the ORM's per-object flush.
                 self._report_hits(uow.session, hits)
-                self._post_found(uow.session, hits, principal)
+                self._post_found(uow.session, hits, principal)  # may take a hit back from the hub
+                _insert_hits(uow.session, hits)
                 self._audit.add(uow, [draft])
                 uow.commit()
         else:
@@ -482,10 +483,10 @@ class ScreeningService:
             return row
 
     def _matches(
-        self, entry: CheckItem, found: Mapping[str, list[RecordRow]], view: RequesterPolicy
-    ) -> list[tuple[RecordRow, dict[str, Any]]]:
+        self, entry: CheckItem, found: Mapping[str, list[StoredRecord]], view: RequesterPolicy
+    ) -> list[tuple[StoredRecord, dict[str, Any]]]:
         seen: set[str] = set()
-        matches: list[tuple[RecordRow, dict[str, Any]]] = []
+        matches: list[tuple[StoredRecord, dict[str, Any]]] = []
         for key in entry.keys:
             for row in found.get(key, ()):
                 if row.id in seen:
@@ -526,7 +527,7 @@ class ScreeningService:
         return result
 
     @staticmethod
-    def _found(row: RecordRow | ReplicaRecordRow, shown: dict[str, Any], entry: CheckItem) -> dict[str, Any]:
+    def _found(row: StoredRecord | ReplicaRecordRow, shown: dict[str, Any], entry: CheckItem) -> dict[str, Any]:
         access = shown.get("access", {})
         found: dict[str, Any] = {
             "access": access.get("outcome"),
@@ -544,7 +545,7 @@ class ScreeningService:
 
     @staticmethod
     def _hit_row(
-        row: RecordRow | ReplicaRecordRow,
+        row: StoredRecord | ReplicaRecordRow,
         shown: dict[str, Any],
         entry: CheckItem,
         principal: Principal,
@@ -576,6 +577,9 @@ class ScreeningService:
         envelope when one node is both."""
         if not self.is_hub or self.network is None:
             return
+        # Every report sealed before the first is written: on SQLite the first statement
+        # takes the writer's turn, and the border checks' audit commits wait behind it.
+        sealed: list[ServiceEnvelope] = []
         for hit in hits:
             told: dict[str, list[hit_exchange.Side]] = {}
             try:
@@ -592,9 +596,10 @@ class ScreeningService:
                 told.setdefault(requester, []).append("requester")
             for node, sides in told.items():
                 try:
-                    self.network.post(session, hit_exchange.report_post(node, hit, sides))
+                    sealed.append(self.network.seal(hit_exchange.report_post(node, hit, sides)))
                 except NetworkUnavailable as error:
                     log.warning("hit %s: node %s was not told: %s", hit.id, node, error)
+        self.network.queue(session, sealed)
 
     def _held_at_hub(self, hit: HitRow) -> None:
         """On a national node: a hit found on the replica is on a record the hub holds, and the
@@ -617,14 +622,16 @@ class ScreeningService:
         if not found:
             return
         agency = self._agency(principal.agency_id)  # read apart: the check's writes have not begun
+        sealed: list[ServiceEnvelope] = []  # all sealed before the first is written, as in _report_hits
         for hit in found:
             assert hit.source_node is not None
             try:
                 report = hit_exchange.HitFound.of(hit, relayed_by(principal, agency))
-                self.network.post(session, hit_exchange.found_post(hit.source_node, report))
+                sealed.append(self.network.seal(hit_exchange.found_post(hit.source_node, report)))
             except (NetworkUnavailable, PydanticValidationError) as error:  # never fail the check for it
                 log.warning("hit %s on the replica stays here: it cannot be sent to the hub: %s", hit.id, error)
                 hit.source_node = hit.requester_node = None
+        self.network.queue(session, sealed)
 
     def _wake_network(self) -> None:
         if self.network is not None:
@@ -1301,6 +1308,18 @@ class ScreeningService:
             result_count=1,
             details={"hit": row.id, "status": row.status},
         )
+
+
+_hits_table = cast(Table, HitRow.__table__)
+_INSERT_HITS = insert(_hits_table)
+
+
+def _insert_hits(session: Any, hits: Sequence[HitRow]) -> None:
+    """New hits written by one Core insert; the objects stay out of the session (their
+    callers only read them afterwards)."""
+    if hits:
+        rows = [{column.key: getattr(hit, column.key) for column in _hits_table.columns} for hit in hits]
+        session.connection().execute(_INSERT_HITS, rows)
 
 
 def person_query(query: Mapping[str, Any], prefix: str = "query") -> PersonQuery:
