@@ -51,7 +51,7 @@ from typing import Annotated, Any, NoReturn, cast
 
 import orjson
 from pydantic import AwareDatetime, ConfigDict, Field, StringConstraints, ValidationError
-from sqlalchemy import Table, and_, delete, func, or_, select
+from sqlalchemy import Table, and_, delete, func, insert, or_, select
 
 from polex.audit.checkpoint import Checkpoint, CheckpointError, open_note
 from polex.audit.service import AuditTrail, EventDraft
@@ -100,6 +100,7 @@ _REPORTED_VALUES = sorted(tag.value for tag in REPORTED_TAGS)
 _state, _queue = cast(Table, AccessReportStateRow.__table__), cast(Table, AccessReportQueueRow.__table__)
 _NEXT_SEQ = select(_state.c.next_seq).where(_state.c.id == 1)
 _QUEUED_COUNTRIES = select(_queue.c.owner_country).distinct()
+_QUEUE_REPORTS = insert(_queue)
 
 Country = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 AgencyId = Annotated[str, StringConstraints(min_length=1, max_length=36)]
@@ -203,12 +204,20 @@ class AccessReports:
                         uow.session.add(state)
                     if state.next_seq != start:
                         return queued  # another process scanned these entries meanwhile
-                    uow.session.add_all(
-                        AccessReportQueueRow(
-                            seq=seq, record_id=record_id, owner_country=country, report=report, queued_at=now
+                    if reports:  # one Core insert: the ORM's flush of each row held the writer's turn longer
+                        uow.session.connection().execute(
+                            _QUEUE_REPORTS,
+                            [
+                                {
+                                    "seq": seq,
+                                    "record_id": record_id,
+                                    "owner_country": country,
+                                    "report": report,
+                                    "queued_at": now,
+                                }
+                                for seq, record_id, country, report in reports
+                            ],
                         )
-                        for seq, record_id, country, report in reports
-                    )
                     state.next_seq = end
                     uow.commit()
                 queued += len(reports)
@@ -329,6 +338,18 @@ class AccessReports:
             reports=_grouped(rows),
         )
         last = rows[-1]
+        # Sealed (signed and encrypted: the long part, growing with the batch) before the
+        # transaction's first statement, which on SQLite takes the writer's turn that every
+        # border check's audit commit waits for. Raises NetworkUnavailable: nothing taken.
+        sealed = self._network.seal(
+            Post(
+                to=to,
+                content_type=ACCESS_REPORT_TYPE,
+                body=orjson.dumps(batch.model_dump(mode="json")),
+                conversation_id=new_id(),
+                subject=f"access reports: {len(rows)}",
+            )
+        )
         with self._uow() as uow:
             taken = uow.session.execute(
                 delete(AccessReportQueueRow).where(
@@ -341,17 +362,10 @@ class AccessReports:
             )
             if getattr(taken, "rowcount", 0) != len(rows):
                 return 0  # another process sent some of them meanwhile; the rest go next round
-            post = Post(
-                to=to,
-                content_type=ACCESS_REPORT_TYPE,
-                body=orjson.dumps(batch.model_dump(mode="json")),
-                conversation_id=new_id(),
-                subject=f"access reports: {len(rows)}",
-            )
-            message_id = self._network.post(uow.session, post)
+            self._network.queue(uow.session, [sealed])
             details = {
                 "to": to,
-                "envelope": message_id,
+                "envelope": sealed.id,
                 "entries": [rows[0].seq, last.seq],
                 "checkpoint": latest.size,
             }

@@ -254,15 +254,17 @@ class AuditTrail:
         now = dt.datetime.now(dt.UTC)
         # Asked first without the write lock: most rounds sign nothing, and on SQLite a
         # writing unit waits for, and holds up, every writer (the border checks' audit commits).
+        # The root of an integrated size never changes, so it is computed and signed there
+        # too; the writing unit only checks that no other process signed meanwhile.
         with self._uow(read_only=True) as uow:
             if not self._signing_due(AuditRepository(uow.session), size, now, force=force):
                 return None
+            root = self._root(uow, size)
+        note = self._signer.sign(Checkpoint(origin=self.origin, size=size, root=root))
         with self._uow() as uow:
             repository = AuditRepository(uow.session)
             if not self._signing_due(repository, size, now, force=force):
                 return None  # another process signed it meanwhile
-            root = self._root(uow, size)
-            note = self._signer.sign(Checkpoint(origin=self.origin, size=size, root=root))
             repository.add_checkpoint(AuditCheckpointRow(size=size, root=root, at=now, note=note))
             uow.commit()
             return SignedCheckpoint(size=size, root=root, at=now, note=note)
