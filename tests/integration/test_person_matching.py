@@ -6,6 +6,7 @@ watch list follows every change and a restart, and a match raises a hit."""
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Connection, event
 
 from polex.auth.principal import Principal
 from polex.bootstrap import Node
@@ -16,6 +17,7 @@ from polex.domain.records import RECORD_TYPES
 from polex.errors import ValidationFailed
 from polex.record.schemas import update_model_for
 from polex.record.service import NewRecord
+from polex.storage.engine import READ_ONLY_OPTION
 from tests.conftest import make_node
 from tests.integration.test_screening import agency, agree, officer
 
@@ -129,3 +131,39 @@ def test_a_bad_query_person_is_refused_naming_the_field(
     with pytest.raises(ValidationFailed) as raised:
         node.screening.match_persons(query, fra, purpose=INVESTIGATION)
     assert [error.field for error in raised.value.errors] == [field]
+
+
+def test_a_match_reads_its_candidates_outside_its_writing_transaction(
+    world: tuple[Node, Principal, Principal],
+) -> None:
+    """The candidates are read and decided in a read-only unit; the writing transaction
+    (hits, reports, audit event) only writes. On SQLite a writing transaction holds the
+    writer's turn from its first statement, reads included, and every border check's audit
+    commit waits for that turn."""
+    node, ukr, fra = world
+    agree(node, AccessLevel.FULL, DataCategory.PERSONS, purposes=(INVESTIGATION,))
+    wanted(node, ukr, ["Mykola Bondarenko"])
+    writing: dict[int, bool] = {}  # connection -> in a writing transaction
+    read_while_writing: list[str] = []
+
+    def began(connection: Connection) -> None:
+        writing[id(connection)] = not connection.get_execution_options().get(READ_ONLY_OPTION)
+
+    def ended(connection: Connection) -> None:
+        writing[id(connection)] = False
+
+    def executed(connection: Connection, _cursor: object, statement: str, *_: object) -> None:
+        if writing.get(id(connection)) and statement.lstrip().upper().startswith("SELECT"):
+            read_while_writing.append(statement)
+
+    listeners = (("begin", began), ("commit", ended), ("rollback", ended), ("before_cursor_execute", executed))
+    for name, listener in listeners:
+        event.listen(node.engine, name, listener)
+    try:
+        [candidate] = match(node, fra, ["Mykola Bondarenko"], birth_date="1980-03-07")
+    finally:
+        for name, listener in listeners:
+            event.remove(node.engine, name, listener)
+    assert candidate["match"] is True
+    assert candidate["hit_id"]  # so the match wrote: its hit, with its audit event
+    assert [text for text in read_while_writing if " records" in text or "records." in text] == []

@@ -1007,7 +1007,11 @@ class ScreeningService:
         now = dt.datetime.now(dt.UTC)
         results: list[list[dict[str, Any]]] = []
         hits: list[HitRow] = []
-        with self._uow() as uow:
+        # Read apart from the writes, as a document check does: on SQLite a writing unit takes
+        # the writer's turn at its first statement, reads included, and a manifest's chunk
+        # held it for all its reading, deciding and sealing, while every border check's audit
+        # commit waited.
+        with self._uow(read_only=True) as uow:
             ids = sorted({record_of(candidate.entry_id) for candidates in found for candidate in candidates})
             rows: dict[str, RecordRow] = {}
             for start in range(0, len(ids), 500):
@@ -1046,32 +1050,33 @@ class ScreeningService:
                     shown.sort(key=lambda item: -float(item.get("score") or 0))
                     del shown[limit:]
                 results.append(shown)
-            uow.session.add_all(hits)
-            terms: dict[str, str] = {}
-            for person in persons:
-                terms.update((f"name:{name.casefold()}", name) for name in person.names)
-                if person.birth_date:
-                    terms[f"birth_date:{person.birth_date}"] = person.birth_date
-            shown_ids = [item["id"] for shown in results for item in shown]
-            draft = EventDraft(
-                tag=AuditTag.PERSONS_MATCHED,
-                actor=actor_of(principal),
-                record_kind="person",
-                record_ids=shown_ids,
-                result_count=len(shown_ids),
-                query_terms=terms,
-                details={
-                    "queries": len(persons),
-                    "matches": sum(item["match"] for shown in results for item in shown),
-                    "threshold": threshold,
-                    **({"hub": self._where(from_hub is not None, purpose)} if self.asks_hub else {}),
-                },
-                purpose=purpose.value,
-                case_reference=case_reference,
-            )
-            self._audit.add(uow, [draft])
+        terms: dict[str, str] = {}
+        for person in persons:
+            terms.update((f"name:{name.casefold()}", name) for name in person.names)
+            if person.birth_date:
+                terms[f"birth_date:{person.birth_date}"] = person.birth_date
+        shown_ids = [item["id"] for shown in results for item in shown]
+        draft = EventDraft(
+            tag=AuditTag.PERSONS_MATCHED,
+            actor=actor_of(principal),
+            record_kind="person",
+            record_ids=shown_ids,
+            result_count=len(shown_ids),
+            query_terms=terms,
+            details={
+                "queries": len(persons),
+                "matches": sum(item["match"] for shown in results for item in shown),
+                "threshold": threshold,
+                **({"hub": self._where(from_hub is not None, purpose)} if self.asks_hub else {}),
+            },
+            purpose=purpose.value,
+            case_reference=case_reference,
+        )
+        with self._uow() as uow:  # the reports sealed before the first write, as in _check
             self._report_hits(uow.session, hits)
-            self._post_found(uow.session, hits, principal)
+            self._post_found(uow.session, hits, principal)  # may take a hit back from the hub
+            _insert_hits(uow.session, hits)
+            self._audit.add(uow, [draft])
             uow.commit()
         for hit in hits:
             self._tell_owner(hit)
