@@ -15,19 +15,16 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from functools import partial
 from pathlib import Path
-from types import FrameType
 from typing import Any, TypeVar
 
 import httpx
 import orjson
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from polex.audit import merkle
@@ -43,11 +40,11 @@ from polex.domain.policy import AccessLevel, Agreement, AgreementKind, DataCateg
 from polex.domain.roles import Role
 from polex.message import service as message_service
 from polex.record.service import NewRecord
-from polex.storage.engine import READ_ONLY_OPTION
 from polex.storage.tables import AccessReportRow, AgencyRow, AuditEventRow, HubEnvelopeRow
 from tests.conftest import database_url_for
 from tests.e2e.conftest import LiveServer, _start_node, assert_problem, enrol
 from tests.e2e.test_replica import admin
+from tests.e2e.writing import WorkWhileWriting
 from tests.factories import document_body
 
 T = TypeVar("T")
@@ -572,41 +569,17 @@ def test_the_hub_seals_its_reports_and_signs_its_checkpoints_before_it_starts_wr
     fra, hub = network
     _, number = _file_for_germany(germany, hub)
     investigator = _officer(fra, Role.INVESTIGATOR)
-    writing: dict[int, int] = {}  # thread -> writing transactions open on it at the hub
-    done: dict[str, list[bool]] = {"_send_batch": [], "checkpoint": []}  # per call: while writing?
-
-    def began(connection: Any) -> None:
-        if not connection.get_execution_options().get(READ_ONLY_OPTION):
-            writing[threading.get_ident()] = writing.get(threading.get_ident(), 0) + 1
-
-    def ended(connection: Any) -> None:
-        if not connection.get_execution_options().get(READ_ONLY_OPTION):
-            writing[threading.get_ident()] = max(0, writing.get(threading.get_ident(), 0) - 1)
-
-    def noted(work: Callable[..., T]) -> Callable[..., T]:
-        def watched(*args: Any, **kwargs: Any) -> T:
-            caller: FrameType | None = sys._getframe(1)
-            while caller is not None and caller.f_code.co_name not in done:
-                caller = caller.f_back
-            if caller is not None and caller.f_globals.get("__name__", "").startswith("polex.audit"):
-                done[caller.f_code.co_name].append(bool(writing.get(threading.get_ident())))
-            return work(*args, **kwargs)
-
-        return watched
-
-    engine = hub.node.engine
-    for name, listener in (("begin", began), ("commit", ended), ("rollback", ended)):
-        event.listen(engine, name, listener)
-    monkeypatch.setattr(message_service, "seal", noted(seal))
-    monkeypatch.setattr(CheckpointSigner, "sign", noted(CheckpointSigner.sign))
-    try:  # watched from the check on: the hub's own rounds may report it first
-        answer = _check(investigator, "criminal_investigation", number)
-        assert answer["results"][0]["hit"] is True
-        _report(hub)
-    finally:
-        monkeypatch.undo()
-        for name, listener in (("begin", began), ("commit", ended), ("rollback", ended)):
-            event.remove(engine, name, listener)
+    watch = WorkWhileWriting(hub.node.engine, ["_send_batch", "checkpoint"])
+    with watch:
+        monkeypatch.setattr(message_service, "seal", watch.wrap(seal))
+        monkeypatch.setattr(CheckpointSigner, "sign", watch.wrap(CheckpointSigner.sign))
+        try:  # watched from the check on: the hub's own rounds may report it first
+            answer = _check(investigator, "criminal_investigation", number)
+            assert answer["results"][0]["hit"] is True
+            _report(hub)
+        finally:
+            monkeypatch.undo()
+    done = watch.calls
     assert done["checkpoint"], "the hub signed no checkpoint"
     assert done["_send_batch"], "the hub sealed no access report"
     assert not any(done["checkpoint"]), "a checkpoint was signed inside a writing transaction"

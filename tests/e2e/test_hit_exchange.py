@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import socket
-import sys
-import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -21,7 +19,7 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from polex.crypto.envelope import seal
 from polex.domain.agency import AgencyKind
@@ -35,11 +33,11 @@ from polex.message import service as message_service
 from polex.network.relayed import RelayedBy
 from polex.record.service import NewRecord
 from polex.screening import hit_exchange
-from polex.storage.engine import READ_ONLY_OPTION
 from polex.storage.tables import AppliedEnvelopeRow, AuditEventRow, HitRow, MessageRow, OutboxRow
 from tests.conftest import database_url_for
 from tests.e2e.conftest import LiveServer, _start_node, assert_problem, enrol, read_events
 from tests.e2e.test_replica import admin, file_at_hub
+from tests.e2e.writing import WorkWhileWriting
 
 
 @pytest.fixture(scope="module")
@@ -282,42 +280,16 @@ def test_a_hit_s_reports_are_sealed_before_its_transaction_starts_writing(
     fra, hub = network
     number = _ukrainian_document_at_hub(hub, "sealed-first")
     _, investigator = _user(fra, Role.INVESTIGATOR)
-    writing: dict[int, int] = {}  # thread -> writing transactions open on it at the hub
-    sealed_while_writing: list[int] = []
-    sealed: list[int] = []
-
-    def began(connection: Any) -> None:
-        if not connection.get_execution_options().get(READ_ONLY_OPTION):
-            writing[threading.get_ident()] = writing.get(threading.get_ident(), 0) + 1
-
-    def ended(connection: Any) -> None:
-        if not connection.get_execution_options().get(READ_ONLY_OPTION):
-            writing[threading.get_ident()] = max(0, writing.get(threading.get_ident(), 0) - 1)
-
-    def watched_seal(*args: Any, **kwargs: Any) -> dict[str, Any]:
-        caller = sys._getframe(1)
-        while caller is not None and caller.f_code.co_name != "_report_hits":
-            caller = caller.f_back
-        if caller is None:  # another envelope of the hub's (a receipt's, a round's): not the hit's
-            return seal(*args, **kwargs)
-        sealed.append(threading.get_ident())
-        if writing.get(threading.get_ident()):
-            sealed_while_writing.append(threading.get_ident())
-        return seal(*args, **kwargs)
-
-    engine = hub.node.engine
-    for name, listener in (("begin", began), ("commit", ended), ("rollback", ended)):
-        event.listen(engine, name, listener)
-    monkeypatch.setattr(message_service, "seal", watched_seal)
-    try:
-        [result] = _check(investigator, "criminal_investigation", number)["results"]
-    finally:
-        monkeypatch.undo()
-        for name, listener in (("begin", began), ("commit", ended), ("rollback", ended)):
-            event.remove(engine, name, listener)
+    # Only the hit's reports: the hub seals other envelopes (receipts, rounds) meanwhile.
+    with WorkWhileWriting(hub.node.engine, ["_report_hits"]) as watch:
+        monkeypatch.setattr(message_service, "seal", watch.wrap(seal))
+        try:
+            [result] = _check(investigator, "criminal_investigation", number)["results"]
+        finally:
+            monkeypatch.undo()
     assert result["hit"] is True
-    assert sealed, "the hub sealed no report of the hit"
-    assert sealed_while_writing == []
+    assert watch.calls["_report_hits"], "the hub sealed no report of the hit"
+    assert not any(watch.calls["_report_hits"]), "a report was sealed inside a writing transaction"
 
 
 def test_the_hub_takes_a_relayed_request_once_and_only_from_the_requesters_node_for_its_agency(
